@@ -1,0 +1,150 @@
+"""The hub's ASGI app factory: `uvicorn --factory bot.app:create_app`."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import anyio
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.routing import Mount, Router as StarletteRouter
+
+from bot.agent_api import api as agent_api
+from bot.config import Settings
+from bot.db import make_engine, migrate
+from bot.demo_shop import shop
+from bot.events import EventBus
+from bot.health import check_database, check_rasa, check_tracker_store
+from bot.logging_setup import configure_logging
+from bot.metrics import Metrics
+from bot.rasa_client import RasaClient
+from bot.router import NotAllowed, Router, conversation_view, message_view
+from bot.store import AsyncStore, ConversationStore, InvalidTransition, NotFound
+from connectors.base import Connector, InboundMessage, MessageRejected
+from connectors.webchat import WebChatConnector
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+
+
+def create_app(settings: Settings | None = None, *, rasa: RasaClient | None = None) -> FastAPI:
+    """Build the hub. Dependencies are injected so tests can point them at their own servers."""
+    settings = settings or Settings.from_env()
+    configure_logging(settings.log_level)
+
+    engine = make_engine(settings.db_url)
+    migrate(engine)
+    store = AsyncStore(ConversationStore(engine))
+    events = EventBus()
+    metrics = Metrics()
+    rasa = rasa or RasaClient(settings.rasa_endpoints, timeout_s=settings.rasa_timeout_s, retries=settings.rasa_retries)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for connector in connectors.values():
+            await connector.start()
+        log.info("hub ready on %s; channels live: %s", settings.hub_url, ", ".join(sorted(connectors)))
+        yield
+        for connector in connectors.values():
+            await connector.stop()
+        await app.state.router.drain()
+        await rasa.aclose()
+        engine.dispose()
+
+    app = FastAPI(
+        title="Support bot hub",
+        version="0.1.0",
+        description="Channels, conversation routing, human handoff and the agent API.",
+        lifespan=lifespan,
+    )
+
+    async def on_message(message: InboundMessage) -> Any:
+        return await app.state.router.handle_inbound(message)
+
+    async def web_history(visitor: str, after_seq: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+        found = await store.latest("web", visitor)
+        if found is None:
+            return None, []
+        messages = await store.messages(found.id, after_seq=after_seq)
+        return conversation_view(found), [message_view(m) for m in messages]
+
+    connectors: dict[str, Connector] = {
+        "web": WebChatConnector(
+            on_message,
+            history=web_history,
+            secret=str(settings.session_secret),
+            max_frame_bytes=settings.max_ws_frame_bytes,
+            allowed_origins=settings.web_allowed_origins,
+        ),
+    }
+    router = Router(store=store, rasa=rasa, connectors=connectors, events=events, metrics=metrics, settings=settings)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.store = store
+    app.state.events = events
+    app.state.metrics = metrics
+    app.state.rasa = rasa
+    app.state.router = router
+    app.state.connectors = connectors
+
+    for name, connector in connectors.items():
+        app.router.routes.append(Mount(f"/channels/{name}", app=StarletteRouter(routes=connector.routes())))
+    app.include_router(agent_api)
+    if settings.demo_shop:
+        app.include_router(shop)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    _install_error_handlers(app)
+
+    @app.get("/", include_in_schema=False)
+    async def index() -> RedirectResponse:
+        return RedirectResponse("/chat")
+
+    @app.get("/chat", include_in_schema=False)
+    async def chat_page() -> HTMLResponse:
+        return HTMLResponse((STATIC_DIR / "chat.html").read_text(encoding="utf-8"))
+
+    @app.get("/health/live", tags=["ops"], summary="The hub process is up (no dependency checks)")
+    async def live() -> dict[str, bool]:
+        return {"ok": True}
+
+    @app.get("/health", tags=["ops"], summary="Hub, database, Rasa and Rasa tracker-store health")
+    async def health() -> JSONResponse:
+        db = check_database(engine)
+        rasa_status = await check_rasa(rasa)
+        tracker = await anyio.to_thread.run_sync(check_tracker_store, settings.tracker_store_url)
+        ok = db["ok"] and rasa_status["ok"] and tracker["ok"]
+        body = {"ok": ok, "database": db, "rasa": rasa_status, "tracker_store": tracker,
+                "channels": sorted(connectors)}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)
+    async def metrics_endpoint() -> PlainTextResponse:
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """One place that maps domain errors to HTTP answers."""
+
+    @app.exception_handler(NotFound)
+    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse({"error": "not_found", "detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(InvalidTransition)
+    async def conflict(_: Request, exc: InvalidTransition) -> JSONResponse:
+        return JSONResponse({"error": "conflict", "detail": str(exc), "status": exc.current}, status_code=409)
+
+    @app.exception_handler(NotAllowed)
+    async def not_allowed(_: Request, exc: NotAllowed) -> JSONResponse:
+        return JSONResponse({"error": "conflict", "detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(MessageRejected)
+    async def rejected(_: Request, exc: MessageRejected) -> JSONResponse:
+        code = 413 if exc.code == "message_too_long" else 422
+        return JSONResponse({"error": exc.code, "detail": str(exc)}, status_code=code)

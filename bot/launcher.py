@@ -1,0 +1,355 @@
+"""Start the whole bot on loopback: train Rasa and build the KB index when their inputs changed, then run the
+Rasa server, the action server and the hub, wait until each is healthy, print the URLs, stop all on Ctrl-C.
+
+    python -m bot.launcher run          # what `make run` calls
+    python -m bot.launcher train [--force] [--config FILE]
+    python -m bot.launcher kb [--force]
+    python -m bot.launcher endpoints    # write var/endpoints.yml for Rasa
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from sqlalchemy.engine import make_url
+
+from bot.config import PROJECT_ROOT, Settings
+
+RASA_VENV = PROJECT_ROOT / ".venv-rasa"
+HUB_PYTHON = Path(sys.executable)
+RASA_DOMAIN = PROJECT_ROOT / "domain.yml"
+RASA_DATA = PROJECT_ROOT / "nlu_data"
+# Code Rasa loads from the project (custom NLU components); part of the model's fingerprint.
+RASA_CODE_DIRS = [PROJECT_ROOT / "nlu_components"]
+
+ONE_THREAD_ENV = {
+    "OMP_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "TF_INTRA_OP_PARALLELISM_THREADS": "1",
+    "TF_INTER_OP_PARALLELISM_THREADS": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "TOKENIZERS_PARALLELISM": "false",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+    "RASA_TELEMETRY_ENABLED": "false",
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    "PYTHONUNBUFFERED": "1",
+}
+
+
+class LaunchError(Exception):
+    """Something the user has to fix; the message says what."""
+
+
+def say(message: str) -> None:
+    print(f"[supportbot] {message}", flush=True)
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = {**os.environ, **ONE_THREAD_ENV, **extra}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")]))
+    return env
+
+
+def rasa_executable() -> Path:
+    exe = RASA_VENV / "bin" / "rasa"
+    if not exe.exists():
+        raise LaunchError(f"Rasa is not installed ({exe} is missing). Run `make install` first.")
+    return exe
+
+
+# -- training ------------------------------------------------------------------------------------
+
+
+def fingerprint(paths: list[Path]) -> str:
+    """A hash of the contents of the given files and folders (names and bytes)."""
+    digest = hashlib.sha256()
+    for root in paths:
+        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root] if root.exists() else []
+        for f in files:
+            if "__pycache__" in f.parts:
+                continue
+            digest.update(str(f.relative_to(PROJECT_ROOT) if f.is_relative_to(PROJECT_ROOT) else f).encode())
+            digest.update(f.read_bytes())
+    return digest.hexdigest()
+
+
+def ensure_model(
+    *, config: Path, out_dir: Path, name: str = "current", force: bool = False, data: Path = RASA_DATA,
+    domain: Path = RASA_DOMAIN,
+) -> Path:
+    """Train a Rasa model when the config, domain, data or custom components changed; return its path.
+
+    Training runs into a temporary folder, so a failed run leaves the previous model in service.
+    """
+    model = out_dir / f"{name}.tar.gz"
+    stamp = out_dir / f"{name}.fingerprint"
+    fp = fingerprint([config, domain, data, *RASA_CODE_DIRS])
+    if not force and model.exists() and stamp.exists() and stamp.read_text().strip() == fp:
+        say(f"Rasa model is up to date ({model.relative_to(PROJECT_ROOT) if model.is_relative_to(PROJECT_ROOT) else model})")
+        return model
+    out_dir.mkdir(parents=True, exist_ok=True)
+    say(f"training the Rasa model from {config.name}, {domain.name} and {data.name}/ (this takes a minute or two)…")
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".training-") as tmp:
+        cmd = [
+            str(rasa_executable()), "train", "--data", str(data), "--config", str(config), "--domain", str(domain),
+            "--out", tmp, "--fixed-model-name", name,
+        ]
+        proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=child_env())
+        trained = Path(tmp) / f"{name}.tar.gz"
+        if proc.returncode != 0 or not trained.exists():
+            raise LaunchError(
+                f"Rasa training failed (exit {proc.returncode}); the previous model, if any, stays in service. "
+                "Read the errors above, fix config.yml / domain.yml / nlu_data/, and run again."
+            )
+        os.replace(trained, model)
+    stamp.write_text(fp)
+    say(f"Rasa model trained in {time.monotonic() - started:.0f} s → {model}")
+    return model
+
+
+def ensure_kb(settings: Settings, *, force: bool = False) -> None:
+    """Build the knowledge-base index when the content or the model changed (the builder decides)."""
+    cmd = [str(HUB_PYTHON), "-m", "kb_index", "build", "--content", str(settings.kb_content_dir),
+           "--out", str(settings.kb_index_dir)]
+    if settings.embedding_model:
+        cmd += ["--model", settings.embedding_model]
+    if force:
+        cmd.append("--force")
+    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=child_env())
+    if proc.returncode != 0:
+        raise LaunchError("building the knowledge-base index failed: fix the content errors listed above "
+                          f"(in {settings.kb_content_dir}) and run again. The previous index stays in service.")
+
+
+# -- Rasa endpoints ------------------------------------------------------------------------------
+
+
+def endpoints_config(settings: Settings) -> dict[str, object]:
+    """Rasa's endpoints.yml: our action server, an SQL tracker store and, if set, a Redis lock store."""
+    url = make_url(settings.tracker_store_url)
+    if url.get_backend_name() == "sqlite":
+        tracker: dict[str, object] = {"type": "SQL", "dialect": "sqlite", "db": url.database}
+    else:
+        tracker = {
+            "type": "SQL",
+            "dialect": url.get_backend_name(),
+            "url": url.host or "127.0.0.1",
+            "port": url.port or 5432,
+            "db": url.database,
+            "username": url.username,
+            "password": url.password,
+        }
+    config: dict[str, object] = {"action_endpoint": {"url": settings.action_endpoint}, "tracker_store": tracker}
+    if settings.rasa_lock_store_url:
+        lock = make_url(settings.rasa_lock_store_url)
+        config["lock_store"] = {
+            "type": "redis", "url": lock.host or "127.0.0.1", "port": lock.port or 6379,
+            "db": int(lock.database or 0), "password": lock.password,
+        }
+    return config
+
+
+def write_endpoints(settings: Settings) -> Path:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.tracker_store_url.startswith("sqlite"):
+        Path(make_url(settings.tracker_store_url).database or "").parent.mkdir(parents=True, exist_ok=True)
+    path = settings.data_dir / "endpoints.yml"
+    path.write_text("# Written by bot.launcher from the settings; edit .env, not this file.\n"
+                    + yaml.safe_dump(endpoints_config(settings), sort_keys=False))
+    return path
+
+
+# -- processes -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Service:
+    """A child process with a health URL and a log file."""
+
+    name: str
+    argv: list[str]
+    health_url: str
+    log_path: Path
+    env: dict[str, str] = field(default_factory=child_env)
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            self.argv, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
+        )
+        log.close()
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.health_url, timeout=2) as resp:
+                return 200 <= resp.status < 300
+        except (urllib.error.URLError, OSError, ValueError):
+            return False
+
+    def wait_healthy(self, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise LaunchError(f"{self.name} exited with code {self.proc.returncode} while starting:\n"
+                                  f"{self.tail()}\n(full log: {self.log_path})")
+            if self.healthy():
+                return
+            time.sleep(0.5)
+        raise LaunchError(f"{self.name} did not become healthy within {timeout_s:.0f} s ({self.health_url}):\n"
+                          f"{self.tail()}\n(full log: {self.log_path})")
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self, timeout_s: float = 15) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+        except ProcessLookupError:
+            pass
+
+
+def services(settings: Settings, model: Path, endpoints: Path) -> dict[str, Service]:
+    logs = settings.data_dir / "logs"
+    host = settings.host
+    return {
+        "rasa": Service(
+            "Rasa server",
+            [str(rasa_executable()), "run", "--enable-api", "-i", host, "--port", str(settings.rasa_port),
+             "--model", str(model), "--endpoints", str(endpoints),
+             "--credentials", str(PROJECT_ROOT / "credentials.yml")],
+            f"http://{host}:{settings.rasa_port}/status", logs / "rasa.log",
+        ),
+        "actions": Service(
+            "action server",
+            [str(HUB_PYTHON), "-m", "actions", "--host", host, "--port", str(settings.action_port)],
+            f"http://{host}:{settings.action_port}/health", logs / "actions.log",
+        ),
+        "hub": Service(
+            "hub",
+            [str(HUB_PYTHON), "-m", "uvicorn", "--factory", "bot.app:create_app", "--host", host,
+             "--port", str(settings.hub_port), "--no-access-log"],
+            f"http://{host}:{settings.hub_port}/health/live", logs / "hub.log",
+        ),
+    }
+
+
+def start_all(stack: dict[str, Service], timeout_s: float = 180) -> None:
+    """Start the action server and Rasa together (both load models), then the hub."""
+    for name in ("actions", "rasa"):
+        say(f"starting the {stack[name].name} (log: {stack[name].log_path})")
+        stack[name].start()
+    for name in ("actions", "rasa"):
+        started = time.monotonic()
+        stack[name].wait_healthy(timeout_s)
+        say(f"{stack[name].name} is healthy ({time.monotonic() - started:.0f} s more)")
+    say(f"starting the hub (log: {stack['hub'].log_path})")
+    stack["hub"].start()
+    stack["hub"].wait_healthy(60)
+
+
+def stop_all(stack: dict[str, Service]) -> None:
+    for name in ("hub", "rasa", "actions"):
+        if name in stack:
+            stack[name].stop()
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    model = ensure_model(config=settings.rasa_config, out_dir=settings.rasa_model_dir, force=args.force_train)
+    ensure_kb(settings)
+    endpoints = write_endpoints(settings)
+    stack = services(settings, model, endpoints)
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        if not stopping:
+            stopping = True
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        start_all(stack)
+        from bot.health import check_tracker_store
+
+        tracker = check_tracker_store(settings.tracker_store_url)
+        if not tracker["ok"]:
+            say(f"WARNING: {tracker['error']}")
+        say("")
+        say(f"  web chat:   {settings.hub_url}/chat")
+        say(f"  agent API:  {settings.hub_url}/api/agent/queue   (docs: {settings.hub_url}/docs)")
+        say(f"  health:     {settings.hub_url}/health")
+        say("Press Ctrl-C to stop.")
+        while True:
+            for svc in stack.values():
+                if svc.proc is not None and svc.proc.poll() is not None:
+                    raise LaunchError(f"{svc.name} stopped unexpectedly (exit {svc.proc.returncode}):\n{svc.tail()}")
+            time.sleep(1)
+    except KeyboardInterrupt:
+        say("stopping…")
+        return 0
+    finally:
+        stop_all(stack)
+        say("stopped")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.launcher", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="train/index if needed, start everything, stop on Ctrl-C")
+    run.add_argument("--force-train", action="store_true")
+    train = sub.add_parser("train", help="train the Rasa model if its inputs changed")
+    train.add_argument("--force", action="store_true")
+    train.add_argument("--config", type=Path, default=None)
+    train.add_argument("--out", type=Path, default=None)
+    train.add_argument("--name", default="current")
+    kb = sub.add_parser("kb", help="build the knowledge-base index if its content changed")
+    kb.add_argument("--force", action="store_true")
+    sub.add_parser("endpoints", help="write Rasa's endpoints.yml from the settings")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        if args.command == "run":
+            return cmd_run(settings, args)
+        if args.command == "train":
+            ensure_model(config=args.config or settings.rasa_config, out_dir=args.out or settings.rasa_model_dir,
+                         name=args.name, force=args.force)
+        elif args.command == "kb":
+            ensure_kb(settings, force=args.force)
+        elif args.command == "endpoints":
+            print(write_endpoints(settings))
+        return 0
+    except (LaunchError, ValueError) as exc:
+        print(f"[supportbot] error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,188 @@
+"""The web chat channel: a WebSocket that the widget (`bot/static/widget.js`) talks to.
+
+Protocol (JSON text frames):
+  client → {"type": "hello", "token": "<from an earlier welcome, optional>", "language": "it-IT", "after_seq": 0}
+  server → {"type": "welcome", "token": "...", "conversation": {...} | null, "history": [messages]}
+  client → {"type": "message", "text": "...", "client_id": "<uuid: a resend with the same id is answered once>"}
+  client → {"type": "button", "title": "...", "payload": "/choose_kb_entry{...}", "client_id": "..."}
+  server → {"type": "ack", "client_id": "...", "message_id": "...", "duplicate": false}
+  server → {"type": "message", ...stored message...}
+  server → {"type": "error", "code": "bad_json|unknown_type|message_too_long|empty_message|hello_first|frame_too_large",
+            "message": "...", "client_id": "..."}
+The visitor token is signed by the hub, so a visitor cannot read someone else's conversation by guessing ids.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections import defaultdict
+from typing import Any, Awaitable, Callable
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from starlette.routing import BaseRoute, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from connectors.base import Connector, DeliveryResult, InboundHandler, InboundMessage, MessageRejected, OutboundMessage
+
+log = logging.getLogger(__name__)
+
+# (visitor id, after_seq) → (conversation dict or None, messages as dicts)
+HistoryLoader = Callable[[str, int], Awaitable[tuple[dict[str, Any] | None, list[dict[str, Any]]]]]
+
+
+class WebChatConnector(Connector):
+    name = "web"
+    max_attempts = 1  # a socket send either works now or the message waits in history for the next visit
+
+    def __init__(
+        self,
+        on_message: InboundHandler,
+        *,
+        history: HistoryLoader,
+        secret: str,
+        max_frame_bytes: int = 64 * 1024,
+        allowed_origins: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__(on_message)
+        self.history = history
+        self.max_frame_bytes = max_frame_bytes
+        self.allowed_origins = tuple(o.rstrip("/") for o in allowed_origins)
+        self._signer = URLSafeSerializer(secret, salt="webchat-visitor")
+        self._sockets: dict[str, set[WebSocket]] = defaultdict(set)
+
+    def routes(self) -> list[BaseRoute]:
+        return [WebSocketRoute("/ws", self.websocket)]
+
+    def connected(self, visitor: str) -> int:
+        return len(self._sockets.get(visitor, ()))
+
+    async def send(self, recipient: str, message: OutboundMessage) -> DeliveryResult:
+        sockets = list(self._sockets.get(recipient, ()))
+        if not sockets:
+            return DeliveryResult("stored", detail="visitor offline; shown when they come back")
+        frame = {
+            "type": "message",
+            "id": message.message_id,
+            "sender": message.sender,
+            "sender_name": message.sender_name,
+            "text": message.text,
+            "buttons": [{"title": b.title, "payload": b.payload} for b in message.buttons],
+            "media_urls": message.media_urls,
+            "event": message.extra.get("event"),
+            "language": message.language,
+        }
+        delivered = 0
+        for ws in sockets:
+            try:
+                await ws.send_json(frame)
+                delivered += 1
+            except Exception:  # the socket died between our check and the send
+                self._sockets[recipient].discard(ws)
+        return DeliveryResult("delivered" if delivered else "stored")
+
+    def _visitor_from_token(self, token: Any) -> str | None:
+        if not isinstance(token, str) or not token:
+            return None
+        try:
+            visitor = self._signer.loads(token)
+        except BadSignature:
+            return None
+        return visitor if isinstance(visitor, str) else None
+
+    async def websocket(self, ws: WebSocket) -> None:
+        origin = (ws.headers.get("origin") or "").rstrip("/")
+        if self.allowed_origins and origin not in self.allowed_origins:
+            log.warning("web chat: refused origin %r", origin)
+            await ws.close(code=1008, reason="origin not allowed")
+            return
+        await ws.accept()
+        visitor: str | None = None
+        language: str | None = None
+        try:
+            while True:
+                raw = await ws.receive()
+                if raw.get("type") == "websocket.disconnect":
+                    break
+                data = raw.get("text")
+                if data is None:
+                    data = (raw.get("bytes") or b"").decode("utf-8", errors="replace")
+                if len(data.encode("utf-8")) > self.max_frame_bytes:
+                    await _error(ws, "frame_too_large",
+                                 f"That message is too large ({len(data.encode())} bytes); the limit is "
+                                 f"{self.max_frame_bytes} bytes. Please send a shorter message.")
+                    continue
+                try:
+                    frame = json.loads(data)
+                    if not isinstance(frame, dict):
+                        raise ValueError("not an object")
+                except ValueError:
+                    await _error(ws, "bad_json", "Frames must be JSON objects.")
+                    continue
+                kind = frame.get("type")
+                if kind == "hello":
+                    if visitor is not None:
+                        self._sockets[visitor].discard(ws)
+                    visitor = self._visitor_from_token(frame.get("token")) or uuid.uuid4().hex
+                    language = frame.get("language") if isinstance(frame.get("language"), str) else None
+                    self._sockets[visitor].add(ws)
+                    after = frame.get("after_seq") if isinstance(frame.get("after_seq"), int) else 0
+                    conversation, messages = await self.history(visitor, after)
+                    await ws.send_json({
+                        "type": "welcome",
+                        "token": self._signer.dumps(visitor),
+                        "conversation": conversation,
+                        "history": messages,
+                    })
+                elif kind in ("message", "button"):
+                    if visitor is None:
+                        await _error(ws, "hello_first", "Send a hello frame first.")
+                        continue
+                    await self._inbound(ws, visitor, language, frame)
+                else:
+                    await _error(ws, "unknown_type", f"Unknown frame type {kind!r}.")
+        except WebSocketDisconnect:
+            pass
+        finally:
+            if visitor is not None:
+                self._sockets[visitor].discard(ws)
+                if not self._sockets[visitor]:
+                    self._sockets.pop(visitor, None)
+
+    async def _inbound(self, ws: WebSocket, visitor: str, language: str | None, frame: dict[str, Any]) -> None:
+        client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None
+        text = frame.get("text") if frame.get("type") == "message" else frame.get("title")
+        if not isinstance(text, str):
+            await _error(ws, "bad_frame", "A message frame needs a text string.", client_id)
+            return
+        msg = InboundMessage(
+            channel=self.name,
+            external_user_id=visitor,
+            text=text,
+            external_id=client_id[:200] if client_id else None,
+            kind="button" if frame.get("type") == "button" else "text",
+            payload={"payload": str(frame.get("payload") or "")} if frame.get("type") == "button" else {},
+            language_hint=language,
+        )
+        try:
+            result = await self.on_message(msg)
+        except MessageRejected as exc:
+            await _error(ws, exc.code, str(exc), client_id)
+            return
+        except Exception:
+            log.exception("web chat: message from %s failed", visitor)
+            await _error(ws, "internal_error", "Sorry, something went wrong. Please try again.", client_id)
+            return
+        if ws.application_state == WebSocketState.CONNECTED:
+            await ws.send_json({
+                "type": "ack",
+                "client_id": client_id,
+                "message_id": getattr(result, "message_id", None),
+                "conversation_id": getattr(result, "conversation_id", None),
+                "duplicate": bool(getattr(result, "duplicate", False)),
+            })
+
+
+async def _error(ws: WebSocket, code: str, message: str, client_id: str | None = None) -> None:
+    await ws.send_json({"type": "error", "code": code, "message": message, "client_id": client_id})

@@ -1,0 +1,191 @@
+"""Command line: ``python -m kb_index validate|build|search|eval``.
+
+Defaults come from `bot.config.Settings.from_env()` (KB_CONTENT_DIR, KB_INDEX_DIR, EMBEDDING_MODEL,
+KB_ANSWER_THRESHOLD, KB_SUGGEST_THRESHOLD). Exit codes: 0 success, 2 a problem to fix (invalid content,
+missing or mismatched index, unusable model), 1 for a failing `eval` gate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("kb_index")
+
+EXIT_FIX = 2
+
+
+def _settings() -> Any:
+    try:
+        from bot.config import Settings
+    except ImportError:  # running outside the project: fall back to the package defaults
+        return None
+    return Settings.from_env()
+
+
+def _parser(settings: Any) -> argparse.ArgumentParser:
+    def default(name: str, fallback: Any) -> Any:
+        return getattr(settings, name, fallback) if settings is not None else fallback
+
+    here = Path(__file__).resolve().parent
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--content", type=Path, default=default("kb_content_dir", here / "content"), help="content directory (default: %(default)s)")
+    common.add_argument("--out", type=Path, default=default("kb_index_dir", here / "build"), help="index directory (default: %(default)s)")
+    common.add_argument("--model", default=default("embedding_model", ""), help="sentence-transformers model name or path (default: the bundled all-MiniLM-L6-v2)")
+    common.add_argument("--language", default=None, help="preferred language of the answers, e.g. en")
+    common.add_argument("--force", action="store_true", help="rebuild even when content and model are unchanged")
+    common.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+
+    parser = argparse.ArgumentParser(prog="python -m kb_index", description="Build and query the FAQ knowledge base.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("validate", parents=[common], help="check the content files and report every problem")
+    build = sub.add_parser("build", parents=[common], help="build the index (skipped when nothing changed)")
+    build.add_argument("--no-progress", action="store_true", help="no progress bar")
+    search = sub.add_parser("search", parents=[common], help="search the index and show the decision")
+    search.add_argument("query")
+    search.add_argument("-k", type=int, default=5, help="number of hits (default: %(default)s)")
+    search.add_argument("--json", action="store_true", help="print JSON")
+    for command in (search,):
+        command.add_argument("--answer-threshold", type=float, default=default("kb_answer_threshold", None))
+        command.add_argument("--suggest-threshold", type=float, default=default("kb_suggest_threshold", None))
+    evaluate = sub.add_parser("eval", parents=[common], help="measure top-1/top-5 on a labelled query set")
+    evaluate.add_argument("--queries", type=Path, default=None, help="query file (default: the starter queries)")
+    evaluate.add_argument("--answer-threshold", type=float, default=default("kb_answer_threshold", None))
+    evaluate.add_argument("--suggest-threshold", type=float, default=default("kb_suggest_threshold", None))
+    evaluate.add_argument("--min-top1", type=float, default=None, help="exit 1 when top-1 is below this")
+    evaluate.add_argument("--show-misses", action="store_true", help="list queries whose top hit is wrong")
+    evaluate.add_argument("--json", action="store_true", help="print JSON")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        settings = _settings()
+    except ValueError as exc:  # a malformed setting in the environment or .env
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FIX
+    args = _parser(settings).parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+    from kb_index.encoder import EncoderError
+    from kb_index.schema import ContentError
+    from kb_index.storage import KBIndexError
+
+    try:
+        return _COMMANDS[args.command](args, settings)
+    except ContentError as exc:
+        print(f"error: {exc}\nFix the content files above, then run the command again.", file=sys.stderr)
+        return EXIT_FIX
+    except (KBIndexError, EncoderError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FIX
+    except KeyboardInterrupt:
+        print("interrupted; the previous index is still in service", file=sys.stderr)
+        return 130
+
+
+def _validate(args: argparse.Namespace, settings: Any) -> int:
+    from collections import Counter
+
+    from kb_index.schema import content_files, load_content
+
+    entries = load_content(args.content)
+    languages = Counter(entry.language for entry in entries)
+    texts = sum(len(entry.texts) for entry in entries)
+    print(
+        f"{args.content}: {len(entries)} entries in {len(content_files(args.content))} files, {texts} questions "
+        f"and phrasings; languages: {', '.join(f'{lang} ({n})' for lang, n in sorted(languages.items()))}"
+    )
+    return 0
+
+
+def _build(args: argparse.Namespace, settings: Any) -> int:
+    from kb_index.build import build_index, up_to_date
+    from kb_index.encoder import encoder_name, load_encoder
+
+    if not args.force:
+        live = up_to_date(args.content, args.out, encoder_name(args.model))
+        if live is not None:  # answer without loading the model (seconds)
+            print(f"index in {args.out} is up to date ({live.entry_count} entries, model {live.model}); use --force to rebuild")
+            return 0
+    manifest = build_index(args.content, args.out, load_encoder(args.model), progress=not args.no_progress, force=args.force)
+    stats = manifest.stats
+    if stats.skipped:
+        print(f"index in {args.out} is up to date ({manifest.entry_count} entries, model {manifest.model}); use --force to rebuild")
+    else:
+        print(
+            f"built {manifest.version}: {manifest.entry_count} entries, {manifest.vector_count} vectors "
+            f"({manifest.index_type}, {manifest.model}); embedded {stats.embedded}, cached {stats.cache_hits}, "
+            f"{stats.seconds:.1f} s"
+        )
+    return 0
+
+
+def _load_kb(args: argparse.Namespace, settings: Any) -> Any:
+    from kb_index.encoder import load_encoder
+    from kb_index.search import KnowledgeBase
+
+    options: dict[str, Any] = {}
+    if args.answer_threshold is not None:
+        options["answer_threshold"] = args.answer_threshold
+    if args.suggest_threshold is not None:
+        options["suggest_threshold"] = args.suggest_threshold
+    if settings is not None:
+        options["default_language"] = settings.default_language
+    return KnowledgeBase.load(args.out, load_encoder(args.model), **options)
+
+
+def _search(args: argparse.Namespace, settings: Any) -> int:
+    from kb_index.search import decide_from_hits
+
+    kb = _load_kb(args, settings)
+    hits = kb.search(args.query, k=max(args.k, 3), language=args.language)
+    decision = decide_from_hits(args.query, hits, kb.answer_threshold, kb.suggest_threshold)
+    hits = hits[: args.k]
+    if args.json:
+        print(json.dumps({"decision": decision.kind, "hits": [hit.to_dict() for hit in hits]}, indent=2, ensure_ascii=False))
+        return 0
+    print(f"decision: {decision.kind} (answer ≥ {kb.answer_threshold}, choices ≥ {kb.suggest_threshold})")
+    for rank, hit in enumerate(hits, start=1):
+        print(f"{rank}. {hit.score:.3f}  {hit.entry_id} [{hit.language}]  {hit.question}")
+        print(f"          matched: {hit.matched}")
+    if decision.kind == "answer":
+        from kb_index.render import to_plain
+
+        print("\n" + to_plain(decision.hits[0].answer))
+    return 0
+
+
+def _eval(args: argparse.Namespace, settings: Any) -> int:
+    from kb_index.eval import STARTER_QUERIES, evaluate, load_queries
+
+    kb = _load_kb(args, settings)
+    report = evaluate(kb, load_queries(args.queries or STARTER_QUERIES))
+    summary = report.summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+    else:
+        for key, value in summary.items():
+            print(f"{key:>26}: {value}")
+    if args.show_misses:
+        for result in report.answerable:
+            top = result.ranked[0] if result.ranked else ("-", 0.0)
+            if top[0] != result.query.expected:
+                print(f"MISS {result.query.query!r}: expected {result.query.expected} (rank {result.rank}), got {top[0]} {top[1]:.3f}")
+        for result in report.unanswerable:
+            top = result.ranked[0] if result.ranked else ("-", 0.0)
+            print(f"OUT-OF-SCOPE {result.query.query!r}: top {top[0]} {top[1]:.3f} -> {result.decision}")
+    if args.min_top1 is not None and report.top(1) < args.min_top1:
+        print(f"top-1 {report.top(1):.3f} is below --min-top1 {args.min_top1}", file=sys.stderr)
+        return 1
+    return 0
+
+
+_COMMANDS = {"validate": _validate, "build": _build, "search": _search, "eval": _eval}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Build the searchable index from the content directory.
+
+`build_index` validates the content, embeds every customer-side text (the canonical question and the
+phrasings of each entry), and publishes a new index version atomically (see `kb_index.storage`). Vectors
+come from an embedding cache when the same text was embedded by the same model before, so editing one
+entry re-embeds only that entry's changed texts. When neither the content nor the model changed, the
+build is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from kb_index import faiss_index, storage
+from kb_index.cache import EmbeddingCache, cache_file
+from kb_index.encoder import Encoder
+from kb_index.schema import Entry, content_hash, load_content
+from kb_index.storage import BuildStats, Manifest
+
+log = logging.getLogger(__name__)
+
+PROGRESS_MIN_TEXTS = 256  # show a progress bar only when at least this many texts must be embedded
+
+
+
+def index_texts(entries: list[Entry]) -> list[tuple[int, str, str]]:
+    """The rows of the index, grouped by entry: (entry position, kind, text), kind "question" or "phrasing".
+
+    Only customer-side texts are embedded. Adding the answer text was measured on the starter FAQ
+    (kb_index/eval/starter_queries.yml): as an extra vector per entry it moved top-1 from 0.80 to 0.83
+    with max-phrasing scoring, and blended into the entry centroid it changed nothing (0.958 either way)
+    while making builds slower and answers subject to the model's 256-token truncation.
+    """
+    rows: list[tuple[int, str, str]] = []
+    for position, entry in enumerate(entries):
+        rows.append((position, "question", entry.question))
+        rows.extend((position, "phrasing", text) for text in entry.phrasings)
+    return rows
+
+
+def build_index(
+    content_dir: str | Path,
+    out_dir: str | Path,
+    encoder: Encoder,
+    *,
+    progress: bool = True,
+    force: bool = False,
+    hnsw_threshold: int = faiss_index.HNSW_THRESHOLD,
+) -> Manifest:
+    """Build the index of `content_dir` into `out_dir` and make it the live version.
+
+    Returns the manifest of the live index; its `stats` say whether the build was skipped (content, model
+    unchanged, and not `force`) and how many texts were embedded or taken from the cache.
+    Raises `ContentError` for invalid content. On any error or interruption the previous live index is
+    left untouched.
+    """
+    started = time.monotonic()
+    content_dir, out_dir = Path(content_dir), Path(out_dir)
+    entries = load_content(content_dir)
+    digest = content_hash(entries)
+
+    if not force:
+        live = storage.live_manifest(out_dir)
+        if _is_current(live, digest, encoder.name, encoder.dimension):
+            assert live is not None
+            log.info("index is up to date (%d entries, model %s); nothing to build", live.entry_count, live.model)
+            return replace(live, stats=BuildStats(skipped=True, texts=live.vector_count, seconds=time.monotonic() - started))
+
+    with storage.build_lock(out_dir):
+        rows = index_texts(entries)
+        texts = [text for _, _, text in rows]
+        cache = EmbeddingCache(cache_file(out_dir / storage.CACHE_DIR, encoder.name), encoder.name, encoder.dimension)
+        try:
+            vectors = _embed(cache, texts, encoder, progress=progress)
+        finally:
+            cache.save(keep=texts)  # keep what was embedded even if the build fails later
+
+        index, index_type = faiss_index.make_index(vectors, hnsw_threshold=hnsw_threshold)
+        built_at = datetime.now(timezone.utc)
+        version = f"{storage.VERSION_PREFIX}{built_at.strftime('%Y%m%dT%H%M%S%fZ')}-{digest[:8]}"
+        stats = BuildStats(texts=len(texts), embedded=cache.misses, cache_hits=cache.hits, seconds=time.monotonic() - started)
+        manifest = Manifest(
+            model=encoder.name,
+            dimension=encoder.dimension,
+            content_hash=digest,
+            entry_count=len(entries),
+            vector_count=int(index.ntotal),
+            index_type=index_type,
+            built_at=built_at.isoformat(timespec="seconds"),
+            build_seconds=round(stats.seconds, 3),
+            languages=tuple(sorted({e.language for e in entries})),
+            version=version,
+            stats=stats,
+        )
+        temp = storage.new_temp_dir(out_dir)
+        try:
+            faiss_index.write_index(index, temp / storage.INDEX_FILE)
+            metadata = {
+                "entries": [entry.to_dict() for entry in entries],
+                "rows": [[position, kind, text] for position, kind, text in rows],
+            }
+            (temp / storage.METADATA_FILE).write_text(json.dumps(metadata, ensure_ascii=False), encoding="utf-8")
+            (temp / storage.MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
+            storage.publish(out_dir, temp, version)
+        except BaseException:
+            shutil.rmtree(temp, ignore_errors=True)
+            raise
+        storage.remove_stale(out_dir, version)
+
+    log.info(
+        "built %s: %d entries, %d vectors (%s), %d embedded, %d from cache, %.1f s",
+        version, len(entries), index.ntotal, index_type, stats.embedded, stats.cache_hits, stats.seconds,
+    )
+    return manifest
+
+
+def up_to_date(content_dir: str | Path, out_dir: str | Path, model_name: str) -> Manifest | None:
+    """The live manifest when the index in `out_dir` was built from exactly this content with `model_name`.
+
+    Cheap (reads the content and one JSON file, no model): lets a caller skip loading the encoder.
+    Raises `ContentError` when the content is invalid.
+    """
+    live = storage.live_manifest(Path(out_dir))
+    digest = content_hash(load_content(content_dir))
+    return live if _is_current(live, digest, model_name, None) else None
+
+
+def _is_current(live: Manifest | None, digest: str, model_name: str, dimension: int | None) -> bool:
+    return (
+        live is not None
+        and live.format_version == storage.FORMAT_VERSION
+        and live.content_hash == digest
+        and live.model == model_name
+        and (dimension is None or live.dimension == dimension)
+    )
+
+
+def _embed(cache: EmbeddingCache, texts: list[str], encoder: Encoder, *, progress: bool) -> np.ndarray:
+    todo = cache.count_missing(texts)
+    if not progress or todo < PROGRESS_MIN_TEXTS:
+        return cache.embed(texts, encoder.encode, batch_size=64)
+    from tqdm import tqdm
+
+    with tqdm(total=todo, desc="Embedding", unit="text") as bar:
+        return cache.embed(texts, encoder.encode, batch_size=64, on_batch=bar.update)

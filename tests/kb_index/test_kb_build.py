@@ -1,0 +1,124 @@
+"""Building: manifest, skip when unchanged, incremental embedding, atomic publication."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from kb_index import ContentError, KnowledgeBase, build_index
+from kb_index import build as build_module
+from kb_index import search as search_module
+from kb_index import storage
+from kb_index.encoder import SentenceTransformerEncoder
+
+
+def live_version(out: Path) -> str:
+    return os.readlink(out / "current")
+
+
+def test_build_writes_manifest_and_index(mini_content: Path, tmp_path: Path, encoder: SentenceTransformerEncoder) -> None:
+    out = tmp_path / "build"
+    manifest = build_index(mini_content, out, encoder, progress=False)
+    assert (manifest.model, manifest.dimension, manifest.index_type) == ("all-MiniLM-L6-v2", 384, "flat")
+    assert (manifest.entry_count, manifest.vector_count) == (5, 15)
+    assert manifest.languages == ("en", "it")
+    assert manifest.stats.embedded == 15 and manifest.stats.cache_hits == 0 and not manifest.stats.skipped
+    on_disk = storage.read_manifest(out / "current")
+    assert on_disk.content_hash == manifest.content_hash and on_disk.version == live_version(out)
+    assert {p.name for p in (out / "current").iterdir()} == {"manifest.json", "metadata.json", "index.faiss"}
+
+
+def test_unchanged_content_skips_the_build(mini_content: Path, tmp_path: Path, encoder: SentenceTransformerEncoder) -> None:
+    out = tmp_path / "build"
+    first = build_index(mini_content, out, encoder, progress=False)
+    again = build_index(mini_content, out, encoder, progress=False)
+    assert again.stats.skipped and again.version == first.version == live_version(out)
+    assert build_module.up_to_date(mini_content, out, "all-MiniLM-L6-v2") is not None
+    assert build_module.up_to_date(mini_content, out, "another-model") is None
+
+    forced = build_index(mini_content, out, encoder, progress=False, force=True)
+    assert not forced.stats.skipped and forced.version != first.version
+    assert forced.stats.embedded == 0 and forced.stats.cache_hits == 15  # everything came from the cache
+
+
+def test_editing_one_entry_re_embeds_only_its_changed_texts(
+    starter_copy: Path, tmp_path: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    out = tmp_path / "build"
+    first = build_index(starter_copy, out, encoder, progress=False)
+    total = first.vector_count
+    assert first.stats.embedded == total
+
+    shipping = starter_copy / "shipping.yml"
+    text = shipping.read_text(encoding="utf-8")
+    edited = text.replace("    - how fast do you ship\n", "    - how quickly do you dispatch orders\n")
+    assert edited != text
+    shipping.write_text(edited.replace("Your exact estimate is shown", "The exact estimate is shown"), encoding="utf-8")
+
+    second = build_index(starter_copy, out, encoder, progress=False)
+    assert not second.stats.skipped
+    assert second.content_hash != first.content_hash  # the answer edit alone changes the index content
+    assert (second.stats.embedded, second.stats.cache_hits) == (1, total - 1)
+
+    kb = KnowledgeBase.load(out, encoder)
+    assert "The exact estimate is shown" in kb.entry("shipping-times").answer
+    assert kb.search("how quickly do you dispatch orders", k=1)[0].matched == "how quickly do you dispatch orders"
+
+
+def test_broken_content_leaves_the_previous_index_in_service(
+    mini_content: Path, tmp_path: Path, encoder: SentenceTransformerEncoder
+) -> None:
+    out = tmp_path / "build"
+    build_index(mini_content, out, encoder, progress=False)
+    before = live_version(out)
+    (mini_content / "broken.yml").write_text("- id: half-written\n  language: en\n  question: [oops\n", encoding="utf-8")
+
+    with pytest.raises(ContentError):
+        build_index(mini_content, out, encoder, progress=False, force=True)
+
+    assert live_version(out) == before
+    kb = KnowledgeBase.load(out, encoder)
+    assert kb.search("where is my package", k=1)[0].entry_id == "track-order"
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("disk full"), KeyboardInterrupt()])
+def test_failure_while_writing_leaves_the_previous_index_and_no_debris(
+    mini_content: Path, tmp_path: Path, encoder: SentenceTransformerEncoder, monkeypatch: pytest.MonkeyPatch, failure: BaseException
+) -> None:
+    out = tmp_path / "build"
+    build_index(mini_content, out, encoder, progress=False)
+    before = sorted(p.name for p in out.iterdir())
+
+    def explode(*args: object, **kwargs: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(build_module.faiss_index, "write_index", explode)
+    with pytest.raises(type(failure)):
+        build_index(mini_content, out, encoder, progress=False, force=True)
+
+    assert sorted(p.name for p in out.iterdir()) == before  # no half-written version, no temp directory
+    assert KnowledgeBase.load(out, encoder).search("reset my password", k=1)[0].entry_id == "password-reset"
+
+
+def test_old_versions_are_pruned(mini_content: Path, tmp_path: Path, encoder: SentenceTransformerEncoder) -> None:
+    out = tmp_path / "build"
+    for _ in range(5):
+        build_index(mini_content, out, encoder, progress=False, force=True)
+    versions = [p for p in out.iterdir() if p.name.startswith(storage.VERSION_PREFIX)]
+    assert len(versions) == storage.KEEP_OLD_VERSIONS + 1
+    assert (out / live_version(out)) in versions
+
+
+def test_large_indexes_use_hnsw_and_find_the_same_entries(
+    starter_copy: Path, tmp_path: Path, encoder: SentenceTransformerEncoder, starter_kb: KnowledgeBase,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = tmp_path / "build"
+    manifest = build_index(starter_copy, out, encoder, progress=False, hnsw_threshold=100)
+    assert manifest.index_type == "hnsw"
+    monkeypatch.setattr(search_module, "EXHAUSTIVE_SEARCH_LIMIT", 0)  # take the candidate path of big indexes
+    kb = KnowledgeBase.load(out, encoder)
+    for query in ("I can't remember my password", "my parcel arrived broken", "do you take paypal"):
+        assert [h.entry_id for h in kb.search(query, k=3)] == [h.entry_id for h in starter_kb.search(query, k=3)]

@@ -1,0 +1,43 @@
+"""The command line: build, search and eval; clear errors, exit code 2."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kb_index.__main__ import main
+
+
+def test_build_then_search(mini_content: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "build"
+    args = ["--content", str(mini_content), "--out", str(out)]
+    assert main(["build", "--no-progress", *args]) == 0
+    assert "5 entries, 15 vectors" in capsys.readouterr().out
+    assert main(["build", *args]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+    assert main(["search", "where is my parcel", *args]) == 0
+    out_text = capsys.readouterr().out
+    assert "decision: answer" in out_text and "1. " in out_text and "track-order" in out_text
+    assert "Use the tracking link" in out_text
+
+
+def test_search_without_index_tells_what_to_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["search", "hello", "--out", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err
+    assert "make kb" in err and "Traceback" not in err
+
+
+def test_build_with_bad_content_exits_2(make_content, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    content = make_content({"faq.yml": "- id: x\n  language: en\n  question: q\n  answer: ''\n"})
+    assert main(["build", "--content", str(content), "--out", str(tmp_path / "build")]) == 2
+    err = capsys.readouterr().err
+    assert "faq.yml:4: entry 'x': field 'answer': must not be empty" in err
+    assert not (tmp_path / "build" / "current").exists()
+
+
+def test_eval_gate(starter_index: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "--out", str(starter_index), "--min-top1", "0.85", "--json"]) == 0
+    assert '"top1"' in capsys.readouterr().out
+    assert main(["eval", "--out", str(starter_index), "--min-top1", "1.01"]) == 1
