@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Install the project's two Python runtimes. Idempotent: each part is skipped when its inputs are unchanged.
+#   .venv       Python 3.11: hub, action server, knowledge base, tests  (pyproject.toml + constraints-hub.txt)
+#   .venv-rasa  Python 3.10: Rasa Open Source 3.6.21 only             (requirements-rasa.txt)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+
+stamp_ok() { [ -f "$1/.installed" ] && [ "$(cat "$1/.installed")" = "$2" ]; }
+hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
+
+hub_hash=$(hash_of pyproject.toml constraints-hub.txt)
+if stamp_ok .venv "$hub_hash"; then
+  echo "[install] .venv (Python 3.11) is up to date"
+else
+  py311=$(scripts/find-python.sh 3.11)
+  echo "[install] creating .venv with $py311 (hub, actions, knowledge base; a few minutes the first time)"
+  [ -x .venv/bin/python ] || "$py311" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip wheel
+  # torch first and pinned: pip takes the CPU build lying on this machine instead of downloading CUDA builds.
+  .venv/bin/python -m pip install --progress-bar off "torch==2.13.0"
+  .venv/bin/python -m pip install --progress-bar off -c constraints-hub.txt -e ".[dev]"
+  echo "$hub_hash" > .venv/.installed
+fi
+
+rasa_hash=$(hash_of requirements-rasa.txt)
+if stamp_ok .venv-rasa "$rasa_hash"; then
+  echo "[install] .venv-rasa (Python 3.10, Rasa) is up to date"
+else
+  py310=$(scripts/find-python.sh 3.10)
+  echo "[install] creating .venv-rasa with $py310 (Rasa 3.6.21 and TensorFlow: about 3 minutes the first time)"
+  [ -x .venv-rasa/bin/python ] || "$py310" -m venv .venv-rasa
+  .venv-rasa/bin/python -m pip install -q --upgrade pip wheel
+  .venv-rasa/bin/python -m pip install --progress-bar off -r requirements-rasa.txt
+  echo "$rasa_hash" > .venv-rasa/.installed
+fi

@@ -1,0 +1,35 @@
+"""Settings come from the environment, then a .env file, then defaults; bad values fail with the variable named."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+
+
+def test_env_file_and_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    env = tmp_path / ".env"
+    env.write_text("HUB_PORT=8100\nRASA_URLS=http://a:5005, http://b:5005\nREDACT_PII=false\nAGENT_API_TOKEN=s3cret\n")
+    monkeypatch.setenv("HUB_PORT", "8200")  # the environment wins over .env
+    s = Settings.from_env(env)
+    assert s.hub_port == 8200
+    assert s.rasa_endpoints == ("http://a:5005", "http://b:5005")
+    assert s.redact_pii is False
+    assert str(s.agent_api_token) == "s3cret" and "s3cret" not in repr(s.agent_api_token)
+
+
+def test_defaults_are_embedded(tmp_path: Path) -> None:
+    s = Settings.from_env(tmp_path / "missing.env", data_dir=tmp_path)
+    assert s.db_url == f"sqlite:///{tmp_path / 'hub.db'}"
+    assert s.tracker_store_url.startswith("sqlite:///")
+    assert s.action_endpoint == "http://127.0.0.1:5055/webhook"
+    assert s.order_api == "http://127.0.0.1:8000/demo-shop/api"
+
+
+def test_bad_number_names_the_variable(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text("HUB_PORT=eighty\n")
+    with pytest.raises(ValueError, match="HUB_PORT must be a whole number"):
+        Settings.from_env(env)

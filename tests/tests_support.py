@@ -1,0 +1,12 @@
+"""Helpers importable from any test module (the tests folder is on sys.path via conftest)."""
+
+from __future__ import annotations
+
+import socket
+
+
+def free_port_dead() -> int:
+    """A loopback port with nothing listening on it (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
