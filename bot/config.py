@@ -77,6 +77,18 @@ class Settings:
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
 
+    def to_env(self) -> dict[str, str]:
+        """These settings as environment variables, for child processes (Rasa, actions, hub)."""
+        env: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = ",".join(value)
+            elif isinstance(value, bool):
+                value = "true" if value else "false"
+            env[f.name.upper()] = str(value)
+        return env
+
     # Derived values: computed, never stored twice.
     @property
     def db_url(self) -> str:

@@ -238,7 +238,8 @@ class Service:
 def services(settings: Settings, model: Path, endpoints: Path) -> dict[str, Service]:
     logs = settings.data_dir / "logs"
     host = settings.host
-    return {
+    env = child_env(**settings.to_env())
+    stack = {
         "rasa": Service(
             "Rasa server",
             [str(rasa_executable()), "run", "--enable-api", "-i", host, "--port", str(settings.rasa_port),
@@ -258,6 +259,9 @@ def services(settings: Settings, model: Path, endpoints: Path) -> dict[str, Serv
             f"http://{host}:{settings.hub_port}/health/live", logs / "hub.log",
         ),
     }
+    for svc in stack.values():
+        svc.env = env
+    return stack
 
 
 def start_all(stack: dict[str, Service], timeout_s: float = 180) -> None:

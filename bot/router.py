@@ -168,11 +168,15 @@ class Router:
             self.metrics.observe("rasa_roundtrip", self.rasa.last_latency_s)
 
         handoff: dict[str, Any] | None = None
+        last_sent: Message | None = None
         for reply in replies:
             custom = reply.get("custom") if isinstance(reply.get("custom"), dict) else {}
             if isinstance(custom.get("handoff"), dict):
                 handoff = custom["handoff"]
             kb = custom.get("kb") if isinstance(custom.get("kb"), dict) else {}
+            if kb.get("entry_id") and last_sent is not None and not reply.get("text"):
+                # Rasa's REST channel sends `text` and `custom` of one utterance as two messages.
+                await self.store.annotate_message(last_sent.id, kb_entry_id=str(kb["entry_id"]))
             buttons = [
                 Button(str(b.get("title", "")), str(b.get("payload", "")))
                 for b in reply.get("buttons") or []
@@ -181,7 +185,7 @@ class Router:
             body = str(reply.get("text") or "")
             media = [str(reply["image"])] if reply.get("image") else []
             if body or buttons or media:
-                await self.send(
+                last_sent = await self.send(
                     conv,
                     OutboundMessage(text=body, sender="bot", buttons=buttons, media_urls=media, language=conv.language),
                     kb_entry_id=kb.get("entry_id"),

@@ -1,0 +1,133 @@
+"""Whole conversations through the web channel against a real trained Rasa server, the real action server
+(knowledge base on sentence-transformers + FAISS) and the hub."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from conftest import Chat, Stack
+
+pytestmark = pytest.mark.integration
+
+
+def bot_texts(frames: list[dict]) -> list[str]:
+    return [f["text"] for f in frames if f.get("type") == "message" and f.get("sender") == "bot"]
+
+
+def transcript(stack: Stack, conversation_id: str) -> dict:
+    with stack.agent() as agent:
+        resp = agent.get(f"/api/agent/conversations/{conversation_id}")
+    resp.raise_for_status()
+    return resp.json()
+
+
+def test_stack_is_healthy_with_a_persistent_tracker_store(stack: Stack) -> None:
+    health = httpx.get(f"{stack.hub}/health", timeout=30).json()
+    assert health["ok"], health
+    assert health["rasa"]["model"] and health["tracker_store"]["ok"]
+
+
+def test_greeting_is_answered_by_the_bot(chat: Chat) -> None:
+    replies = bot_texts(chat.say("hello there"))
+    assert replies and "Brightcart" in replies[0]
+
+
+def test_faq_answered_from_the_knowledge_base(stack: Stack, chat: Chat) -> None:
+    replies = chat.say("can I buy a gift card for my sister?")
+    texts = bot_texts(replies)
+    assert texts, replies
+    assert "gift card" in texts[0].lower()
+    messages = transcript(stack, chat.conversation_id)["messages"]
+    bot_turns = [m for m in messages if m["sender"] == "bot"]
+    assert bot_turns[-1]["kb_entry_id"] == "gift-cards"
+
+
+def test_order_status_collected_by_a_form_and_looked_up(chat: Chat) -> None:
+    asked = " ".join(bot_texts(chat.say("where is my order?")))
+    assert "order number" in asked.lower()
+    answer = " ".join(bot_texts(chat.say("it's BC-100002")))
+    assert "BC-100002" in answer and "shipped" in answer.lower()
+
+
+def test_unknown_order_gets_a_clear_answer(chat: Chat) -> None:
+    answer = " ".join(bot_texts(chat.say("what's the status of order BC-999999?")))
+    assert "BC-999999" in answer and ("couldn't find" in answer.lower() or "could not find" in answer.lower())
+
+
+def test_human_handoff_agent_reply_and_bot_silence(stack: Stack, chat: Chat) -> None:
+    chat.say("hi")
+    frames = chat.say("I want to talk to a real person")
+    events = [f.get("event") for f in frames]
+    assert "queued" in events, frames
+    conv = chat.conversation_id
+    with stack.agent("alice") as alice:
+        queue = alice.get("/api/agent/queue").json()["conversations"]
+        mine = [c for c in queue if c["id"] == conv]
+        assert mine and mine[0]["handoff_reason"] == "customer_request"
+        details = transcript(stack, conv)
+        assert details["handoffs"][0]["reason"] == "customer_request"
+
+        assert alice.post(f"/api/agent/conversations/{conv}/claim").status_code == 200
+        joined = chat.receive()
+        assert joined["event"] == "agent_joined" and "alice" in joined["text"]
+
+        # While a human owns the conversation the bot stays silent: only the ack comes back.
+        assert chat.say("hello? my parcel is broken") == []
+        assert chat.say("hello again, are you there?") == []
+
+        resp = alice.post(f"/api/agent/conversations/{conv}/reply", json={"text": "Hi, I'm Alice. Sorry about that!"})
+        assert resp.status_code == 200
+        reply = chat.receive()
+        assert (reply["sender"], reply["sender_name"], reply["text"]) == ("agent", "alice", "Hi, I'm Alice. Sorry about that!")
+
+        messages = transcript(stack, conv)["messages"]
+        senders_after_claim = [m["sender"] for m in messages[[m.get("event") for m in messages].index("agent_joined"):]]
+        assert "bot" not in senders_after_claim
+        assert [m["text"] for m in messages if m["sender"] == "customer"][-2:] == [
+            "hello? my parcel is broken", "hello again, are you there?"]
+
+        assert alice.post(f"/api/agent/conversations/{conv}/resolve").status_code == 200
+        assert chat.receive()["event"] == "resolved"
+
+    # After resolution a new message goes back to the bot, not to the old agent.
+    assert bot_texts(chat.say("hello"))
+    assert transcript(stack, conv)["conversation"]["status"] == "bot"
+
+
+def test_complaint_is_handed_off_with_priority(stack: Stack, chat: Chat) -> None:
+    frames = chat.say("This is the worst service ever, I'm furious, nobody answers my emails!")
+    assert "queued" in [f.get("event") for f in frames], frames
+    conv = transcript(stack, chat.conversation_id)["conversation"]
+    assert conv["handoff_reason"] == "complaint" and conv["priority"] > 0
+
+
+def test_page_reload_resumes_the_same_conversation(stack: Stack, chat: Chat) -> None:
+    chat.say("hello")
+    again = Chat(stack.hub, token=chat.token)
+    try:
+        assert again.conversation_id == chat.conversation_id
+        assert [m["text"] for m in again.welcome["history"]][0] == "hello"
+    finally:
+        again.close()
+
+
+def test_rasa_killed_mid_conversation_hands_off_and_loses_nothing(stack: Stack) -> None:
+    chat = Chat(stack.hub)
+    try:
+        assert bot_texts(chat.say("hi"))
+        stack.kill("rasa")
+        frames = chat.say("my order BC-100002 never arrived, what now?")
+        events = [f.get("event") for f in frames]
+        assert events == ["bot_unavailable", "queued"], frames
+        details = transcript(stack, chat.conversation_id)
+        assert details["conversation"]["status"] == "queued"
+        assert details["conversation"]["handoff_reason"] == "bot_unavailable"
+        assert details["messages"][-3]["text"] == "my order BC-100002 never arrived, what now?"
+    finally:
+        chat.close()
+        stack.restart("rasa")
+    # Dialogue state lives in the SQL tracker store, so it survived the restart.
+    tracker = httpx.get(f"http://{stack.settings.host}:{stack.settings.rasa_port}/conversations/"
+                        f"{chat.conversation_id}/tracker", timeout=30).json()
+    assert any(e.get("event") == "user" and e.get("text") == "hi" for e in tracker["events"])
