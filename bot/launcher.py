@@ -297,7 +297,9 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             stopping = True
             raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_signal)
+    # Installed explicitly: a shell that starts us in the background may have set SIGINT to "ignore".
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
     try:
         start_all(stack)
         from bot.health import check_tracker_store

@@ -33,3 +33,17 @@ def test_bad_number_names_the_variable(tmp_path: Path) -> None:
     env.write_text("HUB_PORT=eighty\n")
     with pytest.raises(ValueError, match="HUB_PORT must be a whole number"):
         Settings.from_env(env)
+
+
+def test_env_example_documents_every_setting_and_parses(tmp_path: Path) -> None:
+    """`.env.example` is the configuration reference: every setting is in it, and a copy of it is valid."""
+    import re
+    from dataclasses import fields
+
+    from bot.config import PROJECT_ROOT
+
+    example = (PROJECT_ROOT / ".env.example").read_text()
+    documented = set(re.findall(r"^([A-Z_0-9]+)=", example, re.M))
+    assert documented == {f.name.upper() for f in fields(Settings)}
+    settings = Settings.from_env(PROJECT_ROOT / ".env.example")
+    assert settings.hub_port == 8000 and settings.host == "127.0.0.1"

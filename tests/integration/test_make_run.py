@@ -1,0 +1,71 @@
+"""`make run`'s launcher: starts all three services, serves a chat, and stops every process on Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from websockets.sync.client import connect
+
+from bot.config import PROJECT_ROOT, Settings
+from bot.launcher import child_env
+from tests_support import free_port_dead as free_port
+
+pytestmark = pytest.mark.integration
+
+
+def test_launcher_runs_the_bot_and_ctrl_c_stops_everything(trained_model: Path, kb_dir: Path, tmp_path: Path) -> None:
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(trained_model, models / "current.tar.gz")  # same inputs: the launcher must not retrain
+    shutil.copy(trained_model.with_suffix("").with_suffix(".fingerprint"), models / "current.fingerprint")
+    settings = Settings.from_env(data_dir=tmp_path / "var", hub_port=free_port(), rasa_port=free_port(),
+                                 action_port=free_port(), rasa_model_dir=models, kb_index_dir=kb_dir)
+    env = child_env(**settings.to_env())
+    proc = subprocess.Popen([sys.executable, "-m", "bot.launcher", "run"], cwd=PROJECT_ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # as from `make &`
+    output: list[str] = []
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline() if proc.stdout else ""
+            if not line and proc.poll() is not None:
+                break
+            output.append(line)
+            if "Press Ctrl-C" in line:
+                break
+        text = "".join(output)
+        assert "Press Ctrl-C" in text, text
+        assert "Rasa model is up to date" in text and "training" not in text
+        assert f"{settings.hub_url}/chat" in text
+
+        assert httpx.get(f"{settings.hub_url}/health", timeout=30).json()["ok"]
+        ws = connect(f"ws://127.0.0.1:{settings.hub_port}/channels/web/ws")
+        ws.send(json.dumps({"type": "hello"}))
+        ws.recv(timeout=10)
+        ws.send(json.dumps({"type": "message", "text": "hello", "client_id": "1"}))
+        assert json.loads(ws.recv(timeout=30))["sender"] == "bot"
+        ws.close()
+        children = [int(p) for p in subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True,
+                                                     text=True).stdout.split()]
+        assert len(children) == 3
+
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, rest
+        assert "stopped" in rest
+        for pid in children:
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
