@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,19 +14,25 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Red
 from fastapi.staticfiles import StaticFiles
 from starlette.routing import Mount, Router as StarletteRouter
 
+from bot.agent_api import admin_api, auth_api
 from bot.agent_api import api as agent_api
 from bot.config import Settings
+from bot.console.accounts import AgentStore
+from bot.console.pages import pages as console_pages
 from bot.db import make_engine, migrate
 from bot.demo_shop import shop
 from bot.events import EventBus
 from bot.health import check_database, check_rasa, check_tracker_store
 from bot.logging_setup import configure_logging
 from bot.metrics import Metrics
+from bot.outbox import Outbox
 from bot.rasa_client import RasaClient
-from bot.router import NotAllowed, Router, conversation_view, message_view
+from bot.router import NotAllowed, Router, UnknownTarget, conversation_view, message_view
+from bot.routing import HandoffConfig, Presence
 from bot.store import AsyncStore, ConversationStore, InvalidTransition, NotFound
+from bot.webhooks import WebhookSender
 from connectors.base import Connector, InboundMessage, MessageRejected
-from connectors.webchat import WebChatConnector
+from connectors.registry import build_connectors
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +50,27 @@ def create_app(settings: Settings | None = None, *, rasa: RasaClient | None = No
     events = EventBus()
     metrics = Metrics()
     rasa = rasa or RasaClient(settings.rasa_endpoints, timeout_s=settings.rasa_timeout_s, retries=settings.rasa_retries)
+    accounts = AgentStore(engine)
+    if settings.admin_email:  # the first admin, from ADMIN_EMAIL / ADMIN_PASSWORD
+        accounts.ensure_admin(settings.admin_email, str(settings.admin_password), settings.admin_display_name)
+    handoff_config = HandoffConfig.load(settings.handoff_config)
+    webhooks = WebhookSender(settings.webhook_urls, str(settings.webhook_secret),
+                             max_attempts=settings.webhook_max_attempts)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for connector in connectors.values():
             await connector.start()
         log.info("hub ready on %s; channels live: %s", settings.hub_url, ", ".join(sorted(connectors)))
+        background = [asyncio.create_task(_queue_ticker(app.state.router, settings.queue_tick_s))]
+        if webhooks.enabled:
+            background.append(asyncio.create_task(webhooks.run(events)))
         yield
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        await webhooks.drain(timeout_s=2)
+        await webhooks.aclose()
         for connector in connectors.values():
             await connector.stop()
         await app.state.router.drain()
@@ -73,16 +94,11 @@ def create_app(settings: Settings | None = None, *, rasa: RasaClient | None = No
         messages = await store.messages(found.id, after_seq=after_seq)
         return conversation_view(found), [message_view(m) for m in messages]
 
-    connectors: dict[str, Connector] = {
-        "web": WebChatConnector(
-            on_message,
-            history=web_history,
-            secret=str(settings.session_secret),
-            max_frame_bytes=settings.max_ws_frame_bytes,
-            allowed_origins=settings.web_allowed_origins,
-        ),
-    }
-    router = Router(store=store, rasa=rasa, connectors=connectors, events=events, metrics=metrics, settings=settings)
+    connectors: dict[str, Connector] = build_connectors(
+        settings, on_message, web_history=web_history, outbox=Outbox(engine)
+    )
+    router = Router(store=store, rasa=rasa, connectors=connectors, events=events, metrics=metrics, settings=settings,
+                    config=handoff_config, presence=Presence())
     app.state.settings = settings
     app.state.engine = engine
     app.state.store = store
@@ -90,11 +106,16 @@ def create_app(settings: Settings | None = None, *, rasa: RasaClient | None = No
     app.state.metrics = metrics
     app.state.rasa = rasa
     app.state.router = router
+    app.state.accounts = accounts
+    app.state.webhooks = webhooks
     app.state.connectors = connectors
 
     for name, connector in connectors.items():
         app.router.routes.append(Mount(f"/channels/{name}", app=StarletteRouter(routes=connector.routes())))
+    app.include_router(auth_api)
     app.include_router(agent_api)
+    app.include_router(admin_api)
+    app.include_router(console_pages)
     if settings.demo_shop:
         app.include_router(shop)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
@@ -129,6 +150,16 @@ def create_app(settings: Settings | None = None, *, rasa: RasaClient | None = No
     return app
 
 
+async def _queue_ticker(router: Router, every_s: float) -> None:
+    """Auto-assignment and growing-wait notices, every `every_s` seconds."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await router.queue_tick()
+        except Exception:  # noqa: BLE001 - the next tick tries again
+            log.exception("queue tick failed")
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     """One place that maps domain errors to HTTP answers."""
 
@@ -139,6 +170,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(InvalidTransition)
     async def conflict(_: Request, exc: InvalidTransition) -> JSONResponse:
         return JSONResponse({"error": "conflict", "detail": str(exc), "status": exc.current}, status_code=409)
+
+    @app.exception_handler(UnknownTarget)
+    async def unknown_target(_: Request, exc: UnknownTarget) -> JSONResponse:
+        return JSONResponse({"error": "not_found", "detail": str(exc)}, status_code=404)
 
     @app.exception_handler(NotAllowed)
     async def not_allowed(_: Request, exc: NotAllowed) -> JSONResponse:

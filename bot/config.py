@@ -63,6 +63,32 @@ class Settings:
     demo_shop: bool = True
     log_level: str = "INFO"
 
+    # Human handoff and the agent console (docs/console.md).
+    admin_email: str = ""  # with ADMIN_PASSWORD: the first admin, created at start if missing
+    admin_password: Secret = field(default_factory=lambda: Secret(""))
+    admin_display_name: str = "Admin"
+    handoff_config: Path = PROJECT_ROOT / "handoff.yml"  # teams, hours, routing (missing file: one queue)
+    session_max_age_s: int = 12 * 3600  # console logins last this long
+    csat_enabled: bool = True  # ask customers for a 1-5 rating after resolution
+    queue_tick_s: float = 30.0  # how often queued customers get wait updates and auto-assignment runs
+    webhook_urls: tuple[str, ...] = ()  # outgoing webhooks (comma separated)
+    webhook_secret: Secret = field(default_factory=lambda: Secret(""))  # HMAC-SHA256 key for their signatures
+    webhook_max_attempts: int = 6
+
+    # Channels (docs/channels.md). The web chat is always on; list the others to switch them on.
+    enabled_channels: tuple[str, ...] = ("web",)  # e.g. web,telegram,whatsapp,sms
+    max_media_bytes: int = 5 * 1024 * 1024  # larger customer media is refused with a message to the customer
+    telegram_bot_token: Secret = field(default_factory=lambda: Secret(""))
+    telegram_webhook_secret: Secret = field(default_factory=lambda: Secret(""))  # default: derived from the token
+    telegram_mode: str = "webhook"  # webhook (needs PUBLIC_URL) | polling (local use, no public URL)
+    telegram_api_base_url: str = ""  # default https://api.telegram.org/bot; tests point it at a local fake
+    twilio_account_sid: str = ""
+    twilio_auth_token: Secret = field(default_factory=lambda: Secret(""))
+    twilio_whatsapp_from: str = ""  # e.g. whatsapp:+14155238886
+    twilio_sms_from: str = ""  # e.g. +15005550006
+    twilio_api_base_url: str = ""  # default https://api.twilio.com; tests point it at a local fake
+    whatsapp_template_sid: str = ""  # approved Content template (HX…) sent outside the 24-hour window
+
     @classmethod
     def from_env(cls, env_file: Path | None = None, **overrides: object) -> "Settings":
         cfg = _config(env_file)

@@ -106,6 +106,14 @@ class RasaClient:
             return None
         return latest if latest.get("intent") else None
 
+    async def probe(self, url: str) -> bool:
+        """Does `url` answer 2xx within two seconds? (Used to tell which service failed.)"""
+        try:
+            resp = await self._client.get(url, timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return resp.is_success
+
     async def status(self) -> dict[str, Any]:
         """`/status` of the first replica that answers."""
         resp = await self._request("GET", "/status", "status")

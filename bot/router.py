@@ -9,28 +9,82 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import re
 import weakref
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from typing import Any
 
 from bot.config import Settings
 from bot.events import EventBus
 from bot.metrics import Metrics
-from bot.models import Conversation, Message, Sender, Status, iso
+from bot.models import Conversation, Message, Note, Sender, Status, iso
 from bot.pii import redact
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.store import AsyncStore, InvalidTransition, NewMessage, StoreError
+from bot.routing import DEFAULT_PRIORITIES, HandoffConfig, Presence, estimate_wait_s
 from bot.texts import text as system_text
+from bot.texts import when as when_text
 from connectors.base import Button, Connector, DeliveryResult, InboundMessage, MessageRejected, OutboundMessage
 
 log = logging.getLogger(__name__)
 
-# Handoff reasons that jump the queue.
-PRIORITY_BY_REASON = {"complaint": 10, "bot_unavailable": 5, "action_failed": 5, "repeated_fallback": 2}
+# Handoff reasons that jump the queue (the defaults; `handoff.yml` `priorities:` overrides them).
+PRIORITY_BY_REASON = DEFAULT_PRIORITIES
+FALLBACK_INTENT = "nlu_fallback"
+_CSAT_PAYLOAD = re.compile(r'^/csat\{\s*"score"\s*:\s*([1-5])\s*\}$')
 
 
 class NotAllowed(StoreError):
     """An agent action the conversation's state or ownership does not allow."""
+
+
+class UnknownTarget(StoreError):
+    """A transfer to a team or agent that does not exist (404)."""
+
+
+@dataclass(frozen=True)
+class AgentRef:
+    """Who acts: `key` is stored as the assignee, `display_name` is what customers see."""
+
+    key: str
+    display_name: str
+    max_concurrent: int | None = None  # None: no capacity limit (API callers that are not registered agents)
+    is_admin: bool = False
+
+    @classmethod
+    def of(cls, agent: "str | AgentRef") -> "AgentRef":
+        return agent if isinstance(agent, AgentRef) else cls(agent, agent)
+
+
+def _minutes(seconds: int) -> int:
+    return max(1, math.ceil(seconds / 60))
+
+
+def _fallback_summary(reason: str, details: dict[str, Any]) -> str:
+    intents = [i.get("intent") for i in details.get("intents") or [] if isinstance(i, dict) and i.get("intent")]
+    text = f"Handoff: {reason.replace('_', ' ')}."
+    if intents:
+        text += " Recent intents: " + ", ".join(dict.fromkeys(intents)) + "."
+    return text
+
+
+def _csat_score(msg: InboundMessage) -> int | None:
+    """A CSAT answer: the 1–5 quick-reply button, or the customer typing just the digit."""
+    if msg.kind == "button":
+        m = _CSAT_PAYLOAD.match(str(msg.payload.get("payload") or "").strip())
+        if m:
+            return int(m.group(1))
+    stripped = msg.text.strip()
+    if stripped in {"1", "2", "3", "4", "5"}:
+        return int(stripped)
+    return None
+
+
+def note_view(n: Note) -> dict[str, Any]:
+    return {"id": n.id, "conversation_id": n.conversation_id, "author": n.author, "author_name": n.author_name,
+            "kind": n.kind, "text": n.text, "created_at": iso(n.created_at)}
 
 
 @dataclass(frozen=True)
@@ -74,6 +128,10 @@ def conversation_view(c: Conversation) -> dict[str, Any]:
         "priority": c.priority,
         "handoff_reason": c.handoff_reason,
         "queued_at": iso(c.queued_at),
+        "assigned_at": iso(c.assigned_at),
+        "resolved_at": iso(c.resolved_at),
+        "resolved_by": c.resolved_by,
+        "customer_key": c.customer_key,
         "created_at": iso(c.created_at),
         "updated_at": iso(c.updated_at),
     }
@@ -89,7 +147,12 @@ class Router:
         events: EventBus,
         metrics: Metrics,
         settings: Settings,
+        config: HandoffConfig | None = None,
+        presence: Presence | None = None,
     ) -> None:
+        self.config = config or HandoffConfig()
+        self.presence = presence or Presence()
+        self._dispatch_lock = asyncio.Lock()
         self.store = store
         self.rasa = rasa
         self.connectors = connectors
@@ -147,6 +210,10 @@ class Router:
             self.metrics.inc("messages_in_total", channel=msg.channel)
             conv = await self.store.get(conv.id)
             if conv.status == Status.RESOLVED.value:
+                if await self._take_csat(conv, msg):
+                    self.events.publish("message", conversation_id=conv.id, status=conv.status,
+                                        message=message_view(stored))
+                    return InboundResult(conv.id, stored.id)
                 conv = await self.store.reopen(conv.id)
             self.events.publish("message", conversation_id=conv.id, status=conv.status, message=message_view(stored))
             if conv.status == Status.BOT.value:
@@ -166,13 +233,26 @@ class Router:
             return
         if self.rasa.last_latency_s is not None:
             self.metrics.observe("rasa_roundtrip", self.rasa.last_latency_s)
+        if not replies:
+            # Every turn of our domain answers something; silence means a custom action failed inside Rasa
+            # (Rasa logs it and returns an empty list), so a person takes over instead of leaving the customer hanging.
+            actions_up = await self.rasa.probe(self.settings.action_endpoint.rsplit("/webhook", 1)[0] + "/health")
+            reason = "bot_no_answer" if actions_up else "action_failed"
+            self.metrics.inc("rasa_failures_total", reason=reason)
+            log.error("conversation %s: the bot produced no answer (%s); handing off", conv.id, reason)
+            await self.hand_off(conv, reason=reason, summary="The bot produced no answer to the last message.",
+                                announce="bot_unavailable")
+            return
 
         handoff: dict[str, Any] | None = None
+        resolve = False
         last_sent: Message | None = None
         for reply in replies:
             custom = reply.get("custom") if isinstance(reply.get("custom"), dict) else {}
             if isinstance(custom.get("handoff"), dict):
                 handoff = custom["handoff"]
+            if custom.get("resolve") is True:  # the bot says the customer's issue is solved
+                resolve = True
             kb = custom.get("kb") if isinstance(custom.get("kb"), dict) else {}
             if kb.get("entry_id") and last_sent is not None and not reply.get("text"):
                 # Rasa's REST channel sends `text` and `custom` of one utterance as two messages.
@@ -200,15 +280,30 @@ class Router:
                 details=handoff.get("details") if isinstance(handoff.get("details"), dict) else {},
                 team=handoff.get("team"),
             )
+        elif resolve:
+            await self.resolve(conv.id)
 
     async def _annotate_nlu(self, conversation_id: str, message_id: str) -> None:
-        """Record the intent and confidence Rasa gave a customer message (after the reply went out)."""
+        """Record the intent and confidence Rasa gave a customer message (after the reply went out).
+
+        Safety net for the bot's own fallback counting: when two customer messages in a row were NLU
+        fallbacks and the bot still owns the conversation, hand it to a person (`repeated_fallback`).
+        """
         parse = await self.rasa.latest_parse(conversation_id)
-        if parse:
-            intent = parse.get("intent") or {}
-            await self.store.annotate_message(
-                message_id, intent=intent.get("name"), confidence=intent.get("confidence")
-            )
+        if not parse:
+            return
+        intent = parse.get("intent") or {}
+        await self.store.annotate_message(message_id, intent=intent.get("name"), confidence=intent.get("confidence"))
+        if intent.get("name") != FALLBACK_INTENT:
+            return
+        async with self._lock(conversation_id):
+            conv = await self.store.get(conversation_id)
+            if conv.status != Status.BOT.value:
+                return
+            customer = [m for m in await self.store.messages(conversation_id) if m.sender == Sender.CUSTOMER.value]
+            if len(customer) >= 2 and all(m.intent == FALLBACK_INTENT for m in customer[-2:]):
+                await self.hand_off(conv, reason="repeated_fallback",
+                                    summary="The bot did not understand the customer twice in a row.")
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)
@@ -232,11 +327,15 @@ class Router:
         team: str | None = None,
         announce: str | None = None,
     ) -> Conversation:
-        """Queue the conversation for humans. `announce` names a system text to send before the queue position."""
+        """Queue the conversation for humans, routed to a team (`handoff.yml`), and tell the customer where they
+        stand. `announce` names a system text to send before the queue position."""
+        details = dict(details or {})
+        details.setdefault("intents", await self._recent_intents(conv.id))
+        team = self.config.team_for(reason=reason, details=details, named=team if isinstance(team, str) else None)
         try:
             conv = await self.store.hand_off(
-                conv.id, reason=reason, summary=summary, details=details,
-                priority=PRIORITY_BY_REASON.get(reason, 0), team=team,
+                conv.id, reason=reason, summary=summary or _fallback_summary(reason, details), details=details,
+                priority=self.config.priority(reason), team=team,
             )
         except InvalidTransition as exc:
             log.info("no handoff for %s: %s", conv.id, exc)
@@ -244,21 +343,114 @@ class Router:
         self.metrics.inc("handoffs_total", reason=reason)
         if announce:
             await self.send_system(conv, announce)
-        position = await self.store.queue_position(conv.id)
-        if position is not None:
-            await self.send_system(conv, "queue_position", event="queued", position=position)
+        await self._announce_queue(conv)
         self.events.publish("queued", conversation_id=conv.id, reason=reason, conversation=conversation_view(conv))
+        await self.dispatch()
         return conv
+
+    async def _recent_intents(self, conversation_id: str, limit: int = 5) -> list[dict[str, Any]]:
+        """The last customer intents with confidences, as the hub recorded them (used when Rasa sent none)."""
+        messages = await self.store.messages(conversation_id)
+        found = [{"intent": m.intent, "confidence": m.confidence, "text": m.text[:200]}
+                 for m in messages if m.sender == Sender.CUSTOMER.value and m.intent]
+        return found[-limit:]
+
+    def wait_estimate(self, team: str | None, position: int, waits: list[float]) -> int | None:
+        return estimate_wait_s(waits, position, len(self.presence.online(team)))
+
+    async def _announce_queue(self, conv: Conversation, *, update: bool = False) -> Message | None:
+        """One system message: the queue position, and the estimated wait or, outside business hours, when
+        the team is back. With `update`, only sent when the estimate grew markedly since the last one."""
+        position = await self.store.queue_position(conv.id)
+        if position is None:
+            return None
+        team = self.config.team(conv.team)
+        now = datetime.now(timezone.utc)
+        lang = conv.language
+        if team is not None and not team.is_open(now):
+            if update:
+                return None
+            opens = team.next_open(now)
+            parts = [system_text("queue_position", lang, position=position)]
+            values: dict[str, Any] = {"position": position, "team": conv.team}
+            if opens is not None:
+                parts.append(system_text("queue_closed", lang, when=when_text(opens, lang)))
+                values["opens_at"] = opens.isoformat()
+            return await self._send_text(conv, " ".join(parts), event="queued", **values)
+        waits = await self.store.recent_waits(team=conv.team)
+        wait = self.wait_estimate(conv.team, position, waits)
+        if update:
+            before = conv.wait_announced_s
+            if wait is None or before is None or wait < before * 1.5 or wait - before < 120:
+                return None
+            await self.store.set_wait_announced(conv.id, wait)
+            return await self._send_text(
+                conv, system_text("queue_update", lang, position=position, minutes=_minutes(wait)),
+                event="queue_update", position=position, wait_s=wait)
+        parts = [system_text("queue_position", lang, position=position)]
+        if wait is not None:
+            parts.append(system_text("queue_wait", lang, minutes=_minutes(wait)))
+        await self.store.set_wait_announced(conv.id, wait)
+        return await self._send_text(conv, " ".join(parts), event="queued", position=position, wait_s=wait,
+                                     team=conv.team)
+
+    async def queue_tick(self) -> None:
+        """Periodic work (every QUEUE_TICK_S): auto-assign what can be, and tell customers whose wait grew."""
+        await self.dispatch()
+        for conv in await self.store.queue(limit=500):
+            try:
+                await self._announce_queue(conv, update=True)
+            except Exception:  # one broken conversation must not stop the others
+                log.exception("queue update for %s failed", conv.id)
+
+    async def dispatch(self) -> list[tuple[str, str]]:
+        """Auto-assign queued conversations (priority, then FIFO) to the least-busy online agent of their team,
+        where the team has auto-assignment on and is open. Returns (conversation, agent) pairs assigned."""
+        assigned: list[tuple[str, str]] = []
+        if not (self.config.auto_assign or any(t.auto_assign for t in self.config.teams.values())):
+            return assigned
+        async with self._dispatch_lock:
+            queue = await self.store.queue(limit=500)
+            if not queue:
+                return assigned
+            load = await self.store.load()
+            now = datetime.now(timezone.utc)
+            for conv in queue:
+                if not self.config.auto_assign_for(conv.team):
+                    continue
+                team = self.config.team(conv.team)
+                if team is not None and not team.is_open(now):
+                    continue
+                agent = self.presence.pick(conv.team, load)
+                if agent is None:
+                    continue
+                try:
+                    await self.claim(conv.id, AgentRef(agent.key, agent.display_name), auto=True)
+                except (InvalidTransition, NotAllowed):
+                    continue
+                load[agent.key] = load.get(agent.key, 0) + 1
+                assigned.append((conv.id, agent.key))
+        return assigned
 
     # -- agents --------------------------------------------------------------------------------
 
-    async def claim(self, conversation_id: str, agent: str) -> Conversation:
-        conv = await self.store.claim(conversation_id, agent)
-        await self.send_system(conv, "agent_joined", event="agent_joined", agent=agent)
-        self.events.publish("assigned", conversation_id=conv.id, agent=agent, conversation=conversation_view(conv))
+    async def claim(self, conversation_id: str, agent: "str | AgentRef", *, auto: bool = False) -> Conversation:
+        ref = AgentRef.of(agent)
+        if ref.max_concurrent is not None and not auto:
+            current = (await self.store.load()).get(ref.key, 0)
+            if current >= ref.max_concurrent:
+                await self.store.get(conversation_id)  # unknown ids are a 404, not a capacity error
+                raise NotAllowed(f"{ref.display_name} already has {current} conversations "
+                                 f"(the most at once is {ref.max_concurrent}): resolve or transfer one first")
+        conv = await self.store.claim(conversation_id, ref.key)
+        self.presence.assigned(ref.key)
+        await self.send_system(conv, "agent_joined", event="agent_joined", agent=ref.display_name)
+        self.events.publish("assigned", conversation_id=conv.id, agent=ref.key, agent_name=ref.display_name,
+                            auto=auto, conversation=conversation_view(conv))
         return conv
 
-    async def agent_reply(self, conversation_id: str, agent: str, text: str) -> Message:
+    async def agent_reply(self, conversation_id: str, agent: "str | AgentRef", text: str) -> Message:
+        ref = AgentRef.of(agent)
         if not text.strip():
             raise MessageRejected("empty_message", "The reply is empty.")
         if len(text) > self.settings.max_message_chars:
@@ -267,34 +459,130 @@ class Router:
             conv = await self.store.get(conversation_id)
             if conv.status != Status.ASSIGNED.value:
                 raise NotAllowed(f"conversation {conversation_id} is {conv.status}: claim it before replying")
-            if conv.assigned_agent != agent:
+            if conv.assigned_agent != ref.key:
                 raise NotAllowed(f"conversation {conversation_id} is assigned to {conv.assigned_agent}")
-            return await self.send(
-                conv, OutboundMessage(text=text, sender="agent", sender_name=agent, language=conv.language)
+            sent = await self.send(
+                conv, OutboundMessage(text=text, sender="agent", sender_name=ref.display_name, language=conv.language)
             )
+            await self.store.mark_read(conversation_id, sent.seq)
+            return sent
 
-    async def resolve(self, conversation_id: str, agent: str | None = None) -> Conversation:
+    def _check_owner(self, conv: Conversation, ref: "AgentRef | None", action: str) -> None:
+        if ref is None or ref.is_admin:
+            return
+        if conv.status == Status.ASSIGNED.value and conv.assigned_agent != ref.key:
+            raise NotAllowed(f"conversation {conv.id} is assigned to {conv.assigned_agent}: only they or an admin "
+                             f"can {action} it")
+
+    async def resolve(self, conversation_id: str, agent: "str | AgentRef | None" = None) -> Conversation:
+        ref = AgentRef.of(agent) if agent is not None else None
         conv = await self.store.get(conversation_id)
-        if agent is not None and conv.status == Status.ASSIGNED.value and conv.assigned_agent != agent:
-            raise NotAllowed(f"conversation {conversation_id} is assigned to {conv.assigned_agent}")
-        conv = await self.store.resolve(conversation_id)
+        self._check_owner(conv, ref, "resolve")
+        was_bot = conv.status == Status.BOT.value
+        rated = None if was_bot else (conv.assigned_agent or (ref.key if ref else None))
+        conv = await self.store.resolve(conversation_id, by="bot" if was_bot else (ref.key if ref else rated))
         await self.send_system(conv, "resolved", event="resolved")
-        self.events.publish("resolved", conversation_id=conv.id, conversation=conversation_view(conv))
+        await self._ask_csat(conv, rated)
+        self.events.publish("resolved", conversation_id=conv.id, resolved_by=conv.resolved_by,
+                            conversation=conversation_view(conv))
         return conv
 
-    async def hand_back(self, conversation_id: str) -> Conversation:
+    async def hand_back(self, conversation_id: str, agent: "str | AgentRef | None" = None) -> Conversation:
+        ref = AgentRef.of(agent) if agent is not None else None
+        self._check_owner(await self.store.get(conversation_id), ref, "hand back")
         conv = await self.store.hand_back(conversation_id)
         await self.send_system(conv, "handed_back", event="handed_back")
         self.events.publish("handed_back", conversation_id=conv.id, conversation=conversation_view(conv))
         return conv
 
+    async def transfer(self, conversation_id: str, agent: "str | AgentRef", *, team: str | None = None,
+                       to_agent: "AgentRef | None" = None, note: str = "") -> Conversation:
+        """Move a conversation to another team's queue or straight to another agent, leaving a private note."""
+        ref = AgentRef.of(agent)
+        if (team is None) == (to_agent is None):
+            raise NotAllowed("transfer to either a team or an agent")
+        if team is not None and self.config.teams and team not in self.config.teams:
+            raise UnknownTarget(f"no team {team!r}; teams: {', '.join(sorted(self.config.teams))}")
+        conv = await self.store.get(conversation_id)
+        self._check_owner(conv, ref, "transfer")
+        owner = conv.assigned_agent if conv.status == Status.ASSIGNED.value else None
+        if to_agent is not None:
+            if to_agent.key == owner:
+                raise NotAllowed(f"conversation {conversation_id} is assigned to {owner} already")
+            if to_agent.max_concurrent is not None:
+                current = (await self.store.load()).get(to_agent.key, 0)
+                if current >= to_agent.max_concurrent:
+                    raise NotAllowed(f"{to_agent.display_name} is at capacity ({current} conversations)")
+            if conv.status == Status.ASSIGNED.value:
+                conv = await self.store.reassign(conversation_id, to_agent=to_agent.key, by_agent=owner)
+            else:
+                conv = await self.store.claim(conversation_id, to_agent.key)
+            target = to_agent.display_name
+        else:
+            conv = await self.store.transfer(conversation_id, team=team, by_agent=owner)
+            target = self.config.teams[team].name if team in self.config.teams else str(team)
+        text = f"Transferred by {ref.display_name} to {target}" + (f": {note.strip()}" if note.strip() else ".")
+        saved = await self.store.add_note(conversation_id, author=ref.key, author_name=ref.display_name, text=text,
+                                          kind="transfer")
+        self.events.publish("note", conversation_id=conversation_id, note=note_view(saved))
+        if to_agent is not None:
+            await self.send_system(conv, "agent_joined", event="agent_joined", agent=to_agent.display_name)
+            self.events.publish("assigned", conversation_id=conv.id, agent=to_agent.key,
+                                agent_name=to_agent.display_name, transferred_from=owner,
+                                conversation=conversation_view(conv))
+        else:
+            await self.send_system(conv, "transferred", event="transferred", team=target)
+            await self._announce_queue(conv)
+            self.events.publish("queued", conversation_id=conv.id, reason=conv.handoff_reason, transferred_from=owner,
+                                conversation=conversation_view(conv))
+            await self.dispatch()
+        return conv
+
+    async def add_note(self, conversation_id: str, agent: "str | AgentRef", text: str) -> Note:
+        ref = AgentRef.of(agent)
+        if not text.strip():
+            raise MessageRejected("empty_note", "The note is empty.")
+        if len(text) > self.settings.max_message_chars:
+            raise MessageRejected("message_too_long", f"Notes can be at most {self.settings.max_message_chars} characters.")
+        note = await self.store.add_note(conversation_id, author=ref.key, author_name=ref.display_name,
+                                         text=text.strip())
+        self.events.publish("note", conversation_id=conversation_id, note=note_view(note))
+        return note
+
+    # -- CSAT ----------------------------------------------------------------------------------
+
+    async def _ask_csat(self, conv: Conversation, agent: str | None) -> None:
+        if not self.settings.csat_enabled:
+            return
+        await self.store.request_csat(conv.id, agent)
+        buttons = [Button(str(n), f'/csat{{"score": {n}}}') for n in range(1, 6)]
+        out = OutboundMessage(text=system_text("csat_question", conv.language), sender="system",
+                              language=conv.language, buttons=buttons, extra={"event": "csat_question"})
+        await self.send(conv, out)
+
+    async def _take_csat(self, conv: Conversation, msg: InboundMessage) -> bool:
+        """If the customer answered a pending CSAT question, record it and thank them; True when it was one."""
+        score = _csat_score(msg)
+        if score is None:
+            return False
+        pending = await self.store.pending_csat(conv.id)
+        if pending is None:
+            return False
+        answered = await self.store.answer_csat(pending.id, score)
+        if answered is None:
+            return False
+        await self.send_system(conv, "csat_thanks", event="csat_thanks")
+        self.events.publish("csat", conversation_id=conv.id, score=score, agent=answered.agent,
+                            conversation=conversation_view(conv))
+        return True
+
     # -- outbound ------------------------------------------------------------------------------
 
     async def send_system(self, conv: Conversation, key: str, *, event: str | None = None, **values: Any) -> Message:
-        out = OutboundMessage(
-            text=system_text(key, conv.language, **values), sender="system", language=conv.language,
-            extra={"event": event or key, **values},
-        )
+        return await self._send_text(conv, system_text(key, conv.language, **values), event=event or key, **values)
+
+    async def _send_text(self, conv: Conversation, text: str, *, event: str, **values: Any) -> Message:
+        out = OutboundMessage(text=text, sender="system", language=conv.language, extra={"event": event, **values})
         return await self.send(conv, out)
 
     async def send(self, conv: Conversation, out: OutboundMessage, *, kb_entry_id: str | None = None) -> Message:

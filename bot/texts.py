@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 TEXTS: dict[str, dict[str, str]] = {
     "handoff_ack": {
         "en": "I've passed your conversation to our support team. A person will reply here as soon as possible.",
@@ -39,7 +41,58 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "您现在重新与我们的虚拟助手对话。",
         "ro": "Vorbești din nou cu asistentul nostru virtual.",
     },
+    "queue_wait": {
+        "en": "The estimated wait is about {minutes} min.",
+        "it": "L'attesa stimata è di circa {minutes} min.",
+        "zh": "预计等待时间约 {minutes} 分钟。",
+        "ro": "Timpul estimat de așteptare este de aproximativ {minutes} min.",
+    },
+    "queue_closed": {
+        "en": "Our team is offline right now; expect a reply from {when}. Your message is saved.",
+        "it": "Il nostro team ora non è disponibile; riceverai una risposta a partire da {when}. Il tuo messaggio è salvato.",
+        "zh": "我们的团队目前不在线，预计将于 {when} 起回复您。您的消息已保存。",
+        "ro": "Echipa noastră nu este disponibilă acum; vei primi un răspuns începând cu {when}. Mesajul tău a fost salvat.",
+    },
+    "queue_update": {
+        "en": "Sorry for the wait: you are number {position} in the queue, about {minutes} min to go.",
+        "it": "Scusa per l'attesa: sei il numero {position} in coda, mancano circa {minutes} min.",
+        "zh": "抱歉让您久等：您目前排在第 {position} 位，大约还需 {minutes} 分钟。",
+        "ro": "Ne pare rău pentru așteptare: ești numărul {position} la rând, mai durează aproximativ {minutes} min.",
+    },
+    "transferred": {
+        "en": "I'm passing you to our {team} team.",
+        "it": "Ti passo al nostro team {team}.",
+        "zh": "正在为您转接至 {team} 团队。",
+        "ro": "Te transfer către echipa noastră {team}.",
+    },
+    "csat_question": {
+        "en": "How satisfied are you with the help you got? Tap 1 (poor) to 5 (excellent).",
+        "it": "Quanto sei soddisfatto dell'aiuto ricevuto? Tocca da 1 (scarso) a 5 (eccellente).",
+        "zh": "您对本次服务满意吗？请选择 1（很差）到 5（非常好）。",
+        "ro": "Cât de mulțumit ești de ajutorul primit? Alege de la 1 (slab) la 5 (excelent).",
+    },
+    "csat_thanks": {
+        "en": "Thank you for your feedback!",
+        "it": "Grazie per il tuo feedback!",
+        "zh": "感谢您的反馈！",
+        "ro": "Îți mulțumim pentru feedback!",
+    },
 }
+
+WEEKDAYS: dict[str, tuple[str, ...]] = {
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "it": ("lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica"),
+    "zh": ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"),
+    "ro": ("luni", "marți", "miercuri", "joi", "vineri", "sâmbătă", "duminică"),
+}
+
+
+def when(moment: "datetime", language: str | None) -> str:
+    """A moment in the team's time zone, for customers: "Monday 09:00 (Europe/Rome)"."""
+    lang = (language or "en").split("-")[0].lower()
+    day = WEEKDAYS.get(lang, WEEKDAYS["en"])[moment.weekday()]
+    zone = getattr(moment.tzinfo, "key", None) or moment.strftime("%Z")
+    return f"{day} {moment:%d/%m %H:%M} ({zone})"
 
 
 def text(key: str, language: str | None, **values: object) -> str:

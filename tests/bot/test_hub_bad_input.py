@@ -128,3 +128,50 @@ def test_health_reports_dead_rasa(client: TestClient) -> None:
     body = resp.json()
     assert body["database"]["ok"] is True and body["rasa"]["ok"] is False
     assert client.get("/health/live").json() == {"ok": True}
+
+
+def test_rasa_that_hangs_is_not_retried_and_the_customer_gets_a_person(tmp_path: Path) -> None:
+    """A Rasa that accepts the connection but never answers: after RASA_TIMEOUT_S the conversation is queued
+    (no retry, which could make the bot answer twice) and the message is kept."""
+    import socket
+    import threading
+    import time
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept_and_stall() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                accepted.append(server.accept()[0])
+            except OSError:
+                continue
+
+    threading.Thread(target=accept_and_stall, daemon=True).start()
+    settings = Settings.from_env(
+        data_dir=tmp_path, rasa_url=f"http://127.0.0.1:{server.getsockname()[1]}", rasa_timeout_s=1.0,
+        rasa_retries=2, agent_api_token=Secret("test-agent-token"),
+    )
+    try:
+        with TestClient(create_app(settings)) as c, c.websocket_connect("/channels/web/ws") as ws:
+            ws.send_json({"type": "hello"})
+            ws.receive_json()
+            started = time.monotonic()
+            ws.send_json({"type": "message", "text": "hello?", "client_id": "t1"})
+            frames = _until(ws, "ack")
+            elapsed = time.monotonic() - started
+            conv = c.get(f"/api/agent/conversations/{frames[-1]['conversation_id']}", headers=AGENT).json()
+    finally:
+        stop.set()
+        server.close()
+        for s in accepted:
+            s.close()
+    assert [f.get("event") for f in frames if f["type"] == "message"] == ["bot_unavailable", "queued"]
+    assert conv["conversation"]["handoff_reason"] == "bot_unavailable"
+    assert "took too long" in conv["handoffs"][0]["summary"]
+    assert len(accepted) == 1  # one POST, no retry after a timeout
+    assert elapsed < 5

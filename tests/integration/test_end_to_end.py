@@ -110,24 +110,3 @@ def test_page_reload_resumes_the_same_conversation(stack: Stack, chat: Chat) -> 
         assert [m["text"] for m in again.welcome["history"]][0] == "hello"
     finally:
         again.close()
-
-
-def test_rasa_killed_mid_conversation_hands_off_and_loses_nothing(stack: Stack) -> None:
-    chat = Chat(stack.hub)
-    try:
-        assert bot_texts(chat.say("hi"))
-        stack.kill("rasa")
-        frames = chat.say("my order BC-100002 never arrived, what now?")
-        events = [f.get("event") for f in frames]
-        assert events == ["bot_unavailable", "queued"], frames
-        details = transcript(stack, chat.conversation_id)
-        assert details["conversation"]["status"] == "queued"
-        assert details["conversation"]["handoff_reason"] == "bot_unavailable"
-        assert details["messages"][-3]["text"] == "my order BC-100002 never arrived, what now?"
-    finally:
-        chat.close()
-        stack.restart("rasa")
-    # Dialogue state lives in the SQL tracker store, so it survived the restart.
-    tracker = httpx.get(f"http://{stack.settings.host}:{stack.settings.rasa_port}/conversations/"
-                        f"{chat.conversation_id}/tracker", timeout=30).json()
-    assert any(e.get("event") == "user" and e.get("text") == "hi" for e in tracker["events"])
