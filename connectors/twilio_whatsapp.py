@@ -1,0 +1,448 @@
+"""WhatsApp and SMS through Twilio's Messaging API (the `twilio` library). One class, one instance per channel.
+
+Inbound: `POST /channels/<whatsapp|sms>/webhook`, Twilio's form post, checked with `RequestValidator` against
+the PUBLIC URL (`PUBLIC_URL` + path, so it is right behind a reverse proxy that rewrites host, port or scheme);
+a missing or wrong `X-Twilio-Signature` gets 403 and nothing is stored. `MessageSid` is the external id (a
+replay is answered once), `MediaUrl0..N`/`MediaContentType0..N` become media (each checked with a HEAD request:
+larger than `max_media_bytes` → the customer is told, nothing stored), `Latitude`/`Longitude` a location, and a
+reply that is just the number of an offered button (or a template's `ButtonPayload`) a button press. Twilio
+gets an empty TwiML `<Response/>`; see `connectors.webhooks` for why processing is inline with a deadline.
+
+Status callbacks: `POST /channels/<name>/status` (signed the same way) store queued/sent/delivered/read/failed
+per provider message in `bot.outbox.Outbox`; `on_status` (optional) hears about each change.
+
+Outbound: `client.messages.create_async` with text (split at 1600 characters; buttons as a numbered list),
+`media_url` (one file per WhatsApp message) and a status callback URL. WhatsApp's 24-hour customer-care window:
+the last time the customer wrote is kept; outside the window free text is not sent — the approved template
+(`WHATSAPP_TEMPLATE_SID`, via `content_sid`) is sent once instead and the message is parked until the customer
+answers, or, with no template configured, the send fails (not retried) saying why. `twilio_delivery_error()` is
+the one place that maps Twilio failures: 429 (honouring Retry-After) and 5xx/network → retry; other 4xx → give up.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import OrderedDict
+from dataclasses import asdict
+from datetime import datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
+from typing import Any, Awaitable, Callable
+from urllib.parse import urlparse
+
+import httpx
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
+from twilio.http import AsyncHttpClient
+from twilio.http.response import Response as TwilioResponse
+from twilio.request_validator import RequestValidator, get_signature_algorithm
+from twilio.rest import Client
+
+from bot.outbox import Outbox
+from connectors.base import (
+    Button, Connector, DeliveryError, DeliveryResult, InboundHandler, InboundMessage, MessageRejected, OutboundMessage,
+)
+from connectors.webhooks import InboundRunner, channel_text, mb, shared_ssl_context
+
+log = logging.getLogger(__name__)
+
+TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
+MAX_BODY = 1600  # Twilio's limit for one message body
+MAX_FORM_BYTES = 64 * 1024
+WINDOW = timedelta(hours=24)
+StatusHook = Callable[[str | None, str, str, str | None], Awaitable[None]]  # (message id, provider id, status, error)
+
+
+class TwilioRateLimited(TwilioException):
+    """Twilio answered 429; `retry_after` comes from its Retry-After header when present."""
+
+    def __init__(self, retry_after: float | None, body: str) -> None:
+        super().__init__(f"Twilio rate limit (429): {body[:200]}")
+        self.retry_after = retry_after
+
+
+class HttpxTwilioClient(AsyncHttpClient):
+    """An async transport for the twilio `Client` built on httpx (keeps Retry-After, which twilio drops)."""
+
+    def __init__(self, timeout_s: float = 15.0, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        super().__init__(logger=logging.getLogger("twilio.http"), is_async=True, timeout=timeout_s)
+        self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=5.0), transport=transport,
+                                         verify=shared_ssl_context())
+
+    @property
+    def httpx(self) -> httpx.AsyncClient:
+        """The underlying client (also used for customer media HEAD checks)."""
+        return self._client
+
+    async def request(self, method: str, uri: str, params: dict[str, object] | None = None,
+                      data: dict[str, object] | None = None, headers: dict[str, str] | None = None,
+                      auth: tuple[str, str] | None = None, timeout: float | None = None,
+                      allow_redirects: bool = False) -> TwilioResponse:
+        resp = await self._client.request(
+            method.upper(), uri, params=params, data=data, headers=headers, auth=auth,  # type: ignore[arg-type]
+            timeout=timeout or self.timeout, follow_redirects=allow_redirects,
+        )
+        if resp.status_code == 429:
+            raise TwilioRateLimited(_retry_after(resp.headers.get("Retry-After")), resp.text)
+        return TwilioResponse(resp.status_code, resp.text, resp.headers)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
+        except (TypeError, ValueError):
+            return None
+
+
+def twilio_delivery_error(exc: Exception) -> DeliveryError:
+    """The one place that maps Twilio (and transport) failures to `DeliveryError`."""
+    if isinstance(exc, TwilioRateLimited):
+        return DeliveryError(str(exc), retry_after=exc.retry_after)
+    if isinstance(exc, (TwilioRestException, TwilioServiceException)):
+        status = int(getattr(exc, "status", 0) or 0)
+        code = getattr(exc, "code", None)
+        text = getattr(exc, "msg", None) or getattr(exc, "detail", None) or getattr(exc, "title", "")
+        detail = f"Twilio answered {status} (error {code}): {text}"
+        return DeliveryError(detail, retryable=status == 429 or status >= 500 or status == 0)
+    if isinstance(exc, httpx.TimeoutException):
+        return DeliveryError(f"Twilio timed out: {exc!r}")
+    if isinstance(exc, httpx.TransportError):
+        return DeliveryError(f"Twilio unreachable: {exc!r}")
+    return DeliveryError(f"Twilio error: {exc!r}", retryable=False)
+
+
+class TwilioConnector(Connector):
+    """WhatsApp (`from_` starts with "whatsapp:") or SMS through one Twilio account."""
+
+    max_attempts = 5
+
+    def __init__(
+        self,
+        on_message: InboundHandler,
+        *,
+        name: str,
+        account_sid: str,
+        auth_token: str,
+        from_: str,
+        public_base_url: str,
+        state: Outbox,
+        api_base_url: str | None = None,
+        template_sid: str = "",
+        max_media_bytes: int = 5 * 1024 * 1024,
+        ack_timeout_s: float = 8.0,
+        on_status: StatusHook | None = None,
+        http_client: HttpxTwilioClient | None = None,
+        default_language: str | None = None,
+    ) -> None:
+        super().__init__(on_message)
+        self.name = name
+        self.whatsapp = from_.startswith("whatsapp:")
+        self.from_ = from_
+        self.account_sid = account_sid
+        self.public_base_url = public_base_url.rstrip("/")
+        self.state = state
+        self.template_sid = template_sid
+        self.max_media_bytes = max_media_bytes
+        self.on_status = on_status
+        self.default_language = default_language
+        self.validator = RequestValidator(auth_token)
+        self.http = http_client or HttpxTwilioClient()
+        self.client = Client(account_sid, auth_token, http_client=self.http)
+        self.api_base_url = (api_base_url or "https://api.twilio.com").rstrip("/")
+        if api_base_url:
+            self.client.api.base_url = self.api_base_url
+        self._auth = (account_sid, auth_token)
+        self.runner = InboundRunner(name, on_message, ack_timeout_s=ack_timeout_s)
+        self._progress: OrderedDict[str, dict[int, str]] = OrderedDict()
+
+    @property
+    def status_url(self) -> str:
+        return f"{self.public_base_url}/channels/{self.name}/status"
+
+    def routes(self) -> list[BaseRoute]:
+        return [Route("/webhook", self.webhook, methods=["POST"]), Route("/status", self.status, methods=["POST"])]
+
+    async def start(self) -> None:
+        log.info("%s: Twilio webhook %s/channels/%s/webhook, sending from %s%s", self.name, self.public_base_url,
+                 self.name, self.from_, f", template {self.template_sid}" if self.template_sid else "")
+
+    async def stop(self) -> None:
+        await self.runner.drain()
+        await self.http.aclose()
+
+    # -- inbound -------------------------------------------------------------------------------
+
+    async def _signed_form(self, request: Request, path: str) -> FormData | Response:
+        """The form Twilio posted, if its signature matches the public URL; else the error response."""
+        if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+            return JSONResponse({"error": "too_large", "detail": "request body too large"}, status_code=413)
+        signature = request.headers.get("X-Twilio-Signature", "")
+        try:
+            form = await request.form()
+        except Exception as exc:  # noqa: BLE001 - unparseable body
+            log.warning("%s: unreadable form: %s", self.name, exc)
+            form = FormData()
+        url = f"{self.public_base_url}/channels/{self.name}{path}"
+        if request.url.query:
+            url += f"?{request.url.query}"
+        algorithm = get_signature_algorithm(request.headers.get("X-Twilio-Webhooks-Signature-Settings"))
+        if not signature or not self.validator.validate(url, form, signature, algorithm):
+            log.warning("%s: %s with a missing or wrong X-Twilio-Signature (checked against %s)",
+                        self.name, path, url)
+            return JSONResponse({"error": "forbidden", "detail": "missing or wrong X-Twilio-Signature"},
+                                status_code=403)
+        return form
+
+    async def webhook(self, request: Request) -> Response:
+        """An incoming WhatsApp/SMS message."""
+        form = await self._signed_form(request, "/webhook")
+        if isinstance(form, Response):
+            return form
+        sid = str(form.get("MessageSid") or form.get("SmsMessageSid") or "")
+        sender = str(form.get("From") or "")
+        if not sid or not sender:
+            return JSONResponse({"error": "bad_request", "detail": "MessageSid and From are required"},
+                                status_code=400)
+        try:
+            num_media = int(str(form.get("NumMedia") or "0"))
+        except ValueError:
+            return JSONResponse({"error": "bad_request", "detail": "NumMedia must be a number"}, status_code=400)
+        user = sender.removeprefix("whatsapp:")
+        await self.state.atouch_inbound(self.name, user)
+        try:
+            outcome = await self.runner.run(self._inbound(form, sid, user, num_media))
+        except Exception:
+            return Response(TWIML_EMPTY, status_code=500, media_type="application/xml")
+        log.debug("%s: %s → %s", self.name, sid, outcome)
+        return Response(TWIML_EMPTY, media_type="application/xml")
+
+    async def _inbound(self, form: FormData, sid: str, user: str, num_media: int) -> str:
+        # Messages parked while the window was closed go first: they were written before this one.
+        await self._release_parked(user)
+        media = []
+        for i in range(min(num_media, 10)):
+            url = form.get(f"MediaUrl{i}")
+            if url:
+                media.append({"url": str(url), "content_type": str(form.get(f"MediaContentType{i}") or "")})
+        for item in media:
+            size = await self._media_size(item["url"])
+            item["size"] = size
+            if size is not None and size > self.max_media_bytes:
+                await self.deliver(user, OutboundMessage(
+                    text=channel_text("media_too_large", self.default_language, size_mb=mb(size),
+                                      limit_mb=mb(self.max_media_bytes)), sender="system"))
+                return "refused_media_too_large"
+        body = str(form.get("Body") or "")
+        common: dict[str, Any] = {
+            "channel": self.name, "external_user_id": user, "external_id": sid,
+            "customer_name": str(form.get("ProfileName") or "") or None,
+        }
+        if form.get("ButtonPayload"):
+            msg = InboundMessage(text=str(form.get("ButtonText") or body or form.get("ButtonPayload")), kind="button",
+                                 payload={"payload": str(form.get("ButtonPayload"))}, **common)
+        elif form.get("Latitude") and form.get("Longitude"):
+            try:
+                lat, lon = float(str(form.get("Latitude"))), float(str(form.get("Longitude")))
+            except ValueError:
+                return "ignored"
+            msg = InboundMessage(text=body or f"[location {lat:.5f}, {lon:.5f}]", kind="location",
+                                 payload={"latitude": lat, "longitude": lon,
+                                          "label": str(form.get("Label") or "") or None}, **common)
+        elif media:
+            label = ", ".join(m["content_type"] or "file" for m in media)
+            msg = InboundMessage(text=body or f"[media: {label}]", kind="media", payload={"media": media}, **common)
+        else:
+            msg = InboundMessage(text=body, **common)
+            chosen = await self._chosen_button(user, body)
+            if chosen is not None:
+                msg.kind, msg.text, msg.payload = "button", chosen.title, {"payload": chosen.payload}
+        return await self.runner.handle(msg, on_rejected=lambda exc: self._refuse(user, exc))
+
+    async def _chosen_button(self, user: str, body: str) -> Button | None:
+        """A reply that is just "2" (or "2." / " 2 ") picks button 2 of the last numbered list we sent."""
+        m = re.fullmatch(r"\s*(\d{1,2})[.)]?\s*", body)
+        if not m:
+            return None
+        contact = await self.state.acontact(self.name, user)
+        buttons = contact.last_buttons if contact else []
+        n = int(m.group(1))
+        if 1 <= n <= len(buttons):
+            return Button(buttons[n - 1].get("title", ""), buttons[n - 1].get("payload", ""))
+        return None
+
+    async def _media_size(self, url: str) -> int | None:
+        """Content-Length of a customer's media file (HEAD); None when it cannot be told."""
+        host = urlparse(url).netloc
+        trusted = host in (urlparse(self.api_base_url).netloc, "api.twilio.com")
+        try:
+            resp = await self.http.httpx.head(url, auth=self._auth if trusted else None, follow_redirects=True,
+                                              timeout=10.0)
+        except httpx.HTTPError as exc:
+            log.warning("%s: cannot size media %s: %s", self.name, url, exc)
+            return None
+        length = resp.headers.get("content-length")
+        return int(length) if resp.status_code < 400 and length and length.isdigit() else None
+
+    async def _refuse(self, user: str, exc: MessageRejected) -> None:
+        await self.deliver(user, OutboundMessage(
+            text=channel_text("rejected", self.default_language, reason=str(exc)), sender="system"))
+
+    async def status(self, request: Request) -> Response:
+        """Twilio's status callback: queued/sent/delivered/read/failed/undelivered per provider message."""
+        form = await self._signed_form(request, "/status")
+        if isinstance(form, Response):
+            return form
+        sid = str(form.get("MessageSid") or form.get("SmsSid") or "")
+        status = str(form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
+        if not sid or not status:
+            return JSONResponse({"error": "bad_request", "detail": "MessageSid and MessageStatus are required"},
+                                status_code=400)
+        error = str(form.get("ErrorCode") or "") or None
+        message_id = await self.state.aupdate_status(self.name, sid, status, error_code=error,
+                                                     detail=str(form.get("ErrorMessage") or ""))
+        if status in ("failed", "undelivered"):
+            log.warning("%s: message %s (hub %s) %s, error %s", self.name, sid, message_id, status, error)
+        if self.on_status is not None:
+            try:
+                await self.on_status(message_id, sid, status, error)
+            except Exception:
+                log.exception("%s: status hook failed", self.name)
+        return Response(status_code=204)
+
+    # -- outbound ------------------------------------------------------------------------------
+
+    def _address(self, recipient: str) -> str:
+        return f"whatsapp:{recipient}" if self.whatsapp and not recipient.startswith("whatsapp:") else recipient
+
+    async def in_window(self, recipient: str) -> bool:
+        """Whether the customer wrote within the last 24 hours (always True for SMS)."""
+        if not self.whatsapp:
+            return True
+        contact = await self.state.acontact(self.name, recipient)
+        last = contact.last_inbound_at if contact else None
+        return last is not None and datetime.now(timezone.utc) - last < WINDOW
+
+    async def send(self, recipient: str, message: OutboundMessage) -> DeliveryResult:
+        if not await self.in_window(recipient):
+            return await self._outside_window(recipient, message)
+        return await self._send_now(recipient, message)
+
+    async def _send_now(self, recipient: str, message: OutboundMessage) -> DeliveryResult:
+        """Send every part; a retry after a partial failure skips the parts Twilio already accepted."""
+        parts = self._plan(message)
+        key = message.message_id or f"obj-{id(message)}"
+        done = self._progress.setdefault(key, {})
+        self._progress.move_to_end(key)
+        while len(self._progress) > 1000:
+            self._progress.popitem(last=False)
+        for i, (body, media) in enumerate(parts):
+            if i in done:
+                continue
+            kwargs: dict[str, Any] = {"to": self._address(recipient), "from_": self.from_,
+                                      "status_callback": self.status_url}
+            if body:
+                kwargs["body"] = body
+            if media:
+                kwargs["media_url"] = media
+            try:
+                sent = await self.client.messages.create_async(**kwargs)
+            except Exception as exc:  # noqa: BLE001 - mapped in one place
+                raise twilio_delivery_error(exc) from exc
+            done[i] = str(sent.sid)
+            await self.state.arecord(self.name, recipient, message_id=message.message_id, provider_id=sent.sid,
+                                     status=str(sent.status or "queued"))
+        self._progress.pop(key, None)
+        if message.buttons:
+            await self.state.aset_buttons(self.name, recipient,
+                                          [{"title": b.title, "payload": b.payload} for b in message.buttons])
+        return DeliveryResult("sent", provider_id=done[max(done)] if done else None)
+
+    def _plan(self, message: OutboundMessage) -> list[tuple[str, list[str]]]:
+        """(body, media URLs) per Twilio message: long text split; WhatsApp carries one file per message."""
+        text = message.text or ""
+        if message.sender == "agent" and message.sender_name and text:
+            text = f"{message.sender_name}: {text}"
+        if message.buttons:
+            listing = "\n".join(f"{n}. {b.title}" for n, b in enumerate(message.buttons, 1))
+            text = f"{text}\n\n{listing}\n\n(Reply with a number)" if text else f"{listing}\n\n(Reply with a number)"
+        chunks = _split(text, MAX_BODY) if text else []
+        media = list(message.media_urls)
+        if not self.whatsapp:  # SMS/MMS: the files ride with the last text chunk
+            if not media:
+                return [(c, []) for c in chunks]
+            last = chunks.pop() if chunks else ""
+            return [(c, []) for c in chunks] + [(last, media)]
+        parts: list[tuple[str, list[str]]] = [(c, []) for c in chunks]
+        parts += [("", [url]) for url in media]
+        return parts
+
+    async def _outside_window(self, recipient: str, message: OutboundMessage) -> DeliveryResult:
+        contact = await self.state.acontact(self.name, recipient)
+        last = contact.last_inbound_at if contact else None
+        since = f"last wrote {last.isoformat(timespec='minutes')}" if last else "has never written"
+        if not self.template_sid:
+            raise DeliveryError(
+                f"not sent: outside WhatsApp's 24-hour customer-care window (the customer {since}); free text "
+                f"is not allowed and no WHATSAPP_TEMPLATE_SID is configured, so the customer has to write first",
+                retryable=False,
+            )
+        body = {k: v for k, v in asdict(message).items() if k != "buttons"}
+        body["buttons"] = [{"title": b.title, "payload": b.payload} for b in message.buttons]
+        await self.state.arecord(self.name, recipient, message_id=message.message_id, provider_id=None,
+                                 status="waiting_window", body=body,
+                                 detail="outside the 24-hour window; sent when the customer replies")
+        sent_at = contact.template_sent_at if contact else None
+        if sent_at is not None and (last is None or sent_at > last) and datetime.now(timezone.utc) - sent_at < WINDOW:
+            return DeliveryResult("stored", detail="outside the 24-hour window: waiting for the customer to reply "
+                                                   "to the template already sent")
+        try:
+            sent = await self.client.messages.create_async(
+                to=self._address(recipient), from_=self.from_, content_sid=self.template_sid,
+                status_callback=self.status_url)
+        except Exception as exc:  # noqa: BLE001
+            raise twilio_delivery_error(exc) from exc
+        await self.state.atemplate_sent(self.name, recipient)
+        await self.state.arecord(self.name, recipient, message_id=message.message_id, provider_id=sent.sid,
+                                 status=str(sent.status or "queued"), detail=f"template {self.template_sid}")
+        log.info("%s: %s is outside the 24-hour window; template %s sent, message %s parked",
+                 self.name, recipient, self.template_sid, message.message_id)
+        return DeliveryResult("stored", provider_id=str(sent.sid),
+                              detail="outside the 24-hour window: the approved template was sent; this message "
+                                     "goes out when the customer replies")
+
+    async def _release_parked(self, user: str) -> None:
+        """Send the messages parked while the customer's window was closed (they just wrote: it is open)."""
+        for parked in await self.state.atake_parked(self.name, user):
+            body = dict(parked.body or {})
+            body["buttons"] = [Button(b["title"], b["payload"]) for b in body.get("buttons", [])]
+            message = OutboundMessage(**body)
+            result = await self.deliver(user, message)
+            await self.state.amark(parked.id, "released" if result.status != "failed" else "failed",
+                                   detail=result.detail)
+
+
+def _split(text: str, limit: int) -> list[str]:
+    chunks: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = text.rfind(" ", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        chunks.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        chunks.append(text)
+    return chunks
+
