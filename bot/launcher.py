@@ -47,6 +47,7 @@ ONE_THREAD_ENV = {
     "RASA_TELEMETRY_ENABLED": "false",
     "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
     "PYTHONUNBUFFERED": "1",
+    "RASA_CACHE_DIRECTORY": str(PROJECT_ROOT / "var" / "rasa-cache"),  # not the default .rasa/ in the work tree
 }
 
 

@@ -1,0 +1,231 @@
+"""The action server: a Starlette ASGI app around rasa-sdk's `ActionExecutor`.
+
+Routes
+- ``POST /webhook``: Rasa's action calls (``{"next_action", "tracker", "domain", "version", ...}``);
+  answers ``{"events": [...], "responses": [...]}`` like rasa-sdk's own server. Errors: malformed body
+  400, `ActionExecutionRejection` 400, `ActionNotFoundException` 404, `ActionMissingDomainException` 449
+  (Rasa then resends the call with the domain), anything else 500.
+- ``GET /actions``: the registered action names.
+- ``GET /health``: ``{"status": "ok", "kb": <manifest>}``; 503 when the knowledge base is unusable.
+- ``POST /kb/search`` ``{"query", "language", "k"}``: the best knowledge-base hits (agent suggestions).
+- ``POST /kb/reload``: load the live index again; ``{"reloaded": bool, "kb": <manifest>}``.
+
+The actions are built here with their dependencies (settings, the knowledge base, an HTTP session for the
+order system), so tests and the launcher can inject their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import zlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import requests
+from rasa_sdk import Action, utils
+from rasa_sdk.executor import ActionExecutor
+from rasa_sdk.interfaces import ActionExecutionRejection, ActionMissingDomainException, ActionNotFoundException
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from actions.handoff import ActionHandoff
+from actions.kb import ActionAnswerFromKB, KnowledgeBaseAccess, hit_to_dict
+from actions.orders import ActionOrderStatus, OrderClient, ValidateOrderStatusForm
+from actions.session import ActionSessionStart
+from bot.config import Settings
+
+logger = logging.getLogger(__name__)
+
+#: rasa-sdk exceptions and the HTTP status Rasa expects for each (same as rasa-sdk's Sanic server).
+ACTION_ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
+    (ActionExecutionRejection, 400),
+    (ActionNotFoundException, 404),
+    (ActionMissingDomainException, 449),
+)
+MAX_SEARCH_K = 20
+
+
+def default_holder(settings: Settings) -> Any:
+    """A `kb_index.KnowledgeBaseHolder` for the configured index (loads lazily), or None if unavailable."""
+    try:
+        from kb_index import KnowledgeBaseHolder, load_encoder
+    except Exception:  # noqa: BLE001 - the actions still work without the knowledge base
+        logger.exception("kb_index cannot be imported: answering without the knowledge base")
+        return None
+    return KnowledgeBaseHolder(
+        settings.kb_index_dir,
+        lambda: load_encoder(settings.embedding_model or None),
+        answer_threshold=settings.kb_answer_threshold,
+        suggest_threshold=settings.kb_suggest_threshold,
+        default_language=settings.default_language,
+    )
+
+
+def build_actions(settings: Settings, kb: KnowledgeBaseAccess | None, session: requests.Session) -> list[Action]:
+    """Every custom action of the bot, constructed with its dependencies."""
+    return [
+        ActionSessionStart(settings),
+        ActionAnswerFromKB(kb, settings),
+        ActionHandoff(settings, kb),
+        ValidateOrderStatusForm(settings),
+        ActionOrderStatus(settings, OrderClient(settings, session)),
+    ]
+
+
+def _error(message: str, status: int, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def _action_error_status(exc: Exception) -> int | None:
+    for exc_type, status in ACTION_ERROR_STATUS:
+        if isinstance(exc, exc_type):
+            return status
+    return None
+
+
+async def _json_body(request: Request) -> Any:
+    """The request body as JSON (``Content-Encoding: deflate`` is accepted, as Rasa may compress calls)."""
+    body = await request.body()
+    if request.headers.get("content-encoding", "").lower() == "deflate":
+        body = zlib.decompress(body)
+    return json.loads(body)
+
+
+def create_app(
+    executor: ActionExecutor | None = None,
+    holder: Any = None,
+    settings: Settings | None = None,
+    *,
+    session: requests.Session | None = None,
+    warm_up: bool = True,
+) -> Starlette:
+    """The action server app.
+
+    Args:
+        executor: a ready `ActionExecutor`; by default one is built with `build_actions`.
+        holder: a `kb_index.KnowledgeBaseHolder`; by default one for ``settings.kb_index_dir``.
+        settings: by default `Settings.from_env()`.
+        session: the `requests.Session` for the order system (one per app, connection pooling).
+        warm_up: load the knowledge base (encoder and index) in the background at start-up, so the first
+            question does not wait for it.
+    """
+    settings = settings or Settings.from_env()
+    if holder is None:
+        holder = default_holder(settings)
+    kb = KnowledgeBaseAccess(holder, settings) if holder is not None else None
+    http = session or requests.Session()
+    if executor is None:
+        executor = ActionExecutor()
+        for action in build_actions(settings, kb, http):
+            executor.register_action(action)
+
+    async def webhook(request: Request) -> JSONResponse:
+        try:
+            action_call = await _json_body(request)
+        except (ValueError, zlib.error):
+            return _error("Invalid body request: expected a JSON object", 400)
+        if not isinstance(action_call, dict) or not isinstance(action_call.get("tracker"), dict):
+            return _error("Invalid body request: expected a JSON object with 'next_action' and 'tracker'", 400)
+        if not isinstance(action_call.get("next_action"), str) or not action_call["next_action"]:
+            return _error("Invalid body request: 'next_action' is missing", 400)
+        utils.check_version_compatibility(action_call.get("version"))
+        action_name = action_call["next_action"]
+        try:
+            result = await executor.run(action_call)
+        except Exception as exc:  # noqa: BLE001 - mapped to HTTP statuses below
+            status = _action_error_status(exc)
+            if status is None:
+                logger.exception("action %r failed", action_name)
+                return _error(f"action {action_name!r} failed: {exc.__class__.__name__}", 500, action_name=action_name)
+            logger.log(logging.ERROR if status == 404 else logging.DEBUG, "action %r: %s", action_name, exc)
+            return _error(getattr(exc, "message", str(exc)), status, action_name=getattr(exc, "action_name", action_name))
+        return JSONResponse(result.model_dump() if result is not None else None)
+
+    async def list_actions(request: Request) -> JSONResponse:
+        return JSONResponse([item.model_dump() for item in executor.list_actions()])
+
+    async def health(request: Request) -> JSONResponse:
+        body: dict[str, Any] = {"status": "ok", "actions": sorted(executor.actions)}
+        if kb is None:
+            body.update(status="degraded", kb={"error": "no knowledge base configured"})
+            return JSONResponse(body, status_code=503)
+        try:
+            body["kb"] = await kb.status()
+        except Exception as exc:  # noqa: BLE001 - reported, not raised
+            body.update(status="degraded", kb={"error": str(exc)})
+            return JSONResponse(body, status_code=503)
+        return JSONResponse(body)
+
+    async def kb_search(request: Request) -> JSONResponse:
+        try:
+            data = await _json_body(request)
+        except (ValueError, zlib.error):
+            return _error("expected a JSON object", 400)
+        if not isinstance(data, dict):
+            return _error("expected a JSON object", 400)
+        query, language, k = data.get("query"), data.get("language"), data.get("k", 5)
+        if not isinstance(query, str) or not query.strip():
+            return _error("'query' must be a non-empty string", 400)
+        if language is not None and not isinstance(language, str):
+            return _error("'language' must be a string", 400)
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_SEARCH_K:
+            return _error(f"'k' must be a whole number from 1 to {MAX_SEARCH_K}", 400)
+        if kb is None:
+            return _error("no knowledge base configured", 503)
+        try:
+            hits = await kb.search(query, language or None, k=k)
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("knowledge-base search failed: %s", exc)
+            return _error(f"knowledge base unavailable: {exc}", 503)
+        return JSONResponse({"query": query, "language": language, "hits": [hit_to_dict(hit) for hit in hits]})
+
+    async def kb_reload(request: Request) -> JSONResponse:
+        if kb is None:
+            return _error("no knowledge base configured", 503)
+        reloaded = await kb.reload()
+        try:
+            manifest = await kb.status()
+        except Exception as exc:  # noqa: BLE001
+            return JSONResponse({"reloaded": False, "error": str(exc)}, status_code=503)
+        return JSONResponse({"reloaded": reloaded, "kb": manifest}, status_code=200)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task: asyncio.Task[Any] | None = None
+        if warm_up and kb is not None:
+            task = asyncio.create_task(_warm_up(kb))
+        try:
+            yield
+        finally:
+            if task is not None and not task.done():
+                task.cancel()
+            http.close()
+
+    routes = [
+        Route("/webhook", webhook, methods=["POST"]),
+        Route("/actions", list_actions, methods=["GET"]),
+        Route("/health", health, methods=["GET"]),
+        Route("/kb/search", kb_search, methods=["POST"]),
+        Route("/kb/reload", kb_reload, methods=["POST"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.executor = executor
+    app.state.kb = kb
+    app.state.settings = settings
+    return app
+
+
+async def _warm_up(kb: KnowledgeBaseAccess) -> None:
+    try:
+        info = await kb.status()
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - /health reports it
+        logger.error("knowledge base not loaded at start-up: %s", exc)
+        return
+    logger.info("knowledge base ready: %s", info.get("version") or info)
