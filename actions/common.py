@@ -11,6 +11,8 @@ import re
 from typing import Any, Iterable, Mapping
 
 from rasa_sdk import Tracker
+
+from bot.pii import extract_order_numbers, normalise_order_number
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -36,7 +38,6 @@ SUMMARY_QUOTE_CHARS = 200
 _LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 # BC-123456, bc123456, BC 123456, #123456, # 123456 or a bare 123456 (not part of a longer number/word).
-ORDER_NUMBER_RE = re.compile(r"(?<![\w#-])(?:bc[-\s]?(\d{6})|#\s?(\d{6})|(\d{6}))(?![\w-])", re.IGNORECASE)
 # Something the customer probably meant as an order number, valid or not: "BC-12345", "#1234567", "98765".
 ORDER_NUMBER_ATTEMPT_RE = re.compile(r"(?<![\w#-])(?:bc[-\s]?\d+|#\s?\d+|\d{3,})(?![\w-])", re.IGNORECASE)
 
@@ -94,25 +95,13 @@ def normalize_order_number(value: Any) -> str | None:
 
     The whole value must be one order number (surrounding spaces and punctuation are ignored).
     """
-    if value is None:
-        return None
-    text = str(value).strip().strip(".,;:!?()[]\"'")
-    match = ORDER_NUMBER_RE.fullmatch(text)
-    if not match:
-        return None
-    digits = next(group for group in match.groups() if group)
-    return f"BC-{digits}"
+    return None if value is None else normalise_order_number(str(value))
 
 
-def find_order_number(text: str | None) -> str | None:
-    """The first order number in free text, normalised to ``BC-123456``, or None."""
-    if not text:
-        return None
-    match = ORDER_NUMBER_RE.search(text)
-    if not match:
-        return None
-    digits = next(group for group in match.groups() if group)
-    return f"BC-{digits}"
+def find_order_number(text: str | None, language: str = "en") -> str | None:
+    """The first order number in free text, normalised to ``BC-123456``, or None (spaCy + rules, `bot.pii`)."""
+    found = extract_order_numbers(text or "", language)
+    return found[0] if found else None
 
 
 def find_order_number_attempt(text: str | None) -> str | None:

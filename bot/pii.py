@@ -20,8 +20,10 @@ log = logging.getLogger(__name__)
 
 SUPPORTED_LANGUAGES = ("en", "it", "ro", "zh")
 
-# Order numbers: "BC-123456", "bc123456", "#123456" or a bare 6–10 digit number.
-ORDER_NUMBER_RE = re.compile(r"(?:\b[Bb][Cc]-?|#)?(?<![\d+])\d{6,10}(?!\d)")
+# Order numbers: "BC-123456", "bc 123456", "#123456" or a bare 6-digit number. This is THE definition of the
+# shop's order-number format (the actions use it too; nlu_data/nlu.yml's `order_number` regex mirrors it for
+# Rasa's RegexEntityExtractor). No word-character lookbehind: Chinese text puts letters right before digits.
+ORDER_NUMBER_RE = re.compile(r"(?:(?<![A-Za-z0-9])[Bb][Cc][-\s]?|#\s?|(?<![\dA-Za-z+#-]))(\d{6})(?![\d-])")
 _EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # International or national phone numbers: at least 8 digits, separators allowed, optional leading +.
 _PHONE_RE = re.compile(r"(?<![0-9A-Za-z+])\+?\d[\d\s().-]{6,18}\d(?![0-9A-Za-z])")
@@ -55,10 +57,10 @@ def _pipeline(lang: str) -> Language:
     return nlp
 
 
-def normalise_order_number(raw: str) -> str:
-    """`#123456`, `bc123456`, `123456` → `BC-123456`."""
-    digits = re.sub(r"\D", "", raw)
-    return f"BC-{digits}"
+def normalise_order_number(raw: str) -> str | None:
+    """`#123456`, `bc123456`, ` BC-123456.` → `BC-123456`; None unless the whole value is one order number."""
+    match = ORDER_NUMBER_RE.fullmatch(raw.strip().strip(".,;:!?()[]\"'"))
+    return f"BC-{match.group(1)}" if match else None
 
 
 def find_entities(text: str, lang: str = "en") -> list[Span]:
@@ -73,8 +75,10 @@ def find_entities(text: str, lang: str = "en") -> list[Span]:
     # Regex fallbacks: spaCy's LIKE_EMAIL needs token boundaries, which unspaced scripts lack.
     spans += _regex_spans(_EMAIL_RE, "EMAIL", text, spans)
     spans += _regex_spans(_CARD_RE, "CARD", text, spans)
-    spans += _regex_spans(ORDER_NUMBER_RE, "ORDER_NUMBER", text, spans)
+    # "BC-…"/"#…" are order numbers for sure; then phone numbers; then bare 6-digit numbers not inside a phone number.
+    spans += [s for s in _regex_spans(ORDER_NUMBER_RE, "ORDER_NUMBER", text, spans) if not s.text[0].isdigit()]
     spans += [s for s in _regex_spans(_PHONE_RE, "PHONE", text, spans) if len(re.sub(r"\D", "", s.text)) >= 8]
+    spans += _regex_spans(ORDER_NUMBER_RE, "ORDER_NUMBER", text, spans)
     return sorted(spans, key=lambda s: s.start)
 
 
@@ -89,7 +93,7 @@ def _regex_spans(pattern: re.Pattern[str], label: str, text: str, taken: list[Sp
 
 def extract_order_numbers(text: str, lang: str = "en") -> list[str]:
     """Normalised order numbers (`BC-123456`) mentioned in `text`."""
-    return [normalise_order_number(s.text) for s in find_entities(text, lang) if s.label == "ORDER_NUMBER"]
+    return ["BC-" + re.sub(r"\D", "", s.text) for s in find_entities(text, lang) if s.label == "ORDER_NUMBER"]
 
 
 def redact(text: str, lang: str = "en") -> str:

@@ -87,6 +87,22 @@ class InboundHandler(Protocol):
     async def __call__(self, message: InboundMessage) -> Any: ...
 
 
+def split_text(text: str, limit: int) -> list[str]:
+    """Split a message longer than a channel's limit, on line or word boundaries where possible."""
+    chunks: list[str] = []
+    while len(text) > limit:
+        cut = text.rfind("\n", 0, limit)
+        if cut < limit // 2:
+            cut = text.rfind(" ", 0, limit)
+        if cut < limit // 2:
+            cut = limit
+        chunks.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        chunks.append(text)
+    return chunks
+
+
 class Connector(abc.ABC):
     """One channel. Subclasses set `name`, implement `send()`, and expose inbound webhooks via `routes()`."""
 

@@ -38,6 +38,7 @@ from telegram.error import (
 from telegram.request import HTTPXRequest
 
 from connectors.base import (
+    split_text,
     Connector, DeliveryError, DeliveryResult, InboundHandler, InboundMessage, MessageRejected, OutboundMessage,
 )
 from connectors.webhooks import InboundRunner, channel_text, mb, shared_ssl_context
@@ -459,7 +460,7 @@ class TelegramConnector(Connector):
             text = f"{message.sender_name}: {text}"
         markup = await self._keyboard(message)
         parts: list[tuple[str, dict[str, Any]]] = []
-        chunks = _split(text, MAX_TEXT) if text else []
+        chunks = split_text(text, MAX_TEXT) if text else []
         if not chunks and markup is not None and not message.media_urls:
             chunks = ["👇"]
         for n, chunk in enumerate(chunks):
@@ -498,19 +499,3 @@ def _button_title(message: Any, data: str) -> str | None:
             if button.callback_data == data:
                 return button.text
     return None
-
-
-def _split(text: str, limit: int) -> list[str]:
-    """Split on paragraph or line boundaries where possible."""
-    chunks: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        if cut < limit // 2:
-            cut = text.rfind(" ", 0, limit)
-        if cut < limit // 2:
-            cut = limit
-        chunks.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    if text:
-        chunks.append(text)
-    return chunks

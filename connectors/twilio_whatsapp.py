@@ -43,6 +43,7 @@ from twilio.rest import Client
 
 from bot.outbox import Outbox
 from connectors.base import (
+    split_text,
     Button, Connector, DeliveryError, DeliveryResult, InboundHandler, InboundMessage, MessageRejected, OutboundMessage,
 )
 from connectors.webhooks import InboundRunner, channel_text, mb, shared_ssl_context
@@ -376,7 +377,7 @@ class TwilioConnector(Connector):
         if message.buttons:
             listing = "\n".join(f"{n}. {b.title}" for n, b in enumerate(message.buttons, 1))
             text = f"{text}\n\n{listing}\n\n(Reply with a number)" if text else f"{listing}\n\n(Reply with a number)"
-        chunks = _split(text, MAX_BODY) if text else []
+        chunks = split_text(text, MAX_BODY) if text else []
         media = list(message.media_urls)
         if not self.whatsapp:  # SMS/MMS: the files ride with the last text chunk
             if not media:
@@ -430,19 +431,4 @@ class TwilioConnector(Connector):
             result = await self.deliver(user, message)
             await self.state.amark(parked.id, "released" if result.status != "failed" else "failed",
                                    detail=result.detail)
-
-
-def _split(text: str, limit: int) -> list[str]:
-    chunks: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        if cut < limit // 2:
-            cut = text.rfind(" ", 0, limit)
-        if cut < limit // 2:
-            cut = limit
-        chunks.append(text[:cut].rstrip())
-        text = text[cut:].lstrip()
-    if text:
-        chunks.append(text)
-    return chunks
 
