@@ -82,6 +82,26 @@ def _csat_score(msg: InboundMessage) -> int | None:
     return None
 
 
+def _missed_twice(messages: list[Message]) -> bool:
+    """The last two customer messages were NLU fallbacks that the bot could not answer either (no
+    knowledge-base answer, no choices offered)."""
+    turns: list[tuple[Message, list[Message]]] = []
+    for m in messages:
+        if m.sender == Sender.CUSTOMER.value:
+            turns.append((m, []))
+        elif turns:
+            turns[-1][1].append(m)
+    if len(turns) < 2:
+        return False
+    for customer, replies in turns[-2:]:
+        if customer.intent != FALLBACK_INTENT:
+            return False
+        bot = [r for r in replies if r.sender == Sender.BOT.value]
+        if any(r.kb_entry_id or (r.payload or {}).get("buttons") for r in bot):
+            return False
+    return True
+
+
 def note_view(n: Note) -> dict[str, Any]:
     return {"id": n.id, "conversation_id": n.conversation_id, "author": n.author, "author_name": n.author_name,
             "kind": n.kind, "text": n.text, "created_at": iso(n.created_at)}
@@ -300,8 +320,7 @@ class Router:
             conv = await self.store.get(conversation_id)
             if conv.status != Status.BOT.value:
                 return
-            customer = [m for m in await self.store.messages(conversation_id) if m.sender == Sender.CUSTOMER.value]
-            if len(customer) >= 2 and all(m.intent == FALLBACK_INTENT for m in customer[-2:]):
+            if _missed_twice(await self.store.messages(conversation_id)):
                 await self.hand_off(conv, reason="repeated_fallback",
                                     summary="The bot did not understand the customer twice in a row.")
 

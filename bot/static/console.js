@@ -255,9 +255,9 @@
       d.hits.forEach(function (h) {
         var li = document.createElement("li");
         li.appendChild(div("q", h.question + " (" + Number(h.score).toFixed(2) + ")"));
-        li.appendChild(div("a", h.answer || ""));
+        li.appendChild(div("a", plain(h.answer || "")));
         var use = el("button", "Use"); use.type = "button";
-        use.addEventListener("click", function () { insertReply(h.answer || ""); });
+        use.addEventListener("click", function () { insertReply(plain(h.answer || "")); });
         li.appendChild(use);
         ul.appendChild(li);
       });
@@ -267,7 +267,7 @@
   function loadCanned(language) {
     var fill = function (list) {
       var sel = $("canned"); sel.textContent = "";
-      var first = el("option", "Canned… (Alt+1–9)"); first.value = ""; sel.appendChild(first);
+      var first = el("option", "Canned…"); first.value = ""; sel.title = "Canned responses (Alt+1–9 in the reply box)"; sel.appendChild(first);
       list.forEach(function (c, i) { var o = el("option", (i + 1) + ". " + c.title); o.value = c.text; sel.appendChild(o); });
     };
     if (S.canned[language]) { fill(S.canned[language]); return; }
@@ -384,6 +384,7 @@
   function el(tag, text) { var e = document.createElement(tag); if (text != null) e.textContent = text; return e; }
   function span(cls, text) { var e = el("span", text); e.className = cls; return e; }
   function div(cls, text) { var e = el("div", text); e.className = cls; return e; }
+  function plain(md) { return md.replace(/\*\*(.+?)\*\*/g, "$1").replace(/\[([^\]]+)\]\(([^)]+)\)/g, "$1: $2").replace(/^#+\s*/gm, ""); }
   function ago(iso) {
     var s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
     return s < 60 ? "just now" : s < 3600 ? Math.floor(s / 60) + " min" : Math.floor(s / 3600) + " h";

@@ -45,6 +45,9 @@ DEFAULT_SCRIPT: Script = {
     "this is outrageous": (HANDOFF["complaint"], ("complaint", 0.91)),
     "blorp": ([{"text": "Sorry, I didn't get that. Could you rephrase?"}], ("nlu_fallback", 0.21)),
     "zzzk": ([{"text": "Sorry, I still don't understand."}], ("nlu_fallback", 0.18)),
+    "what about gift cards": ([{"text": "Gift cards are sent by e-mail."}, {"custom": {"kb": {"entry_id": "gift-cards",
+                                                                                           "score": 0.8}}}],
+                              ("nlu_fallback", 0.3)),
     "thanks, solved": ([{"text": "Glad I could help!", "custom": {"resolve": True}}], ("thanks", 0.95)),
 }
 
@@ -125,6 +128,13 @@ class Agent:
         try:
             token = self.csrf if csrf is None else csrf
             return self.client.post(path, json=json, headers={"X-CSRF-Token": token} if token else {}, **kw)
+        finally:
+            self.client.cookies.clear()
+
+    def patch(self, path: str, json: Any = None) -> httpx.Response:
+        self._as_me()
+        try:
+            return self.client.patch(path, json=json, headers={"X-CSRF-Token": self.csrf})
         finally:
             self.client.cookies.clear()
 

@@ -130,10 +130,7 @@ def test_admin_manages_accounts_with_clear_errors(client: TestClient) -> None:
     li = agent_session(client, "li@example.com", "password-123")
     agent_id = created.json()["agent"]["id"]
     # Deactivating an agent ends their sessions.
-    assert admin.client.patch(f"/api/admin/agents/{agent_id}", json={"active": False},
-                              headers={"X-CSRF-Token": admin.csrf},
-                              cookies={COOKIE: admin.cookie}).status_code == 200
-    client.cookies.clear()
+    assert admin.patch(f"/api/admin/agents/{agent_id}", json={"active": False}).status_code == 200
     assert li.get("/api/agent/queue").status_code == 401
     assert client.post("/api/auth/login", json={"email": "li@example.com", "password": "password-123"}).status_code == 401
     assert client.patch("/api/admin/agents/999", json={"active": False}, headers=admin_headers()).status_code == 404
@@ -166,6 +163,14 @@ def test_console_page_and_socket_need_a_session(client: TestClient) -> None:
                 ws.receive_json()
         with client.websocket_connect("/console/ws") as ws:
             assert ws.receive_json()["type"] == "hello"
+            client.cookies.clear()
+            customer = Customer(client)
+            customer.say("person please")  # arrives live on the agent's socket
+            seen = []
+            while not seen or seen[-1]["type"] != "queued":
+                seen.append(ws.receive_json())
+            assert seen[-1]["conversation"]["id"] == customer.conversation_id
+            assert seen[-1]["reason"] == "customer_request"
     finally:
         client.cookies.clear()
 

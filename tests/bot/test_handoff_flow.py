@@ -80,6 +80,14 @@ def test_two_fallbacks_in_a_row_hand_off_even_if_the_bot_does_not(client: TestCl
     assert "queued" in [m["event"] for m in customer.history()]
 
 
+def test_fallbacks_the_knowledge_base_answered_do_not_count_as_misses(client: TestClient) -> None:
+    customer = Customer(client)
+    customer.say("what about gift cards")
+    customer.say("blorp")
+    client.portal.call(client.app.state.router.drain)
+    assert detail(client, customer.conversation_id)["conversation"]["status"] == "bot"
+
+
 def test_full_lifecycle_claim_reply_notes_resolve_csat_then_back_to_the_bot(client: TestClient) -> None:
     customer = Customer(client)
     customer.say("person please")
@@ -163,7 +171,8 @@ def test_transfer_to_a_team_keeps_a_note_and_requeues(client: TestClient) -> Non
 
 def test_transfer_to_an_agent_and_capacity(client: TestClient) -> None:
     admin = agent_session(client, *ADMIN)
-    admin.client.patch("/api/admin/agents/3", json={"max_concurrent": 1}, headers=admin_headers())  # Li: at most 1
+    li_id = next(a["id"] for a in admin.get("/api/admin/agents").json()["agents"] if a["email"] == "li@example.com")
+    assert admin.patch(f"/api/admin/agents/{li_id}", {"max_concurrent": 1}).status_code == 200  # Li: one at a time
     a, b = Customer(client), Customer(client)
     a.say("person please")
     b.say("person please")

@@ -3,14 +3,11 @@
 Revision ID: 0003
 Revises: 0002
 """
-from pathlib import Path
-
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
-# 0003 follows 0002 (the outbox). Until 0002 lands in this folder, it follows 0001 so the chain keeps one head.
-down_revision = "0002" if any(Path(__file__).parent.glob("0002_*.py")) else "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
