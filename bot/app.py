@@ -94,8 +94,13 @@ def create_app(settings: Settings | None = None, *, rasa: RasaClient | None = No
         messages = await store.messages(found.id, after_seq=after_seq)
         return conversation_view(found), [message_view(m) for m in messages]
 
+    async def on_status(message_id: str | None, provider_id: str, status: str, error_code: str | None) -> None:
+        """A provider's delivery callback (queued/sent/delivered/read/failed): shown to agents on the message."""
+        if message_id and await store.record_delivery(message_id, status):
+            events.publish("delivery", message_id=message_id, status=status, error_code=error_code)
+
     connectors: dict[str, Connector] = build_connectors(
-        settings, on_message, web_history=web_history, outbox=Outbox(engine)
+        settings, on_message, web_history=web_history, outbox=Outbox(engine), on_status=on_status
     )
     router = Router(store=store, rasa=rasa, connectors=connectors, events=events, metrics=metrics, settings=settings,
                     config=handoff_config, presence=Presence())

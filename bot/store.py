@@ -37,6 +37,11 @@ TRANSITIONS: dict[str, tuple[frozenset[Status], Status]] = {
 }
 
 
+# Provider delivery statuses in the order they can follow each other; failures are final.
+DELIVERY_RANK = {"pending": 0, "stored": 1, "accepted": 2, "queued": 2, "sending": 3, "sent": 4,
+                 "delivered": 5, "read": 6, "undelivered": 7, "failed": 7}
+
+
 class StoreError(Exception):
     """Base for store errors that map to a 4xx answer."""
 
@@ -401,6 +406,18 @@ class ConversationStore:
         """Set NLU results (intent, confidence, language) or delivery status on a stored message."""
         with self._session.begin() as s:
             s.execute(update(Message).where(Message.id == message_id).values(**values))
+
+    def record_delivery(self, message_id: str, status: str) -> bool:
+        """Move a message's delivery status forward (a late `sent` never overwrites `read`); True if it changed."""
+        rank = DELIVERY_RANK.get(status)
+        if rank is None:
+            return False
+        with self._session.begin() as s:
+            current = s.scalar(select(Message.delivery_status).where(Message.id == message_id))
+            if current is not None and DELIVERY_RANK.get(current, -1) >= rank:
+                return False
+            result = s.execute(update(Message).where(Message.id == message_id).values(delivery_status=status))
+            return result.rowcount == 1
 
     def messages(self, conversation_id: str, *, after_seq: int = 0, limit: int = 500) -> list[Message]:
         with self._session() as s:

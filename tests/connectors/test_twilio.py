@@ -184,7 +184,11 @@ def test_outbound_media_and_status_callbacks_are_stored_per_message(
         for status in ("sent", "delivered", "read", "sent"):  # the late "sent" must not move it back
             resp = twilio_post(client, STATUS, {"MessageSid": text_sid, "MessageStatus": status, "To": phone})
             assert resp.status_code == 204
+        shown = {m["id"]: m["delivery_status"] for m in transcript(client, "whatsapp", phone)}
+        assert shown[bot["id"]] == "read"  # what the agent sees on the message
         twilio_post(client, STATUS, {"MessageSid": sids[1], "MessageStatus": "failed", "ErrorCode": "63019"})
+        shown = {m["id"]: m["delivery_status"] for m in transcript(client, "whatsapp", phone)}
+        assert shown[bot["id"]] == "failed"  # part of it (the image) did not arrive
         statuses = {d.provider_id: (d.status, d.error_code) for d in connector(client).state.for_message(bot["id"])}
         assert statuses == {text_sid: ("read", None), sids[1]: ("failed", "63019")}
 
