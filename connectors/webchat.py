@@ -92,9 +92,12 @@ class WebChatConnector(Connector):
         return visitor if isinstance(visitor, str) else None
 
     async def websocket(self, ws: WebSocket) -> None:
+        # Browsers always send Origin, so the allow-list stops other websites from embedding the chat.
+        # Clients that send none (server-side integrations, tests) are not browsers: the list is not authentication.
         origin = (ws.headers.get("origin") or "").rstrip("/")
-        if self.allowed_origins and origin not in self.allowed_origins:
+        if self.allowed_origins and origin and origin not in self.allowed_origins:
             log.warning("web chat: refused origin %r", origin)
+            await ws.accept()  # closing after the handshake lets the widget read the reason (before it: a bare 403)
             await ws.close(code=1008, reason="origin not allowed")
             return
         await ws.accept()

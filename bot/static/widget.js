@@ -42,7 +42,12 @@
     ".sb-form{display:flex;border-top:1px solid #e1e5ee}" +
     ".sb-form textarea{flex:1;border:0;padding:11px;font:inherit;resize:none;height:44px}" +
     ".sb-form button{border:0;background:#2357d9;color:#fff;padding:0 16px;font:inherit;cursor:pointer}" +
-    ".sb-pending{opacity:.6}";
+    ".sb-pending{opacity:.6}" +
+    ".sb-typing{display:none;margin:6px 0;padding:8px 12px;background:#fff;border:1px solid #e1e5ee;border-radius:12px;width:max-content}" +
+    ".sb-typing.sb-on{display:block}" +
+    ".sb-typing span{display:inline-block;width:6px;height:6px;margin:0 2px;border-radius:50%;background:#8b97ad;animation:sb-blink 1.2s infinite}" +
+    ".sb-typing span:nth-child(2){animation-delay:.2s}.sb-typing span:nth-child(3){animation-delay:.4s}" +
+    "@keyframes sb-blink{0%,80%,100%{opacity:.25}40%{opacity:1}}";
 
   var root = document.createElement("div");
   root.className = "sb-root " + (opts.inline === "true" ? "sb-inline" : "sb-float");
@@ -51,12 +56,16 @@
     '<section class="sb-panel" role="dialog" aria-label="Support chat">' +
     '<header class="sb-head"><span class="sb-title"></span><span class="sb-conn">connecting…</span></header>' +
     '<div class="sb-log" aria-live="polite"></div>' +
+    '<div class="sb-typing" aria-label="typing"><span></span><span></span><span></span></div>' +
     '<form class="sb-form"><textarea aria-label="Your message" placeholder="Type your message…"></textarea>' +
     '<button type="submit">Send</button></form></section>';
   var style = document.createElement("style");
   style.textContent = css;
   if (opts.inline === "true") { root.querySelector(".sb-bubble").style.display = "none"; root.style.height = "100%"; }
   var logEl = root.querySelector(".sb-log"), input = root.querySelector("textarea"), conn = root.querySelector(".sb-conn");
+  var typing = root.querySelector(".sb-typing");
+  // The bot is "typing" from the moment a message leaves until the hub acknowledges it (its answer comes first).
+  function setTyping(on) { typing.classList.toggle("sb-on", on); if (on) logEl.appendChild(typing); logEl.scrollTop = logEl.scrollHeight; }
   root.querySelector(".sb-title").textContent = opts.title || "Support";
   root.querySelector(".sb-bubble").addEventListener("click", function () {
     root.classList.toggle("sb-open"); if (root.classList.contains("sb-open")) input.focus();
@@ -85,6 +94,7 @@
       });
       logEl.appendChild(box);
     }
+    if (typing.classList.contains("sb-on")) logEl.appendChild(typing);  // keep the dots below the newest message
     logEl.scrollTop = logEl.scrollHeight;
   }
   function showError(text) {
@@ -97,6 +107,7 @@
     var mine = logEl.querySelector('[data-client-id="' + frame.client_id + '"]');
     if (mine) mine.classList.add("sb-pending");
     outbox.push(frame);
+    setTyping(true);
     flush();
   }
   function flush() {
@@ -114,27 +125,31 @@
       var f; try { f = JSON.parse(ev.data); } catch (e) { return; }
       if (f.type === "welcome") {
         state.token = f.token; save(); state.ready = true;
-        (f.history || []).forEach(function (m) { if (m.sender !== "customer" || !pendingText(m)) render(m); });
+        (f.history || []).forEach(render);
         flush();
       } else if (f.type === "message") {
         render(f);
       } else if (f.type === "ack") {
         outbox = outbox.filter(function (o) { return o.client_id !== f.client_id; });
+        if (!outbox.length) setTyping(false);
         var mine = logEl.querySelector('[data-client-id="' + f.client_id + '"]');
         if (mine) { mine.classList.remove("sb-pending"); if (f.message_id) mine.dataset.id = f.message_id; }
       } else if (f.type === "error") {
         outbox = outbox.filter(function (o) { return o.client_id !== f.client_id; });
+        if (!outbox.length) setTyping(false);
         showError(f.message || "Something went wrong.");
       }
     };
-    socket.onclose = function () {
-      conn.textContent = "reconnecting…"; state.ready = false;
+    socket.onclose = function (ev) {
+      state.ready = false;
+      if (ev.code === 1008) {  // this website is not on the hub's allow-list: retrying will not help
+        conn.textContent = "unavailable"; setTyping(false);
+        showError("Chat is not available on this website.");
+        return;
+      }
+      conn.textContent = "reconnecting…";
       setTimeout(connect, Math.min(30000, 500 * Math.pow(2, retry++)));
     };
-  }
-  function pendingText(m) {
-    // History may include a message we already show as pending (sent before a reconnect).
-    return Array.prototype.some.call(logEl.querySelectorAll(".sb-customer"), function (el) { return el.dataset.id === m.id; });
   }
   root.querySelector("form").addEventListener("submit", function (ev) {
     ev.preventDefault();

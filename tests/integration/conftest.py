@@ -14,8 +14,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import shutil
+
 import httpx
 import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
 from starlette.datastructures import Secret
 from websockets.sync.client import ClientConnection, connect
 
@@ -30,6 +33,7 @@ AGENT_TOKEN = "integration-agent-token"
 class Stack:
     settings: Settings
     services: dict[str, Service]
+    third_party_port: int  # a website on this port may embed the chat widget (WEB_ALLOWED_ORIGINS)
 
     @property
     def hub(self) -> str:
@@ -65,9 +69,11 @@ def kb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def stack(trained_model: Path, kb_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data = tmp_path_factory.mktemp("stack")
+    hub_port, third_party_port = free_port(), free_port()
     settings = replace(
         Settings.from_env(),
-        data_dir=data, hub_port=free_port(), rasa_port=free_port(), action_port=free_port(),
+        data_dir=data, hub_port=hub_port, rasa_port=free_port(), action_port=free_port(),
+        web_allowed_origins=(f"http://127.0.0.1:{hub_port}", f"http://127.0.0.1:{third_party_port}"),
         kb_index_dir=kb_dir, agent_api_token=Secret(AGENT_TOKEN), rasa_timeout_s=20.0,
     )
     procs = services(settings, trained_model, write_endpoints(settings))
@@ -78,7 +84,7 @@ def stack(trained_model: Path, kb_dir: Path, tmp_path_factory: pytest.TempPathFa
             started.append(procs[name])
         for name in ("actions", "rasa", "hub"):
             procs[name].wait_healthy(240)
-        yield Stack(settings, procs)
+        yield Stack(settings, procs, third_party_port)
     finally:
         for svc in reversed(started):
             svc.stop()
@@ -130,3 +136,32 @@ def chat(stack: Stack) -> Iterator[Chat]:
     c = Chat(stack.hub)
     yield c
     c.close()
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def chromium_path() -> str:
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed: `make test-deps` installs it")
+        pytest.skip("chromium is not installed: run `make test-deps`")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 420, "height": 800})  # a phone-sized screen
+    pg = context.new_page()
+    yield pg
+    context.close()

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, expect, sync_playwright
 
 from bot.config import PROJECT_ROOT
 from conftest import AGENT_TOKEN, Chat, Stack
-from test_chat_browser import CHROMIUM_ARGS, chromium_path
+from conftest import CHROMIUM_ARGS, chromium_path
 
 pytestmark = pytest.mark.integration
 
