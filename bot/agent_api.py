@@ -393,3 +393,29 @@ async def webhook_deliveries(request: Request, admin: AdminActor) -> dict[str, A
 
 
 __all__ = ["admin_api", "api", "auth_api", "session_actor"]
+
+
+def _dead_letter_view(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "message_id": row.message_id, "conversation_id": row.conversation_id,
+            "channel": row.channel, "text": (row.body or {}).get("text", ""), "attempts": row.attempts,
+            "last_error": row.last_error, "created_at": iso(row.created_at), "updated_at": iso(row.updated_at)}
+
+
+@api.get("/dead-letters", summary="Outbound messages that could not be delivered after every retry round")
+async def dead_letters(request: Request, agent: CurrentActor, limit: int = 100) -> dict[str, Any]:
+    queue = _router(request).delivery
+    rows = await anyio.to_thread.run_sync(queue.dead_letters, min(max(limit, 1), 500))
+    return {"dead_letters": [_dead_letter_view(r) for r in rows]}
+
+
+@api.post("/dead-letters/{letter_id}/retry", summary="Try a dead letter again (a fresh set of delivery rounds)")
+async def retry_dead_letter(request: Request, letter_id: int, agent: CurrentActor) -> dict[str, Any]:
+    queue = _router(request).delivery
+    if not await queue.retry(letter_id):
+        row = await anyio.to_thread.run_sync(queue.get, letter_id)
+        if row is None:
+            raise HTTPException(404, f"no dead letter {letter_id}")
+        raise HTTPException(409, f"message {letter_id} is {row.state}, not a dead letter")
+    await queue.run_due()
+    row = await anyio.to_thread.run_sync(queue.get, letter_id)
+    return {"state": row.state if row else "missing"}

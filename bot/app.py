@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None, *, rasa: RasaClient | None = No
         for connector in connectors.values():
             await connector.start()
         log.info("hub ready on %s; channels live: %s", settings.hub_url, ", ".join(sorted(connectors)))
+        app.state.router.delivery.start()  # also resumes messages left undelivered by a previous run
         background = [asyncio.create_task(_queue_ticker(app.state.router, settings.queue_tick_s))]
         if webhooks.enabled:
             background.append(asyncio.create_task(webhooks.run(events)))
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None, *, rasa: RasaClient | None = No
         for connector in connectors.values():
             await connector.stop()
         await app.state.router.drain()
+        await app.state.router.delivery.stop()
         await rasa.aclose()
         engine.dispose()
 

@@ -56,10 +56,15 @@ class Settings:
     admin_api_token: Secret = field(default_factory=lambda: Secret("dev-admin-token"))
     session_secret: Secret = field(default_factory=lambda: Secret("change-me-in-production"))
     web_allowed_origins: tuple[str, ...] = ()  # origins allowed to open the web chat socket; empty: any
+    outbox_max_rounds: int = 6  # rounds of delivery attempts before a message becomes a dead letter
+    outbox_base_delay_s: float = 30.0  # wait before the second round; doubles each round (at most an hour)
+    outbox_poll_s: float = 1.0
     max_message_chars: int = 4096
     max_ws_frame_bytes: int = 64 * 1024
     redact_pii: bool = True
     default_language: str = "en"
+    supported_languages: tuple[str, ...] = ("en", "it", "zh", "ro")  # detected per message (bot/language.py)
+    language_detector_model: str = "full"  # langidentify model: full (most accurate, ~150 MB) | lite (~40 MB)
     demo_shop: bool = True
     log_level: str = "INFO"
 

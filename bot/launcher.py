@@ -98,10 +98,12 @@ def ensure_model(
     """
     model = out_dir / f"{name}.tar.gz"
     stamp = out_dir / f"{name}.fingerprint"
-    fp = fingerprint([config, domain, data, *RASA_CODE_DIRS])
+    encoders = ensure_encoders(config)  # the ONNX sentence encoder(s) the pipeline names: built once, offline
+    fp = fingerprint([config, domain, data, *RASA_CODE_DIRS, *(e / "manifest.json" for e in encoders)])
     if not force and model.exists() and stamp.exists() and stamp.read_text().strip() == fp:
         say(f"Rasa model is up to date ({model.relative_to(PROJECT_ROOT) if model.is_relative_to(PROJECT_ROOT) else model})")
         return model
+    check_training_data(data)
     out_dir.mkdir(parents=True, exist_ok=True)
     say(f"training the Rasa model from {config.name}, {domain.name} and {data.name}/ (this takes a minute or two)…")
     started = time.monotonic()
@@ -121,6 +123,30 @@ def ensure_model(
     stamp.write_text(fp)
     say(f"Rasa model trained in {time.monotonic() - started:.0f} s → {model}")
     return model
+
+
+def ensure_encoders(config: Path) -> list[Path]:
+    """Export the sentence encoder(s) that `config` names to ONNX when missing (nlu_components.export_onnx)."""
+    if "SentenceEmbeddingFeaturizer" not in config.read_text(encoding="utf-8", errors="replace"):
+        return []
+    proc = subprocess.run([str(HUB_PYTHON), "-m", "nlu_components.export_onnx", "--config", str(config)],
+                          cwd=PROJECT_ROOT, env=child_env(), stdout=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise LaunchError("exporting the NLU sentence encoder to ONNX failed (see above); "
+                          "the previous Rasa model, if any, stays in service.")
+    return [Path(line) for line in proc.stdout.splitlines() if line.strip()]
+
+
+def check_training_data(data: Path) -> None:
+    """Refuse to train on broken NLU data (bad encoding, empty files, contradictions); list warnings."""
+    from nlu_components.validate import validate
+
+    report = validate([data])
+    for problem in report.problems:
+        say(str(problem))
+    if report.errors:
+        raise LaunchError(f"{len(report.errors)} error(s) in the training data (listed above): fix them and run "
+                          "again. The previous model, if any, stays in service.")
 
 
 def ensure_kb(settings: Settings, *, force: bool = False) -> None:

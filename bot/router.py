@@ -11,13 +11,16 @@ import asyncio
 import logging
 import math
 import re
+import threading
 import weakref
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from bot.config import Settings
+from bot.delivery_queue import DeliveryQueue
 from bot.events import EventBus
+from bot.language import CHOICE_CONFIRMED, ConversationLanguage, LanguageDecision, seed_language, shared_detector
 from bot.metrics import Metrics
 from bot.models import Conversation, Message, Note, Sender, Status, iso
 from bot.pii import redact
@@ -26,7 +29,7 @@ from bot.store import AsyncStore, InvalidTransition, NewMessage, StoreError
 from bot.routing import DEFAULT_PRIORITIES, HandoffConfig, Presence, estimate_wait_s
 from bot.texts import text as system_text
 from bot.texts import when as when_text
-from connectors.base import Button, Connector, DeliveryResult, InboundMessage, MessageRejected, OutboundMessage
+from connectors.base import Button, Connector, InboundMessage, MessageRejected, OutboundMessage
 
 log = logging.getLogger(__name__)
 
@@ -181,6 +184,13 @@ class Router:
         self.settings = settings
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._background: set[asyncio.Task[None]] = set()
+        # The conversation's language (bot/language.py); the model loads in the background (seconds).
+        self.language_detector = shared_detector(settings.supported_languages, settings.language_detector_model)
+        threading.Thread(target=self.language_detector.warm_up, name="language-model", daemon=True).start()
+        self.delivery = DeliveryQueue(
+            store.sync.engine, connectors, on_state=self._delivery_state, max_rounds=settings.outbox_max_rounds,
+            base_delay_s=settings.outbox_base_delay_s, poll_s=settings.outbox_poll_s,
+        )
 
     def _lock(self, conversation_id: str) -> asyncio.Lock:
         lock = self._locks.get(conversation_id)
@@ -208,25 +218,30 @@ class Router:
     async def handle_inbound(self, msg: InboundMessage) -> InboundResult:
         """Store a customer message and have its owner answer. Messages of one conversation run in order."""
         self.validate(msg)
-        language = (msg.language_hint or self.settings.default_language).split("-")[0].lower()
+        language = seed_language(msg.language_hint, self.settings.default_language, self.language_detector.supported)
         conv = await self.store.get_or_create(
             msg.channel, msg.external_user_id, language=language, customer_name=msg.customer_name
         )
         async with self._lock(conv.id):
+            lang = await self._decide_language(conv, msg)
             stored = await self.store.add_message(
                 NewMessage(
                     conversation_id=conv.id,
                     sender=Sender.CUSTOMER,
-                    text=self._stored_text(msg.text, conv.language),
+                    text=self._stored_text(msg.text, lang.language),
                     sender_name=msg.customer_name,
                     payload={"kind": msg.kind, **msg.payload} if msg.kind != "text" or msg.payload else None,
-                    language=conv.language,
+                    language=lang.message_language,
                     external_id=msg.external_id,
                 )
             )
             if stored is None:
                 self.metrics.inc("inbound_duplicates_total", channel=msg.channel)
                 return InboundResult(conv.id, None, duplicate=True)
+            if lang.language != conv.language:
+                await self.store.set_language(conv.id, lang.language)
+                self.metrics.inc("language_switches_total", reason=lang.reason or "other")
+                log.info("conversation %s: language %s -> %s (%s)", conv.id, conv.language, lang.language, lang.reason)
             self.metrics.inc("messages_in_total", channel=msg.channel)
             conv = await self.store.get(conv.id)
             if conv.status == Status.RESOLVED.value:
@@ -237,8 +252,22 @@ class Router:
                 conv = await self.store.reopen(conv.id)
             self.events.publish("message", conversation_id=conv.id, status=conv.status, message=message_view(stored))
             if conv.status == Status.BOT.value:
-                await self._ask_bot(conv, msg, stored)
+                if lang.reason == "explicit":  # the hub's business, not the bot's: confirm in the chosen language
+                    await self._send_text(conv, CHOICE_CONFIRMED.get(conv.language, CHOICE_CONFIRMED["en"]),
+                                          event="language_set", language=conv.language)
+                else:
+                    await self._ask_bot(conv, msg, stored)
             return InboundResult(conv.id, stored.id)
+
+    async def _decide_language(self, conv: Conversation, msg: InboundMessage) -> LanguageDecision:
+        """This message's language and the conversation's after it, with hysteresis over the stored languages of
+        the last customer messages (bot/language.py)."""
+        recent = await self.store.recent_customer_messages(conv.id, limit=10)
+        history: list[tuple[str | None, str]] = [(m.language, m.text) for m in recent]
+        tracker = ConversationLanguage(conv.language, detector=self.language_detector, history=history)
+        payload = msg.payload.get("payload") if msg.kind == "button" else None
+        # In a worker thread: the first call may wait for the model to finish loading.
+        return await asyncio.to_thread(tracker.decide, msg.text, payload)
 
     async def _ask_bot(self, conv: Conversation, msg: InboundMessage, stored: Message) -> None:
         rasa_text = msg.payload.get("payload") if msg.kind == "button" and msg.payload.get("payload") else msg.text
@@ -627,13 +656,14 @@ class Router:
         assert stored is not None  # outbound messages carry no provider id, so they are never replays
         out.message_id = stored.id
         self.events.publish("message", conversation_id=conv.id, status=conv.status, message=message_view(stored))
-        connector = self.connectors.get(conv.channel)
-        if connector is None:
-            log.error("channel %s is not enabled; message %s kept undelivered", conv.channel, stored.id)
-            result = DeliveryResult("failed", detail=f"channel {conv.channel} is not enabled")
-        else:
-            result = await connector.deliver(conv.external_user_id, out)
-        await self.store.annotate_message(stored.id, delivery_status=result.status)
+        result = await self.delivery.submit(conv.id, conv.channel, conv.external_user_id, out)
         stored.delivery_status = result.status
-        self.metrics.inc("messages_out_total", channel=conv.channel, sender=out.sender, status=result.status)
+        self.metrics.inc("messages_out_total", channel=conv.channel, sender=out.sender, status=stored.delivery_status)
         return stored
+
+    async def _delivery_state(self, message_id: str, state: str, detail: str) -> None:
+        """The delivery queue's word on a message: shown on the message; dead letters are announced to agents."""
+        await self.store.annotate_message(message_id, delivery_status=state)
+        self.events.publish("delivery", message_id=message_id, status=state, detail=detail)
+        if state in ("dead", "failed"):
+            self.metrics.inc("dead_letters_total")

@@ -39,7 +39,7 @@ TRANSITIONS: dict[str, tuple[frozenset[Status], Status]] = {
 
 # Provider delivery statuses in the order they can follow each other; failures are final.
 DELIVERY_RANK = {"pending": 0, "stored": 1, "accepted": 2, "queued": 2, "sending": 3, "sent": 4,
-                 "delivered": 5, "read": 6, "undelivered": 7, "failed": 7}
+                 "delivered": 5, "read": 6, "undelivered": 7, "failed": 7, "dead": 8}
 
 
 class StoreError(Exception):
@@ -418,6 +418,17 @@ class ConversationStore:
                 return False
             result = s.execute(update(Message).where(Message.id == message_id).values(delivery_status=status))
             return result.rowcount == 1
+
+    def recent_customer_messages(self, conversation_id: str, *, limit: int = 10) -> list[Message]:
+        """The customer's last `limit` messages, oldest first (one indexed query, whatever the conversation's length)."""
+        with self._session() as s:
+            rows = list(s.scalars(
+                select(Message)
+                .where(Message.conversation_id == conversation_id, Message.sender == Sender.CUSTOMER.value)
+                .order_by(Message.seq.desc())
+                .limit(limit)
+            ))
+        return rows[::-1]
 
     def messages(self, conversation_id: str, *, after_seq: int = 0, limit: int = 500) -> list[Message]:
         with self._session() as s:
