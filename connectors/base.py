@@ -58,6 +58,7 @@ class DeliveryResult:
     status: str  # sent | delivered | stored (kept for the customer's next visit) | failed
     provider_id: str | None = None
     detail: str = ""
+    retryable: bool = False  # for "failed": would a later attempt have a chance (channel down, rate limit)?
 
 
 class ChannelError(Exception):
@@ -138,7 +139,7 @@ class Connector(abc.ABC):
                 if not exc.retryable or attempt == self.max_attempts:
                     log.error("%s: giving up on message %s after %d attempt(s): %s",
                               self.name, message.message_id, attempt, exc)
-                    return DeliveryResult("failed", detail=str(exc))
+                    return DeliveryResult("failed", detail=str(exc), retryable=exc.retryable)
                 wait = exc.retry_after if exc.retry_after is not None else delay * (1 + random.random() / 4)
                 log.warning("%s: attempt %d failed (%s); retrying in %.1fs", self.name, attempt, exc, wait)
                 await asyncio.sleep(min(wait, self.backoff_max_s))
