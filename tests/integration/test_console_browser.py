@@ -4,6 +4,8 @@ arrives live, the agent claims it, replies, resolves, and the customer is asked 
 
 from __future__ import annotations
 
+import os
+
 import re
 import threading
 import uuid
@@ -125,7 +127,9 @@ def _console_scenario(stack: Stack, browser: Browser) -> None:
     expect(console.locator("#notes li").last).to_contain_text("card batch", timeout=10_000)
     console.locator("#side").evaluate("el => { el.scrollTop = 0; }")
     console.locator("#note").blur()
-    console.screenshot(path=str(PROJECT_ROOT / "docs" / "console.png"))
+    # docs/console.png is refreshed on purpose (UPDATE_DOCS_SCREENSHOTS=1), never as a side effect of a test run.
+    target = (PROJECT_ROOT / "docs" if os.environ.get("UPDATE_DOCS_SCREENSHOTS") else stack.settings.data_dir)
+    console.screenshot(path=str(target / "console.png"))
 
     console.locator("#act-resolve").click()
     expect(customer.locator(".sb-system").filter(has_text="How satisfied")).to_be_visible(timeout=15_000)
