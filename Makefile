@@ -1,6 +1,7 @@
 # Two commands for a fresh machine: `make run` and `make test`. Everything else is a step they call.
 SHELL := /bin/bash
 PY := .venv/bin/python
+PY_RASA := .venv-rasa/bin/python
 export OMP_NUM_THREADS := 1
 export OPENBLAS_NUM_THREADS := 1
 export MKL_NUM_THREADS := 1
@@ -8,39 +9,63 @@ export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: install run test test-unit test-integration test-deps train kb bench-kb clean help
+.PHONY: install run test test-unit test-integration test-deps train kb bench-kb bench-kb-scale encoder bench-nlu calibrate test-nlu clean help
 
 help:
 	@echo "make run    install what is missing, train/index when content changed, start the bot on loopback"
 	@echo "make test   install what is missing, then run every test (unit, integration, browser)"
 	@echo "make kb | train | bench-kb | test-unit | clean"
+	@echo "make encoder | bench-nlu | calibrate | test-nlu   (NLU: ONNX encoder, benchmarks, fallback threshold, data report)"
 
 install:
 	@scripts/install.sh
 
-run: install
+# The ONNX export of the NLU sentence encoder (a build artefact under models/encoder/; skipped when up to date).
+encoder: install
+	$(PY) -m nlu_components.export_onnx --config config.yml
+
+run: install encoder
 	$(PY) -m bot.launcher run
 
 test-deps:
 	@scripts/install-test-deps.sh
 
-test: install test-deps
+test: install test-deps encoder
 	$(PY) -m pytest
 
-test-unit: install
+test-unit: install encoder
 	$(PY) -m pytest -m "not integration and not browser"
 
-test-integration: install test-deps
+test-integration: install test-deps encoder
 	$(PY) -m pytest -m "integration or browser"
 
-train: install
+train: install encoder
 	$(PY) -m bot.launcher train
 
 kb: install
 	$(PY) -m kb_index build
 
 bench-kb: install
-	$(PY) -m benchmarks.bench_kb
+	$(PY) -m benchmarks.bench_kb --save
+
+# Slow (builds HNSW/IVF indexes over up to 1M synthetic vectors; about 15-30 min on 2 shared cores).
+bench-kb-scale: install
+	$(PY) -m benchmarks.bench_kb --scale --save
+
+# NLU benchmarks (long: about 10 minutes each; not part of `make test`). Results: benchmarks/results/.
+BENCH_NLU_ARGS ?=
+bench-nlu: install encoder
+	$(PY) -m benchmarks.bench_nlu --dataset banking77 $(BENCH_NLU_ARGS)
+	$(PY) -m benchmarks.bench_nlu --dataset clinc150 $(BENCH_NLU_ARGS)
+
+# Pick the FallbackClassifier threshold for a stated handoff target and write it into config.yml.
+MAX_HANDOFF_RATE ?= 0.05
+calibrate: install encoder
+	$(PY_RASA) -m nlu_components.calibrate --max-handoff-rate $(MAX_HANDOFF_RATE)
+
+# Cross-validation + held-out report on the project's own NLU data: accuracy, confused intents, examples.
+test-nlu: install encoder
+	$(PY_RASA) -m nlu_components.evaluate --heldout tests/actions/data/nlu_heldout.yml --json var/nlu-report.json
 
 clean:
 	rm -rf var models kb_index/build .pytest_cache

@@ -103,7 +103,7 @@ def _console_scenario(stack: Stack, browser: Browser) -> None:
     expect(console.locator("#handoff .summary")).to_contain_text("asked to talk to a person")
     expect(console.locator("#transcript li.customer").first).to_contain_text("gift cards")
     # Bot turns show the intent (with confidence) they answered and the knowledge-base entry used.
-    expect(console.locator("#transcript li.bot .nlu").first).to_contain_text(re.compile(r"answering \w+ · 0\.\d\d"))
+    expect(console.locator("#transcript li.bot .nlu").first).to_contain_text(re.compile(r"answering \w+ · [01]\.\d\d"))
     expect(console.locator("#transcript li.bot .nlu", has_text="KB gift-cards")).to_have_count(1)
     expect(console.locator("#profile")).to_contain_text("web")
     expect(console.locator("#reply")).to_be_disabled()

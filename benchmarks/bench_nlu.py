@@ -1,0 +1,536 @@
+"""NLU benchmark: train the shipped Rasa pipeline on a public data set, serve it, and measure it.
+
+    make bench-nlu                                      # BANKING77 and CLINC150, results in benchmarks/results/
+    .venv/bin/python -m benchmarks.bench_nlu --dataset banking77|clinc150|path/to/train.csv
+        [--test path/to/test.csv] [--config config.yml] [--baseline-per-intent 10] [--baseline-epochs 5]
+        [--no-baseline] [--max-train N] [--objective balanced|handoff] [--max-handoff-rate 0.05]
+
+For the data set it
+1. writes the training split as Rasa NLU data (JSON: texts are never parsed as entity markup) in var/bench-nlu/,
+2. trains the pipeline of `--config` (NLU only) with `rasa train nlu` in the Rasa runtime, on one thread,
+   with a fresh Rasa cache (no reuse between runs): training time and peak memory,
+3. starts `rasa run --enable-api` on a free loopback port: time until /status answers with the model loaded,
+4. sends every evaluation message to `/model/parse`, one at a time: accuracy, macro-F1, latency p50/p95,
+   server peak memory,
+5. for sets with out-of-scope data (CLINC150): picks the FallbackClassifier threshold on val + oos_val (the
+   rule of `nlu_components.calibrate`, `--objective`) and reports in-scope accuracy (handed off = wrong) and
+   out-of-scope recall on test + oos_test at that threshold,
+6. in the same run, trains Rasa's default pipeline (CountVectors + DIET) on a subsample
+   (`--baseline-per-intent` examples per intent, `--baseline-epochs` epochs) and evaluates it the same way,
+   so the accuracy and training-time ratio are measured, not quoted,
+7. writes `benchmarks/results/nlu_<dataset>.json` and `.md`.
+
+CSV files need the columns `text` and `label` (or `category`, BANKING77's name). Data is read from
+`../shared/benchmarks/` and never copied into the repository (var/ is git-ignored).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SHARED = PROJECT_ROOT.parent / "shared" / "benchmarks"
+RESULTS = PROJECT_ROOT / "benchmarks" / "results"
+WORK = PROJECT_ROOT / "var" / "bench-nlu"
+RASA = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
+FALLBACK = "nlu_fallback"
+
+TARGETS = {
+    "banking77": [("accuracy", ">=", 0.940), ("train_seconds", "<=", 300.0)],
+    "clinc150": [("in_scope_accuracy", ">=", 0.96), ("oos_recall", ">=", 0.75)],
+    "*": [("parse_p95_ms", "<=", 25.0), ("server_start_seconds", "<=", 30.0)],
+}
+
+# Rasa 3.6's default pipeline (what `rasa init` trains when `pipeline:` is empty), fewer epochs.
+DEFAULT_PIPELINE = """recipe: default.v1
+language: en
+pipeline:
+- name: WhitespaceTokenizer
+- name: RegexFeaturizer
+- name: LexicalSyntacticFeaturizer
+- name: CountVectorsFeaturizer
+- name: CountVectorsFeaturizer
+  analyzer: char_wb
+  min_ngram: 1
+  max_ngram: 4
+- name: DIETClassifier
+  epochs: {epochs}
+  constrain_similarities: true
+- name: EntitySynonymMapper
+- name: FallbackClassifier
+  threshold: 0.3
+  ambiguity_threshold: 0.1
+"""
+
+
+def say(message: str) -> None:
+    print(f"[bench-nlu {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+# -- data ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Dataset:
+    name: str
+    train: list[tuple[str, str]]
+    test: list[tuple[str, str]]
+    val: list[tuple[str, str]] = field(default_factory=list)
+    oos_label: str | None = None  # label of out-of-scope examples in val/test (never in train)
+    source: str = ""
+
+
+def _read_csv(path: Path) -> list[tuple[str, str]]:
+    with open(path, newline="", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    if not rows:
+        raise SystemExit(f"{path}: no rows")
+    label_col = "label" if "label" in rows[0] else "category" if "category" in rows[0] else None
+    if "text" not in rows[0] or label_col is None:
+        raise SystemExit(f"{path}: needs the columns text,label (found {', '.join(rows[0])})")
+    return [(r["text"], r[label_col]) for r in rows if r["text"].strip()]
+
+
+def load_dataset(spec: str, test: Path | None, seed: int) -> Dataset:
+    if spec == "banking77":
+        root = SHARED / "banking77"
+        return Dataset("banking77", _read_csv(root / "train.csv"), _read_csv(root / "test.csv"), source=str(root))
+    if spec == "clinc150":
+        root = SHARED / "clinc150"
+        data = json.loads((root / "data_full.json").read_text(encoding="utf-8"))
+        pairs = lambda key: [(t, lab) for t, lab in data[key]]  # noqa: E731
+        return Dataset("clinc150", pairs("train"), pairs("test") + pairs("oos_test"),
+                       val=pairs("val") + pairs("oos_val"), oos_label="oos", source=str(root))
+    path = Path(spec)
+    if not path.exists():
+        raise SystemExit(f"no such data set: {spec} (banking77, clinc150 or a CSV file)")
+    rows = _read_csv(path)
+    if test is not None:
+        return Dataset(path.stem, rows, _read_csv(test), source=str(path))
+    rng = random.Random(seed)  # stratified 80/20 split
+    by_label: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for row in rows:
+        by_label[row[1]].append(row)
+    train, held = [], []
+    for items in by_label.values():
+        rng.shuffle(items)
+        k = max(1, round(len(items) * 0.2)) if len(items) > 1 else 0
+        held += items[:k]
+        train += items[k:]
+    return Dataset(path.stem, train, held, source=str(path))
+
+
+def subsample(rows: list[tuple[str, str]], per_label: int, seed: int) -> list[tuple[str, str]]:
+    rng = random.Random(seed)
+    by_label: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for row in rows:
+        by_label[row[1]].append(row)
+    out = []
+    for label in sorted(by_label):
+        items = by_label[label][:]
+        rng.shuffle(items)
+        out += items[:per_label]
+    return out
+
+
+def write_rasa_json(rows: list[tuple[str, str]], path: Path) -> None:
+    examples = [{"text": t, "intent": lab, "entities": []} for t, lab in rows]
+    path.write_text(json.dumps({"rasa_nlu_data": {"common_examples": examples}}, ensure_ascii=False),
+                    encoding="utf-8")
+
+
+# -- processes --------------------------------------------------------------------------------------------
+
+
+def rasa_env(cache: Path) -> dict[str, str]:
+    from bot.launcher import ONE_THREAD_ENV
+
+    env = {**os.environ, **ONE_THREAD_ENV, "RASA_CACHE_DIRECTORY": str(cache)}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")]))
+    return env
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+class Watch:
+    """Track the peak resident memory of a process while it runs (read from /proc every 0.2 s)."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak_mb = pid, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            value = peak_rss_mb(self.pid)
+            if value:
+                self.peak_mb = max(self.peak_mb, value)
+            self._stop.wait(0.2)
+
+    def stop(self) -> float:
+        value = peak_rss_mb(self.pid)
+        if value:
+            self.peak_mb = max(self.peak_mb, value)
+        self._stop.set()
+        self._thread.join()
+        return round(self.peak_mb, 1)
+
+
+def train(config: Path, data: Path, out: Path, name: str, log: Path) -> dict[str, Any]:
+    cache = Path(tempfile.mkdtemp(prefix="rasa-cache-", dir=WORK))
+    cmd = [str(RASA), "train", "nlu", "--nlu", str(data), "--config", str(config), "--out", str(out),
+           "--fixed-model-name", name]
+    started = time.monotonic()
+    with open(log, "wb") as f:
+        proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=rasa_env(cache), stdout=f, stderr=subprocess.STDOUT)
+        watch = Watch(proc.pid)
+        last = started
+        while proc.poll() is None:
+            time.sleep(1)
+            if time.monotonic() - last >= 30:
+                last = time.monotonic()
+                say(f"  … training {name}: {last - started:.0f} s (log: {log.relative_to(PROJECT_ROOT)})")
+        peak = watch.stop()
+    seconds = time.monotonic() - started
+    subprocess.run(["rm", "-rf", str(cache)], check=False)
+    model = out / f"{name}.tar.gz"
+    if proc.returncode != 0 or not model.exists():
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+        raise SystemExit(f"training {name} failed (exit {proc.returncode}):\n{tail}")
+    return {"model": model, "train_seconds": round(seconds, 1), "train_peak_rss_mb": peak}
+
+
+def diet_epoch_seconds(log: Path) -> float | None:
+    """Elapsed time of DIET's epoch loop, from its final tqdm line ("Epochs: 100%|...| 5/5 [00:21<00:00, ...")."""
+    import re
+
+    text = log.read_text(errors="replace") if log.exists() else ""
+    found = re.findall(r"Epochs: 100%\|[^|]*\| *\d+/\d+ \[(?:(\d+):)?(\d+):(\d+)<", text)
+    if not found:
+        return None
+    h, m, sec = found[-1]
+    return float(int(h or 0) * 3600 + int(m) * 60 + int(sec))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, model: Path, log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        cmd = [str(RASA), "run", "--enable-api", "-i", "127.0.0.1", "--port", str(self.port), "--model", str(model)]
+        self.started = time.monotonic()
+        with open(log, "wb") as f:
+            self.proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=rasa_env(WORK / "rasa-cache-server"),
+                                         stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+        self.watch = Watch(self.proc.pid)
+
+    def wait_ready(self, timeout: float = 300) -> float:
+        import httpx
+
+        while time.monotonic() - self.started < timeout:
+            if self.proc.poll() is not None:
+                raise SystemExit(f"Rasa server exited ({self.proc.returncode}); see {self.log}")
+            try:
+                r = httpx.get(f"{self.url}/status", timeout=2)
+                if r.status_code == 200 and r.json().get("model_file"):
+                    return round(time.monotonic() - self.started, 1)
+            except (httpx.HTTPError, ValueError):
+                pass
+            time.sleep(0.1)
+        raise SystemExit(f"Rasa server not ready after {timeout} s; see {self.log}")
+
+    def stop(self) -> float:
+        peak = self.watch.stop()
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        return peak
+
+
+@dataclass
+class Parsed:
+    predicted: list[str]  # the classifier's top intent (before the fallback)
+    top: np.ndarray
+    second: np.ndarray
+    final: list[str]  # the intent the server returned (nlu_fallback when the configured fallback fired)
+    latency_ms: np.ndarray
+
+
+def parse_all(server: Server, texts: list[str], label: str) -> Parsed:
+    import httpx
+
+    predicted, final, top, second, lat = [], [], [], [], []
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        for _ in range(5):  # warm-up
+            client.post("/model/parse", json={"text": "hello there"})
+        started = last = time.monotonic()
+        for i, text in enumerate(texts):
+            t0 = time.perf_counter()
+            r = client.post("/model/parse", json={"text": text})
+            lat.append((time.perf_counter() - t0) * 1000)
+            r.raise_for_status()
+            body = r.json()
+            ranking = [x for x in body.get("intent_ranking") or [] if x["name"] != FALLBACK]
+            predicted.append(ranking[0]["name"] if ranking else "")
+            top.append(ranking[0]["confidence"] if ranking else 0.0)
+            second.append(ranking[1]["confidence"] if len(ranking) > 1 else 0.0)
+            final.append((body.get("intent") or {}).get("name") or "")
+            if time.monotonic() - last >= 20:
+                last = time.monotonic()
+                say(f"  … {label}: {i + 1}/{len(texts)} parsed ({(i + 1) / (last - started):.0f}/s)")
+    return Parsed(predicted, np.array(top), np.array(second), final, np.array(lat))
+
+
+# -- metrics ----------------------------------------------------------------------------------------------
+
+
+def macro_f1(labels: list[str], predicted: list[str]) -> float:
+    classes = sorted(set(labels))
+    scores = []
+    for c in classes:
+        tp = sum(1 for y, p in zip(labels, predicted) if y == c and p == c)
+        fp = sum(1 for y, p in zip(labels, predicted) if y != c and p == c)
+        fn = sum(1 for y, p in zip(labels, predicted) if y == c and p != c)
+        scores.append(0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn))
+    return float(np.mean(scores))
+
+
+def classification_metrics(rows: list[tuple[str, str]], parsed: Parsed, oos_label: str | None) -> dict[str, Any]:
+    ins = [i for i, (_, y) in enumerate(rows) if y != oos_label]
+    labels = [rows[i][1] for i in ins]
+    predicted = [parsed.predicted[i] for i in ins]
+    return {
+        "test_messages": len(rows),
+        "accuracy": round(float(np.mean([p == y for p, y in zip(predicted, labels)])), 4),
+        "macro_f1": round(macro_f1(labels, predicted), 4),
+        "fallback_rate_at_configured_threshold": round(
+            float(np.mean([parsed.final[i] == FALLBACK for i in ins])), 4),
+        "parse_p50_ms": round(float(np.percentile(parsed.latency_ms, 50)), 2),
+        "parse_p95_ms": round(float(np.percentile(parsed.latency_ms, 95)), 2),
+        "parse_p99_ms": round(float(np.percentile(parsed.latency_ms, 99)), 2),
+    }
+
+
+def scores_for(rows: list[tuple[str, str]], parsed: Parsed, oos_label: str | None):
+    from nlu_components.calibrate import Scores
+
+    return Scores(top=parsed.top, second=parsed.second,
+                  correct=np.array([p == y for p, (_, y) in zip(parsed.predicted, rows)]),
+                  oos=np.array([y == oos_label for _, y in rows]))
+
+
+# -- one pipeline, end to end -----------------------------------------------------------------------------
+
+
+def run_pipeline(tag: str, config: Path, train_rows: list[tuple[str, str]], evals: dict[str, list[tuple[str, str]]],
+                 work: Path) -> dict[str, Any]:
+    data = work / f"{tag}-train.json"
+    write_rasa_json(train_rows, data)
+    say(f"{tag}: training on {len(train_rows)} examples, {len({y for _, y in train_rows})} intents "
+        f"({config.name})…")
+    trained = train(config, data, work, tag, work / f"{tag}-train.log")
+    say(f"{tag}: trained in {trained['train_seconds']} s (peak memory {trained['train_peak_rss_mb']} MB); "
+        "starting the Rasa server…")
+    server = Server(trained["model"], work / f"{tag}-server.log")
+    try:
+        start_s = server.wait_ready()
+        say(f"{tag}: server answered /status with the model loaded after {start_s} s")
+        parsed = {name: parse_all(server, [t for t, _ in rows], f"{tag} {name}") for name, rows in evals.items()}
+    finally:
+        server_peak = server.stop()
+    return {"train": trained, "server_start_seconds": start_s, "server_peak_rss_mb": server_peak, "parsed": parsed,
+            "model_bytes": trained["model"].stat().st_size}
+
+
+def check_targets(dataset: str, metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for key, op, bound in TARGETS.get(dataset, []) + TARGETS["*"]:
+        value = metrics.get(key)
+        if value is None:
+            continue
+        met = value >= bound if op == ">=" else value <= bound
+        out.append({"metric": key, "value": value, "target": f"{op} {bound}", "met": bool(met)})
+    return out
+
+
+def markdown(result: dict[str, Any]) -> str:
+    m, b = result["ours"], result.get("baseline")
+    lines = [f"# NLU benchmark: {result['dataset']}", "",
+             f"Command: `{result['command']}`  ", f"Run: {result['finished']} on {result['machine']}", "",
+             "| metric | shipped pipeline | Rasa default (subsample) |", "|---|---|---|"]
+    keys = ["train_examples", "accuracy", "macro_f1", "in_scope_accuracy", "oos_recall", "threshold",
+            "fallback_rate_at_configured_threshold", "train_seconds", "train_peak_rss_mb", "server_start_seconds",
+            "server_peak_rss_mb", "parse_p50_ms", "parse_p95_ms", "model_bytes"]
+    for k in keys:
+        if k in m or (b and k in b):
+            lines.append(f"| {k} | {m.get(k, '')} | {'' if not b else b.get(k, '')} |")
+    if b:
+        lines += ["", f"Rasa default pipeline: {b['note']}"]
+    lines += ["", "| target | value | met |", "|---|---|---|"]
+    for t in result["targets"]:
+        lines.append(f"| {t['metric']} {t['target']} | {t['value']} | {'yes' if t['met'] else '**no**'} |")
+    if "curve" in m:
+        lines += ["", "Trade-off on test at thresholds (calibrated on val + oos_val: "
+                  f"{m['threshold']}, objective {m['objective']}):", "",
+                  "| threshold | in-scope handoff | in-scope accuracy | OOS recall |", "|---|---|---|---|"]
+        for p in m["curve"]:
+            lines.append(f"| {p['threshold']} | {p['in_scope_handoff_rate']:.3f} | {p['in_scope_accuracy']:.3f} | "
+                         f"{p['oos_recall']:.3f} |")
+    lines += ["", "One thread for all math (OMP/BLAS/TensorFlow/onnxruntime), on a shared 2-core machine: "
+              "timings vary with the other work on it.", ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_nlu", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dataset", required=True, help="banking77, clinc150 or a CSV file (text,label)")
+    parser.add_argument("--test", type=Path, default=None, help="test CSV for a CSV data set (default: 20%% split)")
+    parser.add_argument("--config", type=Path, default=PROJECT_ROOT / "config.yml")
+    parser.add_argument("--baseline-per-intent", type=int, default=10)
+    parser.add_argument("--baseline-epochs", type=int, default=5)
+    parser.add_argument("--baseline-test", type=int, default=1000, help="test messages for the baseline (sample)")
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--max-train", type=int, default=None, help="subsample the training split (quick runs)")
+    parser.add_argument("--max-test", type=int, default=None, help="subsample test and val (quick runs)")
+    parser.add_argument("--objective", choices=["balanced", "handoff"], default="balanced",
+                        help="threshold rule on val (sets with out-of-scope data)")
+    parser.add_argument("--max-handoff-rate", type=float, default=0.05)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(PROJECT_ROOT))
+    from nlu_components.calibrate import choose_threshold, curve_point, fallback_settings, trade_off
+
+    load_before = os.getloadavg()[0]
+    ds = load_dataset(args.dataset, args.test, args.seed)
+    train_rows = ds.train
+    if args.max_train and len(train_rows) > args.max_train:
+        train_rows = random.Random(args.seed).sample(train_rows, args.max_train)
+    if args.max_test:
+        rng = random.Random(args.seed)
+        ds.test = rng.sample(ds.test, min(args.max_test, len(ds.test)))
+        ds.val = rng.sample(ds.val, min(args.max_test, len(ds.val))) if ds.val else ds.val
+    say(f"{ds.name}: {len(train_rows)} train, {len(ds.val)} val, {len(ds.test)} test messages from {ds.source}")
+    WORK.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"{ds.name}-", dir=WORK))
+    config_text = args.config.read_text(encoding="utf-8")
+    ambiguity = fallback_settings(config_text)["ambiguity_threshold"]
+
+    evals = {"test": ds.test} | ({"val": ds.val} if ds.val else {})
+    run = run_pipeline("ours", args.config, train_rows, evals, work)
+    ours = {"train_examples": len(train_rows), **classification_metrics(ds.test, run["parsed"]["test"], ds.oos_label),
+            "train_seconds": run["train"]["train_seconds"], "train_peak_rss_mb": run["train"]["train_peak_rss_mb"],
+            "server_start_seconds": run["server_start_seconds"], "server_peak_rss_mb": run["server_peak_rss_mb"],
+            "model_bytes": run["model_bytes"]}
+    if ds.oos_label and ds.val:
+        val_scores = scores_for(ds.val, run["parsed"]["val"], ds.oos_label)
+        chosen = choose_threshold(val_scores, ambiguity=ambiguity, max_handoff_rate=args.max_handoff_rate,
+                                  objective=args.objective)
+        test_scores = scores_for(ds.test, run["parsed"]["test"], ds.oos_label)
+        at = curve_point(test_scores, chosen["threshold"], ambiguity)
+        ours.update({"threshold": chosen["threshold"], "objective": args.objective, "ambiguity_threshold": ambiguity,
+                     "val_at_threshold": chosen, "in_scope_accuracy": round(at["in_scope_accuracy"], 4),
+                     "oos_recall": round(at["oos_recall"], 4),
+                     "in_scope_handoff_rate": round(at["in_scope_handoff_rate"], 4),
+                     "curve": trade_off(test_scores, ambiguity, np.round(np.arange(0.1, 0.95, 0.1), 2))})
+        say(f"ours: threshold {chosen['threshold']} (on val: in-scope acc {chosen['in_scope_accuracy']:.3f}, OOS "
+            f"recall {chosen['oos_recall']:.3f}) → test in-scope accuracy {at['in_scope_accuracy']:.4f}, "
+            f"OOS recall {at['oos_recall']:.4f}")
+    say(f"ours: accuracy {ours['accuracy']}, macro-F1 {ours['macro_f1']}, train {ours['train_seconds']} s, "
+        f"parse p50/p95 {ours['parse_p50_ms']}/{ours['parse_p95_ms']} ms, server start {ours['server_start_seconds']} s")
+
+    baseline = None
+    if not args.no_baseline:
+        sub = subsample(ds.train, args.baseline_per_intent, args.seed)
+        test_sample = random.Random(args.seed).sample(ds.test, min(args.baseline_test, len(ds.test)))
+        cfg = work / "rasa-default.yml"
+        cfg.write_text(DEFAULT_PIPELINE.format(epochs=args.baseline_epochs), encoding="utf-8")
+        brun = run_pipeline("rasa-default", cfg, sub, {"test": test_sample}, work)
+        baseline = {"train_examples": len(sub), **classification_metrics(test_sample, brun["parsed"]["test"], ds.oos_label),
+                    "train_seconds": brun["train"]["train_seconds"],
+                    "train_peak_rss_mb": brun["train"]["train_peak_rss_mb"],
+                    "server_start_seconds": brun["server_start_seconds"],
+                    "server_peak_rss_mb": brun["server_peak_rss_mb"], "model_bytes": brun["model_bytes"]}
+        if ds.oos_label:
+            s = scores_for(test_sample, brun["parsed"]["test"], ds.oos_label)
+            at = curve_point(s, 0.3, 0.1)
+            baseline.update({"in_scope_accuracy": round(at["in_scope_accuracy"], 4),
+                             "oos_recall": round(at["oos_recall"], 4), "threshold": 0.3})
+        epoch_s = diet_epoch_seconds(work / "rasa-default-train.log")
+        fixed_s = brun["train"]["train_seconds"] - (epoch_s or 0.0)
+        baseline["diet_epochs_seconds"] = epoch_s
+        if epoch_s:
+            full_min = (fixed_s + epoch_s / (args.baseline_epochs * len(sub)) * 100 * len(ds.train)) / 60
+            baseline["extrapolated_full_train_minutes"] = round(full_min, 1)
+            scale = (f"DIET's {args.baseline_epochs} epochs took {epoch_s:.0f} s of the {brun['train']['train_seconds']:.0f} s; "
+                     f"at that rate the default 100 epochs on all {len(ds.train)} examples would take about "
+                     f"{full_min:.0f} min (extrapolated linearly in examples × epochs).")
+        else:
+            scale = "DIET's epoch time was not found in the training log."
+        baseline["note"] = (f"{args.baseline_per_intent} examples per intent ({len(sub)}), DIET {args.baseline_epochs} "
+                            f"epochs, tested on {len(test_sample)} sampled test messages. {scale}")
+        say(f"rasa-default: accuracy {baseline['accuracy']} in {baseline['train_seconds']} s; {baseline['note']}")
+
+    metrics_for_targets = dict(ours)
+    result = {
+        "dataset": ds.name, "source": ds.source, "config": str(args.config.relative_to(PROJECT_ROOT))
+        if args.config.is_relative_to(PROJECT_ROOT) else str(args.config),
+        "config_text": config_text, "command": "python -m benchmarks.bench_nlu " + " ".join(argv or sys.argv[1:]),
+        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared; 1-min load average {load_before:.1f} at "
+                   f"start, {os.getloadavg()[0]:.1f} at the end), one math thread",
+        "ours": ours, "baseline": baseline, "targets": check_targets(ds.name, metrics_for_targets),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    quick = args.max_train or args.max_test
+    stem = f"nlu_{ds.name}" + ("_quick" if quick else "")
+    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    (args.out / f"{stem}.md").write_text(markdown(result), encoding="utf-8")
+    for t in result["targets"]:
+        say(f"target {t['metric']} {t['target']}: {t['value']} → {'met' if t['met'] else 'NOT met'}")
+    say(f"results: {args.out / (stem + '.json')} and .md")
+    subprocess.run(["rm", "-rf", str(work)], check=False)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

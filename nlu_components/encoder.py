@@ -1,0 +1,153 @@
+"""An ONNX sentence encoder: onnxruntime + tokenizers + numpy, no torch.
+
+Reads a folder written by `python -m nlu_components.export_onnx` (default `models/encoder/<model>/`):
+`model.onnx`, `tokenizer.json` and `manifest.json` (model name, dimension, pooling, normalisation, hashes).
+It returns the same L2-normalised vectors as sentence-transformers (tests/nlu/test_encoder_parity.py), runs on
+one thread, and never touches the network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nlu_components import DEFAULT_MODEL, ENCODER_ROOT
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+
+
+class EncoderNotFound(RuntimeError):
+    """The exported encoder folder is missing or incomplete."""
+
+
+def model_slug(model: str) -> str:
+    """Folder name for a model name or path: `sentence-transformers/all-MiniLM-L6-v2` → `all-MiniLM-L6-v2`."""
+    name = (model or DEFAULT_MODEL).strip().rstrip("/")
+    name = name.split("/")[-1] if not Path(name).expanduser().is_dir() else Path(name).expanduser().resolve().name
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", name) or "model"
+
+
+def encoder_dir(model: str | None = None, root: Path | None = None) -> Path:
+    return (root or ENCODER_ROOT) / model_slug(model or DEFAULT_MODEL)
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    path = Path(directory) / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EncoderNotFound(
+            f"no exported sentence encoder in {directory} ({MANIFEST} is missing). Build it once with "
+            "`make encoder` (runs `.venv/bin/python -m nlu_components.export_onnx`)."
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise EncoderNotFound(f"cannot read {path}: {exc}. Rebuild it with `make encoder`.") from exc
+    for key in ("model", "dimension", "onnx", "tokenizer", "max_seq_length"):
+        if key not in manifest:
+            raise EncoderNotFound(f"{path} has no {key!r}; rebuild it with `make encoder`.")
+    return manifest
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class OnnxSentenceEncoder:
+    """Encode texts into float32 vectors of shape (n, dimension), each row L2-normalised."""
+
+    def __init__(self, directory: str | Path, *, batch_size: int = 32, threads: int = 1) -> None:
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.directory = Path(directory)
+        self.manifest = read_manifest(self.directory)
+        self.name: str = self.manifest["model"]
+        self.dimension: int = int(self.manifest["dimension"])
+        self.normalize: bool = bool(self.manifest.get("normalize", True))
+        self.batch_size = batch_size
+        onnx_path = self.directory / self.manifest["onnx"]
+        tok_path = self.directory / self.manifest["tokenizer"]
+        for p in (onnx_path, tok_path):
+            if not p.exists():
+                raise EncoderNotFound(f"{p} is missing; rebuild the encoder with `make encoder`.")
+
+        self._tokenizer = Tokenizer.from_file(str(tok_path))
+        self._tokenizer.enable_truncation(max_length=int(self.manifest["max_seq_length"]))
+        self._tokenizer.no_padding()
+        self._pad_id = int(self.manifest.get("pad_token_id", 0))
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        self._session = ort.InferenceSession(str(onnx_path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self._inputs = [i.name for i in self._session.get_inputs()]
+        self._output = self.manifest.get("output", self._session.get_outputs()[0].name)
+        self._lock = threading.Lock()
+
+    @property
+    def identity(self) -> dict[str, Any]:
+        """What a trained model records about the encoder it was trained with."""
+        keys = ("model", "dimension", "pooling", "normalize", "max_seq_length", "source_sha256", "onnx_sha256")
+        return {k: self.manifest.get(k) for k in keys}
+
+    def _run(self, ids: list[list[int]], type_ids: list[list[int]]) -> np.ndarray:
+        width = max(len(x) for x in ids)
+        n = len(ids)
+        input_ids = np.full((n, width), self._pad_id, dtype=np.int64)
+        attention = np.zeros((n, width), dtype=np.int64)
+        token_types = np.zeros((n, width), dtype=np.int64)
+        for i, (row, types) in enumerate(zip(ids, type_ids)):
+            input_ids[i, : len(row)] = row
+            attention[i, : len(row)] = 1
+            token_types[i, : len(types)] = types
+        feeds = {"input_ids": input_ids, "attention_mask": attention, "token_type_ids": token_types}
+        with self._lock:
+            (out,) = self._session.run([self._output], {k: feeds[k] for k in self._inputs})
+        return out
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        # sentence-transformers strips each text before tokenising.
+        encodings = self._tokenizer.encode_batch([str(t).strip() for t in texts])
+        # Batches of similar lengths: little padding, and padding never changes a vector (masked pooling).
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            vectors = self._run([encodings[i].ids for i in chunk], [encodings[i].type_ids for i in chunk])
+            out[chunk] = vectors
+        if self.normalize:
+            norms = np.linalg.norm(out, axis=1, keepdims=True)
+            out /= np.maximum(norms, 1e-12)
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def __repr__(self) -> str:
+        return f"OnnxSentenceEncoder({self.name!r}, dimension={self.dimension}, dir={str(self.directory)!r})"
+
+
+def check_kb_model(model: str) -> str | None:
+    """A warning text when the knowledge base is configured with another sentence encoder, else None."""
+    kb = (os.environ.get("EMBEDDING_MODEL") or "").strip()
+    if kb and model_slug(kb) != model_slug(model):
+        return (f"The NLU featurizer uses the sentence encoder {model!r} but the knowledge base uses "
+                f"EMBEDDING_MODEL={kb!r}. Set `model: {kb}` for SentenceEmbeddingFeaturizer in config.yml (then "
+                "`make encoder` and retrain), or set EMBEDDING_MODEL to the same model, so both understand "
+                "messages the same way.")
+    return None

@@ -1,0 +1,243 @@
+"""The model behind `LinearIntentClassifier`, free of Rasa: multinomial logistic regression over
+[sentence embedding ⊕ word TF-IDF ⊕ character TF-IDF].
+
+- Sentence embeddings carry meaning (paraphrases, synonyms); the TF-IDF blocks carry the exact words and the
+  spelling variants (typos, product and banking terms) that a general-purpose encoder blurs.
+- One multinomial logistic regression: probabilities that sum to 1 over the intents, so one confidence
+  threshold (Rasa's FallbackClassifier) means the same thing for every intent; the threshold itself is
+  chosen on validation data (`python -m nlu_components.calibrate`).
+- Saved as JSON + .npy (no pickle): vocabularies, idf weights, coefficients.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+DEFAULTS: dict[str, Any] = {
+    "C": 20.0,  # inverse regularisation strength
+    "dense_weight": 1.0,  # scale of the (unit-length) embedding block against the (unit-length) TF-IDF blocks
+    "word_ngrams": [1, 2],  # word TF-IDF n-gram range; [] to switch the block off
+    "char_ngrams": [2, 5],  # char_wb TF-IDF n-gram range; [] to switch the block off
+    "min_df": "auto",  # n-grams seen in fewer examples are dropped; auto: 1 below 2,000 examples, else 2
+    "max_features": 50000,  # per TF-IDF block
+    "class_weight": None,  # or "balanced"
+    "max_iter": 300,
+    "tol": 1e-4,
+    "random_state": 42,
+}
+
+
+def _vectorizer(kind: str, ngrams: Sequence[int], cfg: dict[str, Any], vocabulary: dict[str, int] | None = None,
+                n_examples: int = 0):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    min_df = cfg["min_df"]
+    if min_df == "auto":
+        min_df = 1 if n_examples < 2000 else 2
+
+    return TfidfVectorizer(
+        analyzer="word" if kind == "word" else "char_wb",
+        ngram_range=(int(ngrams[0]), int(ngrams[1])),
+        lowercase=True,
+        sublinear_tf=True,
+        min_df=1 if vocabulary is not None else int(min_df),
+        max_features=None if vocabulary is not None else int(cfg["max_features"]),
+        token_pattern=r"(?u)\b\w+\b",  # keeps one-letter words ("i", "a") that matter in short messages
+        dtype=np.float32,
+        vocabulary=vocabulary,
+    )
+
+
+def fit_softmax(dense: np.ndarray | None, sparse: sp.csr_matrix | None, y: np.ndarray, n_classes: int, *,
+                C: float, max_iter: int, tol: float,
+                sample_weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Multinomial logistic regression, L2-penalised (the objective of scikit-learn's
+    `LogisticRegression(C=C)`: C·Σ log-loss + ½‖W‖², intercept not penalised), solved with L-BFGS.
+
+    Written out because the dense block goes through BLAS and the sparse block through scipy separately:
+    several times faster than one mixed sparse matrix in scikit-learn on a one-thread machine.
+    Returns (coef (n_classes, n_features), intercept (n_classes,)).
+    """
+    from scipy.optimize import minimize
+
+    n = len(y)
+    d_dense = 0 if dense is None else dense.shape[1]
+    d_sparse = 0 if sparse is None else sparse.shape[1]
+    d = d_dense + d_sparse
+    k = n_classes
+    Y = np.zeros((n, k))
+    Y[np.arange(n), y] = 1.0
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    sparse_t = None if sparse is None else sparse.T.tocsr()
+
+    def objective(w: np.ndarray) -> tuple[float, np.ndarray]:
+        W = w[: d * k].reshape(d, k)
+        b = w[d * k :]
+        Z = np.zeros((n, k)) + b
+        if dense is not None:
+            Z += dense @ W[:d_dense]
+        if sparse is not None:
+            Z += sparse @ W[d_dense:]
+        Z -= Z.max(axis=1, keepdims=True)
+        log_norm = np.log(np.exp(Z).sum(axis=1))
+        loss = float(np.sum(sw * (log_norm - Z[np.arange(n), y])))
+        P = np.exp(Z - log_norm[:, None])
+        G = (P - Y) * sw[:, None]
+        grad_w = np.empty((d, k))
+        if dense is not None:
+            grad_w[:d_dense] = dense.T @ G
+        if sparse_t is not None:
+            grad_w[d_dense:] = sparse_t @ G
+        grad_w += W / C
+        value = (loss + 0.5 * float(np.sum(W * W)) / C) / n
+        return value, np.concatenate([grad_w.ravel(), G.sum(axis=0)]) / n
+
+    result = minimize(objective, np.zeros(d * k + k), jac=True, method="L-BFGS-B",
+                      options={"maxiter": max_iter, "gtol": tol, "ftol": 1e-10, "maxcor": 10})
+    W = result.x[: d * k].reshape(d, k)
+    fit_softmax.last_info = {"iterations": int(result.nit), "evaluations": int(result.nfev),  # type: ignore[attr-defined]
+                             "converged": bool(result.success), "message": str(result.message)}
+    return W.T.copy(), result.x[d * k :].copy()
+
+
+@dataclass
+class LinearTextModel:
+    config: dict[str, Any] = field(default_factory=dict)
+    classes: list[str] = field(default_factory=list)
+    coef: np.ndarray | None = None  # (n_classes, n_features)
+    intercept: np.ndarray | None = None
+    vectorizers: dict[str, Any] = field(default_factory=dict)
+    fit_seconds: float = 0.0
+    fit_info: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.config = {**DEFAULTS, **(self.config or {})}
+
+    # -- features ----------------------------------------------------------------------------------
+
+    def _blocks(self) -> list[tuple[str, Sequence[int]]]:
+        out = []
+        for kind in ("word", "char"):
+            ngrams = self.config.get(f"{kind}_ngrams") or []
+            if len(ngrams) == 2:
+                out.append((kind, ngrams))
+        return out
+
+    def features(self, embeddings: np.ndarray | None, texts: Sequence[str], *,
+                 fit: bool = False) -> tuple[np.ndarray | None, sp.csr_matrix | None]:
+        """(dense block, sparse TF-IDF blocks): kept apart so the dense products run on BLAS."""
+        dense = None
+        if embeddings is not None and embeddings.shape[1] > 0:
+            dense = np.asarray(embeddings, dtype=np.float64) * float(self.config["dense_weight"])
+        texts = [t or "" for t in texts]
+        parts = []
+        for kind, ngrams in self._blocks():
+            if fit:
+                self.vectorizers[kind] = _vectorizer(kind, ngrams, self.config, n_examples=len(texts))
+                parts.append(self.vectorizers[kind].fit_transform(texts))
+            else:
+                parts.append(self._transform(kind, texts))
+        if dense is None and not parts:
+            raise ValueError("LinearIntentClassifier has no features: no dense features and no TF-IDF block")
+        return dense, (sp.hstack(parts, format="csr", dtype=np.float64) if parts else None)
+
+    def _transform(self, kind: str, texts: Sequence[str]) -> sp.csr_matrix:
+        """TfidfVectorizer.transform without its per-call overheads (same result: sublinear tf · idf, l2 rows)."""
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        vec = self.vectorizers[kind]
+        idf = getattr(vec, "_idf_array", None)
+        if idf is None:
+            idf = vec._idf_array = np.asarray(vec.idf_, dtype=np.float64)
+        X = CountVectorizer.transform(vec, texts).astype(np.float64)
+        X.data = (1.0 + np.log(X.data)) * idf[X.indices]
+        norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        X.data /= np.repeat(norms, np.diff(X.indptr))
+        return X
+
+    # -- training and prediction -------------------------------------------------------------------
+
+    def fit(self, embeddings: np.ndarray | None, texts: Sequence[str], labels: Sequence[str]) -> "LinearTextModel":
+        started = time.monotonic()
+        dense, sparse = self.features(embeddings, texts, fit=True)
+        self.classes = sorted(set(labels))
+        index = {c: i for i, c in enumerate(self.classes)}
+        y = np.array([index[label] for label in labels])
+        n_features = (0 if dense is None else dense.shape[1]) + (0 if sparse is None else sparse.shape[1])
+        if len(self.classes) == 1:  # a one-intent bot: always that intent
+            self.coef = np.zeros((1, n_features), dtype=np.float32)
+            self.intercept = np.zeros(1, dtype=np.float32)
+        else:
+            weights = None
+            if self.config["class_weight"] == "balanced":
+                counts = np.bincount(y, minlength=len(self.classes))
+                weights = (len(y) / (len(self.classes) * counts))[y]
+            coef, intercept = fit_softmax(dense, sparse, y, len(self.classes), C=float(self.config["C"]),
+                                          max_iter=int(self.config["max_iter"]), tol=float(self.config["tol"]),
+                                          sample_weight=weights)
+            self.coef, self.intercept = coef.astype(np.float32), intercept.astype(np.float32)
+            self.fit_info = dict(getattr(fit_softmax, "last_info", {}))
+        self.fit_seconds = time.monotonic() - started
+        return self
+
+    def _blocks_t(self, d_dense: int) -> tuple[np.ndarray, np.ndarray]:
+        """Contiguous transposed coefficient blocks (dense part, sparse part), made once: a per-call copy of a
+        (features × intents) slice costs more than the whole prediction."""
+        cached = getattr(self, "_coef_t", None)
+        if cached is None or cached[0] != d_dense:
+            # float64 like the features: a mixed-dtype product would convert the whole matrix on every call
+            cached = (d_dense, np.ascontiguousarray(self.coef[:, :d_dense].T, dtype=np.float64),
+                      np.ascontiguousarray(self.coef[:, d_dense:].T, dtype=np.float64))
+            self._coef_t = cached
+        return cached[1], cached[2]
+
+    def decision(self, embeddings: np.ndarray | None, texts: Sequence[str]) -> np.ndarray:
+        dense, sparse = self.features(embeddings, texts)
+        d_dense = 0 if dense is None else dense.shape[1]
+        w_dense, w_sparse = self._blocks_t(d_dense)
+        logits = np.zeros((len(texts), len(self.classes)), dtype=np.float64) + self.intercept
+        if dense is not None:
+            logits += dense @ w_dense
+        if sparse is not None:
+            logits += np.asarray(sparse @ w_sparse)
+        return logits
+
+    def predict_proba(self, embeddings: np.ndarray | None, texts: Sequence[str]) -> np.ndarray:
+        logits = self.decision(embeddings, texts)
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        return p / p.sum(axis=1, keepdims=True)
+
+    # -- persistence (no pickle) -------------------------------------------------------------------
+
+    def save(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {"config": self.config, "classes": self.classes, "vectorizers": {}}
+        for kind, vec in self.vectorizers.items():
+            meta["vectorizers"][kind] = {"vocabulary": {k: int(v) for k, v in vec.vocabulary_.items()}}
+            np.save(directory / f"idf_{kind}.npy", vec.idf_.astype(np.float32))
+        (directory / "linear_model.json").write_text(json.dumps(meta), encoding="utf-8")
+        np.save(directory / "coef.npy", self.coef)
+        np.save(directory / "intercept.npy", self.intercept)
+
+    @classmethod
+    def load(cls, directory: Path) -> "LinearTextModel":
+        meta = json.loads((directory / "linear_model.json").read_text(encoding="utf-8"))
+        model = cls(config=meta["config"], classes=list(meta["classes"]))
+        for kind, ngrams in model._blocks():
+            vocab = meta["vectorizers"][kind]["vocabulary"]
+            vec = _vectorizer(kind, ngrams, model.config, vocabulary=vocab)
+            vec._validate_vocabulary()
+            vec.idf_ = np.load(directory / f"idf_{kind}.npy")
+            model.vectorizers[kind] = vec
+        model.coef = np.load(directory / "coef.npy")
+        model.intercept = np.load(directory / "intercept.npy")
+        return model

@@ -1,0 +1,93 @@
+"""The custom Rasa components train, persist, load and classify inside the Rasa runtime (Python 3.10)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.nlu.support import run_in_rasa
+
+SCRIPT = r'''
+import json, sys, tempfile, warnings
+from pathlib import Path
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from nlu_components.featurizer import SentenceEmbeddingFeaturizer, EncoderMismatch
+from nlu_components.classifier import LinearIntentClassifier
+
+DATA = {
+    "order_status": ["where is my order", "track my parcel", "has my package shipped", "order status please",
+                     "when will my order arrive"],
+    "greet": ["hi", "hello there", "good morning", "hey", "hiya"],
+    "refund": ["I want my money back", "refund please", "how do I get a refund", "return this for a refund",
+               "money back for the broken lamp"],
+}
+storage = LocalModelStorage(Path(tempfile.mkdtemp()))
+ctx = ExecutionContext(GraphSchema({}), "test")
+examples = [Message(data={"text": t, "intent": i}) for i, ts in DATA.items() for t in ts]
+data = TrainingData(training_examples=examples)
+tok = WhitespaceTokenizer.create(WhitespaceTokenizer.get_default_config(), storage, Resource("tok"), ctx)
+tok.process_training_data(data)
+
+fcfg = {**SentenceEmbeddingFeaturizer.get_default_config(), "model": "all-MiniLM-L6-v2"}
+fres = Resource("featurizer")
+feat = SentenceEmbeddingFeaturizer.create(fcfg, storage, fres, ctx)
+feat.train(data)
+feat.process_training_data(data)
+seq, sent = examples[0].get_dense_features("text")
+assert seq is None and sent.features.shape == (1, 384), sent.features.shape
+
+ccfg = {**LinearIntentClassifier.get_default_config(), "C": 10}
+cres = Resource("classifier")
+clf = LinearIntentClassifier.create(ccfg, storage, cres, ctx)
+clf.train(data)
+
+# Load both from the model storage, as the server does, and classify new messages.
+feat2 = SentenceEmbeddingFeaturizer.load(fcfg, storage, fres, ctx)
+clf2 = LinearIntentClassifier.load(ccfg, storage, cres, ctx)
+msgs = [Message(data={"text": t}) for t in ["where's my package?", "hello!", "can I get my money back"]]
+tok.process(msgs); feat2.process(msgs); clf2.process(msgs)
+out = [{"intent": m.get("intent"), "ranking": m.get("intent_ranking")} for m in msgs]
+recorded = json.loads((storage._directory_for_resource(fres) / "encoder.json").read_text())
+
+# A model trained with another encoder is refused with a clear message.
+(storage._directory_for_resource(fres) / "encoder.json").write_text(json.dumps({**recorded, "model": "other-model",
+                                                                                "dimension": 768}))
+try:
+    SentenceEmbeddingFeaturizer.load(fcfg, storage, fres, ctx)
+    mismatch = None
+except EncoderMismatch as exc:
+    mismatch = str(exc)
+print(json.dumps({"out": out, "recorded": recorded, "mismatch": mismatch}))
+'''
+
+
+def test_featurizer_and_classifier_train_persist_load_and_classify(encoder_dir: Path) -> None:
+    proc = run_in_rasa(SCRIPT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    intents = [o["intent"]["name"] for o in result["out"]]
+    assert intents == ["order_status", "greet", "refund"]
+    for o in result["out"]:
+        ranking = o["ranking"]
+        assert abs(sum(r["confidence"] for r in ranking) - 1.0) < 1e-4  # probabilities over all 3 intents
+        assert ranking[0]["name"] == o["intent"]["name"]
+        assert ranking[0]["confidence"] >= ranking[1]["confidence"]
+    assert result["recorded"]["model"] == "all-MiniLM-L6-v2" and result["recorded"]["dimension"] == 384
+    assert result["mismatch"] and "other-model" in result["mismatch"] and "Retrain" in result["mismatch"]
+
+
+def test_kb_encoder_mismatch_is_a_warning(monkeypatch) -> None:
+    from nlu_components.encoder import check_kb_model
+
+    monkeypatch.setenv("EMBEDDING_MODEL", "paraphrase-multilingual-MiniLM-L12-v2")
+    warning = check_kb_model("all-MiniLM-L6-v2")
+    assert warning and "EMBEDDING_MODEL='paraphrase-multilingual-MiniLM-L12-v2'" in warning
+    monkeypatch.setenv("EMBEDDING_MODEL", "sentence-transformers/all-MiniLM-L6-v2")
+    assert check_kb_model("all-MiniLM-L6-v2") is None
+    monkeypatch.setenv("EMBEDDING_MODEL", "")
+    assert check_kb_model("all-MiniLM-L6-v2") is None
