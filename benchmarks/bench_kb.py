@@ -1,17 +1,23 @@
-"""Knowledge-base benchmark: retrieval quality and latency on the starter FAQ, and FAISS index sizing.
+"""Knowledge-base benchmark (issue 4). See benchmarks/README.md for the measured numbers.
 
-    python -m benchmarks.bench_kb                 # top-1/top-5, decisions, query latency (starter FAQ)
+    python -m benchmarks.bench_kb --save          # make bench-kb: StackFAQ (+ BM25, hybrid, answer weight), starter
+                                                  # FAQ (+ abstain, margin), query embedding, incremental rebuild
+    python -m benchmarks.bench_kb --scale --save  # make bench-kb-scale: search p50/p95 at 10k/100k/1M entries
+    python -m benchmarks.bench_kb --embedding     # single-query embedding latency only
     python -m benchmarks.bench_kb --faiss         # exact vs HNSW search cost at several index sizes
 
-Runs on one math thread (as the services do). Writes a JSON summary to benchmarks/results/ with --save.
+Runs on one math thread (as the services do). StackFAQ is read from ../shared/benchmarks/stackfaq (never copied
+into the repository). --save writes JSON (and Markdown) to benchmarks/results/kb-*.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import platform
+import re
 import statistics
 import tempfile
 import time
@@ -24,39 +30,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def bench_quality(repeat: int) -> dict[str, Any]:
-    from kb_index import KnowledgeBase, build_index, load_encoder
-    from kb_index.eval import STARTER_QUERIES, evaluate, load_queries
-
-    content = Path(__file__).resolve().parents[1] / "kb_index" / "content"
-    started = time.perf_counter()
-    encoder = load_encoder()
-    load_s = time.perf_counter() - started
-    with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
-        manifest = build_index(content, Path(tmp) / "build", encoder, progress=False)
-        build_s = time.perf_counter() - started
-        kb = KnowledgeBase.load(Path(tmp) / "build", encoder)
-        queries = load_queries(STARTER_QUERIES)
-        report = evaluate(kb, queries)
-        timings = []
-        for _ in range(repeat):
-            for item in queries:
-                t = time.perf_counter()
-                kb.decide(item.query)
-                timings.append((time.perf_counter() - t) * 1000)
-    timings.sort()
-    return {
-        **report.summary(),
-        "entries": manifest.entry_count,
-        "vectors": manifest.vector_count,
-        "model_load_s": round(load_s, 2),
-        "build_s": round(build_s, 2),
-        "decide_ms_p50": round(statistics.median(timings), 2),
-        "decide_ms_p95": round(timings[int(len(timings) * 0.95) - 1], 2),
-    }
 
 
 def bench_faiss(sizes: list[int], hnsw_sizes: list[int], queries: int = 200, dim: int = 384) -> list[dict[str, Any]]:
@@ -104,27 +77,619 @@ def bench_faiss(sizes: list[int], hnsw_sizes: list[int], queries: int = 200, dim
     return rows
 
 
+# --- scale: search latency at 10k / 100k / 1M entries ---------------------------------------------------------
+
+
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _percentiles(timings: list[float]) -> dict[str, float]:
+    ordered = sorted(timings)
+    return {
+        "p50_ms": round(statistics.median(ordered), 3),
+        "p95_ms": round(ordered[max(0, int(len(ordered) * 0.95) - 1)], 3),
+    }
+
+
+class _FixedEncoder:
+    """Stands in for the model in the scale bench: `encode` returns the vector set beforehand (no embedding cost)."""
+
+    name = "synthetic"
+
+    def __init__(self, dimension: int):
+        self.dimension = dimension
+        self.next: np.ndarray | None = None
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        assert self.next is not None
+        return self.next[None, :]
+
+
+def _synthetic(
+    size: int, dim: int, queries: int, rng: np.random.Generator, noise: float = 0.05
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    base = np.empty((size, dim), dtype=np.float32)
+    for start in range(0, size, 100_000):
+        chunk = rng.standard_normal((min(100_000, size - start), dim), dtype=np.float32)
+        base[start : start + len(chunk)] = chunk / np.linalg.norm(chunk, axis=1, keepdims=True)
+    targets = rng.choice(size, queries, replace=False)
+    probe = base[targets] + noise * rng.standard_normal((queries, dim), dtype=np.float32)
+    probe /= np.linalg.norm(probe, axis=1, keepdims=True)
+    return base, probe.astype(np.float32), targets
+
+
+def _kb_over(index: Any, kind: str, size: int, dim: int) -> Any:
+    """A KnowledgeBase of `size` one-vector entries over a prebuilt index (what `KnowledgeBase.load` would give)."""
+    from kb_index.schema import Entry
+    from kb_index.search import KnowledgeBase
+    from kb_index.storage import Manifest
+
+    entries = [Entry(id=f"e{i}", language="en", question=f"q{i}", answer="a") for i in range(size)]
+    rows = [(i, "question", "") for i in range(size)]
+    manifest = Manifest(model="synthetic", dimension=dim, content_hash="", entry_count=size, vector_count=size,
+                        index_type=kind, built_at="", build_seconds=0.0)
+    return KnowledgeBase(index, entries, rows, manifest, _FixedEncoder(dim))
+
+
+def _build_kind(kind: str, base: np.ndarray, rng: np.random.Generator) -> Any:
+    import faiss
+
+    from kb_index import faiss_index
+
+    dim = base.shape[1]
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif kind.startswith("hnsw"):  # hnsw<M>-<efConstruction>
+        m, ef_construction = (int(x) for x in kind[4:].split("-"))
+        index = faiss.IndexHNSWFlat(dim, m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = ef_construction
+        index.hnsw.efSearch = faiss_index.HNSW_EF_SEARCH
+    elif kind.startswith("ivf"):  # ivf<nlist>-<nprobe>, trained on a 50k sample
+        nlist, nprobe = (int(x) for x in kind[3:].split("-"))
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.train(base[rng.choice(len(base), min(len(base), 50_000), replace=False)])
+        index.nprobe = nprobe
+    else:
+        raise ValueError(kind)
+    for start in range(0, len(base), 100_000):
+        index.add(base[start : start + 100_000])
+    return index
+
+
+def bench_scale(
+    plan: dict[int, list[str]], queries: int = 300, dim: int = 384, on_row: Any = None, noise: float = 0.05
+) -> list[dict[str, Any]]:
+    """Search p50/p95 (one thread, query embedding excluded) by entry count and index type.
+
+    Every synthetic entry has one normalised 384-d vector; queries are stored vectors plus noise, so the
+    right entry is known (`recall_at_1`). `faiss_*` times the bare index search (k=80, what the knowledge
+    base asks for with k=5); `kb_*` times `KnowledgeBase.search(k=5)`, i.e. index search plus entry scoring.
+    """
+    import faiss
+
+    faiss.omp_set_num_threads(1)
+    rng = np.random.default_rng(0)
+    rows = []
+    for size, kinds in sorted(plan.items()):
+        base, probe, targets = _synthetic(size, dim, queries, rng, noise)
+        for kind in kinds:
+            gc.collect()
+            rss = _rss_mb()
+            started = time.perf_counter()
+            index = _build_kind(kind, base, rng)
+            build_s = time.perf_counter() - started
+            index_mb = _rss_mb() - rss
+            faiss_ms, found = [], []
+            n_probe = queries if kind != "flat" or size <= 100_000 else 50
+            for q in probe[:n_probe]:
+                t = time.perf_counter()
+                _, ids = index.search(q[None, :], 80)
+                faiss_ms.append((time.perf_counter() - t) * 1000)
+                found.append(ids[0][0])
+            row: dict[str, Any] = {
+                "entries": size,
+                "index": kind,
+                "build_s": round(build_s, 1),
+                "index_rss_mb": round(index_mb),
+                "vectors_mb": round(base.nbytes / 2**20),
+                "queries": n_probe,
+                "faiss_search": _percentiles(faiss_ms),
+                "recall_at_1": round(float(np.mean(np.array(found) == targets[:n_probe])), 3),
+            }
+            if kind == "flat" or kind.startswith("hnsw"):
+                kb = _kb_over(index, kind, size, dim)
+                encoder = kb.encoder
+                kb_ms, kb_found = [], []
+                for q, target in zip(probe[:n_probe], targets[:n_probe]):
+                    encoder.next = q
+                    t = time.perf_counter()
+                    hits = kb.search("synthetic query", k=5)
+                    kb_ms.append((time.perf_counter() - t) * 1000)
+                    kb_found.append(hits[0].entry_id == f"e{target}")
+                row["kb_search"] = _percentiles(kb_ms)
+                row["kb_recall_at_1"] = round(float(np.mean(kb_found)), 3)
+                del kb
+            print(json.dumps(row), flush=True)
+            rows.append(row)
+            if on_row is not None:
+                on_row(rows)
+            del index
+        del base
+    return rows
+
+
+STACKFAQ = Path(__file__).resolve().parents[1].parent / "shared" / "benchmarks" / "stackfaq"
+STARTER_CONTENT = Path(__file__).resolve().parents[1] / "kb_index" / "content"
+ANSWER_WEIGHTS = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5]
+BM25_WEIGHTS = [0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3]
+MARGINS = [0.0, 0.02, 0.04, 0.06, 0.08, 0.10]
+
+
+def thresholds() -> dict[str, float]:
+    """The answer/suggest thresholds the bot runs with (bot.config Settings), else kb_index's defaults."""
+    from kb_index.search import DEFAULT_ANSWER_THRESHOLD, DEFAULT_SUGGEST_THRESHOLD
+
+    try:
+        from bot.config import Settings
+
+        settings = Settings.from_env()
+        return {"answer_threshold": settings.kb_answer_threshold, "suggest_threshold": settings.kb_suggest_threshold}
+    except Exception:  # noqa: BLE001 - outside the project, or a bad setting: use the package defaults
+        return {"answer_threshold": DEFAULT_ANSWER_THRESHOLD, "suggest_threshold": DEFAULT_SUGGEST_THRESHOLD}
+
+
+class _MemoEncoder:
+    """Wraps the real encoder and remembers query vectors, so re-scoring a query set with other weights is cheap."""
+
+    def __init__(self, encoder: Any):
+        self._encoder = encoder
+        self.name = encoder.name
+        self.dimension = encoder.dimension
+        self._memo: dict[str, np.ndarray] = {}
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
+        if missing:
+            for text, vector in zip(missing, self._encoder.encode(missing)):
+                self._memo[text] = vector
+        return np.stack([self._memo[t] for t in texts])
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def _ranks(score_rows: list[dict[str, float]], expected: list[str]) -> list[int | None]:
+    ranks: list[int | None] = []
+    for scores, want in zip(score_rows, expected):
+        if want not in scores:
+            ranks.append(None)
+            continue
+        ranks.append(1 + sum(1 for s in scores.values() if s > scores[want]))  # ties count for the expected entry
+    return ranks
+
+
+def _metrics(ranks: list[int | None]) -> dict[str, Any]:
+    n = len(ranks)
+    return {
+        "queries": n,
+        "top1": round(sum(1 for r in ranks if r == 1) / n, 4) if n else None,
+        "top5": round(sum(1 for r in ranks if r is not None and r <= 5) / n, 4) if n else None,
+        "mrr": round(sum(1 / r for r in ranks if r) / n, 4) if n else None,
+    }
+
+
+def load_stackfaq(root: Path = STACKFAQ) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
+    """StackFAQ threads as entries (question; answers joined as paragraphs) and (rephrasing, thread id) queries,
+    skipping the "*" placeholders (and one empty rephrasing)."""
+    data = json.loads((root / "stackExchange-FAQ.json").read_text(encoding="utf-8"))["root"]["qapair"]
+    entries, queries = [], []
+    for number, thread in enumerate(data):
+        entry_id = f"t{number:03d}"
+        answers = [" ".join(str(a).split()) for a in thread["answer"] if a and str(a).strip()]
+        entries.append({"id": entry_id, "language": "en", "question": " ".join(thread["question"].split()),
+                        "answer": "\n\n".join(answers) or thread["question"], "tags": ["stackfaq"]})
+        queries.extend((text, entry_id) for text in thread["rephr"] if text and text.strip() not in ("", "*"))
+    return entries, queries
+
+
+def _dense_scores(kb: Any, queries: list[str], weight: float) -> list[dict[str, float]]:
+    kb.answer_weight = weight
+    return [{h.entry_id: h.score for h in kb.search(q, k=len(kb.entries))} for q in queries]
+
+
+def bench_stackfaq(encoder: Any, tmp: Path) -> dict[str, Any]:
+    """StackFAQ: dense retrieval (question only, and with answer paragraphs at tuned weights), BM25, hybrid."""
+    import yaml
+    from rank_bm25 import BM25Okapi
+
+    from kb_index import KnowledgeBase, build_index
+
+    entries, queries = load_stackfaq()
+    content = tmp / "stackfaq-content"
+    content.mkdir()
+    (content / "stackfaq.yml").write_text(yaml.safe_dump(entries, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    started = time.perf_counter()
+    manifest = build_index(content, tmp / "stackfaq-build", encoder, progress=False, embed_answers=True)
+    build_s = time.perf_counter() - started
+    kb = KnowledgeBase.load(tmp / "stackfaq-build", _MemoEncoder(encoder), **thresholds())
+    texts = [q for q, _ in queries]
+    expected = [e for _, e in queries]
+    # Split by thread: weights are tuned on the rephrasings of even-numbered threads (A) and reported on the
+    # odd-numbered ones (B), then on the full set. The index always holds all 125 threads.
+    in_a = [int(e[1:]) % 2 == 0 for e in expected]
+
+    def report(ranks: list[int | None]) -> dict[str, Any]:
+        return {
+            "full": _metrics(ranks),
+            "split_a_tune": _metrics([r for r, a in zip(ranks, in_a) if a]),
+            "split_b_report": _metrics([r for r, a in zip(ranks, in_a) if not a]),
+        }
+
+    def tune(candidates: dict[float, list[int | None]]) -> float:  # best top-1, then MRR, on A; ties -> smaller
+        def key(w: float) -> tuple[float, float, float]:
+            m = _metrics([r for r, a in zip(candidates[w], in_a) if a])
+            return (m["top1"], m["mrr"], -w)
+        return max(candidates, key=key)
+
+    dense: dict[float, list[dict[str, float]]] = {}
+    dense_ranks: dict[float, list[int | None]] = {}
+    for weight in ANSWER_WEIGHTS:
+        dense[weight] = _dense_scores(kb, texts, weight)
+        dense_ranks[weight] = _ranks(dense[weight], expected)
+    chosen = tune(dense_ranks)
+
+    ids = [e["id"] for e in entries]
+    bm25 = {}
+    for name, docs in (("question", [e["question"] for e in entries]),
+                       ("question+answers", [e["question"] + " " + e["answer"] for e in entries])):
+        model = BM25Okapi([_tokens(d) for d in docs])
+        bm25[name] = [dict(zip(ids, model.get_scores(_tokens(q)).tolist())) for q in texts]
+
+    # Hybrid: dense (at the chosen answer weight) + w * BM25 / max BM25 of the query.
+    hybrid_ranks: dict[float, list[int | None]] = {}
+    for weight in BM25_WEIGHTS:
+        fused = []
+        for d, b in zip(dense[chosen], bm25["question+answers"]):
+            top = max(b.values()) or 1.0
+            fused.append({i: d.get(i, -1.0) + weight * b[i] / top for i in ids})
+        hybrid_ranks[weight] = _ranks(fused, expected)
+    hybrid_w = tune(hybrid_ranks)
+
+    # The grey-zone margin (chosen on the starter queries) checked here at the live answer threshold.
+    def decisions(score_rows: list[dict[str, float]], margin: float) -> dict[str, Any]:
+        right = wrong = 0
+        for scores, want in zip(score_rows, expected):
+            (first, top), (_, second) = sorted(scores.items(), key=lambda item: -item[1])[:2]
+            if top >= kb.answer_threshold and top - second >= margin:
+                right += first == want
+                wrong += first != want
+        return {"answered_right": right, "answered_wrong": wrong,
+                "answer_precision": round(right / (right + wrong), 4) if right + wrong else None}
+
+    margin_grid = {
+        f"answer_weight_{w}": {str(m): decisions(dense[w], m) for m in MARGINS} for w in sorted({0.0, chosen})
+    }
+
+    return {
+        "threads": len(entries),
+        "queries": len(queries),
+        "index_vectors": manifest.vector_count,
+        "build_s": round(build_s, 1),
+        "dense_question_only": report(dense_ranks[0.0]),
+        "dense_answer_weight_grid_full": {str(w): _metrics(r) for w, r in dense_ranks.items()},
+        "dense_answer_weight_chosen_on_a": chosen,
+        "dense_with_answers": report(dense_ranks[chosen]),
+        "bm25_question": report(_ranks(bm25["question"], expected)),
+        "bm25_question_answers": report(_ranks(bm25["question+answers"], expected)),
+        "hybrid_bm25_weight_grid_full": {str(w): _metrics(r) for w, r in hybrid_ranks.items()},
+        "hybrid_bm25_weight_chosen_on_a": hybrid_w,
+        "hybrid": report(hybrid_ranks[hybrid_w]),
+        "answer_threshold": kb.answer_threshold,
+        "margin_grid": margin_grid,
+    }
+
+
+def bench_starter(encoder: Any, tmp: Path, repeat: int) -> dict[str, Any]:
+    """Starter FAQ with its query set: ranking, decisions, abstain precision/recall, answer weight, margin rule."""
+    from kb_index import KnowledgeBase, build_index
+    from kb_index.eval import STARTER_QUERIES, evaluate, load_queries
+
+    queries = load_queries(STARTER_QUERIES)
+    started = time.perf_counter()
+    manifest = build_index(STARTER_CONTENT, tmp / "starter-build", encoder, progress=False, embed_answers=True)
+    build_s = time.perf_counter() - started
+    kb = KnowledgeBase.load(tmp / "starter-build", _MemoEncoder(encoder), **thresholds())
+    default_weight = kb.answer_weight
+    grid = {}
+    for weight in ANSWER_WEIGHTS:
+        kb.answer_weight = weight
+        grid[str(weight)] = evaluate(kb, queries, margin=0.0).summary()
+    # the live configuration: answer rows count only when indexes are built with answers
+    from kb_index.build import EMBED_ANSWERS
+
+    kb.answer_weight = default_weight if EMBED_ANSWERS else 0.0
+    margins = {}
+    for margin in MARGINS:
+        summary = evaluate(kb, queries, margin=margin).summary()
+        margins[str(margin)] = {key: summary[key] for key in (
+            "answered_correctly", "answered_wrongly", "choices_with_expected", "choices_without_expected",
+            "none_for_answerable", "unanswerable_answered", "unanswerable_choices", "unanswerable_none")}
+    report = evaluate(kb, queries)
+    # `decide` latency with the real encoder (query embedding included), one thread.
+    live = KnowledgeBase.load(tmp / "starter-build", encoder, **thresholds())
+    timings = []
+    for _ in range(repeat):
+        for item in queries:
+            t = time.perf_counter()
+            live.decide(item.query)
+            timings.append((time.perf_counter() - t) * 1000)
+    return {
+        **report.summary(),
+        "embed_answers": EMBED_ANSWERS,
+        "answer_weight": kb.answer_weight,
+        "margin": kb.margin,
+        "entries": manifest.entry_count,
+        "vectors": manifest.vector_count,
+        "build_s": round(build_s, 2),
+        "answer_weight_grid": grid,
+        "margin_grid": margins,
+        "decide_ms": _percentiles(timings),
+    }
+
+
+def bench_embedding(encoder: Any, texts: list[str]) -> dict[str, Any]:
+    """Single-query embedding time (one thread), after a warm-up."""
+    for text in texts[:20]:
+        encoder.encode([text])
+    timings, cpu = [], []
+    for text in texts:
+        t, c = time.perf_counter(), time.process_time()
+        encoder.encode([text])
+        timings.append((time.perf_counter() - t) * 1000)
+        cpu.append((time.process_time() - c) * 1000)
+    # CPU time of this process: what one query costs on one core, without the waits the shared machine adds
+    cpu_pct = _percentiles(cpu)
+    return {"queries": len(texts), **_percentiles(timings), "cpu_p50_ms": cpu_pct["p50_ms"], "cpu_p95_ms": cpu_pct["p95_ms"]}
+
+
+def bench_rebuild(encoder: Any, tmp: Path, entries: int = 1000) -> dict[str, Any]:
+    """Build a synthetic 1,000-entry KB from generated YAML, edit one entry, rebuild: the incremental rebuild time."""
+    import yaml
+
+    from kb_index import build_index
+
+    _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+    rng = np.random.default_rng(1)
+    words = ("order parcel refund invoice account password delivery return exchange size colour voucher card "
+             "payment address tracking warranty charger cable store pickup points newsletter gift price stock "
+             "courier customs label box damaged late missing wrong email login basket checkout").split()
+
+    def sentence(n: int) -> str:
+        return " ".join(rng.choice(words, n)).capitalize()
+
+    items = [
+        {"id": f"synthetic-{i:04d}", "language": "en", "question": sentence(7) + f" {i}?",
+         "phrasings": [sentence(5) + f" {i}" for _ in range(4)],
+         "answer": sentence(25) + f" ({i}).\n\n" + sentence(20) + ".", "tags": ["synthetic"]}
+        for i in range(entries)
+    ]
+    content = tmp / "rebuild-content"
+    content.mkdir()
+    path = content / "synthetic.yml"
+    path.write_text(yaml.dump(items, Dumper=_DUMPER, sort_keys=False), encoding="utf-8")
+    out = tmp / "rebuild-build"
+    started = time.perf_counter()
+    first = build_index(content, out, encoder, progress=False)
+    full_s = time.perf_counter() - started
+    items[500]["question"] = "How do I change the delivery address of order 500?"
+    items[500]["phrasings"][0] = "wrong address on order 500"
+    items[500]["answer"] = "Edit it under **Account → Orders** within one hour."
+    path.write_text(yaml.dump(items, Dumper=_DUMPER, sort_keys=False), encoding="utf-8")
+    started = time.perf_counter()
+    second = build_index(content, out, encoder, progress=False)
+    incremental_s = time.perf_counter() - started
+    return {
+        "entries": entries,
+        "vectors": second.vector_count,
+        "answers_embedded": second.answers,
+        "full_build_s": round(full_s, 2),
+        "full_build_embedded": first.stats.embedded,
+        "incremental_rebuild_s": round(incremental_s, 2),
+        "incremental_embedded": second.stats.embedded,
+        "incremental_cache_hits": second.stats.cache_hits,
+    }
+
+
+def bench_quality(repeat: int) -> dict[str, Any]:
+    from kb_index import load_encoder
+
+    started = time.perf_counter()
+    encoder = load_encoder()
+    load_s = time.perf_counter() - started
+    result: dict[str, Any] = {"model": encoder.name, "model_load_s": round(load_s, 1)}
+    with tempfile.TemporaryDirectory() as name:
+        tmp = Path(name)
+        result["starter_faq"] = bench_starter(encoder, tmp, repeat)
+        print(json.dumps({"starter_faq": {k: v for k, v in result["starter_faq"].items() if not k.endswith("grid")}}), flush=True)
+        result["stackfaq"] = bench_stackfaq(encoder, tmp)
+        print(json.dumps({"stackfaq": {k: v for k, v in result["stackfaq"].items() if not k.endswith("full")}}), flush=True)
+        _, queries = load_stackfaq()
+        result["query_embedding"] = bench_embedding(encoder, [q for q, _ in queries[::4]])
+        print(json.dumps({"query_embedding": result["query_embedding"]}), flush=True)
+        result["rebuild"] = bench_rebuild(encoder, tmp)
+        print(json.dumps({"rebuild": result["rebuild"]}), flush=True)
+    return result
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+def markdown_quality(result: dict[str, Any]) -> str:
+    starter, faq, emb, rebuild = result["starter_faq"], result["stackfaq"], result["query_embedding"], result["rebuild"]
+    lines = [
+        "# Knowledge base: retrieval quality (`make bench-kb`)",
+        "",
+        f"Command: `{result['command']}`. Model {result['model']}, one math thread, {result['machine']['note']}",
+        "",
+        f"## StackFAQ ({faq['threads']} threads, {faq['queries']} rephrasings; `\"*\"` skipped)",
+        "",
+        "Weights are tuned on the rephrasings of even-numbered threads (A) and reported on the odd ones (B).",
+        "",
+        "| method | top-1 full | top-5 full | MRR full | top-1 A (tune) | top-1 B (held out) |",
+        "|---|---|---|---|---|---|",
+    ]
+    rows = [
+        ("BM25, question (rank_bm25, lower-cased word tokens)", faq["bm25_question"]),
+        ("BM25, question + answers", faq["bm25_question_answers"]),
+        ("dense, question only", faq["dense_question_only"]),
+        (f"dense + answer paragraphs (weight {faq['dense_answer_weight_chosen_on_a']}, chosen on A)", faq["dense_with_answers"]),
+        (f"hybrid: dense+answers + {faq['hybrid_bm25_weight_chosen_on_a']} × BM25/max (chosen on A)", faq["hybrid"]),
+    ]
+    for name, rep in rows:
+        f = rep["full"]
+        lines.append(f"| {name} | {_pct(f['top1'])} | {_pct(f['top5'])} | {_pct(f['mrr'])} | "
+                     f"{_pct(rep['split_a_tune']['top1'])} | {_pct(rep['split_b_report']['top1'])} |")
+    lines += ["", f"Grey-zone margin check at answer threshold {faq['answer_threshold']} (margin: answered right / wrong): "
+              + "; ".join(f"{key}: " + ", ".join(f"{m} → {d['answered_right']}/{d['answered_wrong']}" for m, d in grid.items())
+                          for key, grid in faq["margin_grid"].items())]
+    lines += ["", "Answer-weight grid (full set, top-1): " + ", ".join(
+        f"{w}: {m['top1']}" for w, m in faq["dense_answer_weight_grid_full"].items()),
+        "", "BM25-weight grid for the hybrid (full set, top-1): " + ", ".join(
+        f"{w}: {m['top1']}" for w, m in faq["hybrid_bm25_weight_grid_full"].items()),
+        "",
+        f"## Starter FAQ ({starter['entries']} entries, {starter['answerable']} answerable + {starter['unanswerable']} unanswerable queries)",
+        "",
+        f"Live settings: answers embedded {starter['embed_answers']} (weight {starter['answer_weight']}), margin {starter['margin']}, thresholds "
+        f"answer ≥ {starter['answer_threshold']}, choices ≥ {starter['suggest_threshold']}.",
+        "",
+        f"top-1 {starter['top1']}, top-3 {starter['top3']}, top-5 {starter['top5']}, MRR {starter['mrr']}; "
+        f"abstain (hand-off) precision {starter['abstain_precision']} / recall {starter['abstain_recall']}; "
+        f"no-answer (hand-off or choices) precision {starter['no_answer_precision']} / recall {starter['no_answer_recall']}.",
+        f"Decisions: answered correctly {starter['answered_correctly']}, wrongly {starter['answered_wrongly']}, "
+        f"choices with the expected entry {starter['choices_with_expected']}, without {starter['choices_without_expected']}, "
+        f"hand-off for answerable {starter['none_for_answerable']}; unanswerable answered {starter['unanswerable_answered']}, "
+        f"choices {starter['unanswerable_choices']}, hand-off {starter['unanswerable_none']}.",
+        f"`decide` latency (query embedding included): p50 {starter['decide_ms']['p50_ms']} ms, p95 {starter['decide_ms']['p95_ms']} ms.",
+        "",
+        "| answer weight | top-1 | top-5 | MRR | answered wrongly | unanswerable answered |",
+        "|---|---|---|---|---|---|",
+    ]
+    for w, m in starter["answer_weight_grid"].items():
+        lines.append(f"| {w} | {m['top1']} | {m['top5']} | {m['mrr']} | {m['answered_wrongly']} | {m['unanswerable_answered']} |")
+    lines += ["", "Grey-zone margin rule (answer only when the runner-up is at least `margin` below the best):", "",
+              "| margin | answered right | answered wrong | choices with expected | choices without | unanswerable answered |",
+              "|---|---|---|---|---|---|"]
+    for margin, m in starter["margin_grid"].items():
+        lines.append(f"| {margin} | {m['answered_correctly']} | {m['answered_wrongly']} | {m['choices_with_expected']} | "
+                     f"{m['choices_without_expected']} | {m['unanswerable_answered']} |")
+    lines += [
+        "",
+        "## Latency and rebuild",
+        "",
+        f"- Single-query embedding ({emb['queries']} StackFAQ rephrasings, one at a time): wall p50 {emb['p50_ms']} ms, "
+        f"p95 {emb['p95_ms']} ms; CPU time p50 {emb['cpu_p50_ms']} ms, p95 {emb['cpu_p95_ms']} ms.",
+        f"- Incremental rebuild, {rebuild['entries']}-entry synthetic KB ({rebuild['vectors']} vectors, answers embedded: "
+        f"{rebuild['answers_embedded']}), one entry edited: {rebuild['incremental_rebuild_s']} s "
+        f"({rebuild['incremental_embedded']} texts embedded, {rebuild['incremental_cache_hits']} from the cache); "
+        f"full build {rebuild['full_build_s']} s ({rebuild['full_build_embedded']} texts embedded).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def markdown_scale(result: dict[str, Any]) -> str:
+    lines = [
+        "# Knowledge base: search latency by size (`make bench-kb-scale`)",
+        "",
+        f"Command: `{result['command']}`. One math thread, {result['machine']['note']}",
+        "Synthetic L2-normalised 384-d vectors, one per entry; queries are stored vectors plus noise. Query embedding",
+        f"excluded; query noise {result.get('noise_per_dimension', 0.05)} per dimension. `faiss` = bare index search (k=80), `kb` = `KnowledgeBase.search(k=5)` (index search + entry scoring).",
+        "",
+        "| entries | index | build s | index RSS MB | faiss p50 / p95 ms | kb p50 / p95 ms | recall@1 |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in result["scale"]:
+        kb = row.get("kb_search")
+        lines.append(
+            f"| {row['entries']:,} | {row['index']} | {row['build_s']} | {row['index_rss_mb']} | "
+            f"{row['faiss_search']['p50_ms']} / {row['faiss_search']['p95_ms']} | "
+            f"{'-' if kb is None else str(kb['p50_ms']) + ' / ' + str(kb['p95_ms'])} | {row['recall_at_1']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main() -> None:
+    import sys
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--faiss", action="store_true", help="measure FAISS index types instead of the starter FAQ")
-    parser.add_argument("--sizes", default="10000,50000,100000", help="vector counts for exact search")
-    parser.add_argument("--hnsw-sizes", default="20000", help="vector counts for HNSW (building is slow)")
+    parser.add_argument("--scale", action="store_true", help="search latency at 10k/100k/1M synthetic entries")
+    parser.add_argument("--embedding", action="store_true", help="only the single-query embedding latency")
+    parser.add_argument("--noise", type=float, default=0.05,
+                        help="--scale: per-dimension noise added to a stored vector to make a query (0.05: cosine ~0.71 "
+                             "to its entry; 0.015: ~0.96)")
+    parser.add_argument("--kinds", default="", help="--scale: index kinds for every size, e.g. ivf1024-16,hnsw16-40")
+    parser.add_argument("--scale-sizes", default="10000,100000,1000000", help="entry counts for --scale")
+    parser.add_argument("--sizes", default="10000,50000,100000", help="vector counts for exact search (--faiss)")
+    parser.add_argument("--hnsw-sizes", default="20000", help="vector counts for HNSW (--faiss; building is slow)")
     parser.add_argument("--repeat", type=int, default=3, help="passes over the query set for latency")
-    parser.add_argument("--save", action="store_true", help="write the result to benchmarks/results/")
+    parser.add_argument("--save", action="store_true", help="write JSON and Markdown to benchmarks/results/")
     args = parser.parse_args()
 
-    result: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "threads": 1}}
-    if args.faiss:
-        to_ints = lambda text: [int(x) for x in text.split(",") if x.strip()]  # noqa: E731
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    result: dict[str, Any] = {
+        "command": "python -m benchmarks.bench_kb " + " ".join(sys.argv[1:]),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "threads": 1,
+                    "load_average_at_start": load,
+                    "note": f"{os.cpu_count()}-core machine shared with other jobs (load average {load:.1f} at start): "
+                            "latencies are noisy and pessimistic."},
+    }
+    to_ints = lambda text: [int(x) for x in text.split(",") if x.strip()]  # noqa: E731
+    markdown = None
+    if args.scale:
+        kinds = {10_000: ["flat"], 100_000: ["flat", "hnsw32-80"], 1_000_000: ["ivf1024-16", "hnsw16-40", "flat"]}
+        chosen = [k for k in args.kinds.split(",") if k.strip()]
+        plan = {size: chosen or kinds.get(size, ["flat", "hnsw32-80"]) for size in to_ints(args.scale_sizes)}
+        result["noise_per_dimension"] = args.noise
+        default_run = args.scale_sizes == "10000,100000,1000000" and not chosen and args.noise == 0.05
+        scale_name = "kb-scale" if default_run else f"kb-scale-{args.scale_sizes.replace(',', '-')}-noise{args.noise}"
+        def save_partial(rows: list[dict[str, Any]]) -> None:  # keep what was measured if the run is cut short
+            if args.save:
+                result["scale"] = rows
+                RESULTS.mkdir(parents=True, exist_ok=True)
+                (RESULTS / f"{scale_name}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+                (RESULTS / f"{scale_name}.md").write_text(markdown_scale(result), encoding="utf-8")
+
+        result["scale"] = bench_scale(plan, on_row=save_partial)
+        name, markdown = scale_name, markdown_scale(result)
+    elif args.embedding:
+        from kb_index import load_encoder
+
+        _, queries = load_stackfaq()
+        result["query_embedding"] = bench_embedding(load_encoder(), [q for q, _ in queries[::4]])
+        print(json.dumps(result["query_embedding"]))
+        name = "kb-embedding"
+    elif args.faiss:
         result["faiss"] = bench_faiss(to_ints(args.sizes), to_ints(args.hnsw_sizes))
-        name = "kb_faiss.json"
+        name = "kb-faiss"
     else:
-        result["starter_faq"] = bench_quality(args.repeat)
-        print(json.dumps(result["starter_faq"], indent=2))
-        name = "kb_quality.json"
+        result.update(bench_quality(args.repeat))
+        name, markdown = "kb-quality", markdown_quality(result)
     if args.save:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        (RESULTS / name).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        if markdown is not None:
+            (RESULTS / f"{name}.md").write_text(markdown, encoding="utf-8")
+        print(f"wrote {RESULTS / name}.json" + (" and .md" if markdown else ""))
+    elif markdown is not None:
+        print(markdown)
 
 
 if __name__ == "__main__":

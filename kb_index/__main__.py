@@ -45,6 +45,8 @@ def _parser(settings: Any) -> argparse.ArgumentParser:
     sub.add_parser("validate", parents=[common], help="check the content files and report every problem")
     build = sub.add_parser("build", parents=[common], help="build the index (skipped when nothing changed)")
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
+    build.add_argument("--embed-answers", action="store_true", default=None,
+                       help="also embed answer paragraphs (helps content whose entries have few phrasings)")
     search = sub.add_parser("search", parents=[common], help="search the index and show the decision")
     search.add_argument("query")
     search.add_argument("-k", type=int, default=5, help="number of hits (default: %(default)s)")
@@ -52,10 +54,12 @@ def _parser(settings: Any) -> argparse.ArgumentParser:
     for command in (search,):
         command.add_argument("--answer-threshold", type=float, default=default("kb_answer_threshold", None))
         command.add_argument("--suggest-threshold", type=float, default=default("kb_suggest_threshold", None))
+        command.add_argument("--margin", type=float, default=None, help="grey-zone margin (default: kb_index.search.DEFAULT_MARGIN)")
     evaluate = sub.add_parser("eval", parents=[common], help="measure top-1/top-5 on a labelled query set")
     evaluate.add_argument("--queries", type=Path, default=None, help="query file (default: the starter queries)")
     evaluate.add_argument("--answer-threshold", type=float, default=default("kb_answer_threshold", None))
     evaluate.add_argument("--suggest-threshold", type=float, default=default("kb_suggest_threshold", None))
+    evaluate.add_argument("--margin", type=float, default=None, help="grey-zone margin (default: kb_index.search.DEFAULT_MARGIN)")
     evaluate.add_argument("--min-top1", type=float, default=None, help="exit 1 when top-1 is below this")
     evaluate.add_argument("--show-misses", action="store_true", help="list queries whose top hit is wrong")
     evaluate.add_argument("--json", action="store_true", help="print JSON")
@@ -108,11 +112,14 @@ def _build(args: argparse.Namespace, settings: Any) -> int:
     from kb_index.encoder import encoder_name, load_encoder
 
     if not args.force:
-        live = up_to_date(args.content, args.out, encoder_name(args.model))
+        live = up_to_date(args.content, args.out, encoder_name(args.model), embed_answers=args.embed_answers)
         if live is not None:  # answer without loading the model (seconds)
             print(f"index in {args.out} is up to date ({live.entry_count} entries, model {live.model}); use --force to rebuild")
             return 0
-    manifest = build_index(args.content, args.out, load_encoder(args.model), progress=not args.no_progress, force=args.force)
+    manifest = build_index(
+        args.content, args.out, load_encoder(args.model), progress=not args.no_progress, force=args.force,
+        embed_answers=args.embed_answers,
+    )
     stats = manifest.stats
     if stats.skipped:
         print(f"index in {args.out} is up to date ({manifest.entry_count} entries, model {manifest.model}); use --force to rebuild")
@@ -134,6 +141,8 @@ def _load_kb(args: argparse.Namespace, settings: Any) -> Any:
         options["answer_threshold"] = args.answer_threshold
     if args.suggest_threshold is not None:
         options["suggest_threshold"] = args.suggest_threshold
+    if getattr(args, "margin", None) is not None:
+        options["margin"] = args.margin
     if settings is not None:
         options["default_language"] = settings.default_language
     return KnowledgeBase.load(args.out, load_encoder(args.model), **options)
@@ -144,7 +153,7 @@ def _search(args: argparse.Namespace, settings: Any) -> int:
 
     kb = _load_kb(args, settings)
     hits = kb.search(args.query, k=max(args.k, 3), language=args.language)
-    decision = decide_from_hits(args.query, hits, kb.answer_threshold, kb.suggest_threshold)
+    decision = decide_from_hits(args.query, hits, kb.answer_threshold, kb.suggest_threshold, margin=kb.margin)
     hits = hits[: args.k]
     if args.json:
         print(json.dumps({"decision": decision.kind, "hits": [hit.to_dict() for hit in hits]}, indent=2, ensure_ascii=False))

@@ -22,6 +22,7 @@ import numpy as np
 from kb_index import faiss_index, storage
 from kb_index.cache import EmbeddingCache, cache_file
 from kb_index.encoder import Encoder
+from kb_index.search import ANSWER_ROW
 from kb_index.schema import Entry, content_hash, load_content
 from kb_index.storage import BuildStats, Manifest
 
@@ -29,12 +30,28 @@ log = logging.getLogger(__name__)
 
 PROGRESS_MIN_TEXTS = 256  # show a progress bar only when at least this many texts must be embedded
 
+# Whether `build_index` embeds answer paragraphs too (scored with kb_index.search.ANSWER_WEIGHT). Off by
+# default: on StackFAQ (entries with a question and no phrasings) it raised top-1 from 0.945 to 0.954, but on
+# the starter FAQ (entries with 5-7 phrasings each) it lowered top-1 from 0.958 to 0.930 and answered fewer
+# queries confidently (benchmarks/results/kb-quality.md). Turn it on (`build --embed-answers`) for content
+# whose entries have few phrasings.
+EMBED_ANSWERS = False
 
 
-def index_texts(entries: list[Entry]) -> list[tuple[int, str, str]]:
-    """The rows of the index, grouped by entry: (entry position, kind, text), kind "question" or "phrasing".
 
-    Only customer-side texts are embedded. Adding the answer text was measured on the starter FAQ
+def answer_paragraphs(answer: str) -> list[str]:
+    """The answer as plain-text paragraphs (split on blank lines), the units embedded with `embed_answers`."""
+    from kb_index.render import to_plain
+
+    return [" ".join(part.split()) for part in to_plain(answer).split("\n\n") if part.strip()]
+
+
+def index_texts(entries: list[Entry], *, embed_answers: bool = False) -> list[tuple[int, str, str]]:
+    """The rows of the index, grouped by entry: (entry position, kind, text), kind "question", "phrasing"
+    or, with `embed_answers`, "answer" (one row per answer paragraph, after the entry's customer-side rows).
+
+    By default only customer-side texts are embedded (see `EMBED_ANSWERS` for the measurement).
+    Earlier, answer text as a row inside the centroid/max scoring was measured on the starter FAQ
     (kb_index/eval/starter_queries.yml): as an extra vector per entry it moved top-1 from 0.80 to 0.83
     with max-phrasing scoring, and blended into the entry centroid it changed nothing (0.958 either way)
     while making builds slower and answers subject to the model's 256-token truncation.
@@ -43,6 +60,8 @@ def index_texts(entries: list[Entry]) -> list[tuple[int, str, str]]:
     for position, entry in enumerate(entries):
         rows.append((position, "question", entry.question))
         rows.extend((position, "phrasing", text) for text in entry.phrasings)
+        if embed_answers:
+            rows.extend((position, ANSWER_ROW, text) for text in answer_paragraphs(entry.answer))
     return rows
 
 
@@ -54,6 +73,7 @@ def build_index(
     progress: bool = True,
     force: bool = False,
     hnsw_threshold: int = faiss_index.HNSW_THRESHOLD,
+    embed_answers: bool | None = None,
 ) -> Manifest:
     """Build the index of `content_dir` into `out_dir` and make it the live version.
 
@@ -63,19 +83,20 @@ def build_index(
     left untouched.
     """
     started = time.monotonic()
+    embed_answers = EMBED_ANSWERS if embed_answers is None else embed_answers
     content_dir, out_dir = Path(content_dir), Path(out_dir)
     entries = load_content(content_dir)
     digest = content_hash(entries)
 
     if not force:
         live = storage.live_manifest(out_dir)
-        if _is_current(live, digest, encoder.name, encoder.dimension):
+        if _is_current(live, digest, encoder.name, encoder.dimension) and live is not None and live.answers == embed_answers:
             assert live is not None
             log.info("index is up to date (%d entries, model %s); nothing to build", live.entry_count, live.model)
             return replace(live, stats=BuildStats(skipped=True, texts=live.vector_count, seconds=time.monotonic() - started))
 
     with storage.build_lock(out_dir):
-        rows = index_texts(entries)
+        rows = index_texts(entries, embed_answers=embed_answers)
         texts = [text for _, _, text in rows]
         cache = EmbeddingCache(cache_file(out_dir / storage.CACHE_DIR, encoder.name), encoder.name, encoder.dimension)
         try:
@@ -97,6 +118,7 @@ def build_index(
             built_at=built_at.isoformat(timespec="seconds"),
             build_seconds=round(stats.seconds, 3),
             languages=tuple(sorted({e.language for e in entries})),
+            answers=embed_answers,
             version=version,
             stats=stats,
         )
@@ -122,7 +144,9 @@ def build_index(
     return manifest
 
 
-def up_to_date(content_dir: str | Path, out_dir: str | Path, model_name: str) -> Manifest | None:
+def up_to_date(
+    content_dir: str | Path, out_dir: str | Path, model_name: str, *, embed_answers: bool | None = None
+) -> Manifest | None:
     """The live manifest when the index in `out_dir` was built from exactly this content with `model_name`.
 
     Cheap (reads the content and one JSON file, no model): lets a caller skip loading the encoder.
@@ -130,7 +154,8 @@ def up_to_date(content_dir: str | Path, out_dir: str | Path, model_name: str) ->
     """
     live = storage.live_manifest(Path(out_dir))
     digest = content_hash(load_content(content_dir))
-    return live if _is_current(live, digest, model_name, None) else None
+    wanted = EMBED_ANSWERS if embed_answers is None else embed_answers
+    return live if _is_current(live, digest, model_name, None) and live is not None and live.answers == wanted else None
 
 
 def _is_current(live: Manifest | None, digest: str, model_name: str, dimension: int | None) -> bool:

@@ -21,6 +21,12 @@ log = logging.getLogger(__name__)
 # 10 ms. HNSW (M=32) answered in about 0.6 ms but took 9–11 s to build 20k vectors and is approximate.
 # Exact search therefore stays cheaper overall until its scan approaches the cost of the query embedding,
 # i.e. around 50k vectors (several thousand FAQ entries); HNSW only pays off beyond that.
+# Re-measured with `make bench-kb-scale` (python -m benchmarks.bench_kb --scale, results/kb-scale.md; machine
+# heavily shared, load average ~5): at 100k vectors exact search took p50 16-48 ms, HNSW (M=32, efConstruction
+# 80) p50 1.7 ms / p95 6.4 ms but 4.5-6 min to build (quiet machine: p95 1.7 ms, 90 s, recall@1 0.97); at 1M,
+# IVF-Flat (1024 lists, nprobe 16, trained on 50k) p95 3-12 ms but recall@1 only 0.61-0.62 on uniformly random
+# vectors (its worst case), and a cheaper HNSW (M=16, efConstruction 40) p95 2 ms but recall@1 0.13-0.14. HNSW
+# with these parameters stays the type above the threshold; 1M entries are not yet shown to work well.
 HNSW_THRESHOLD = 50_000
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80

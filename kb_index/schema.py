@@ -187,6 +187,11 @@ def content_hash(entries: list[Entry]) -> str:
 # --- one file ---------------------------------------------------------------------------------------
 
 
+# libyaml's parser when PyYAML was built with it: parsing a 1,000-entry file took ~14 s with the pure-Python
+# parser on a busy 2-core machine, which dominated incremental rebuilds (benchmarks/bench_kb.py, rebuild).
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _load_file(path: Path, name: str) -> tuple[list[Entry], list[Problem]]:
     ctx = _FileContext(name)
     try:
@@ -199,8 +204,12 @@ def _load_file(path: Path, name: str) -> tuple[list[Entry], list[Problem]]:
         return [], ctx.problems
 
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=yaml.SafeLoader) if node is not None else None
+        loader = _SAFE_LOADER(text)  # parse once: the node tree gives line numbers, the data is built from it
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark is not None else None

@@ -38,7 +38,7 @@ DEFAULT_ANSWER_THRESHOLD = 0.62
 DEFAULT_SUGGEST_THRESHOLD = 0.45
 MAX_CHOICES = 3
 EXHAUSTIVE_SEARCH_LIMIT = 8192  # indexes up to this many vectors are scored completely on every query
-OVERFETCH = 16  # above it, k * OVERFETCH nearest vectors and entry centroids are the candidates
+OVERFETCH = 16  # above it, the entries of the k * OVERFETCH nearest vectors are the candidates
 
 # An entry's score blends its centroid (the normalised mean of its question and phrasing vectors) with its
 # best single question or phrasing: score = CENTROID_WEIGHT * centroid + (1 - CENTROID_WEIGHT) * best.
@@ -47,6 +47,23 @@ OVERFETCH = 16  # above it, k * OVERFETCH nearest vectors and entry centroids ar
 # questions lower (highest out-of-scope score 0.47 against 0.66 with the best phrasing alone). A single
 # stray word shared with one phrasing no longer decides the match, while an exact phrasing still counts.
 CENTROID_WEIGHT = 0.8
+
+# Indexes built with answer text (kb_index.build, `embed_answers` / `build --embed-answers`) also hold one row
+# per answer paragraph, kind ANSWER_ROW. They never enter the centroid or the matched text; an entry's final
+# score is (1 - ANSWER_WEIGHT) * blend + ANSWER_WEIGHT * best answer paragraph. Chosen on half of StackFAQ
+# (rephrasings of the even-numbered threads; grid 0-0.5): 0.3, which moved held-out top-1 (odd threads) from
+# 0.935 to 0.947 and the full set from 0.945 to 0.954. Ignored for indexes built without answers (the default,
+# see kb_index.build.EMBED_ANSWERS).
+ANSWER_ROW = "answer"
+ANSWER_WEIGHT = 0.3
+
+# Grey-zone margin: when the best entry reaches the answer threshold but the runner-up is within this
+# margin of it, offer the close entries as choices instead of answering (0 disables the rule). Chosen on the
+# starter queries (python -m benchmarks.bench_kb): at the bot's thresholds (0.55 / 0.40) 0.04 turned both wrong
+# confident answers into choices and 3 of 52 right answers into choices (1 at the 0.62 default). Checked on
+# StackFAQ, which played no part in choosing it: wrong confident answers 45 -> 25, right ones 1118 -> 1079 at
+# 0.55 (32 -> 16 and 1018 -> 988 at 0.62).
+DEFAULT_MARGIN = 0.04
 REBUILD_HINT = "run `make kb` (python -m kb_index build)"
 
 
@@ -106,6 +123,8 @@ class KnowledgeBase:
         answer_threshold: float = DEFAULT_ANSWER_THRESHOLD,
         suggest_threshold: float = DEFAULT_SUGGEST_THRESHOLD,
         default_language: str = "en",
+        answer_weight: float | None = None,
+        margin: float | None = None,
     ):
         self.index = index
         self.entries = entries
@@ -116,13 +135,25 @@ class KnowledgeBase:
         self.answer_threshold = answer_threshold
         self.suggest_threshold = suggest_threshold
         self.default_language = default_language
+        self.answer_weight = ANSWER_WEIGHT if answer_weight is None else answer_weight
+        self.margin = DEFAULT_MARGIN if margin is None else margin
         self._row_entry = np.array([position for position, _, _ in rows], dtype=np.int64)
         self._vectors = _stored_vectors(index)
         self._spans = _entry_spans(self._row_entry, len(entries))
-        self._centroids = np.zeros((len(entries), index.d), dtype=np.float32)
-        for position, (start, end) in enumerate(self._spans):
-            mean = self._vectors[start:end].mean(axis=0)
-            self._centroids[position] = mean / max(float(np.linalg.norm(mean)), 1e-12)
+        # Within an entry's rows, its question and phrasings come first, then its answer paragraphs (if the
+        # index has them); `_customer_end[p]` is the end of entry p's customer-side rows.
+        is_answer = np.array([kind == ANSWER_ROW for _, kind, _ in rows], dtype=bool)
+        self._has_answer_rows = bool(is_answer.any())
+        customer = ~is_answer
+        self._customer_end = np.searchsorted(self._row_entry[customer], np.arange(len(entries)), side="right")
+        if self._has_answer_rows:  # map the count of customer rows back to row numbers of the full table
+            starts = np.array([start for start, _ in self._spans], dtype=np.int64)
+            before = np.searchsorted(self._row_entry[customer], np.arange(len(entries)), side="left")
+            self._customer_end = starts + (self._customer_end - before)
+        self._starts = np.array([start for start, _ in self._spans], dtype=np.int64)
+        self._ends = np.array([end for _, end in self._spans], dtype=np.int64)
+        self._centroids = _centroids(np.ascontiguousarray(self._vectors[customer]) if self._has_answer_rows else self._vectors,
+                                     self._row_entry[customer], len(entries))
         self._by_key = {entry.key: entry for entry in entries}
         self._languages: dict[str, list[str]] = {}
         for entry in entries:
@@ -139,6 +170,8 @@ class KnowledgeBase:
         answer_threshold: float = DEFAULT_ANSWER_THRESHOLD,
         suggest_threshold: float = DEFAULT_SUGGEST_THRESHOLD,
         default_language: str = "en",
+        answer_weight: float | None = None,
+        margin: float | None = None,
     ) -> "KnowledgeBase":
         """Load the live index under `index_dir` for `encoder`.
 
@@ -185,6 +218,8 @@ class KnowledgeBase:
             answer_threshold=answer_threshold,
             suggest_threshold=suggest_threshold,
             default_language=default_language,
+            answer_weight=answer_weight,
+            margin=margin,
         )
 
     # --- queries ------------------------------------------------------------------------------------
@@ -195,43 +230,42 @@ class KnowledgeBase:
         if not query or k <= 0 or self.index.ntotal == 0:
             return []
         vector = self.encoder.encode([query])
-        scores, best_rows = self._entry_scores(vector, k)
+        positions, scores, best_rows = self._entry_scores(vector, k)
         best: dict[str, tuple[float, int]] = {}  # entry id -> (score, best row), over all its languages
-        for position in np.argsort(-scores, kind="stable").tolist():
-            if best_rows[position] < 0:
-                break  # not a candidate (only happens above EXHAUSTIVE_SEARCH_LIMIT)
-            entry_id = self.entries[position].id
+        for i in np.argsort(-scores, kind="stable").tolist():
+            entry_id = self.entries[positions[i]].id
             if entry_id not in best:
-                best[entry_id] = (float(scores[position]), int(best_rows[position]))
+                best[entry_id] = (float(scores[i]), int(best_rows[i]))
                 if len(best) == k:
                     break
         return [self._hit(entry_id, score, row, language) for entry_id, (score, row) in best.items()]
 
-    def _entry_scores(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Score of every entry version for one query vector, and the row of its best text (-1: not scored)."""
+    def _entry_scores(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Candidate entry positions, their scores for one query vector, and the row of each one's best
+        question or phrasing. Small indexes score every entry; larger ones the entries of the nearest rows."""
         total = int(self.index.ntotal)
-        centroid_scores = self._centroids @ vector[0]
-        best_scores = np.full(len(self.entries), -1.0, dtype=np.float32)
-        best_rows = np.full(len(self.entries), -1, dtype=np.int64)
         if total <= EXHAUSTIVE_SEARCH_LIMIT:
-            candidates = range(len(self.entries))
+            positions = np.arange(len(self.entries))
             row_scores = self._vectors @ vector[0]
         else:
-            fetch = min(total, k * OVERFETCH)
-            _, ids = self.index.search(vector, fetch)
-            nearest = {int(self._row_entry[row]) for row in ids[0].tolist() if row >= 0}
-            nearest.update(np.argsort(-centroid_scores)[:fetch].tolist())
-            candidates = sorted(nearest)
+            # Only the entries of the k * OVERFETCH nearest rows found by the (approximate) index are scored,
+            # so the cost does not grow with the number of entries (a full scan of the centroids alone took
+            # tens of ms at 1M entries; see benchmarks/bench_kb.py --scale).
+            _, ids = self.index.search(vector, min(total, k * OVERFETCH))
+            positions = np.unique(self._row_entry[ids[0][ids[0] >= 0]])
             row_scores = None
-        for position in candidates:
-            start, end = self._spans[position]
-            scores = row_scores[start:end] if row_scores is not None else self._vectors[start:end] @ vector[0]
-            offset = int(np.argmax(scores))
-            best_scores[position] = scores[offset]
-            best_rows[position] = start + offset
+        starts = self._starts[positions]
+        customer_end = self._customer_end[positions]
+        best_scores, best_rows = _segment_max(starts, customer_end, row_scores, self._vectors, vector[0])
+        answer_scores = None
+        if self.answer_weight > 0 and self._has_answer_rows:
+            answer_scores, _ = _segment_max(customer_end, self._ends[positions], row_scores, self._vectors, vector[0])
+        centroid_scores = self._centroids[positions] @ vector[0]
         blended = CENTROID_WEIGHT * centroid_scores + (1.0 - CENTROID_WEIGHT) * best_scores
-        blended[best_rows < 0] = -np.inf
-        return blended, best_rows
+        if answer_scores is not None:
+            has = ~np.isnan(answer_scores)
+            blended[has] = (1.0 - self.answer_weight) * blended[has] + self.answer_weight * answer_scores[has]
+        return positions, blended, best_rows
 
     def _hit(self, entry_id: str, score: float, row: int, language: str | None) -> Hit:
         matched_entry = self.entries[self._row_entry[row]]
@@ -268,6 +302,7 @@ class KnowledgeBase:
         suggest_threshold: float | None = None,
         *,
         max_choices: int = MAX_CHOICES,
+        margin: float | None = None,
     ) -> Decision:
         """Answer when the best entry scores at least `answer_threshold`; otherwise offer up to `max_choices`
         entries scoring at least `suggest_threshold`; otherwise none. Thresholds default to this knowledge
@@ -275,7 +310,9 @@ class KnowledgeBase:
         answer_at = self.answer_threshold if answer_threshold is None else answer_threshold
         suggest_at = self.suggest_threshold if suggest_threshold is None else suggest_threshold
         hits = self.search(query, k=max(max_choices, 1), language=language)
-        decision = decide_from_hits(query, hits, answer_at, suggest_at, max_choices=max_choices)
+        decision = decide_from_hits(
+            query, hits, answer_at, suggest_at, max_choices=max_choices, margin=self.margin if margin is None else margin
+        )
         log.debug("decide %r -> %s (best %s)", query, decision.kind, decision.best_score)
         return decision
 
@@ -292,6 +329,42 @@ def _stored_vectors(index: Any) -> np.ndarray:
     return view
 
 
+def _segment_max(
+    starts: np.ndarray, ends: np.ndarray, row_scores: np.ndarray | None, vectors: np.ndarray, query: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Best score and its row within each row range [starts[i], ends[i]) (NaN and -1 for an empty range).
+
+    Scores come from `row_scores` (all rows already scored) or are computed from `vectors` for these rows only.
+    """
+    lengths = ends - starts
+    best = np.full(len(starts), np.nan, dtype=np.float32)
+    best_rows = np.full(len(starts), -1, dtype=np.int64)
+    filled = lengths > 0
+    if not filled.any():
+        return best, best_rows
+    starts, lengths = starts[filled], lengths[filled]
+    offsets = np.cumsum(lengths) - lengths
+    rows = np.repeat(starts - offsets, lengths) + np.arange(int(lengths.sum()))
+    scores = row_scores[rows] if row_scores is not None else vectors[rows] @ query
+    maxima = np.maximum.reduceat(scores, offsets)
+    segment = np.repeat(np.arange(len(starts)), lengths)
+    first = np.flatnonzero(scores == maxima[segment])
+    _, at = np.unique(segment[first], return_index=True)
+    best[filled] = maxima
+    best_rows[filled] = rows[first[at]]
+    return best, best_rows
+
+
+def _centroids(vectors: np.ndarray, row_entry: np.ndarray, count: int) -> np.ndarray:
+    """Normalised mean vector of each entry's rows (rows are grouped by entry; every entry has one or more)."""
+    if count == 0:
+        return np.zeros((0, vectors.shape[1]), dtype=np.float32)
+    starts = np.searchsorted(row_entry, np.arange(count), side="left")
+    sums = np.add.reduceat(vectors, starts, axis=0).astype(np.float32, copy=False)
+    norms = np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+    return np.ascontiguousarray(sums / norms, dtype=np.float32)
+
+
 def _entry_spans(row_entry: np.ndarray, count: int) -> list[tuple[int, int]]:
     """(start, end) rows of each entry; rows are grouped by entry in build order."""
     starts = np.searchsorted(row_entry, np.arange(count), side="left")
@@ -300,11 +373,24 @@ def _entry_spans(row_entry: np.ndarray, count: int) -> list[tuple[int, int]]:
 
 
 def decide_from_hits(
-    query: str, hits: list[Hit], answer_threshold: float, suggest_threshold: float, *, max_choices: int = MAX_CHOICES
+    query: str,
+    hits: list[Hit],
+    answer_threshold: float,
+    suggest_threshold: float,
+    *,
+    max_choices: int = MAX_CHOICES,
+    margin: float = 0.0,
 ) -> Decision:
-    """The decision rule of `KnowledgeBase.decide`, applied to hits already found (best first)."""
+    """The decision rule of `KnowledgeBase.decide`, applied to hits already found (best first).
+
+    With `margin` > 0, a best hit above the answer threshold whose runner-up scores within `margin` of it
+    is not answered: the close entries are offered as choices (the "grey zone" between two entries).
+    """
     best = hits[0].score if hits else None
     if hits and hits[0].score >= answer_threshold:
+        if margin > 0 and max_choices > 1 and len(hits) > 1 and hits[0].score - hits[1].score < margin:
+            close = [hit for hit in hits[:max_choices] if hits[0].score - hit.score < margin]
+            return Decision("choices", close, query, best)
         return Decision("answer", hits[:1], query, best)
     choices = [hit for hit in hits[:max_choices] if hit.score >= suggest_threshold]
     return Decision("choices", choices, query, best) if choices else Decision("none", [], query, best)

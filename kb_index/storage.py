@@ -73,6 +73,7 @@ class Manifest:
     built_at: str  # ISO 8601, UTC
     build_seconds: float
     languages: tuple[str, ...] = ()
+    answers: bool = False  # the index also holds answer-paragraph rows (kb_index.build.EMBED_ANSWERS)
     format_version: int = FORMAT_VERSION
     version: str = ""  # name of the version directory
     stats: BuildStats = field(default_factory=BuildStats)

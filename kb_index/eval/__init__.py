@@ -79,6 +79,24 @@ class EvalReport:
             "unanswerable_none": sum(1 for r in un if r.decision == "none"),
         }
 
+    def abstain(self) -> dict[str, float | None]:
+        """Abstain precision/recall for sets with unanswerable queries.
+
+        "Abstain" is the hand-off decision (`none`): precision = share of abstentions that were unanswerable,
+        recall = share of unanswerable queries abstained on. The `no_answer_*` pair counts `choices` as an
+        abstention too (the bot did not claim an answer).
+        """
+        def pr(abstained: list[QueryResult]) -> tuple[float | None, float | None]:
+            hits = sum(1 for r in abstained if r.query.expected is None)
+            unanswerable = len(self.unanswerable)
+            precision = round(hits / len(abstained), 4) if abstained else None
+            recall = round(hits / unanswerable, 4) if unanswerable else None
+            return precision, recall
+
+        p1, r1 = pr([r for r in self.results if r.decision == "none"])
+        p2, r2 = pr([r for r in self.results if r.decision != "answer"])
+        return {"abstain_precision": p1, "abstain_recall": r1, "no_answer_precision": p2, "no_answer_recall": r2}
+
     def summary(self) -> dict[str, Any]:
         return {
             "answerable": len(self.answerable),
@@ -90,6 +108,7 @@ class EvalReport:
             "answer_threshold": self.answer_threshold,
             "suggest_threshold": self.suggest_threshold,
             **self.decision_counts(),
+            **self.abstain(),
         }
 
 
@@ -106,6 +125,7 @@ def evaluate(
     k: int = 5,
     answer_threshold: float | None = None,
     suggest_threshold: float | None = None,
+    margin: float | None = None,
 ) -> EvalReport:
     """Search and decide every query; see `EvalReport`."""
     answer_at = kb.answer_threshold if answer_threshold is None else answer_threshold
@@ -113,7 +133,7 @@ def evaluate(
     report = EvalReport(answer_threshold=answer_at, suggest_threshold=suggest_at)
     for item in queries:
         hits = kb.search(item.query, k=max(k, 3), language=item.language)
-        decision = decide_from_hits(item.query, hits, answer_at, suggest_at)
+        decision = decide_from_hits(item.query, hits, answer_at, suggest_at, margin=kb.margin if margin is None else margin)
         ranked = [(h.entry_id, h.score) for h in hits]
         report.results.append(QueryResult(item, ranked, decision.kind, [h.entry_id for h in decision.hits]))
     return report
