@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import weakref
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
 from typing import Any, Awaitable, Callable
@@ -19,6 +18,7 @@ import anyio
 from sqlalchemy import Engine, func, select, update
 
 from bot.db import session_factory
+from bot.locks import KeyedLocks
 from bot.models import QueuedDelivery, utcnow
 from connectors.base import Button, Connector, DeliveryResult, OutboundMessage
 
@@ -52,7 +52,7 @@ class DeliveryQueue:
         self.max_delay_s = max_delay_s
         self.poll_s = poll_s
         self._session = session_factory(engine)
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._lock = KeyedLocks()  # messages of one conversation are handled one at a time, in order
         self._worker: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -121,13 +121,6 @@ class DeliveryQueue:
         return len(rows)
 
     # -- internals ---------------------------------------------------------------------------------
-
-    def _lock(self, conversation_id: str) -> asyncio.Lock:
-        lock = self._locks.get(conversation_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[conversation_id] = lock
-        return lock
 
     async def _run(self) -> None:
         while True:

@@ -12,12 +12,12 @@ import logging
 import math
 import re
 import threading
-import weakref
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from bot.config import Settings
+from bot.locks import KeyedLocks
 from bot.delivery_queue import DeliveryQueue
 from bot.events import EventBus
 from bot.language import CHOICE_CONFIRMED, ConversationLanguage, LanguageDecision, seed_language, shared_detector
@@ -182,7 +182,7 @@ class Router:
         self.events = events
         self.metrics = metrics
         self.settings = settings
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self._lock = KeyedLocks()  # messages of one conversation are handled one at a time, in order
         self._background: set[asyncio.Task[None]] = set()
         # The conversation's language (bot/language.py); the model loads in the background (seconds).
         self.language_detector = shared_detector(settings.supported_languages, settings.language_detector_model)
@@ -191,13 +191,6 @@ class Router:
             store.sync.engine, connectors, on_state=self._delivery_state, max_rounds=settings.outbox_max_rounds,
             base_delay_s=settings.outbox_base_delay_s, poll_s=settings.outbox_poll_s,
         )
-
-    def _lock(self, conversation_id: str) -> asyncio.Lock:
-        lock = self._locks.get(conversation_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[conversation_id] = lock
-        return lock
 
     def _stored_text(self, text: str, language: str) -> str:
         return redact(text, language) if self.settings.redact_pii else text
