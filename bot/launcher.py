@@ -204,6 +204,15 @@ def write_endpoints(settings: Settings) -> Path:
 # -- processes -----------------------------------------------------------------------------------
 
 
+def _die_with_parent() -> None:
+    """In the child: on Linux, get SIGTERM when the launcher dies, even by SIGKILL (no orphaned servers)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 @dataclass
 class Service:
     """A child process with a health URL and a log file."""
@@ -221,6 +230,7 @@ class Service:
         self.proc = subprocess.Popen(
             self.argv, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
+            preexec_fn=_die_with_parent,
         )
         log.close()
 

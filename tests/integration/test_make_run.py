@@ -66,6 +66,36 @@ def test_launcher_runs_the_bot_and_ctrl_c_stops_everything(trained_model: Path, 
         for pid in children:
             with pytest.raises(ProcessLookupError):
                 os.kill(pid, 0)
+
     finally:
-        if proc.poll() is None:
-            proc.kill()
+        if proc.poll() is None:  # a failed assertion: stop the launcher (and so its children) before leaving
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def test_servers_die_with_a_killed_launcher(tmp_path: Path) -> None:
+    """Even a SIGKILLed launcher leaves no server behind (Linux: PR_SET_PDEATHSIG)."""
+    script = ("import sys, time\nfrom pathlib import Path\nfrom bot.launcher import Service\n"
+              "svc = Service('sleeper', [sys.executable, '-c', 'import time; time.sleep(120)'], 'http://127.0.0.1:9/',"
+              " Path(sys.argv[1]))\nsvc.start()\nprint(svc.proc.pid, flush=True)\ntime.sleep(120)\n")
+    launcher = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "log")], cwd=PROJECT_ROOT,
+                                stdout=subprocess.PIPE, text=True, env=child_env())
+    child = int(launcher.stdout.readline())  # type: ignore[union-attr]
+    os.kill(child, 0)  # running
+    launcher.kill()
+    launcher.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        # The orphan is reaped by init; a zombie still answers kill(0) until then.
+        if Path(f"/proc/{child}/stat").read_text().split()[2] == "Z":
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError(f"server {child} outlived its killed launcher")
