@@ -490,12 +490,17 @@ class Router:
                             auto=auto, conversation=conversation_view(conv))
         return conv
 
+    def _check_length(self, text: str, what: str, *, empty_code: str) -> None:
+        """An agent's reply or note must be non-empty and within MAX_MESSAGE_CHARS (`MessageRejected` → 422/413)."""
+        if not text.strip():
+            raise MessageRejected(empty_code, f"The {what} is empty.")
+        if len(text) > self.settings.max_message_chars:
+            raise MessageRejected("message_too_long",
+                                  f"A {what} can be at most {self.settings.max_message_chars} characters.")
+
     async def agent_reply(self, conversation_id: str, agent: "str | AgentRef", text: str) -> Message:
         ref = AgentRef.of(agent)
-        if not text.strip():
-            raise MessageRejected("empty_message", "The reply is empty.")
-        if len(text) > self.settings.max_message_chars:
-            raise MessageRejected("message_too_long", f"Replies can be at most {self.settings.max_message_chars} characters.")
+        self._check_length(text, "reply", empty_code="empty_message")
         async with self._lock(conversation_id):
             conv = await self.store.get(conversation_id)
             if conv.status != Status.ASSIGNED.value:
@@ -581,10 +586,7 @@ class Router:
 
     async def add_note(self, conversation_id: str, agent: "str | AgentRef", text: str) -> Note:
         ref = AgentRef.of(agent)
-        if not text.strip():
-            raise MessageRejected("empty_note", "The note is empty.")
-        if len(text) > self.settings.max_message_chars:
-            raise MessageRejected("message_too_long", f"Notes can be at most {self.settings.max_message_chars} characters.")
+        self._check_length(text, "note", empty_code="empty_note")
         note = await self.store.add_note(conversation_id, author=ref.key, author_name=ref.display_name,
                                          text=text.strip())
         self.events.publish("note", conversation_id=conversation_id, note=note_view(note))
