@@ -1,11 +1,10 @@
-"""Fixtures shared by every test package: free ports and a private PostgreSQL server."""
+"""Fixtures shared by every test package: a private PostgreSQL server."""
 
 from __future__ import annotations
 
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -13,17 +12,13 @@ from pathlib import Path
 
 import pytest
 
+from tests_support import free_port_dead
+
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Tests never read the developer's .env.
 os.environ["SUPPORTBOT_ENV_FILE"] = "/nonexistent/.env"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _pg_bin() -> Path | None:
@@ -47,7 +42,7 @@ def postgres_url() -> Iterator[str]:
         shutil.chown(base, "postgres")
         shutil.chown(sockets, "postgres")
         run_as = ["runuser", "-u", "postgres", "--"]
-    port = free_port()
+    port = free_port_dead()
     subprocess.run(run_as + [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"],
                    check=True, stdout=subprocess.DEVNULL)
     subprocess.run(

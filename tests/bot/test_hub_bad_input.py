@@ -6,7 +6,6 @@ takes the failure path: it is kept and the conversation is queued for a human.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +15,13 @@ from fastapi.testclient import TestClient
 from bot.app import create_app
 from bot.config import Settings
 from starlette.datastructures import Secret
-from tests_support import free_port_dead
 
 AGENT = {"Authorization": "Bearer test-agent-token", "X-Agent": "alice"}
 
 
 @pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings.from_env(
-        data_dir=tmp_path, rasa_url=f"http://127.0.0.1:{free_port_dead()}", rasa_retries=1,
-        agent_api_token=Secret("test-agent-token"),
-    )
-    with TestClient(create_app(settings)) as c:
-        yield c
+def client(dead_rasa_client: TestClient) -> TestClient:
+    return dead_rasa_client
 
 
 def _until(ws: Any, frame_type: str) -> list[dict[str, Any]]:

@@ -4,7 +4,6 @@ hysteresis, explicit choices, channel hints, inputs that carry no language, and 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,6 @@ from bot.language import (
     words,
 )
 from bot.rasa_client import RasaClient
-from tests_support import free_port_dead
 
 AGENT = {"Authorization": "Bearer test-agent-token", "X-Agent": "alice"}
 
@@ -198,16 +196,6 @@ def test_detection_errors_do_not_lose_the_message(detector: LanguageDetector, mo
 
 
 # -- the hub --------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def dead_rasa_client(tmp_path: Path) -> Iterator[TestClient]:
-    settings = Settings.from_env(
-        data_dir=tmp_path, rasa_url=f"http://127.0.0.1:{free_port_dead()}", rasa_retries=1,
-        agent_api_token=Secret("test-agent-token"),
-    )
-    with TestClient(create_app(settings)) as c:
-        yield c
 
 
 def _until_ack(ws: Any) -> list[dict[str, Any]]:
