@@ -43,7 +43,7 @@ train: install encoder
 	$(PY) -m bot.launcher train
 
 kb: install
-	$(PY) -m kb_index build
+	$(PY) -m bot.launcher kb
 
 bench-kb: install
 	$(PY) -m benchmarks.bench_kb --save

@@ -48,6 +48,12 @@ class Settings:
     kb_answer_threshold: float = 0.55
     kb_suggest_threshold: float = 0.40
     embedding_model: str = ""  # sentence-transformers name or path; default: the bundled all-MiniLM-L6-v2
+    embedding_languages: tuple[str, ...] = ("en",)  # queries in these languages use EMBEDDING_MODEL
+    # queries in other languages use this encoder and its own index (empty: one index, EMBEDDING_MODEL for all)
+    multilingual_embedding_model: str = "use-multilingual-v3"
+    kb_multilingual_index_dir: Path = PROJECT_ROOT / "kb_index" / "build-multilingual"
+    kb_multilingual_answer_threshold: float = 0.55
+    kb_multilingual_suggest_threshold: float = 0.40
 
     order_api_url: str = ""  # default: the demo shop served by the hub
     order_api_timeout_s: float = 5.0

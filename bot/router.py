@@ -248,9 +248,22 @@ class Router:
                 if lang.reason == "explicit":  # the hub's business, not the bot's: confirm in the chosen language
                     await self._send_text(conv, CHOICE_CONFIRMED.get(conv.language, CHOICE_CONFIRMED["en"]),
                                           event="language_set", language=conv.language)
+                elif msg.kind == "text" and (foreign := await asyncio.to_thread(self.language_detector.unsupported, msg.text)):
+                    await self._reply_unsupported(conv, foreign)
                 else:
                     await self._ask_bot(conv, msg, stored)
             return InboundResult(conv.id, stored.id)
+
+    async def _reply_unsupported(self, conv: Conversation, foreign: str) -> None:
+        """A message in a language the bot does not speak: say so politely, in the conversation's language, and
+        offer a person (the button's payload goes to Rasa as `request_human`). Rasa never sees the message."""
+        self.metrics.inc("unsupported_language_total", language=foreign)
+        log.info("conversation %s: message in unsupported language %s", conv.id, foreign)
+        out = OutboundMessage(
+            text=system_text("unsupported_language", conv.language), sender="system", language=conv.language,
+            buttons=[Button(system_text("talk_to_person", conv.language), "/request_human")],
+            extra={"event": "unsupported_language", "detected": foreign})
+        await self.send(conv, out)
 
     async def _decide_language(self, conv: Conversation, msg: InboundMessage) -> LanguageDecision:
         """This message's language and the conversation's after it, with hysteresis over the stored languages of

@@ -71,6 +71,21 @@ TEXTS: dict[str, dict[str, str]] = {
         "zh": "您对本次服务满意吗？请选择 1（很差）到 5（非常好）。",
         "ro": "Cât de mulțumit ești de ajutorul primit? Alege de la 1 (slab) la 5 (excelent).",
     },
+    "unsupported_language": {
+        "en": "Sorry, I can only answer in English, Italian, Chinese and Romanian. Write to me in one of these "
+              "languages, or tap the button and a person from our team will help you.",
+        "it": "Mi dispiace, posso rispondere solo in italiano, inglese, cinese e rumeno. Scrivimi in una di queste "
+              "lingue, oppure tocca il pulsante e una persona del nostro team ti aiuterà.",
+        "zh": "抱歉，我只能用中文、英文、意大利语和罗马尼亚语回复。请用其中一种语言给我留言，或点击下方按钮，我们的工作人员会为您提供帮助。",
+        "ro": "Îmi pare rău, pot răspunde doar în română, engleză, italiană și chineză. Scrie-mi într-una dintre "
+              "aceste limbi sau apasă butonul și un coleg din echipa noastră te va ajuta.",
+    },
+    "talk_to_person": {
+        "en": "Talk to a person",
+        "it": "Parla con una persona",
+        "zh": "联系人工客服",
+        "ro": "Vorbește cu un coleg",
+    },
     "csat_thanks": {
         "en": "Thank you for your feedback!",
         "it": "Grazie per il tuo feedback!",

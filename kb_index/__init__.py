@@ -13,7 +13,7 @@ Build the index with ``python -m kb_index build`` (``make kb``).
 """
 
 from kb_index.build import build_index
-from kb_index.encoder import Encoder, EncoderError, SentenceTransformerEncoder, load_encoder
+from encoders import Encoder, EncoderError, load_encoder
 from kb_index.render import to_html, to_plain, to_telegram_html
 from kb_index.schema import ContentError, Entry, Link, Problem, load_content
 from kb_index.search import Decision, Hit, KnowledgeBase, KnowledgeBaseHolder
@@ -33,7 +33,6 @@ __all__ = [
     "Link",
     "Manifest",
     "Problem",
-    "SentenceTransformerEncoder",
     "build_index",
     "load_content",
     "load_encoder",

@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser(settings).parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
-    from kb_index.encoder import EncoderError
+    from encoders import EncoderError
     from kb_index.schema import ContentError
     from kb_index.storage import KBIndexError
 
@@ -109,7 +109,7 @@ def _validate(args: argparse.Namespace, settings: Any) -> int:
 
 def _build(args: argparse.Namespace, settings: Any) -> int:
     from kb_index.build import build_index, up_to_date
-    from kb_index.encoder import encoder_name, load_encoder
+    from encoders import encoder_name, load_encoder
 
     if not args.force:
         live = up_to_date(args.content, args.out, encoder_name(args.model), embed_answers=args.embed_answers)
@@ -133,7 +133,7 @@ def _build(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _load_kb(args: argparse.Namespace, settings: Any) -> Any:
-    from kb_index.encoder import load_encoder
+    from encoders import load_encoder
     from kb_index.search import KnowledgeBase
 
     options: dict[str, Any] = {}

@@ -21,7 +21,7 @@ import numpy as np
 
 from kb_index import faiss_index, storage
 from kb_index.cache import EmbeddingCache, cache_file
-from kb_index.encoder import Encoder
+from encoders import Encoder
 from kb_index.search import ANSWER_ROW
 from kb_index.schema import Entry, content_hash, load_content
 from kb_index.storage import BuildStats, Manifest

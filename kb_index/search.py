@@ -26,7 +26,7 @@ from typing import Any, Literal
 import numpy as np
 
 from kb_index import faiss_index, storage
-from kb_index.encoder import Encoder
+from encoders import Encoder
 from kb_index.schema import Entry, Link
 from kb_index.storage import KBIndexError, Manifest
 

@@ -1,6 +1,6 @@
 """Custom Rasa 3.6 NLU components and their tooling.
 
-- `encoder`     ONNX sentence encoder (onnxruntime + tokenizers, numpy only): same vectors as sentence-transformers.
+- (the sentence encoders themselves live in the shared `encoders` package)
 - `export_onnx` exports a sentence-transformers model to ONNX (run in the Python 3.11 runtime; idempotent).
 - `featurizer`  `SentenceEmbeddingFeaturizer`: Rasa dense featurizer over the ONNX encoder.
 - `classifier`  `LinearIntentClassifier`: logistic regression over [sentence embedding ⊕ TF-IDF].
@@ -14,5 +14,5 @@ Nothing here imports Rasa at package import time, so the hub runtime (Python 3.1
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ENCODER_ROOT = PROJECT_ROOT / "models" / "encoder"
-DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+

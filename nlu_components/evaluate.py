@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from nlu_components import DEFAULT_MODEL, PROJECT_ROOT
+from nlu_components import PROJECT_ROOT
 from nlu_components.validate import Example, plain_text, validate
 
 
@@ -68,11 +68,14 @@ def pipeline_settings(config: Path) -> dict[str, dict[str, Any]]:
 def embed(texts: list[str], featurizer: dict[str, Any] | None) -> np.ndarray | None:
     if featurizer is None:
         return None
-    from nlu_components.encoder import OnnxSentenceEncoder, encoder_dir
+    from encoders import as_model_list, encode_concat, load_encoder
+    from encoders.onnx import OnnxSentenceEncoder
 
     directory = featurizer.get("encoder_dir")
-    directory = (PROJECT_ROOT / directory) if directory else encoder_dir(featurizer.get("model") or DEFAULT_MODEL)
-    return OnnxSentenceEncoder(directory, batch_size=int(featurizer.get("batch_size", 32))).encode(texts)
+    if directory:
+        return OnnxSentenceEncoder(PROJECT_ROOT / directory, batch_size=int(featurizer.get("batch_size", 32))).encode(texts)
+    encoders = [load_encoder(model, backend="onnx") for model in as_model_list(featurizer.get("model"))]
+    return encode_concat(encoders, texts)
 
 
 def _model_config(settings: dict[str, dict[str, Any]]) -> dict[str, Any]:

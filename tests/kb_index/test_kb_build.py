@@ -11,14 +11,14 @@ from kb_index import ContentError, KnowledgeBase, build_index
 from kb_index import build as build_module
 from kb_index import search as search_module
 from kb_index import storage
-from kb_index.encoder import SentenceTransformerEncoder
+from encoders import Encoder
 
 
 def live_version(out: Path) -> str:
     return os.readlink(out / "current")
 
 
-def test_build_writes_manifest_and_index(mini_content: Path, tmp_path: Path, encoder: SentenceTransformerEncoder) -> None:
+def test_build_writes_manifest_and_index(mini_content: Path, tmp_path: Path, encoder: Encoder) -> None:
     out = tmp_path / "build"
     manifest = build_index(mini_content, out, encoder, progress=False)
     assert (manifest.model, manifest.dimension, manifest.index_type) == ("all-MiniLM-L6-v2", 384, "flat")
@@ -30,7 +30,7 @@ def test_build_writes_manifest_and_index(mini_content: Path, tmp_path: Path, enc
     assert {p.name for p in (out / "current").iterdir()} == {"manifest.json", "metadata.json", "index.faiss"}
 
 
-def test_unchanged_content_skips_the_build(mini_content: Path, tmp_path: Path, encoder: SentenceTransformerEncoder) -> None:
+def test_unchanged_content_skips_the_build(mini_content: Path, tmp_path: Path, encoder: Encoder) -> None:
     out = tmp_path / "build"
     first = build_index(mini_content, out, encoder, progress=False)
     again = build_index(mini_content, out, encoder, progress=False)
@@ -44,7 +44,7 @@ def test_unchanged_content_skips_the_build(mini_content: Path, tmp_path: Path, e
 
 
 def test_editing_one_entry_re_embeds_only_its_changed_texts(
-    starter_copy: Path, tmp_path: Path, encoder: SentenceTransformerEncoder
+    starter_copy: Path, tmp_path: Path, encoder: Encoder
 ) -> None:
     out = tmp_path / "build"
     first = build_index(starter_copy, out, encoder, progress=False)
@@ -68,7 +68,7 @@ def test_editing_one_entry_re_embeds_only_its_changed_texts(
 
 
 def test_broken_content_leaves_the_previous_index_in_service(
-    mini_content: Path, tmp_path: Path, encoder: SentenceTransformerEncoder
+    mini_content: Path, tmp_path: Path, encoder: Encoder
 ) -> None:
     out = tmp_path / "build"
     build_index(mini_content, out, encoder, progress=False)
@@ -85,7 +85,7 @@ def test_broken_content_leaves_the_previous_index_in_service(
 
 @pytest.mark.parametrize("failure", [RuntimeError("disk full"), KeyboardInterrupt()])
 def test_failure_while_writing_leaves_the_previous_index_and_no_debris(
-    mini_content: Path, tmp_path: Path, encoder: SentenceTransformerEncoder, monkeypatch: pytest.MonkeyPatch, failure: BaseException
+    mini_content: Path, tmp_path: Path, encoder: Encoder, monkeypatch: pytest.MonkeyPatch, failure: BaseException
 ) -> None:
     out = tmp_path / "build"
     build_index(mini_content, out, encoder, progress=False)
@@ -102,7 +102,7 @@ def test_failure_while_writing_leaves_the_previous_index_and_no_debris(
     assert KnowledgeBase.load(out, encoder).search("reset my password", k=1)[0].entry_id == "password-reset"
 
 
-def test_old_versions_are_pruned(mini_content: Path, tmp_path: Path, encoder: SentenceTransformerEncoder) -> None:
+def test_old_versions_are_pruned(mini_content: Path, tmp_path: Path, encoder: Encoder) -> None:
     out = tmp_path / "build"
     for _ in range(5):
         build_index(mini_content, out, encoder, progress=False, force=True)
@@ -112,7 +112,7 @@ def test_old_versions_are_pruned(mini_content: Path, tmp_path: Path, encoder: Se
 
 
 def test_large_indexes_use_hnsw_and_find_the_same_entries(
-    starter_copy: Path, tmp_path: Path, encoder: SentenceTransformerEncoder, starter_kb: KnowledgeBase,
+    starter_copy: Path, tmp_path: Path, encoder: Encoder, starter_kb: KnowledgeBase,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     out = tmp_path / "build"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kb_index import KBIndexError, KnowledgeBaseHolder, build_index
-from kb_index.encoder import SentenceTransformerEncoder
+from encoders import Encoder
 
 NEW_ENTRY = """
 - id: gift-cards
@@ -20,10 +20,10 @@ NEW_ENTRY = """
 """
 
 
-def test_holder_loads_lazily_and_reports_a_missing_index(tmp_path: Path, encoder: SentenceTransformerEncoder) -> None:
+def test_holder_loads_lazily_and_reports_a_missing_index(tmp_path: Path, encoder: Encoder) -> None:
     calls = []
 
-    def factory() -> SentenceTransformerEncoder:
+    def factory() -> Encoder:
         calls.append(1)
         return encoder
 
@@ -34,7 +34,7 @@ def test_holder_loads_lazily_and_reports_a_missing_index(tmp_path: Path, encoder
     assert holder.maybe_reload(force_check=True) is False
 
 
-def test_holder_swaps_in_a_new_build(mini_content: Path, tmp_path: Path, encoder: SentenceTransformerEncoder) -> None:
+def test_holder_swaps_in_a_new_build(mini_content: Path, tmp_path: Path, encoder: Encoder) -> None:
     out = tmp_path / "build"
     build_index(mini_content, out, encoder, progress=False)
     holder = KnowledgeBaseHolder(out, lambda: encoder, check_interval_s=0)
@@ -52,7 +52,7 @@ def test_holder_swaps_in_a_new_build(mini_content: Path, tmp_path: Path, encoder
 
 
 def test_holder_keeps_serving_when_the_new_build_is_broken(
-    mini_content: Path, tmp_path: Path, encoder: SentenceTransformerEncoder, caplog: pytest.LogCaptureFixture
+    mini_content: Path, tmp_path: Path, encoder: Encoder, caplog: pytest.LogCaptureFixture
 ) -> None:
     out = tmp_path / "build"
     build_index(mini_content, out, encoder, progress=False)
@@ -73,7 +73,7 @@ def test_holder_keeps_serving_when_the_new_build_is_broken(
     assert holder.get() is not serving
 
 
-def test_requests_keep_working_during_reloads(mini_content: Path, tmp_path: Path, encoder: SentenceTransformerEncoder) -> None:
+def test_requests_keep_working_during_reloads(mini_content: Path, tmp_path: Path, encoder: Encoder) -> None:
     out = tmp_path / "build"
     build_index(mini_content, out, encoder, progress=False)
     holder = KnowledgeBaseHolder(out, lambda: encoder, check_interval_s=0)

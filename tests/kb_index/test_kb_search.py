@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kb_index import KBIndexError, KnowledgeBase, build_index
-from kb_index.encoder import SentenceTransformerEncoder
+from encoders import Encoder
 
 
 @pytest.mark.parametrize(
@@ -51,7 +51,7 @@ def test_empty_query_finds_nothing(starter_kb: KnowledgeBase) -> None:
     assert starter_kb.decide("").kind == "none"
 
 
-def test_language_preference_with_fallback(mini_content: Path, tmp_path: Path, encoder: SentenceTransformerEncoder) -> None:
+def test_language_preference_with_fallback(mini_content: Path, tmp_path: Path, encoder: Encoder) -> None:
     out = tmp_path / "build"
     build_index(mini_content, out, encoder, progress=False)
     kb = KnowledgeBase.load(out, encoder)
@@ -89,13 +89,13 @@ def test_decide_answer_choices_none(starter_kb: KnowledgeBase) -> None:
     assert none.kind == "none" and none.hits == [] and none.best_score is not None and none.best_score < 0.45
 
 
-def test_missing_index_says_what_to_run(tmp_path: Path, encoder: SentenceTransformerEncoder) -> None:
+def test_missing_index_says_what_to_run(tmp_path: Path, encoder: Encoder) -> None:
     with pytest.raises(KBIndexError, match="make kb"):
         KnowledgeBase.load(tmp_path / "nothing-here", encoder)
 
 
 def test_index_of_another_model_is_refused(
-    mini_content: Path, tmp_path: Path, renamed_encoder: Callable[..., object], encoder: SentenceTransformerEncoder
+    mini_content: Path, tmp_path: Path, renamed_encoder: Callable[..., object], encoder: Encoder
 ) -> None:
     out = tmp_path / "build"
     build_index(mini_content, out, renamed_encoder("paraphrase-multilingual-MiniLM-L12-v2"), progress=False)
@@ -108,7 +108,7 @@ def test_index_of_another_model_is_refused(
         KnowledgeBase.load(out, renamed_encoder("paraphrase-multilingual-MiniLM-L12-v2", 768))
 
 
-def test_corrupt_index_is_reported(mini_content: Path, tmp_path: Path, encoder: SentenceTransformerEncoder) -> None:
+def test_corrupt_index_is_reported(mini_content: Path, tmp_path: Path, encoder: Encoder) -> None:
     out = tmp_path / "build"
     build_index(mini_content, out, encoder, progress=False)
     (out / "current" / "index.faiss").write_bytes(b"not a faiss index")

@@ -52,11 +52,11 @@ clf2 = LinearIntentClassifier.load(ccfg, storage, cres, ctx)
 msgs = [Message(data={"text": t}) for t in ["where's my package?", "hello!", "can I get my money back"]]
 tok.process(msgs); feat2.process(msgs); clf2.process(msgs)
 out = [{"intent": m.get("intent"), "ranking": m.get("intent_ranking")} for m in msgs]
-recorded = json.loads((storage._directory_for_resource(fres) / "encoder.json").read_text())
+recorded = json.loads((storage._directory_for_resource(fres) / "encoder.json").read_text())["encoders"][0]
 
 # A model trained with another encoder is refused with a clear message.
-(storage._directory_for_resource(fres) / "encoder.json").write_text(json.dumps({**recorded, "model": "other-model",
-                                                                                "dimension": 768}))
+(storage._directory_for_resource(fres) / "encoder.json").write_text(json.dumps({"encoders": [
+    {**recorded, "model": "other-model", "dimension": 768}]}))
 try:
     SentenceEmbeddingFeaturizer.load(fcfg, storage, fres, ctx)
     mismatch = None
@@ -82,7 +82,7 @@ def test_featurizer_and_classifier_train_persist_load_and_classify(encoder_dir: 
 
 
 def test_kb_encoder_mismatch_is_a_warning(monkeypatch) -> None:
-    from nlu_components.encoder import check_kb_model
+    from encoders.onnx import check_kb_model
 
     monkeypatch.setenv("EMBEDDING_MODEL", "paraphrase-multilingual-MiniLM-L12-v2")
     warning = check_kb_model("all-MiniLM-L6-v2")

