@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: install run test test-unit test-integration test-deps train kb bench-kb bench-kb-scale encoder bench-nlu calibrate test-nlu clean help
+.PHONY: install run test test-unit test-integration test-deps train kb bench-kb bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual test-nlu clean help
 
 help:
 	@echo "make run    install what is missing, train/index when content changed, start the bot on loopback"
@@ -63,9 +63,16 @@ MAX_HANDOFF_RATE ?= 0.05
 calibrate: install encoder
 	$(PY_RASA) -m nlu_components.calibrate --max-handoff-rate $(MAX_HANDOFF_RATE)
 
+# Knowledge-base answer / choices thresholds from the labelled queries in kb_index/eval/, written to .env.
+calibrate-kb: install encoder kb
+	$(PY) -m kb_index calibrate
+
+bench-multilingual: install encoder
+	$(PY) -m benchmarks.bench_multilingual --save
+
 # Cross-validation + held-out report on the project's own NLU data: accuracy, confused intents, examples.
 test-nlu: install encoder
-	$(PY_RASA) -m nlu_components.evaluate --heldout tests/actions/data/nlu_heldout.yml --json var/nlu-report.json
+	$(PY_RASA) -m nlu_components.evaluate --heldout benchmarks/data/starter_heldout --json var/nlu-report.json
 
 clean:
 	rm -rf var models kb_index/build .pytest_cache

@@ -51,13 +51,19 @@ MAX_SEARCH_K = 20
 
 
 def default_holder(settings: Settings) -> Any:
-    """The configured knowledge base (`kb_index.routed.holder_from_settings`, loads lazily), or None if unavailable."""
+    """A `kb_index.KnowledgeBaseHolder` for the configured index (loads lazily), or None if unavailable."""
     try:
-        from kb_index.routed import holder_from_settings
+        from kb_index import KnowledgeBaseHolder, load_encoder
     except Exception:  # noqa: BLE001 - the actions still work without the knowledge base
         logger.exception("kb_index cannot be imported: answering without the knowledge base")
         return None
-    return holder_from_settings(settings)
+    return KnowledgeBaseHolder(
+        settings.kb_index_dir,
+        lambda: load_encoder(settings.embedding_model or None),
+        answer_threshold=settings.kb_answer_threshold,
+        suggest_threshold=settings.kb_suggest_threshold,
+        default_language=settings.default_language,
+    )
 
 
 def build_actions(settings: Settings, kb: KnowledgeBaseAccess | None, session: requests.Session) -> list[Action]:

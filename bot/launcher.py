@@ -150,21 +150,17 @@ def check_training_data(data: Path) -> None:
 
 
 def ensure_kb(settings: Settings, *, force: bool = False) -> None:
-    """Build the knowledge-base indexes when the content or a model changed (the builder decides): the primary
-    one and, when MULTILINGUAL_EMBEDDING_MODEL is set, the multilingual one (kb_index/routed.py)."""
-    builds = [(settings.kb_index_dir, settings.embedding_model)]
-    if settings.multilingual_embedding_model:
-        builds.append((settings.kb_multilingual_index_dir, settings.multilingual_embedding_model))
-    for out, model in builds:
-        cmd = [str(HUB_PYTHON), "-m", "kb_index", "build", "--content", str(settings.kb_content_dir), "--out", str(out)]
-        if model:
-            cmd += ["--model", model]
-        if force:
-            cmd.append("--force")
-        proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=child_env())
-        if proc.returncode != 0:
-            raise LaunchError("building the knowledge-base index failed: fix the content errors listed above "
-                              f"(in {settings.kb_content_dir}) and run again. The previous index stays in service.")
+    """Build the knowledge-base index when the content or the model changed (the builder decides)."""
+    cmd = [str(HUB_PYTHON), "-m", "kb_index", "build", "--content", str(settings.kb_content_dir),
+           "--out", str(settings.kb_index_dir)]
+    if settings.embedding_model:
+        cmd += ["--model", settings.embedding_model]
+    if force:
+        cmd.append("--force")
+    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=child_env())
+    if proc.returncode != 0:
+        raise LaunchError("building the knowledge-base index failed: fix the content errors listed above "
+                          f"(in {settings.kb_content_dir}) and run again. The previous index stays in service.")
 
 
 # -- Rasa endpoints ------------------------------------------------------------------------------

@@ -148,18 +148,14 @@ class OnnxSentenceEncoder:
 
 def check_kb_model(models: str | list[str]) -> str | None:
     """A warning text when the NLU uses a sentence encoder that the knowledge base does not, else None."""
-    from encoders import MULTILINGUAL_MODEL, encoder_name
+    from encoders import SHIPPED_MODEL, as_model_list, encoder_name
 
-    kb_primary = (os.environ.get("EMBEDDING_MODEL") or "").strip()
-    kb_multi = os.environ.get("MULTILINGUAL_EMBEDDING_MODEL", MULTILINGUAL_MODEL).strip()
-    kb = {model_slug(encoder_name(kb_primary))}  # empty: the default model
-    if kb_multi:
-        kb.add(model_slug(encoder_name(kb_multi)))
-    nlu = [models] if isinstance(models, str) else list(models)
-    foreign = [m for m in nlu if model_slug(encoder_name(m)) not in kb]
+    kb_spec = (os.environ.get("EMBEDDING_MODEL") or SHIPPED_MODEL).strip()
+    kb = {model_slug(encoder_name(m)) for m in as_model_list(kb_spec)}
+    foreign = [m for m in as_model_list(models) if model_slug(encoder_name(m)) not in kb]
     if not foreign:
         return None
     return (f"The NLU featurizer uses the sentence encoder(s) {', '.join(map(repr, foreign))}, which the knowledge "
-            f"base does not (EMBEDDING_MODEL={kb_primary!r}, MULTILINGUAL_EMBEDDING_MODEL={kb_multi!r}). Make the "
-            "`model` of SentenceEmbeddingFeaturizer in config.yml and those settings name the same models (then "
-            "`make encoder` and retrain), so the bot and the knowledge base understand messages the same way.")
+            f"base does not (EMBEDDING_MODEL={kb_spec!r}). Make the `model` of SentenceEmbeddingFeaturizer in "
+            "config.yml and EMBEDDING_MODEL name the same models (then `make encoder` and retrain), so the bot and "
+            "the knowledge base understand messages the same way.")

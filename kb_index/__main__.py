@@ -63,6 +63,17 @@ def _parser(settings: Any) -> argparse.ArgumentParser:
     evaluate.add_argument("--min-top1", type=float, default=None, help="exit 1 when top-1 is below this")
     evaluate.add_argument("--show-misses", action="store_true", help="list queries whose top hit is wrong")
     evaluate.add_argument("--json", action="store_true", help="print JSON")
+    calibrate = sub.add_parser("calibrate", parents=[common],
+                               help="pick the answer and choices thresholds from labelled queries; write them to .env")
+    calibrate.add_argument("--queries", type=Path, nargs="+", default=None,
+                           help="query files (default: the starter and the cross-lingual queries)")
+    calibrate.add_argument("--min-precision", type=float, default=0.95,
+                           help="share of direct answers that must be right (default: %(default)s)")
+    calibrate.add_argument("--min-unanswerable-handoff", type=float, default=0.5,
+                           help="share of unanswerable questions that must go to a person (default: %(default)s)")
+    calibrate.add_argument("--env-file", type=Path, default=Path(__file__).resolve().parent.parent / ".env",
+                           help="where the thresholds are written (default: %(default)s)")
+    calibrate.add_argument("--dry-run", action="store_true", help="print the curve and the choice only")
     return parser
 
 
@@ -137,9 +148,9 @@ def _load_kb(args: argparse.Namespace, settings: Any) -> Any:
     from kb_index.search import KnowledgeBase
 
     options: dict[str, Any] = {}
-    if args.answer_threshold is not None:
+    if getattr(args, "answer_threshold", None) is not None:
         options["answer_threshold"] = args.answer_threshold
-    if args.suggest_threshold is not None:
+    if getattr(args, "suggest_threshold", None) is not None:
         options["suggest_threshold"] = args.suggest_threshold
     if getattr(args, "margin", None) is not None:
         options["margin"] = args.margin
@@ -194,7 +205,34 @@ def _eval(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
-_COMMANDS = {"validate": _validate, "build": _build, "search": _search, "eval": _eval}
+def _calibrate(args: argparse.Namespace, settings: Any) -> int:
+    from kb_index.calibrate import calibrate, format_curve, write_env
+    from kb_index.eval import CROSSLINGUAL_QUERIES, STARTER_QUERIES, load_queries
+
+    kb = _load_kb(args, settings)
+    queries = [q for path in (args.queries or [STARTER_QUERIES, CROSSLINGUAL_QUERIES]) for q in load_queries(path)]
+    result = calibrate(kb, queries, min_precision=args.min_precision,
+                       min_unanswerable_handoff=args.min_unanswerable_handoff)
+    print(f"{len(queries)} queries ({len(result.report.unanswerable)} unanswerable), index {kb.manifest.version} "
+          f"({kb.manifest.model})\n")
+    print(format_curve(result))
+    s = result.report.summary()
+    print(f"\nchosen: answer >= {result.answer_threshold}, choices >= {result.suggest_threshold}: answered right "
+          f"{s['answered_correctly']}, wrong {s['answered_wrongly'] + s['unanswerable_answered']}, choices with the "
+          f"right entry {s['choices_with_expected']}, handed off {s['none_for_answerable']} answerable and "
+          f"{s['unanswerable_none']} of {s['unanswerable']} unanswerable")
+    if not result.met:
+        print("warning: the targets cannot both be met with this content and encoder; the closest thresholds are "
+              "shown. Add phrasings for the entries missed (`python -m kb_index eval --show-misses`).", file=sys.stderr)
+    if args.dry_run:
+        return 0 if result.met else 1
+    write_env(args.env_file, {"KB_ANSWER_THRESHOLD": str(result.answer_threshold),
+                              "KB_SUGGEST_THRESHOLD": str(result.suggest_threshold)})
+    print(f"wrote KB_ANSWER_THRESHOLD and KB_SUGGEST_THRESHOLD to {args.env_file}; restart the bot (make run) to use them")
+    return 0 if result.met else 1
+
+
+_COMMANDS = {"validate": _validate, "build": _build, "search": _search, "eval": _eval, "calibrate": _calibrate}
 
 if __name__ == "__main__":
     sys.exit(main())

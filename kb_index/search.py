@@ -32,10 +32,11 @@ from kb_index.storage import KBIndexError, Manifest
 
 log = logging.getLogger(__name__)
 
-# Cosine-similarity thresholds for all-MiniLM-L6-v2 (the `KB_ANSWER_THRESHOLD` / `KB_SUGGEST_THRESHOLD`
-# settings override them). See kb_index/eval and the README of benchmarks/ for how they were chosen.
-DEFAULT_ANSWER_THRESHOLD = 0.62
-DEFAULT_SUGGEST_THRESHOLD = 0.45
+# Cosine-similarity thresholds for the shipped encoder (all-MiniLM-L6-v2+use-multilingual-v3) and starter FAQ,
+# chosen by `python -m kb_index calibrate` (make calibrate-kb); the `KB_ANSWER_THRESHOLD` /
+# `KB_SUGGEST_THRESHOLD` settings override them. Another encoder or content: calibrate again.
+DEFAULT_ANSWER_THRESHOLD = 0.43
+DEFAULT_SUGGEST_THRESHOLD = 0.43
 MAX_CHOICES = 3
 EXHAUSTIVE_SEARCH_LIMIT = 8192  # indexes up to this many vectors are scored completely on every query
 OVERFETCH = 16  # above it, the entries of the k * OVERFETCH nearest vectors are the candidates

@@ -19,6 +19,7 @@ from kb_index.search import KnowledgeBase, decide_from_hits
 log = logging.getLogger(__name__)
 
 STARTER_QUERIES = Path(__file__).resolve().parent / "starter_queries.yml"
+CROSSLINGUAL_QUERIES = Path(__file__).resolve().parent / "crosslingual_queries.yml"  # it / zh / ro
 
 
 @dataclass(frozen=True)

@@ -93,22 +93,24 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture(scope="session")
 def kb_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A knowledge-base index built with the real kb_index and encoder from `TINY_FAQ`."""
+    from encoders import SHIPPED_MODEL
     from kb_index import build_index, load_encoder
 
     root = tmp_path_factory.mktemp("kb")
     content = root / "content"
     content.mkdir()
     (content / "faq.yml").write_text(TINY_FAQ, encoding="utf-8")
-    build_index(content, root / "index", load_encoder(), progress=False)
+    build_index(content, root / "index", load_encoder(SHIPPED_MODEL), progress=False)
     return root / "index"
 
 
 @pytest.fixture(scope="session")
 def kb_holder(kb_index_dir: Path) -> Any:
     """A `KnowledgeBaseHolder` on the tiny index (shared: loading the encoder once is what costs)."""
+    from encoders import SHIPPED_MODEL
     from kb_index import KnowledgeBaseHolder, load_encoder
 
-    holder = KnowledgeBaseHolder(kb_index_dir, load_encoder)
+    holder = KnowledgeBaseHolder(kb_index_dir, lambda: load_encoder(SHIPPED_MODEL))
     holder.get()
     return holder
 
@@ -116,9 +118,10 @@ def kb_holder(kb_index_dir: Path) -> Any:
 @pytest.fixture()
 def broken_holder(tmp_path: Path) -> Any:
     """A holder whose index directory is empty: every use raises `KBIndexError`."""
+    from encoders import SHIPPED_MODEL
     from kb_index import KnowledgeBaseHolder, load_encoder
 
-    return KnowledgeBaseHolder(tmp_path / "empty-index", load_encoder)
+    return KnowledgeBaseHolder(tmp_path / "empty-index", lambda: load_encoder(SHIPPED_MODEL))
 
 
 # --- a real order system -------------------------------------------------------------------------------

@@ -274,3 +274,49 @@ def test_hub_rasa_gets_the_conversation_language_with_hysteresis_and_explicit_ch
     assert detail["conversation"]["language"] == "ro"
     customer = [m["language"] for m in detail["messages"] if m["sender"] == "customer"]
     assert customer == ["it", "en", "zh", "zh", "en", "ro"]
+
+
+# -- languages the bot does not speak -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def wide_detector(detector: LanguageDetector) -> LanguageDetector:
+    detector._load_wide_model()  # normally loaded in the background at start; until then the check is skipped
+    assert detector._wide_model is not None
+    return detector
+
+
+@pytest.mark.parametrize(("text", "lang"), [
+    ("Wo ist meine Bestellung, ich warte seit zwei Wochen", "de"),
+    ("Bonjour, je n'ai toujours pas reçu mon colis", "fr"),
+    ("Olá, meu pedido ainda não chegou", "pt"),
+    ("Где мой заказ? Я жду уже неделю", "ru"),
+])
+def test_unsupported_languages_are_named(wide_detector: LanguageDetector, text: str, lang: str) -> None:
+    assert wide_detector.unsupported(text) == lang
+
+
+@pytest.mark.parametrize("text", [
+    "where is my parcel please", "dov'è finito il mio pacco?", "我的包裹到底在哪里啊", "unde este coletul meu acum",
+    "ok", "grazie mille", "Danke", "BC-100234 BC-100235 BC-100236", "🙂🙂🙂", "", None,
+])
+def test_supported_languages_and_short_messages_are_never_called_unsupported(
+        wide_detector: LanguageDetector, text: Any) -> None:
+    assert wide_detector.unsupported(text) is None
+
+
+def test_hub_answers_an_unsupported_language_politely_and_offers_a_person(tmp_path: Path,
+                                                                          wide_detector: LanguageDetector) -> None:
+    seen: list[dict[str, Any]] = []
+    settings = Settings.from_env(data_dir=tmp_path, agent_api_token=Secret("test-agent-token"), queue_tick_s=3600.0)
+    with TestClient(create_app(settings, rasa=_recording_rasa(seen))) as client:
+        with client.websocket_connect("/channels/web/ws") as ws:
+            ws.send_json({"type": "hello", "language": "it-IT"})
+            ws.receive_json()
+            ws.send_json({"type": "message", "text": "Wo ist meine Bestellung, ich warte seit zwei Wochen",
+                          "client_id": "m1"})
+            frames = _until_ack(ws)
+    replies = [f for f in frames if f["type"] == "message"]
+    assert seen == []  # the bot never saw it
+    assert len(replies) == 1 and replies[0]["text"].startswith("Mi dispiace, posso rispondere solo in italiano")
+    assert [(b["title"], b["payload"]) for b in replies[0]["buttons"]] == [("Parla con una persona", "/request_human")]

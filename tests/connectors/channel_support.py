@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from fastapi.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from connectors.base import InboundMessage
+
+HubFactory = Callable[..., TestClient]  # the `make_hub` fixture: settings overrides -> a started hub
 
 TG_TOKEN = "123456:TEST-token_abc"
 TG_SECRET = "tg-webhook-secret"

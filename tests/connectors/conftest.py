@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -18,7 +18,7 @@ from fakes.telegram_api import FakeTelegram
 from fakes.twilio_api import FakeTwilio
 from tests_support import free_port_dead
 
-from channel_support import AGENT_TOKEN, PUBLIC, SMS_FROM, TG_SECRET, TG_TOKEN, TW_SID, TW_TOKEN, WA_FROM
+from channel_support import AGENT_TOKEN, HubFactory, PUBLIC, SMS_FROM, TG_SECRET, TG_TOKEN, TW_SID, TW_TOKEN, WA_FROM
 
 
 @pytest.fixture
@@ -39,7 +39,6 @@ def rasa() -> Iterator[FakeRasa]:
         yield fake
 
 
-HubFactory = Callable[..., TestClient]
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ from typing import Any, Callable
 
 from fastapi.testclient import TestClient
 
-from channel_support import AGENT, conversations, transcript, twilio_post
-from conftest import HubFactory
+from channel_support import AGENT, HubFactory, conversations, transcript, twilio_post
 from fakes.twilio_api import FakeTwilio
 from test_twilio import HOOK, bodies, inbound
 

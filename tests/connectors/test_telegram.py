@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from bot.config import Settings
 from connectors.registry import ChannelConfigError, build_connectors
-from channel_support import PUBLIC, TG_SECRET, noop_handler, noop_history, transcript
+from channel_support import PUBLIC, TG_SECRET, HubFactory, noop_handler, noop_history, transcript
 from fakes.rasa import FakeRasa
 from fakes.telegram_api import FakeTelegram
 
-HubFactory = Callable[..., TestClient]
 
 WEBHOOK = "/channels/telegram/webhook"
 HEADERS = {"X-Telegram-Bot-Api-Secret-Token": TG_SECRET}

@@ -60,12 +60,9 @@ def trained_model() -> Path:
 
 @pytest.fixture(scope="session")
 def kb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The starter FAQ indexed twice, as `make kb` does: <dir>/primary (English encoder), <dir>/multilingual."""
     out = tmp_path_factory.mktemp("kb")
-    for name, model in (("primary", ""), ("multilingual", Settings.from_env().multilingual_embedding_model)):
-        if model or name == "primary":
-            subprocess.run([sys.executable, "-m", "kb_index", "build", "--out", str(out / name),
-                            *(["--model", model] if model else [])], check=True, cwd=PROJECT_ROOT, env=child_env())
+    subprocess.run([sys.executable, "-m", "kb_index", "build", "--out", str(out)], check=True, cwd=PROJECT_ROOT,
+                   env=child_env())
     return out
 
 
@@ -77,7 +74,7 @@ def stack(trained_model: Path, kb_dir: Path, tmp_path_factory: pytest.TempPathFa
         Settings.from_env(),
         data_dir=data, hub_port=hub_port, rasa_port=free_port(), action_port=free_port(),
         web_allowed_origins=(f"http://127.0.0.1:{hub_port}", f"http://127.0.0.1:{third_party_port}"),
-        kb_index_dir=kb_dir / "primary", kb_multilingual_index_dir=kb_dir / "multilingual", agent_api_token=Secret(AGENT_TOKEN), rasa_timeout_s=20.0,
+        kb_index_dir=kb_dir, agent_api_token=Secret(AGENT_TOKEN), rasa_timeout_s=20.0,
     )
     procs = services(settings, trained_model, write_endpoints(settings))
     started: list[Service] = []

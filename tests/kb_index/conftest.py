@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from kb_index import KnowledgeBase, build_index, load_encoder
-from encoders import Encoder
+from encoders import SHIPPED_MODEL, Encoder
 
 STARTER_CONTENT = Path(__file__).resolve().parents[2] / "kb_index" / "content"
 
@@ -80,7 +80,7 @@ class RenamedEncoder:
 
 @pytest.fixture(scope="session")
 def encoder() -> Encoder:
-    return load_encoder()
+    return load_encoder(SHIPPED_MODEL)  # what the bot uses
 
 
 @pytest.fixture(scope="session")

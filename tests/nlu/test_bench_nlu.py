@@ -1,0 +1,75 @@
+"""bench-nlu's data handling for out-of-scope data (no Rasa: the parts that need no server)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from benchmarks.bench_nlu import (Parsed, best_on_curve, classification_metrics, load_clinc150, load_dataset,
+                                  markdown, scores_for)
+
+
+def clinc(tmp_path: Path) -> Path:
+    data = {
+        "train": [["book a flight", "book_flight"], ["pay my bill", "pay_bill"]],
+        "val": [["fly me to rome", "book_flight"]],
+        "test": [["flight to oslo please", "book_flight"], ["pay the bill", "pay_bill"]],
+        "oos_train": [["how tall is everest", "oos"]],
+        "oos_val": [["who won the cup", "oos"]],
+        "oos_test": [["sing a song", "oos"], ["what is love", "oos"]],
+    }
+    (tmp_path / "data_full.json").write_text(json.dumps(data), encoding="utf-8")
+    return tmp_path
+
+
+def test_clinc_oos_is_renamed_to_the_oos_intent_and_oos_train_is_trained(tmp_path: Path) -> None:
+    ds = load_clinc150(clinc(tmp_path), "out_of_scope")
+    assert ds.oos_label == "out_of_scope"
+    assert ("how tall is everest", "out_of_scope") in ds.train and len(ds.train) == 3
+    assert [y for _, y in ds.test].count("out_of_scope") == 2 and "oos" not in {y for _, y in ds.test + ds.val}
+    without = load_clinc150(tmp_path, "out_of_scope", oos_train=False)
+    assert len(without.train) == 2 and without.oos_label == "out_of_scope"
+    assert load_clinc150(tmp_path, "ood").oos_label == "ood"
+
+
+def test_csv_rows_with_the_oos_intent_are_out_of_scope_data(tmp_path: Path) -> None:
+    train, test = tmp_path / "train.csv", tmp_path / "test.csv"
+    train.write_text("text,label\nhi,greet\nbye,goodbye\nweather?,out_of_scope\n", encoding="utf-8")
+    test.write_text("text,label\nhello,greet\nstock price?,out_of_scope\n", encoding="utf-8")
+    assert load_dataset(str(train), test, 42).oos_label == "out_of_scope"
+    assert load_dataset(str(train), test, 42, oos_intent="other").oos_label is None
+
+
+def parsed(predicted: list[str], top: list[float], final: list[str]) -> Parsed:
+    return Parsed(predicted=predicted, top=np.array(top), second=np.zeros(len(top)), final=final,
+                  latency_ms=np.ones(len(top)))
+
+
+def test_predicting_the_oos_intent_counts_as_handed_off() -> None:
+    rows = [("a", "x"), ("b", "y"), ("c", "out_of_scope"), ("d", "out_of_scope")]
+    p = parsed(["x", "out_of_scope", "out_of_scope", "y"], [0.9, 0.9, 0.9, 0.9],
+               ["x", "out_of_scope", "out_of_scope", "y"])
+    scores = scores_for(rows, p, "out_of_scope")
+    assert scores.predicted_oos.tolist() == [False, True, True, False]
+    metrics = classification_metrics(rows, p, "out_of_scope")
+    assert metrics["accuracy"] == 0.5  # in-scope only; predicting out_of_scope for "b" is wrong
+    assert metrics["fallback_rate_at_configured_threshold"] == 0.5  # the server did not answer "b"
+    best = best_on_curve(scores, 0.0, 0.75)  # only thresholds above 0.9 catch "d" too
+    assert best["oos_recall"] == 1.0 and best["threshold"] == pytest.approx(0.91)
+    assert best_on_curve(scores, 0.0, 0.5)["in_scope_accuracy"] == 0.5
+
+
+def test_markdown_states_the_rule_and_the_oos_setting() -> None:
+    point = {"threshold": 0.2, "in_scope_handoff_rate": 0.01, "in_scope_accuracy": 0.96, "oos_recall": 0.8,
+             "accuracy_when_answered": 0.97}
+    ours = {"accuracy": 0.97, "threshold": 0.2, "objective": "handoff", "max_handoff_rate": 0.01,
+            "ambiguity_threshold": 0.0, "oos_intent": "out_of_scope", "oos_train_examples": 100,
+            "val_at_threshold": point, "oos_recall_target": 0.75, "test_best_at_oos_target": point,
+            "curve": [point]}
+    text = markdown({"dataset": "clinc150", "command": "x", "finished": "now", "machine": "m", "ours": ours,
+                     "baseline": None, "targets": []})
+    assert "in-scope handoff on val ≤ 0.01" in text and "`out_of_scope`, 100 out-of-scope training" in text
+    assert "Oracle (test, not a calibration)" in text and "| 0.2 | 0.010 | 0.960 | 0.800 |" in text
