@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: install run test test-unit test-integration test-deps train kb bench-kb bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual test-nlu clean help
+.PHONY: install run test test-unit test-integration test-deps train kb bench-kb bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual languages test-nlu clean help
 
 help:
 	@echo "make run    install what is missing, train/index when content changed, start the bot on loopback"
@@ -66,6 +66,10 @@ calibrate: install encoder
 # Knowledge-base answer / choices thresholds from the labelled queries in kb_index/eval/, written to .env.
 calibrate-kb: install encoder kb
 	$(PY) -m kb_index calibrate
+
+# Which intents, responses and knowledge-base entries lack which language (for content editors).
+languages: install
+	$(PY) -m bot.coverage
 
 bench-multilingual: install encoder
 	$(PY) -m benchmarks.bench_multilingual --save

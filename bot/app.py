@@ -146,8 +146,11 @@ def create_app(settings: Settings | None = None, *, rasa: RasaClient | None = No
         rasa_status = await check_rasa(rasa)
         tracker = await anyio.to_thread.run_sync(check_tracker_store, settings.tracker_store_url)
         ok = db["ok"] and rasa_status["ok"] and tracker["ok"]
+        detector = router.language_detector
         body = {"ok": ok, "database": db, "rasa": rasa_status, "tracker_store": tracker,
-                "channels": sorted(connectors)}
+                "channels": sorted(connectors),
+                # the language models load in the background at start (seconds); not a reason to be unhealthy
+                "language": {"detector": detector.loaded, "unsupported_check": detector.wide_loaded}}
         return JSONResponse(body, status_code=200 if ok else 503)
 
     @app.get("/metrics", tags=["ops"], response_class=PlainTextResponse)

@@ -133,6 +133,14 @@ class LanguageDetector:
                         self._model = Model.load_variant("lite", languages)
         return self._model
 
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    @property
+    def wide_loaded(self) -> bool:
+        return self._wide_model is not None
+
     def _wide_detector(self) -> Any:
         """A detector over the supported and OTHER_LANGUAGES, or None while its model is still loading: the
         unsupported-language check never holds up a message (the model takes seconds to load)."""
