@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: install run test test-unit test-integration test-deps train kb bench-kb bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual languages test-nlu clean help
+.PHONY: install run test test-unit test-integration test-deps train kb bench-kb bench-kb-embedding bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual languages test-nlu clean help
 
 help:
 	@echo "make run    install what is missing, train/index when content changed, start the bot on loopback"
@@ -47,6 +47,9 @@ kb: install
 
 bench-kb: install
 	$(PY) -m benchmarks.bench_kb --save
+
+bench-kb-embedding: install encoder
+	$(PY) -m benchmarks.bench_kb --embedding --save
 
 # Slow (builds HNSW/IVF indexes over up to 1M synthetic vectors; about 15-30 min on 2 shared cores).
 bench-kb-scale: install

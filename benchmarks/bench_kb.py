@@ -670,12 +670,25 @@ def main() -> None:
         result["scale"] = bench_scale(plan, on_row=save_partial)
         name, markdown = scale_name, markdown_scale(result)
     elif args.embedding:
-        from kb_index import load_encoder
+        from encoders import SHIPPED_MODEL, load_encoder
 
         _, queries = load_stackfaq()
-        result["query_embedding"] = bench_embedding(load_encoder(), [q for q, _ in queries[::4]])
-        print(json.dumps(result["query_embedding"]))
+        texts = [q for q, _ in queries[::4]]
+        result["query_embedding"] = {}
+        for label, model, backend in (("all-MiniLM-L6-v2 (ONNX, what the KB uses)", "all-MiniLM-L6-v2", "onnx"),
+                                      ("all-MiniLM-L6-v2 (sentence-transformers, torch)", "all-MiniLM-L6-v2", "torch"),
+                                      ("use-multilingual-v3 (numpy)", "use-multilingual-v3", "auto"),
+                                      (f"{SHIPPED_MODEL} (shipped)", SHIPPED_MODEL, "auto")):
+            result["query_embedding"][label] = bench_embedding(load_encoder(model, backend=backend), texts)
+            print(json.dumps({label: result["query_embedding"][label]}), flush=True)
         name = "kb-embedding"
+        markdown = "\n".join(["# Knowledge base: single-query embedding time (`make bench-kb-embedding`)", "",
+                              "Command: `python -m benchmarks.bench_kb --embedding --save`. One thread; "
+                              f"{len(texts)} StackFAQ rephrasings, one at a time, after a warm-up. Load average "
+                              f"{load:.1f} at start.", "",
+                              "| encoder | p50 ms | p95 ms | CPU p50 ms | CPU p95 ms |", "|---|---|---|---|---|"]
+                             + [f"| {k} | {v['p50_ms']} | {v['p95_ms']} | {v['cpu_p50_ms']} | {v['cpu_p95_ms']} |"
+                                for k, v in result["query_embedding"].items()]) + "\n"
     elif args.faiss:
         result["faiss"] = bench_faiss(to_ints(args.sizes), to_ints(args.hnsw_sizes))
         name = "kb-faiss"
