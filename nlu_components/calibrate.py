@@ -14,7 +14,8 @@ no message is scored by a model that saw it. The target the support team states 
 in-scope messages that may be handed off (`--max-handoff-rate`, default 5 %): the highest threshold that
 keeps the in-scope handoff rate at or below it is chosen (highest = catches the most out-of-scope and
 misunderstood messages). Examples of `--oos-intent` (default `out_of_scope`, a trained intent here) count as
-out-of-scope: caught when handed off or recognised as that intent. The trade-off curve is
+out-of-scope: caught when handed off or recognised as that intent; an in-scope message recognised as that
+intent is not answered either, so it counts against the handoff budget. The trade-off curve is
 printed; the value is written into the `threshold:` line of the FallbackClassifier in place (comments and
 layout of config.yml are kept).
 """
@@ -60,8 +61,12 @@ def handed_off(scores: Scores, threshold: float, ambiguity: float) -> np.ndarray
 
 
 def curve_point(scores: Scores, threshold: float, ambiguity: float) -> dict[str, float]:
+    """One point of the trade-off. A message is "not answered" when the FallbackClassifier fires or when its
+    top intent is a trained out-of-scope intent (`Scores.predicted_oos`): both count as handoff for in-scope
+    messages (and against the handoff budget), both count as caught for out-of-scope ones."""
     off = handed_off(scores, threshold, ambiguity)
-    caught = scores.predicted_oos if scores.predicted_oos is not None else np.zeros_like(off)
+    if scores.predicted_oos is not None:
+        off = off | scores.predicted_oos
     ins = ~scores.oos
     n_in = max(int(ins.sum()), 1)
     kept_in = ins & ~off
@@ -70,8 +75,7 @@ def curve_point(scores: Scores, threshold: float, ambiguity: float) -> dict[str,
         "in_scope_handoff_rate": float((off & ins).sum() / n_in),
         "in_scope_accuracy": float((kept_in & scores.correct).sum() / n_in),  # handed off counts as wrong
         "accuracy_when_answered": float((kept_in & scores.correct).sum() / max(int(kept_in.sum()), 1)),
-        # out-of-scope is caught when handed off, or when recognised as the (trained) out-of-scope intent
-        "oos_recall": float(((off | caught) & scores.oos).sum() / scores.oos.sum()) if scores.oos.any() else float("nan"),
+        "oos_recall": float((off & scores.oos).sum() / scores.oos.sum()) if scores.oos.any() else float("nan"),
     }
 
 

@@ -168,8 +168,8 @@ def report(title: str, examples: list[Example], result: CVResult, *, fallback: d
         scores = Scores.from_probabilities(result.probas, result.classes, labels, {"out_of_scope"})
         point = curve_point(scores, fallback["threshold"], fallback["ambiguity_threshold"])
         print(f"   at the configured fallback (threshold {fallback['threshold']}, ambiguity "
-              f"{fallback['ambiguity_threshold']}): {point['in_scope_handoff_rate']:.1%} of in-scope messages go to "
-              f"fallback; accuracy on the rest {point['accuracy_when_answered']:.1%}")
+              f"{fallback['ambiguity_threshold']}): {point['in_scope_handoff_rate']:.1%} of in-scope messages go "
+              f"unanswered (fallback or out_of_scope); accuracy on the rest {point['accuracy_when_answered']:.1%}")
         out["fallback"] = point
     return out
 

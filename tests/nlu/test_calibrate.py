@@ -86,3 +86,19 @@ def test_shipped_config_has_an_editable_fallback_threshold() -> None:
     current = fallback_settings(text)["threshold"]
     assert fallback_settings(set_fallback_threshold(text, 0.123))["threshold"] == 0.123
     assert set_fallback_threshold(text, current) .count("\n") == text.count("\n")
+
+
+def test_a_trained_out_of_scope_intent_counts_as_handoff_and_as_caught() -> None:
+    # 4 in-scope (one of them predicted as the out-of-scope intent), 2 out-of-scope (one recognised as it).
+    s = Scores(top=np.array([0.9, 0.8, 0.7, 0.9, 0.9, 0.9]), second=np.zeros(6),
+               correct=np.array([True, True, True, False, False, False]),
+               oos=np.array([False, False, False, False, True, True]),
+               predicted_oos=np.array([False, False, False, True, True, False]))
+    point = curve_point(s, threshold=0.5, ambiguity=0.0)
+    assert point["in_scope_handoff_rate"] == pytest.approx(1 / 4)  # not answered as an in-scope intent
+    assert point["in_scope_accuracy"] == pytest.approx(3 / 4)
+    assert point["accuracy_when_answered"] == pytest.approx(1.0)
+    assert point["oos_recall"] == pytest.approx(1 / 2)
+    # the budget counts it: at most 25 % handed off allows threshold 0.75 (the 0.7 message), not 0.81
+    assert choose_threshold(s, ambiguity=0.0, max_handoff_rate=0.25)["threshold"] == pytest.approx(0.70)
+    assert choose_threshold(s, ambiguity=0.0, max_handoff_rate=0.5)["threshold"] == pytest.approx(0.80)
