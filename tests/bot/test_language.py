@@ -3,7 +3,9 @@ hysteresis, explicit choices, channel hints, inputs that carry no language, and 
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -251,13 +253,24 @@ def _recording_rasa(seen: list[dict[str, Any]]) -> RasaClient:
     return RasaClient(["http://rasa.test"], transport=httpx.MockTransport(handler), retries=0)
 
 
+def _recording_hub(tmp_path: Path, seen: list[dict[str, Any]]) -> TestClient:
+    settings = Settings.from_env(data_dir=tmp_path, agent_api_token=Secret("test-agent-token"), queue_tick_s=3600.0)
+    return TestClient(create_app(settings, rasa=_recording_rasa(seen)))
+
+
+@contextlib.contextmanager
+def _italian_chat(client: TestClient) -> Iterator[Any]:
+    """A web chat from a browser set to Italian, past the welcome frame."""
+    with client.websocket_connect("/channels/web/ws") as ws:
+        ws.send_json({"type": "hello", "language": "it-IT"})
+        ws.receive_json()
+        yield ws
+
+
 def test_hub_rasa_gets_the_conversation_language_with_hysteresis_and_explicit_choice(tmp_path: Path) -> None:
     seen: list[dict[str, Any]] = []
-    settings = Settings.from_env(data_dir=tmp_path, agent_api_token=Secret("test-agent-token"), queue_tick_s=3600.0)
-    with TestClient(create_app(settings, rasa=_recording_rasa(seen))) as client:
-        with client.websocket_connect("/channels/web/ws") as ws:
-            ws.send_json({"type": "hello", "language": "it-IT"})
-            ws.receive_json()
+    with _recording_hub(tmp_path, seen) as client:
+        with _italian_chat(client) as ws:
             replies = []
             for i, text in enumerate(["dov'è il mio ordine?", "thanks", "我的订单在哪", "怎么还没发货", "english please"]):
                 ws.send_json({"type": "message", "text": text, "client_id": f"m{i}"})
@@ -308,11 +321,8 @@ def test_supported_languages_and_short_messages_are_never_called_unsupported(
 def test_hub_answers_an_unsupported_language_politely_and_offers_a_person(tmp_path: Path,
                                                                           wide_detector: LanguageDetector) -> None:
     seen: list[dict[str, Any]] = []
-    settings = Settings.from_env(data_dir=tmp_path, agent_api_token=Secret("test-agent-token"), queue_tick_s=3600.0)
-    with TestClient(create_app(settings, rasa=_recording_rasa(seen))) as client:
-        with client.websocket_connect("/channels/web/ws") as ws:
-            ws.send_json({"type": "hello", "language": "it-IT"})
-            ws.receive_json()
+    with _recording_hub(tmp_path, seen) as client:
+        with _italian_chat(client) as ws:
             ws.send_json({"type": "message", "text": "Wo ist meine Bestellung, ich warte seit zwei Wochen",
                           "client_id": "m1"})
             frames = _until_ack(ws)
