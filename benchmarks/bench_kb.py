@@ -110,11 +110,24 @@ class _FixedEncoder:
 
 
 def _synthetic(
-    size: int, dim: int, queries: int, rng: np.random.Generator, noise: float = 0.05
+    size: int, dim: int, queries: int, rng: np.random.Generator, noise: float = 0.05, clusters: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """`size` unit vectors and `queries` noisy copies of some of them (with their row numbers).
+
+    clusters=0: uniformly random directions (no structure: the worst case for approximate indexes).
+    clusters=N: each vector is a random one of N random centres plus isotropic noise of the same norm (cosine
+    ≈ 0.7 to its centre, ≈ 0.5 to the other members of its topic), as FAQ phrasings group around topics.
+    """
+    centres = None
+    if clusters:
+        centres = rng.standard_normal((clusters, dim), dtype=np.float32)
+        centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     base = np.empty((size, dim), dtype=np.float32)
     for start in range(0, size, 100_000):
         chunk = rng.standard_normal((min(100_000, size - start), dim), dtype=np.float32)
+        chunk /= np.linalg.norm(chunk, axis=1, keepdims=True)
+        if centres is not None:
+            chunk += centres[rng.integers(0, clusters, len(chunk))]
         base[start : start + len(chunk)] = chunk / np.linalg.norm(chunk, axis=1, keepdims=True)
     targets = rng.choice(size, queries, replace=False)
     probe = base[targets] + noise * rng.standard_normal((queries, dim), dtype=np.float32)
@@ -162,7 +175,8 @@ def _build_kind(kind: str, base: np.ndarray, rng: np.random.Generator) -> Any:
 
 
 def bench_scale(
-    plan: dict[int, list[str]], queries: int = 300, dim: int = 384, on_row: Any = None, noise: float = 0.05
+    plan: dict[int, list[str]], queries: int = 300, dim: int = 384, on_row: Any = None, noise: float = 0.05,
+    clusters: int = 0,
 ) -> list[dict[str, Any]]:
     """Search p50/p95 (one thread, query embedding excluded) by entry count and index type.
 
@@ -176,7 +190,7 @@ def bench_scale(
     rng = np.random.default_rng(0)
     rows = []
     for size, kinds in sorted(plan.items()):
-        base, probe, targets = _synthetic(size, dim, queries, rng, noise)
+        base, probe, targets = _synthetic(size, dim, queries, rng, noise, clusters)
         for kind in kinds:
             gc.collect()
             rss = _rss_mb()
@@ -610,7 +624,8 @@ def markdown_scale(result: dict[str, Any]) -> str:
         "",
         f"Command: `{result['command']}`. One math thread, {result['machine']['note']}",
         "Synthetic L2-normalised 384-d vectors, one per entry; queries are stored vectors plus noise. Query embedding",
-        f"excluded; query noise {result.get('noise_per_dimension', 0.05)} per dimension. `faiss` = bare index search (k=80), `kb` = `KnowledgeBase.search(k=5)` (index search + entry scoring).",
+        f"excluded; query noise {result.get('noise_per_dimension', 0.05)} per dimension; "
+        f"{('vectors grouped around ' + str(result['clusters']) + ' topics') if result.get('clusters') else 'uniformly random vectors'}. `faiss` = bare index search (k=80), `kb` = `KnowledgeBase.search(k=5)` (index search + entry scoring).",
         "",
         "| entries | index | build s | index RSS MB | faiss p50 / p95 ms | kb p50 / p95 ms | recall@1 |",
         "|---|---|---|---|---|---|---|",
@@ -635,6 +650,8 @@ def main() -> None:
     parser.add_argument("--noise", type=float, default=0.05,
                         help="--scale: per-dimension noise added to a stored vector to make a query (0.05: cosine ~0.71 "
                              "to its entry; 0.015: ~0.96)")
+    parser.add_argument("--clusters", type=int, default=0,
+                        help="--scale: group the synthetic vectors around this many topics (0: uniform random)")
     parser.add_argument("--kinds", default="", help="--scale: index kinds for every size, e.g. ivf1024-16,hnsw16-40")
     parser.add_argument("--scale-sizes", default="10000,100000,1000000", help="entry counts for --scale")
     parser.add_argument("--sizes", default="10000,50000,100000", help="vector counts for exact search (--faiss)")
@@ -658,8 +675,11 @@ def main() -> None:
         chosen = [k for k in args.kinds.split(",") if k.strip()]
         plan = {size: chosen or kinds.get(size, ["flat", "hnsw32-80"]) for size in to_ints(args.scale_sizes)}
         result["noise_per_dimension"] = args.noise
-        default_run = args.scale_sizes == "10000,100000,1000000" and not chosen and args.noise == 0.05
-        scale_name = "kb-scale" if default_run else f"kb-scale-{args.scale_sizes.replace(',', '-')}-noise{args.noise}"
+        result["clusters"] = args.clusters
+        default_run = (args.scale_sizes == "10000,100000,1000000" and not chosen and args.noise == 0.05
+                       and not args.clusters)
+        scale_name = "kb-scale" if default_run else (f"kb-scale-{args.scale_sizes.replace(',', '-')}-noise{args.noise}"
+                                                     + (f"-clusters{args.clusters}" if args.clusters else ""))
         def save_partial(rows: list[dict[str, Any]]) -> None:  # keep what was measured if the run is cut short
             if args.save:
                 result["scale"] = rows
@@ -667,7 +687,7 @@ def main() -> None:
                 (RESULTS / f"{scale_name}.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
                 (RESULTS / f"{scale_name}.md").write_text(markdown_scale(result), encoding="utf-8")
 
-        result["scale"] = bench_scale(plan, on_row=save_partial)
+        result["scale"] = bench_scale(plan, on_row=save_partial, noise=args.noise, clusters=args.clusters)
         name, markdown = scale_name, markdown_scale(result)
     elif args.embedding:
         from encoders import SHIPPED_MODEL, load_encoder
