@@ -73,8 +73,8 @@ def response_languages(domain: Path, default_language: str) -> dict[str, list[st
     for name, variations in sorted((data.get("responses") or {}).items()):
         have = set()
         for variation in variations or []:
-            conditions = [c for c in (variation.get("condition") or []) if c.get("name") == "language"]
-            have.update(str(c.get("value")) for c in conditions) if conditions else have.add(default_language)
+            conditioned = {str(c.get("value")) for c in (variation.get("condition") or []) if c.get("name") == "language"}
+            have |= conditioned or {default_language}
         out[name] = sorted(have)
     return out
 

@@ -80,6 +80,11 @@ def words(text: str) -> int:
     return latin + math.ceil(han / 2)
 
 
+def _without_noise(text: str) -> str:
+    """The start of `text` without links, addresses, handles and tokens with digits, whitespace collapsed."""
+    return " ".join(_NOISE_RE.sub(" ", text[:MAX_DETECT_CHARS]).split())
+
+
 def _scripts(text: str) -> dict[str, float]:
     """Evidence per script, in words: Han characters count two to a word, other scripts by whitespace tokens."""
     units: dict[str, float] = {}
@@ -166,7 +171,7 @@ class LanguageDetector:
         try:
             from langidentify import Language, Model
 
-            codes = [("zh-hans" if c == "zh" else c) for c in dict.fromkeys(self.supported + OTHER_LANGUAGES)]
+            codes = dict.fromkeys(self.supported + OTHER_LANGUAGES)
             # the lite model: a quarter of the full one's memory and load time, and as good for this check
             self._wide_model = Model.load_variant("lite", Language.from_comma_separated(",".join(codes)))
         except Exception:  # noqa: BLE001 - the check is a courtesy; without it messages go to the bot as before
@@ -180,7 +185,7 @@ class LanguageDetector:
         """
         if not isinstance(text, str) or words(text) < UNSUPPORTED_MIN_WORDS:
             return None
-        clean = " ".join(_NOISE_RE.sub(" ", text[:MAX_DETECT_CHARS]).split())
+        clean = _without_noise(text)
         if words(clean) < UNSUPPORTED_MIN_WORDS:
             return None
         det = self._wide_detector()
@@ -212,8 +217,7 @@ class LanguageDetector:
     def detect(self, text: object) -> Detection | None:
         if not isinstance(text, str):
             return None
-        text = text[:MAX_DETECT_CHARS]
-        clean = " ".join(_NOISE_RE.sub(" ", text).split())
+        clean = _without_noise(text)
         if sum(ch.isalpha() for ch in clean) < 2 and not _HAN_RE.search(clean):
             return None  # empty, emoji, digits, punctuation, an order number, a single Latin letter
         units = _scripts(clean)
