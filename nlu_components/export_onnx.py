@@ -3,6 +3,9 @@
     .venv/bin/python -m nlu_components.export_onnx [--model all-MiniLM-L6-v2] [--out models/encoder] [--force]
     .venv/bin/python -m nlu_components.export_onnx --config config.yml   # every encoder the pipeline names
 
+The multilingual USE encoder (`use-multilingual-v3`) is not a sentence-transformers model: its numpy network is
+written as an ONNX graph by `encoders.use_onnx` (same vectors, several times faster).
+
 Runs in the Python 3.11 runtime (torch + sentence-transformers). Writes `<out>/<model>/model.onnx`, the
 tokenizer files and `manifest.json` (model name, dimension, pooling, normalisation, hashes, parity check),
 through a temporary folder, so an interrupted export never leaves a half-written encoder. Idempotent: when the
@@ -27,7 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from encoders import DEFAULT_MODEL, ENCODER_ROOT, as_model_list, is_multilingual
+from encoders import DEFAULT_MODEL, ENCODER_ROOT, as_model_list, is_multilingual, use_onnx
 from encoders.onnx import MANIFEST, MANIFEST_VERSION, encoder_dir, file_sha256, read_manifest
 
 EXPORT_VERSION = "1"  # bump when the export procedure changes: forces a re-export
@@ -220,8 +223,7 @@ def models_in_config(config: Path) -> list[tuple[str, Path | None]]:
         if str(comp.get("name", "")).endswith("SentenceEmbeddingFeaturizer"):
             where = comp.get("encoder_dir")
             path = None if not where else (Path(where) if Path(where).is_absolute() else PROJECT_ROOT / where)
-            # the multilingual USE encoder ships ready to run in numpy: nothing to export
-            found.extend((model, path) for model in as_model_list(comp.get("model")) if not is_multilingual(model))
+            found.extend((model, None if is_multilingual(model) else path) for model in as_model_list(comp.get("model")))
     return found
 
 
@@ -235,14 +237,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="export the model(s) named by SentenceEmbeddingFeaturizer in this Rasa config instead")
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args(argv)
-    if args.config is not None:
-        for model, where in models_in_config(args.config):
-            target = export(model, where.parent if where else args.out, force=args.force)
-            if where is not None and target != where:
-                sys.exit(f"[encoder] error: encoder_dir {where} must be named after the model ({target.name})")
-            print(target)
-        return 0
-    print(export(args.model, args.out, force=args.force))
+    wanted = models_in_config(args.config) if args.config is not None else [
+        (model, None) for model in as_model_list(args.model)]
+    for model, where in wanted:
+        if is_multilingual(model):  # USE: its numpy network written as an ONNX graph (encoders.use_onnx)
+            print(use_onnx.export(args.out, force=args.force, say=say))
+            continue
+        target = export(model, where.parent if where else args.out, force=args.force)
+        if where is not None and target != where:
+            sys.exit(f"[encoder] error: encoder_dir {where} must be named after the model ({target.name})")
+        print(target)
     return 0
 
 

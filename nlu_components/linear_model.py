@@ -167,6 +167,7 @@ class LinearTextModel:
 
     def fit(self, embeddings: np.ndarray | None, texts: Sequence[str], labels: Sequence[str]) -> "LinearTextModel":
         started = time.monotonic()
+        self._coef_t = self._lean = None  # caches of the previous fit
         dense, sparse = self.features(embeddings, texts, fit=True)
         self.classes = sorted(set(labels))
         index = {c: i for i, c in enumerate(self.classes)}
@@ -200,15 +201,46 @@ class LinearTextModel:
         return cached[1], cached[2]
 
     def decision(self, embeddings: np.ndarray | None, texts: Sequence[str]) -> np.ndarray:
-        dense, sparse = self.features(embeddings, texts)
-        d_dense = 0 if dense is None else dense.shape[1]
+        """Logits (len(texts), n_classes).
+
+        The TF-IDF blocks are computed per text straight from the n-grams (the same numbers as
+        `features`, tested): a parse is one message, and scipy's sparse-matrix bookkeeping cost more than
+        the arithmetic (about 2 ms of a 3 ms prediction).
+        """
+        d_dense = 0 if embeddings is None or embeddings.shape[1] == 0 else embeddings.shape[1]
         w_dense, w_sparse = self._blocks_t(d_dense)
         logits = np.zeros((len(texts), len(self.classes)), dtype=np.float64) + self.intercept
-        if dense is not None:
-            logits += dense @ w_dense
-        if sparse is not None:
-            logits += np.asarray(sparse @ w_sparse)
+        if d_dense:
+            logits += (np.asarray(embeddings, dtype=np.float64) * float(self.config["dense_weight"])) @ w_dense
+        blocks = self._lean_blocks()
+        if blocks:
+            for row, text in enumerate(texts):
+                for analyze, vocabulary, idf, offset in blocks:
+                    counts: dict[int, int] = {}
+                    for gram in analyze(text or ""):
+                        index = vocabulary.get(gram)
+                        if index is not None:
+                            counts[index] = counts.get(index, 0) + 1
+                    if not counts:
+                        continue
+                    indices = np.fromiter(counts.keys(), dtype=np.int64, count=len(counts))
+                    values = np.fromiter(counts.values(), dtype=np.float64, count=len(counts))
+                    values = (1.0 + np.log(values)) * idf[indices]
+                    values /= np.sqrt(values @ values)
+                    logits[row] += values @ w_sparse[indices + offset]
         return logits
+
+    def _lean_blocks(self) -> list[tuple[Any, dict[str, int], np.ndarray, int]]:
+        """(analyzer, vocabulary, idf, column offset) per TF-IDF block, made once."""
+        cached = getattr(self, "_lean", None)
+        if cached is None:
+            cached, offset = [], 0
+            for kind, _ in self._blocks():
+                vec = self.vectorizers[kind]
+                cached.append((vec.build_analyzer(), vec.vocabulary_, np.asarray(vec.idf_, dtype=np.float64), offset))
+                offset += len(vec.vocabulary_)
+            self._lean = cached
+        return cached
 
     def predict_proba(self, embeddings: np.ndarray | None, texts: Sequence[str]) -> np.ndarray:
         logits = self.decision(embeddings, texts)

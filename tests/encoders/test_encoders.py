@@ -45,3 +45,36 @@ def test_the_nlu_is_warned_when_it_uses_an_encoder_the_kb_does_not(monkeypatch: 
     monkeypatch.setenv("EMBEDDING_MODEL", DEFAULT_MODEL)
     warning = check_kb_model(["all-MiniLM-L6-v2", "use-multilingual-v3"])
     assert warning and "'use-multilingual-v3'" in warning and "EMBEDDING_MODEL='all-MiniLM-L6-v2'" in warning
+
+
+SENTENCES = ["where is my order?", "Vorrei un rimborso per il frullatore rotto", "我的包裹还没有到",
+             "Unde este comanda mea BC-123456?", "", "hi", "a much longer message " * 40]
+
+
+def test_the_onnx_graph_of_use_gives_the_numpy_vectors_in_both_runtimes(tmp_path) -> None:
+    import json
+
+    from encoders import use_onnx
+    from tests.nlu.support import run_in_rasa
+
+    backend = use_onnx.numpy_backend()
+    target = use_onnx.export(tmp_path, say=lambda _: None)
+    expected = backend.encode(SENTENCES)
+    got = use_onnx.load(backend, tmp_path).encode(SENTENCES)  # several micro-batches (the long one)
+    cosine = np.sum(got * expected, axis=1) / np.linalg.norm(got, axis=1) / np.linalg.norm(expected, axis=1)
+    assert cosine.min() >= 0.9999, cosine
+
+    script = ("import json\nfrom encoders import use_onnx\n"
+              f"runner = use_onnx.load(use_onnx.numpy_backend(), __import__('pathlib').Path({str(tmp_path)!r}))\n"
+              f"print(json.dumps(runner.encode({SENTENCES!r}).tolist()))\n")
+    proc = run_in_rasa(script)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rasa = np.array(json.loads(proc.stdout.strip().splitlines()[-1]), dtype=np.float32)
+    assert np.sum(rasa * expected, axis=1).min() >= 0.9999
+
+    # An export of other weights is not used: the numpy pass answers instead.
+    manifest = json.loads((target / "manifest.json").read_text())
+    (target / "manifest.json").write_text(json.dumps({**manifest, "source_sha256": "0" * 64}))
+    assert use_onnx.load(backend, tmp_path) is None
+    assert use_onnx.export(tmp_path, say=lambda _: None) == target  # and `make encoder` writes it again
+    assert use_onnx.load(backend, tmp_path) is not None

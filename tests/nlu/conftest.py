@@ -15,7 +15,7 @@ from bot.launcher import child_env
 @pytest.fixture(scope="session")
 def encoder_dir() -> Path:
     """The ONNX export of the bundled model (idempotent: instant when it is up to date)."""
-    proc = subprocess.run([sys.executable, "-m", "nlu_components.export_onnx"], cwd=PROJECT_ROOT, env=child_env(),
+    proc = subprocess.run([sys.executable, "-m", "nlu_components.export_onnx", "--model", "all-MiniLM-L6-v2"], cwd=PROJECT_ROOT, env=child_env(),
                           stdout=subprocess.PIPE, text=True, timeout=600)
     assert proc.returncode == 0, "ONNX export failed"
     return Path(proc.stdout.strip().splitlines()[-1])
