@@ -317,7 +317,10 @@ def load_stackfaq(root: Path = STACKFAQ) -> tuple[list[dict[str, Any]], list[tup
     entries, queries = [], []
     for number, thread in enumerate(data):
         entry_id = f"t{number:03d}"
-        answers = [" ".join(str(a).split()) for a in thread["answer"] if a and str(a).strip()]
+        raw = thread["answer"]
+        if isinstance(raw, str):  # a thread with a single answer has it as a string, not a one-item list (thread 35)
+            raw = [raw]
+        answers = [" ".join(str(a).split()) for a in raw if a and str(a).strip()]
         entries.append({"id": entry_id, "language": "en", "question": " ".join(thread["question"].split()),
                         "answer": "\n\n".join(answers) or thread["question"], "tags": ["stackfaq"]})
         queries.extend((text, entry_id) for text in thread["rephr"] if text and text.strip() not in ("", "*"))
