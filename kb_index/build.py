@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 PROGRESS_MIN_TEXTS = 256  # show a progress bar only when at least this many texts must be embedded
 
 # Whether `build_index` embeds answer paragraphs too (scored with kb_index.search.ANSWER_WEIGHT). Off by
-# default: on StackFAQ (entries with a question and no phrasings) it raised top-1 from 0.945 to 0.954, but on
+# default: on StackFAQ (entries with a question and no phrasings) it raised top-1 from 0.945 to 0.958, but on
 # the starter FAQ (entries with 5-7 phrasings each) it lowered top-1 from 0.958 to 0.930 and answered fewer
 # queries confidently (benchmarks/results/kb-quality.md). Turn it on (`build --embed-answers`) for content
 # whose entries have few phrasings.
