@@ -30,7 +30,8 @@ else
   py310=$(scripts/find-python.sh 3.10)
   echo "[install] creating .venv-rasa with $py310 (Rasa 3.6.21 and TensorFlow: about 3 minutes the first time)"
   [ -x .venv-rasa/bin/python ] || "$py310" -m venv .venv-rasa
-  .venv-rasa/bin/python -m pip install -q --upgrade pip wheel
+  # constrained: the newest wheel pulls a `packaging` that Rasa refuses (pip then prints a resolver ERROR)
+  .venv-rasa/bin/python -m pip install -q --upgrade pip wheel -c constraints-rasa.txt
   .venv-rasa/bin/python -m pip install --progress-bar off -r requirements-rasa.txt
   echo "$rasa_hash" > .venv-rasa/.installed
 fi
