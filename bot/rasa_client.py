@@ -8,9 +8,11 @@ because Rasa may have processed it and a second post would make the bot answer t
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -24,6 +26,20 @@ class RasaUnavailable(Exception):
     def __init__(self, reason: str, detail: str = "") -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
+
+
+NLU_HEADER = "X-Rasa-Nlu"  # set by the hub's Rasa channel (nlu_components/hub_channel.py)
+
+
+@dataclass
+class BotTurn:
+    """What Rasa answered to one customer message."""
+
+    messages: list[dict[str, Any]]
+    """The bot's messages (the REST channel's list)."""
+    nlu: dict[str, Any] | None = None
+    """The parse of the customer's message ({"intent": {"name", "confidence"}}), when Rasa sent it along."""
+    latency_s: float = 0.0
 
 
 class RasaClient:
@@ -42,7 +58,6 @@ class RasaClient:
         self.retries = retries
         self.backoff_s = backoff_s
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=2.0), transport=transport)
-        self.last_latency_s: float | None = None
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -78,21 +93,21 @@ class RasaClient:
                 await asyncio.sleep(self.backoff_s * 2**attempt)
         raise RasaUnavailable("unreachable", str(last))
 
-    async def send(self, sender: str, text: str, metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        """Post a customer message; return the bot messages Rasa produced."""
+    async def send(self, sender: str, text: str, metadata: dict[str, Any] | None = None) -> BotTurn:
+        """Post a customer message; return the bot messages Rasa produced (and its parse, when sent along)."""
         started = time.perf_counter()
         resp = await self._request(
             "POST", "/webhooks/rest/webhook", sender,
             json={"sender": sender, "message": text, "metadata": metadata or {}},
         )
-        self.last_latency_s = time.perf_counter() - started
+        latency = time.perf_counter() - started
         try:
             data = resp.json()
         except ValueError as exc:
             raise RasaUnavailable("bad_response", "Rasa's answer was not JSON") from exc
         if not isinstance(data, list):
             raise RasaUnavailable("bad_response", f"expected a list of messages, got {type(data).__name__}")
-        return [m for m in data if isinstance(m, dict)]
+        return BotTurn([m for m in data if isinstance(m, dict)], _nlu_header(resp), latency)
 
     async def latest_parse(self, sender: str) -> dict[str, Any] | None:
         """The NLU result of the last customer message (intent, confidence, entities), best effort."""
@@ -118,3 +133,15 @@ class RasaClient:
         """`/status` of the first replica that answers."""
         resp = await self._request("GET", "/status", "status")
         return resp.json()
+
+
+def _nlu_header(resp: httpx.Response) -> dict[str, Any] | None:
+    raw = resp.headers.get(NLU_HEADER)
+    if not raw:
+        return None
+    try:
+        parse = json.loads(raw)
+    except ValueError:
+        log.warning("ignoring a malformed %s header from Rasa: %.200s", NLU_HEADER, raw)
+        return None
+    return parse if isinstance(parse, dict) and isinstance(parse.get("intent"), dict) else None

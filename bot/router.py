@@ -279,15 +279,15 @@ class Router:
         rasa_text = msg.payload.get("payload") if msg.kind == "button" and msg.payload.get("payload") else msg.text
         metadata = {"language": conv.language, "channel": conv.channel}
         try:
-            replies = await self.rasa.send(conv.id, rasa_text, metadata)
+            turn = await self.rasa.send(conv.id, rasa_text, metadata)
         except RasaUnavailable as exc:
             self.metrics.inc("rasa_failures_total", reason=exc.reason)
             log.error("conversation %s: Rasa failed (%s); handing off", conv.id, exc)
             await self.hand_off(conv, reason="bot_unavailable", summary=f"The bot could not answer: {exc}",
                                 announce="bot_unavailable")
             return
-        if self.rasa.last_latency_s is not None:
-            self.metrics.observe("rasa_roundtrip", self.rasa.last_latency_s)
+        self.metrics.observe("rasa_roundtrip", turn.latency_s)
+        replies = turn.messages
         if not replies:
             # Every turn of our domain answers something; silence means a custom action failed inside Rasa
             # (Rasa logs it and returns an empty list), so a person takes over instead of leaving the customer hanging.
@@ -325,7 +325,7 @@ class Router:
                     OutboundMessage(text=body, sender="bot", buttons=buttons, media_urls=media, language=conv.language),
                     kb_entry_id=kb.get("entry_id"),
                 )
-        self._spawn(self._annotate_nlu(conv.id, stored.id))
+        self._spawn(self._annotate_nlu(conv.id, stored.id, turn.nlu))
         if handoff is not None:
             reason = str(handoff.get("reason") or "customer_request")
             await self.hand_off(
@@ -338,13 +338,14 @@ class Router:
         elif resolve:
             await self.resolve(conv.id)
 
-    async def _annotate_nlu(self, conversation_id: str, message_id: str) -> None:
-        """Record the intent and confidence Rasa gave a customer message (after the reply went out).
+    async def _annotate_nlu(self, conversation_id: str, message_id: str, parse: dict[str, Any] | None) -> None:
+        """Record the intent and confidence Rasa gave a customer message (after the reply went out): `parse`
+        as Rasa sent it with the answer, else (a Rasa with the plain REST channel) read from its tracker.
 
         Safety net for the bot's own fallback counting: when two customer messages in a row were NLU
         fallbacks and the bot still owns the conversation, hand it to a person (`repeated_fallback`).
         """
-        parse = await self.rasa.latest_parse(conversation_id)
+        parse = parse or await self.rasa.latest_parse(conversation_id)
         if not parse:
             return
         intent = parse.get("intent") or {}

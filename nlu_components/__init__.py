@@ -7,6 +7,7 @@
 - `validate`    checks NLU training data before training (files, encodings, duplicates, tiny intents).
 - `calibrate`   picks the FallbackClassifier threshold from validation data and writes it into config.yml.
 - `evaluate`    held-out / cross-validation report on the project's own nlu_data/ (`make test-nlu`).
+- `hub_channel` `HubRestInput`: Rasa's REST channel that also returns the parsed intent (credentials.yml).
 
 Nothing here imports Rasa at package import time, so the hub runtime (Python 3.11) can use the tooling.
 """

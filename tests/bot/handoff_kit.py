@@ -52,15 +52,20 @@ DEFAULT_SCRIPT: Script = {
 }
 
 
-def scripted_rasa(script: Script) -> RasaClient:
+def scripted_rasa(script: Script, *, nlu_header: bool = False, calls: list[str] | None = None) -> RasaClient:
+    """`nlu_header`: answer like the project's Rasa channel (the intent in `X-Rasa-Nlu`) instead of plain REST,
+    where the hub reads the intent from the tracker. `calls` collects the paths requested."""
     last: dict[str, tuple[str, float]] = {}
 
     def handler(request: httpx.Request) -> httpx.Response:
+        if calls is not None:
+            calls.append(request.url.path)
         if request.url.path == "/webhooks/rest/webhook":
             body = json.loads(request.content)
             replies, intent = script.get(body["message"], ([{"text": "I see."}], ("inform", 0.6)))
             last[body["sender"]] = intent
-            return httpx.Response(200, json=replies)
+            headers = {"X-Rasa-Nlu": json.dumps({"intent": {"name": intent[0], "confidence": intent[1]}})}
+            return httpx.Response(200, json=replies, headers=headers if nlu_header else None)
         if request.url.path.startswith("/conversations/") and request.url.path.endswith("/tracker"):
             sender = request.url.path.split("/")[2]
             name, conf = last.get(sender, ("greet", 0.9))
@@ -73,6 +78,7 @@ def scripted_rasa(script: Script) -> RasaClient:
 
 
 def make_client(tmp_path: Path, *, script: Script | None = None, handoff_yml: str | None = None,
+                rasa: RasaClient | None = None,
                 **overrides: Any) -> TestClient:
     cfg = tmp_path / "handoff.yml"
     cfg.write_text(handoff_yml if handoff_yml is not None else "default_team: support\nteams:\n  support: {}\n"
@@ -82,7 +88,7 @@ def make_client(tmp_path: Path, *, script: Script | None = None, handoff_yml: st
         admin_email=ADMIN[0], admin_password=Secret(ADMIN[1]), handoff_config=cfg, queue_tick_s=3600.0,
         **overrides,
     )
-    return TestClient(create_app(settings, rasa=scripted_rasa(script if script is not None else DEFAULT_SCRIPT)))
+    return TestClient(create_app(settings, rasa=rasa or scripted_rasa(script if script is not None else DEFAULT_SCRIPT)))
 
 
 def login(client: TestClient, email: str, password: str) -> str:

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from bot.models import utcnow
-from handoff_kit import (ADMIN, AGENT_TOKEN, Customer, admin_headers, agent_session, create_agent, events,
-                         make_client, texts)
+from handoff_kit import (ADMIN, AGENT_TOKEN, DEFAULT_SCRIPT, Customer, admin_headers, agent_session, create_agent,
+                         events, make_client, scripted_rasa, texts)
 
 
 @pytest.fixture
@@ -78,6 +78,20 @@ def test_two_fallbacks_in_a_row_hand_off_even_if_the_bot_does_not(client: TestCl
         "queued", "repeated_fallback", 2)
     assert [i["intent"] for i in d["handoff"]["details"]["intents"]] == ["nlu_fallback", "nlu_fallback"]
     assert "queued" in [m["event"] for m in customer.history()]
+
+
+def test_the_intent_sent_with_the_answer_needs_no_tracker_request(tmp_path: Path) -> None:
+    calls: list[str] = []
+    with make_client(tmp_path, rasa=scripted_rasa(DEFAULT_SCRIPT, nlu_header=True, calls=calls)) as c:
+        customer = Customer(c)
+        customer.say("blorp")
+        customer.say("zzzk")
+        c.portal.call(c.app.state.router.drain)
+        d = detail(c, customer.conversation_id)
+    assert (d["conversation"]["status"], d["handoff"]["reason"]) == ("queued", "repeated_fallback")
+    assert [i["intent"] for i in d["handoff"]["details"]["intents"]] == ["nlu_fallback", "nlu_fallback"]
+    assert calls.count("/webhooks/rest/webhook") == 2
+    assert not [path for path in calls if path.endswith("/tracker")]  # one request per customer message
 
 
 def test_fallbacks_the_knowledge_base_answered_do_not_count_as_misses(client: TestClient) -> None:

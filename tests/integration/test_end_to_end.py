@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -26,6 +28,19 @@ def test_stack_is_healthy_with_a_persistent_tracker_store(stack: Stack) -> None:
     health = httpx.get(f"{stack.hub}/health", timeout=30).json()
     assert health["ok"], health
     assert health["rasa"]["model"] and health["tracker_store"]["ok"]
+
+
+def test_rasa_sends_the_intent_along_with_its_answer(stack: Stack) -> None:
+    rasa = f"http://{stack.settings.host}:{stack.settings.rasa_port}"
+    resp = httpx.post(f"{rasa}/webhooks/rest/webhook", timeout=60,
+                      json={"sender": "itest-nlu-header", "message": "hello there", "metadata": {"language": "en"}})
+    assert resp.status_code == 200 and resp.json(), resp.text
+    intent = json.loads(resp.headers["X-Rasa-Nlu"])["intent"]
+    assert intent["name"] == "greet" and 0 < intent["confidence"] <= 1
+    # Parsed once, before handling: the tracker records the same parse as if Rasa had parsed it itself.
+    tracker = httpx.get(f"{rasa}/conversations/itest-nlu-header/tracker", timeout=30).json()
+    assert tracker["latest_message"]["intent"]["name"] == "greet"
+    assert tracker["latest_message"]["text"] == "hello there"
 
 
 def test_greeting_is_answered_by_the_bot(chat: Chat) -> None:
