@@ -12,14 +12,14 @@ pin_environment()  # before torch / FAISS are imported: one math thread per proc
 
 import uvicorn  # noqa: E402
 
-from bot.config import Settings  # noqa: E402
+from core.settings import ActionSettings  # noqa: E402
 
 logger = logging.getLogger(__name__)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the server until interrupted."""
-    settings = Settings.from_env()
+    settings = ActionSettings.from_env()
     parser = argparse.ArgumentParser(prog="python -m actions", description="Brightcart action server")
     parser.add_argument("--host", default=settings.host, help=f"interface to listen on (default {settings.host})")
     parser.add_argument("--port", type=int, default=settings.action_port, help=f"port (default {settings.action_port})")

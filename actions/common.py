@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping
 
 from rasa_sdk import Tracker
 
-from bot.pii import extract_order_numbers, normalise_order_number
+from core.pii import extract_order_numbers, normalise_order_number
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -99,7 +99,7 @@ def normalize_order_number(value: Any) -> str | None:
 
 
 def find_order_number(text: str | None, language: str = "en") -> str | None:
-    """The first order number in free text, normalised to ``BC-123456``, or None (spaCy + rules, `bot.pii`)."""
+    """The first order number in free text, normalised to ``BC-123456``, or None (spaCy + rules, `core.pii`)."""
     found = extract_order_numbers(text or "", language)
     return found[0] if found else None
 

@@ -24,7 +24,7 @@ from actions.common import (
     send_handoff,
 )
 from actions.kb import KnowledgeBaseAccess
-from bot.config import Settings
+from core.settings import ActionSettings
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ class ActionHandoff(Action):
     is about the issue, not the "let me talk to a person" itself.
     """
 
-    def __init__(self, settings: Settings, kb: KnowledgeBaseAccess | None = None) -> None:
+    def __init__(self, settings: ActionSettings, kb: KnowledgeBaseAccess | None = None) -> None:
         self.settings = settings
         self.kb = kb
 

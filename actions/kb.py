@@ -40,7 +40,7 @@ from actions.common import (
     previous_fallback_count,
     send_handoff,
 )
-from bot.config import Settings
+from core.settings import ActionSettings
 
 logger = logging.getLogger(__name__)
 
@@ -136,7 +136,7 @@ def hit_to_dict(hit: Any) -> dict[str, Any]:
 
 def _plain(markdown: str) -> str:
     try:
-        from kb_index.render import to_plain
+        from core.markdown import to_plain
     except ImportError:  # pragma: no cover - kb_index is part of the project
         return markdown
     return to_plain(markdown)
@@ -162,7 +162,7 @@ class KnowledgeBaseAccess:
     ``reload`` methods). Every call first runs the holder's cheap check for a newly published build.
     """
 
-    def __init__(self, holder: Any, settings: Settings) -> None:
+    def __init__(self, holder: Any, settings: ActionSettings) -> None:
         self.holder = holder
         self.settings = settings
 
@@ -230,7 +230,7 @@ class KnowledgeBaseAccess:
 class ActionAnswerFromKB(Action):
     """Answer the latest message from the knowledge base (see the module docstring)."""
 
-    def __init__(self, kb: KnowledgeBaseAccess | None, settings: Settings) -> None:
+    def __init__(self, kb: KnowledgeBaseAccess | None, settings: ActionSettings) -> None:
         self.kb = kb
         self.settings = settings
 

@@ -37,7 +37,7 @@ from actions.handoff import ActionHandoff
 from actions.kb import ActionAnswerFromKB, KnowledgeBaseAccess, hit_to_dict
 from actions.orders import ActionOrderStatus, OrderClient, ValidateOrderStatusForm
 from actions.session import ActionSessionStart
-from bot.config import Settings
+from core.settings import ActionSettings
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ ACTION_ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
 MAX_SEARCH_K = 20
 
 
-def default_holder(settings: Settings) -> Any:
+def default_holder(settings: ActionSettings) -> Any:
     """A `kb_index.KnowledgeBaseHolder` for the configured index (loads lazily), or None if unavailable."""
     try:
         from kb_index import KnowledgeBaseHolder, load_encoder
@@ -66,7 +66,7 @@ def default_holder(settings: Settings) -> Any:
     )
 
 
-def build_actions(settings: Settings, kb: KnowledgeBaseAccess | None, session: requests.Session) -> list[Action]:
+def build_actions(settings: ActionSettings, kb: KnowledgeBaseAccess | None, session: requests.Session) -> list[Action]:
     """Every custom action of the bot, constructed with its dependencies."""
     return [
         ActionSessionStart(settings),
@@ -99,7 +99,7 @@ async def _json_body(request: Request) -> Any:
 def create_app(
     executor: ActionExecutor | None = None,
     holder: Any = None,
-    settings: Settings | None = None,
+    settings: ActionSettings | None = None,
     *,
     session: requests.Session | None = None,
     warm_up: bool = True,
@@ -109,12 +109,12 @@ def create_app(
     Args:
         executor: a ready `ActionExecutor`; by default one is built with `build_actions`.
         holder: a `kb_index.KnowledgeBaseHolder`; by default one for ``settings.kb_index_dir``.
-        settings: by default `Settings.from_env()`.
+        settings: by default `ActionSettings.from_env()`.
         session: the `requests.Session` for the order system (one per app, connection pooling).
         warm_up: load the knowledge base (encoder and index) in the background at start-up, so the first
             question does not wait for it.
     """
-    settings = settings or Settings.from_env()
+    settings = settings or ActionSettings.from_env()
     if holder is None:
         holder = default_holder(settings)
     kb = KnowledgeBaseAccess(holder, settings) if holder is not None else None

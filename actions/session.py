@@ -23,7 +23,7 @@ from actions.common import (
     metadata_language,
     normalize_language,
 )
-from bot.config import Settings
+from core.settings import ActionSettings
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ SESSION_ONLY_SLOTS = frozenset({"requested_slot", FALLBACK_COUNT_SLOT, SESSION_M
 class ActionSessionStart(Action):
     """Start a session: ``SessionStarted``, carried-over slots, the session metadata, the language."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: ActionSettings) -> None:
         self.settings = settings
 
     def name(self) -> str:

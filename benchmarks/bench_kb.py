@@ -245,11 +245,11 @@ MARGINS = [0.0, 0.02, 0.04, 0.06, 0.08, 0.10]
 
 
 def _live_settings() -> Any:
-    """The bot's settings (bot.config), or None outside the project or with a bad setting."""
+    """The bot's settings (core.settings), or None outside the project or with a bad setting."""
     try:
-        from bot.config import Settings
+        from core.settings import KBSettings
 
-        return Settings.from_env()
+        return KBSettings.from_env()
     except Exception:  # noqa: BLE001 - fall back to the package defaults
         return None
 
@@ -263,7 +263,7 @@ def live_model() -> str:
 
 
 def thresholds() -> dict[str, float]:
-    """The answer/suggest thresholds the bot runs with (bot.config Settings), else kb_index's defaults."""
+    """The answer/suggest thresholds the bot runs with (core.settings KBSettings), else kb_index's defaults."""
     from kb_index.search import DEFAULT_ANSWER_THRESHOLD, DEFAULT_SUGGEST_THRESHOLD
 
     settings = _live_settings()

@@ -16,7 +16,7 @@ from starlette.routing import Mount, Router as StarletteRouter
 
 from bot.agent_api import admin_api, auth_api
 from bot.agent_api import api as agent_api
-from bot.config import Settings
+from core.settings import HubSettings
 from bot.console.accounts import AgentStore
 from bot.console.pages import pages as console_pages
 from bot.db import make_engine, migrate
@@ -39,9 +39,9 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
-def create_app(settings: Settings | None = None, *, rasa: RasaClient | None = None) -> FastAPI:
+def create_app(settings: HubSettings | None = None, *, rasa: RasaClient | None = None) -> FastAPI:
     """Build the hub. Dependencies are injected so tests can point them at their own servers."""
-    settings = settings or Settings.from_env()
+    settings = settings or HubSettings.from_env()
     configure_logging(settings.log_level)
 
     engine = make_engine(settings.db_url)
@@ -52,9 +52,9 @@ def create_app(settings: Settings | None = None, *, rasa: RasaClient | None = No
     rasa = rasa or RasaClient(settings.rasa_endpoints, timeout_s=settings.rasa_timeout_s, retries=settings.rasa_retries)
     accounts = AgentStore(engine)
     if settings.admin_email:  # the first admin, from ADMIN_EMAIL / ADMIN_PASSWORD
-        accounts.ensure_admin(settings.admin_email, str(settings.admin_password), settings.admin_display_name)
+        accounts.ensure_admin(settings.admin_email, settings.admin_password.get_secret_value(), settings.admin_display_name)
     handoff_config = HandoffConfig.load(settings.handoff_config)
-    webhooks = WebhookSender(settings.webhook_urls, str(settings.webhook_secret),
+    webhooks = WebhookSender(settings.webhook_urls, settings.webhook_secret.get_secret_value(),
                              max_attempts=settings.webhook_max_attempts)
 
     @asynccontextmanager

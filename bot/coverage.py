@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from bot.config import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, HubSettings
 
 MIN_EXAMPLES = 10
 MIN_CONFIDENCE = 0.1  # examples the detector is unsure of (a tie between languages) are not counted
@@ -88,7 +88,7 @@ def entry_languages(content: Path) -> dict[str, list[str]]:
     return {entry_id: sorted(langs) for entry_id, langs in sorted(out.items())}
 
 
-def report(settings: Settings, *, languages: list[str] | None = None, min_examples: int = MIN_EXAMPLES,
+def report(settings: HubSettings, *, languages: list[str] | None = None, min_examples: int = MIN_EXAMPLES,
            data_dir: Path | None = None, domain: Path | None = None, content: Path | None = None) -> Coverage:
     from bot.language import LanguageDetector
 
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--strict", action="store_true", help="exit 1 when anything is missing")
     args = parser.parse_args(argv)
-    settings = Settings.from_env()
+    settings = HubSettings.from_env()
     languages = [x.strip() for x in args.languages.split(",") if x.strip()] if args.languages else None
     coverage = report(settings, languages=languages, min_examples=args.min_examples)
     if args.json:

@@ -296,12 +296,6 @@ def explicit_choice(text: str | None, payload: object = None, supported: Sequenc
     return lang if lang in supported else None
 
 
-CHOICE_CONFIRMED: dict[str, str] = {
-    "en": "Sure, let's continue in English.",
-    "it": "Certo, continuiamo in italiano.",
-    "zh": "好的，我们接下来用中文交流。",
-    "ro": "Sigur, continuăm în limba română.",
-}
 
 
 # -- the conversation's language ------------------------------------------------------------------------------

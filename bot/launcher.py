@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy.engine import make_url
 
-from bot.config import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, HubSettings
 
 RASA_VENV = PROJECT_ROOT / ".venv-rasa"
 HUB_PYTHON = Path(sys.executable)
@@ -149,7 +149,7 @@ def check_training_data(data: Path) -> None:
                           "again. The previous model, if any, stays in service.")
 
 
-def ensure_kb(settings: Settings, *, force: bool = False) -> None:
+def ensure_kb(settings: HubSettings, *, force: bool = False) -> None:
     """Build the knowledge-base index when the content or the model changed (the builder decides)."""
     cmd = [str(HUB_PYTHON), "-m", "kb_index", "build", "--content", str(settings.kb_content_dir),
            "--out", str(settings.kb_index_dir)]
@@ -166,7 +166,7 @@ def ensure_kb(settings: Settings, *, force: bool = False) -> None:
 # -- Rasa endpoints ------------------------------------------------------------------------------
 
 
-def endpoints_config(settings: Settings) -> dict[str, object]:
+def endpoints_config(settings: HubSettings) -> dict[str, object]:
     """Rasa's endpoints.yml: our action server, an SQL tracker store and, if set, a Redis lock store."""
     url = make_url(settings.tracker_store_url)
     if url.get_backend_name() == "sqlite":
@@ -191,7 +191,7 @@ def endpoints_config(settings: Settings) -> dict[str, object]:
     return config
 
 
-def write_endpoints(settings: Settings) -> Path:
+def write_endpoints(settings: HubSettings) -> Path:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.tracker_store_url.startswith("sqlite"):
         Path(make_url(settings.tracker_store_url).database or "").parent.mkdir(parents=True, exist_ok=True)
@@ -272,7 +272,7 @@ class Service:
             pass
 
 
-def services(settings: Settings, model: Path, endpoints: Path) -> dict[str, Service]:
+def services(settings: HubSettings, model: Path, endpoints: Path) -> dict[str, Service]:
     logs = settings.data_dir / "logs"
     host = settings.host
     env = child_env(**settings.to_env())
@@ -321,7 +321,7 @@ def stop_all(stack: dict[str, Service]) -> None:
             stack[name].stop()
 
 
-def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+def cmd_run(settings: HubSettings, args: argparse.Namespace) -> int:
     model = ensure_model(config=settings.rasa_config, out_dir=settings.rasa_model_dir, force=args.force_train)
     ensure_kb(settings)
     endpoints = write_endpoints(settings)
@@ -378,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("endpoints", help="write Rasa's endpoints.yml from the settings")
     args = parser.parse_args(argv)
     try:
-        settings = Settings.from_env()
+        settings = HubSettings.from_env()
         if args.command == "run":
             return cmd_run(settings, args)
         if args.command == "train":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.pii import RedactingFilter
+from core.pii import RedactingFilter
 
 _FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 

@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from bot.config import Settings
+from core.settings import HubSettings
 from bot.locks import KeyedLocks
 from bot.delivery_queue import DeliveryQueue
 from bot.events import EventBus
-from bot.language import CHOICE_CONFIRMED, ConversationLanguage, LanguageDecision, seed_language, shared_detector
+from bot.language import ConversationLanguage, LanguageDecision, seed_language, shared_detector
 from bot.metrics import Metrics
 from bot.models import Conversation, Message, Note, Sender, Status, iso
-from bot.pii import redact
+from core.pii import redact
 from bot.rasa_client import RasaClient, RasaUnavailable
 from bot.store import AsyncStore, InvalidTransition, NewMessage, StoreError
 from bot.routing import DEFAULT_PRIORITIES, HandoffConfig, Presence, estimate_wait_s
@@ -169,7 +169,7 @@ class Router:
         connectors: dict[str, Connector],
         events: EventBus,
         metrics: Metrics,
-        settings: Settings,
+        settings: HubSettings,
         config: HandoffConfig | None = None,
         presence: Presence | None = None,
     ) -> None:
@@ -246,7 +246,7 @@ class Router:
             self.events.publish("message", conversation_id=conv.id, status=conv.status, message=message_view(stored))
             if conv.status == Status.BOT.value:
                 if lang.reason == "explicit":  # the hub's business, not the bot's: confirm in the chosen language
-                    await self._send_text(conv, CHOICE_CONFIRMED.get(conv.language, CHOICE_CONFIRMED["en"]),
+                    await self._send_text(conv, system_text("language_confirmed", conv.language),
                                           event="language_set", language=conv.language)
                 elif msg.kind == "text" and (foreign := await asyncio.to_thread(self.language_detector.unsupported, msg.text)):
                     await self._reply_unsupported(conv, foreign)

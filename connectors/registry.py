@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Awaitable, Callable
 
-from bot.config import Settings
+from core.settings import ChannelSettings
 from bot.outbox import Outbox
 from connectors.base import Connector, InboundHandler
 from connectors.webchat import HistoryLoader, WebChatConnector
@@ -27,14 +27,14 @@ class ChannelConfigError(ValueError):
 
 @dataclass(frozen=True)
 class BuildContext:
-    settings: Settings
+    settings: ChannelSettings
     on_message: InboundHandler
     web_history: HistoryLoader
     outbox: Outbox | None
     on_status: StatusHook | None = None
 
 
-def _require(settings: Settings, channel: str, *names: str) -> None:
+def _require(settings: ChannelSettings, channel: str, *names: str) -> None:
     missing = [n.upper() for n in names if not str(getattr(settings, n))]
     if missing:
         raise ChannelConfigError(f"channel {channel!r} is enabled but {', '.join(missing)} "
@@ -49,7 +49,7 @@ def _outbox(ctx: BuildContext, channel: str) -> Outbox:
 
 def _web(ctx: BuildContext) -> Connector:
     s = ctx.settings
-    return WebChatConnector(ctx.on_message, history=ctx.web_history, secret=str(s.session_secret),
+    return WebChatConnector(ctx.on_message, history=ctx.web_history, secret=s.session_secret.get_secret_value(),
                             max_frame_bytes=s.max_ws_frame_bytes, allowed_origins=s.web_allowed_origins)
 
 
@@ -64,8 +64,8 @@ def _telegram(ctx: BuildContext) -> Connector:
     if mode == "webhook" and not s.public_url:
         raise ChannelConfigError("TELEGRAM_MODE=webhook needs PUBLIC_URL (the https address Telegram can reach); "
                                  "use TELEGRAM_MODE=polling on a machine without one")
-    token = str(s.telegram_bot_token)
-    secret = str(s.telegram_webhook_secret) or derive_webhook_secret(token, str(s.session_secret))
+    token = s.telegram_bot_token.get_secret_value()
+    secret = s.telegram_webhook_secret.get_secret_value() or derive_webhook_secret(token, s.session_secret.get_secret_value())
     return TelegramConnector(
         ctx.on_message, token=token, secret_token=secret, mode=mode,
         webhook_url=f"{s.public_base_url}/channels/telegram/webhook" if mode == "webhook" else None,
@@ -86,7 +86,7 @@ def _twilio(name: str, from_setting: str) -> Callable[[BuildContext], Connector]
         if name == "sms" and sender.startswith("whatsapp:"):
             raise ChannelConfigError("TWILIO_SMS_FROM must be a phone number, not a whatsapp: address")
         return TwilioConnector(
-            ctx.on_message, name=name, account_sid=s.twilio_account_sid, auth_token=str(s.twilio_auth_token),
+            ctx.on_message, name=name, account_sid=s.twilio_account_sid, auth_token=s.twilio_auth_token.get_secret_value(),
             from_=sender, public_base_url=s.public_base_url, state=_outbox(ctx, name),
             api_base_url=s.twilio_api_base_url or None,
             template_sid=s.whatsapp_template_sid if name == "whatsapp" else "",
@@ -105,7 +105,7 @@ FACTORIES: dict[str, Callable[[BuildContext], Connector]] = {
 
 
 def build_connectors(
-    settings: Settings,
+    settings: ChannelSettings,
     on_message: InboundHandler,
     *,
     web_history: HistoryLoader,

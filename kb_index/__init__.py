@@ -14,7 +14,7 @@ Build the index with ``python -m kb_index build`` (``make kb``).
 
 from kb_index.build import build_index
 from encoders import Encoder, EncoderError, load_encoder
-from kb_index.render import to_html, to_plain, to_telegram_html
+from core.markdown import to_html, to_plain, to_telegram_html
 from kb_index.schema import ContentError, Entry, Link, Problem, load_content
 from kb_index.search import Decision, Hit, KnowledgeBase, KnowledgeBaseHolder
 from kb_index.storage import BuildStats, KBIndexError, Manifest

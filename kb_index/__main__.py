@@ -1,6 +1,6 @@
 """Command line: ``python -m kb_index validate|build|search|eval``.
 
-Defaults come from `bot.config.Settings.from_env()` (KB_CONTENT_DIR, KB_INDEX_DIR, EMBEDDING_MODEL,
+Defaults come from `core.settings.KBSettings.from_env()` (KB_CONTENT_DIR, KB_INDEX_DIR, EMBEDDING_MODEL,
 KB_ANSWER_THRESHOLD, KB_SUGGEST_THRESHOLD). Exit codes: 0 success, 2 a problem to fix (invalid content,
 missing or mismatched index, unusable model), 1 for a failing `eval` gate.
 """
@@ -21,10 +21,10 @@ EXIT_FIX = 2
 
 def _settings() -> Any:
     try:
-        from bot.config import Settings
+        from core.settings import KBSettings
     except ImportError:  # running outside the project: fall back to the package defaults
         return None
-    return Settings.from_env()
+    return KBSettings.from_env()
 
 
 def _parser(settings: Any) -> argparse.ArgumentParser:
@@ -174,7 +174,7 @@ def _search(args: argparse.Namespace, settings: Any) -> int:
         print(f"{rank}. {hit.score:.3f}  {hit.entry_id} [{hit.language}]  {hit.question}")
         print(f"          matched: {hit.matched}")
     if decision.kind == "answer":
-        from kb_index.render import to_plain
+        from core.markdown import to_plain
 
         print("\n" + to_plain(decision.hits[0].answer))
     return 0

@@ -41,7 +41,7 @@ EMBED_ANSWERS = False
 
 def answer_paragraphs(answer: str) -> list[str]:
     """The answer as plain-text paragraphs (split on blank lines), the units embedded with `embed_answers`."""
-    from kb_index.render import to_plain
+    from core.markdown import to_plain
 
     return [" ".join(part.split()) for part in to_plain(answer).split("\n\n") if part.strip()]
 

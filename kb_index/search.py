@@ -76,7 +76,7 @@ class Hit:
     language: str
     score: float  # similarity in [-1, 1]: blend of the entry centroid and its best question/phrasing
     question: str
-    answer: str  # Markdown; render per channel with kb_index.render
+    answer: str  # Markdown; render per channel with core.markdown
     tags: tuple[str, ...] = ()
     team: str | None = None
     links: tuple[Link, ...] = ()

@@ -13,7 +13,7 @@ import getpass
 import os
 import sys
 
-from bot.config import Settings
+from core.settings import HubSettings
 from bot.console.accounts import AccountError, AgentStore
 from bot.db import make_engine, migrate
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("list-agents", help="list the accounts")
     args = parser.parse_args(argv)
 
-    settings = Settings.from_env()
+    settings = HubSettings.from_env()
     engine = make_engine(settings.db_url)
     migrate(engine)
     accounts = AgentStore(engine)

@@ -46,7 +46,7 @@ class Actor:
 
 
 def signer(request: Request) -> URLSafeSerializer:
-    return URLSafeSerializer(str(request.app.state.settings.session_secret), salt="console-session")
+    return URLSafeSerializer(request.app.state.settings.session_secret.get_secret_value(), salt="console-session")
 
 
 def accounts(request: Request) -> AgentStore:
@@ -76,10 +76,10 @@ def _bearer_actor(request: Request, token: str) -> Actor:
     x_agent = (request.headers.get("x-agent") or "").strip()
     if len(x_agent) > 100:
         raise HTTPException(400, "the X-Agent header is too long (100 characters at most)")
-    admin = str(settings.admin_api_token)
+    admin = settings.admin_api_token.get_secret_value()
     if admin and hmac.compare_digest(token.encode(), admin.encode()):
         role = "admin"
-    elif hmac.compare_digest(token.encode(), str(settings.agent_api_token).encode()):
+    elif hmac.compare_digest(token.encode(), settings.agent_api_token.get_secret_value().encode()):
         role = "agent"
         if not x_agent:
             raise HTTPException(400, "name the acting agent in the X-Agent header")

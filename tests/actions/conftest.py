@@ -8,7 +8,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import replace
+
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # running pytest without installing the project
     sys.path.insert(0, str(ROOT))
 
-from bot.config import PROJECT_ROOT, Settings  # noqa: E402
+from core.settings import PROJECT_ROOT, ActionSettings  # noqa: E402
 from tests.actions.support import OrderServer  # noqa: E402
 
 DOMAIN_FILE = PROJECT_ROOT / "domain.yml"
@@ -76,10 +76,9 @@ def domain() -> dict[str, Any]:
 
 
 @pytest.fixture()
-def settings(tmp_path: Path) -> Settings:
-    """Settings pointing at nothing real; tests replace what they need."""
-    return replace(
-        Settings(),
+def settings(tmp_path: Path) -> ActionSettings:
+    """ActionSettings pointing at nothing real; tests replace what they need."""
+    return ActionSettings.from_env(
         order_api_url="http://127.0.0.1:9/api",
         order_api_timeout_s=2.0,
         kb_index_dir=tmp_path / "no-index",

@@ -8,12 +8,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from actions.server import create_app
-from bot.config import Settings
+from core.settings import ActionSettings
 from tests.actions.support import Conversation, custom_of
 
 
 @pytest.fixture()
-def client(settings: Settings, kb_holder: Any) -> TestClient:
+def client(settings: ActionSettings, kb_holder: Any) -> TestClient:
     with TestClient(create_app(holder=kb_holder, settings=settings, warm_up=False)) as test_client:
         yield test_client
 
@@ -65,7 +65,7 @@ def test_complaint_reason_and_fallback_candidate(client: TestClient, domain: dic
     assert {"event": "slot", "name": "language", "value": "it"}.items() <= result["events"][0].items()
 
 
-def test_handoff_without_knowledge_base_still_works(settings: Settings, broken_holder: Any, domain: dict[str, Any]) -> None:
+def test_handoff_without_knowledge_base_still_works(settings: ActionSettings, broken_holder: Any, domain: dict[str, Any]) -> None:
     conv = Conversation().user("my lamp arrived broken", "return_refund").bot("...").user("agent", "request_human")
     with TestClient(create_app(holder=broken_holder, settings=settings, warm_up=False)) as test_client:
         result = test_client.post("/webhook", json=conv.call("action_handoff", domain)).json()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+
 from typing import Any
 
 import pytest
@@ -10,11 +10,11 @@ from starlette.testclient import TestClient
 
 from actions.kb import choose_payload, entry_id_from_payload, ordinal_choice
 from actions.server import create_app
-from bot.config import Settings
+from core.settings import ActionSettings
 from tests.actions.support import Conversation, custom_of, slot_events
 
 
-def run_kb(holder: Any, settings: Settings, conv: Conversation, domain: dict[str, Any]) -> dict[str, Any]:
+def run_kb(holder: Any, settings: ActionSettings, conv: Conversation, domain: dict[str, Any]) -> dict[str, Any]:
     with TestClient(create_app(holder=holder, settings=settings, warm_up=False)) as client:
         response = client.post("/webhook", json=conv.call("action_answer_from_kb", domain))
     assert response.status_code == 200, response.text
@@ -41,7 +41,7 @@ def test_payload_helpers() -> None:
     assert ordinal_choice("option two", ["a", "b"]) == "b"
 
 
-def test_answer(kb_holder: Any, settings: Settings, domain: dict[str, Any]) -> None:
+def test_answer(kb_holder: Any, settings: ActionSettings, domain: dict[str, Any]) -> None:
     conv = Conversation(slots={"fallback_count": 1.0}).user("do gift cards expire?", "faq", 0.81)
     result = run_kb(kb_holder, settings, conv, domain)
     [message] = result["responses"]
@@ -55,7 +55,7 @@ def test_answer(kb_holder: Any, settings: Settings, domain: dict[str, Any]) -> N
     assert slot_events(result)["fallback_count"] == 0.0
 
 
-def test_answer_in_the_conversation_language(kb_holder: Any, settings: Settings, domain: dict[str, Any]) -> None:
+def test_answer_in_the_conversation_language(kb_holder: Any, settings: ActionSettings, domain: dict[str, Any]) -> None:
     conv = Conversation().user("do gift cards expire", "faq", metadata={"language": "it", "channel": "telegram"})
     result = run_kb(kb_holder, settings, conv, domain)
     assert result["responses"][0]["custom"]["kb"] == {
@@ -67,9 +67,9 @@ def test_answer_in_the_conversation_language(kb_holder: Any, settings: Settings,
     assert slot_events(result)["language"] == "it"
 
 
-def test_choices_offer_buttons(kb_holder: Any, settings: Settings, domain: dict[str, Any]) -> None:
+def test_choices_offer_buttons(kb_holder: Any, settings: ActionSettings, domain: dict[str, Any]) -> None:
     conv = Conversation().user("gift card warranty", "nlu_fallback", 0.3)
-    result = run_kb(kb_holder, replace(settings, **FORCE_CHOICES), conv, domain)
+    result = run_kb(kb_holder, settings.replace(**FORCE_CHOICES), conv, domain)
     [message] = result["responses"]
     assert message["response"] == "utter_kb_choices"
     buttons = message["buttons"]
@@ -79,16 +79,16 @@ def test_choices_offer_buttons(kb_holder: Any, settings: Settings, domain: dict[
     assert custom_of(result, "handoff") is None
 
 
-def test_button_choice_answers_that_entry(kb_holder: Any, settings: Settings, domain: dict[str, Any]) -> None:
+def test_button_choice_answers_that_entry(kb_holder: Any, settings: ActionSettings, domain: dict[str, Any]) -> None:
     payload = choose_payload("warranty")
     conv = Conversation().user(payload, "choose_kb_entry", 1.0, entities=[{"entity": "kb_entry_id", "value": "warranty"}])
-    result = run_kb(kb_holder, replace(settings, **FORCE_NONE), conv, domain)
+    result = run_kb(kb_holder, settings.replace(**FORCE_NONE), conv, domain)
     [message] = result["responses"]
     assert "2-year warranty" in message["text"]
     assert message["custom"]["kb"] == {"entry_id": "warranty", "score": 1.0, "language": "en"}
 
 
-def test_typed_choice_picks_from_the_offered_buttons(kb_holder: Any, settings: Settings, domain: dict[str, Any]) -> None:
+def test_typed_choice_picks_from_the_offered_buttons(kb_holder: Any, settings: ActionSettings, domain: dict[str, Any]) -> None:
     buttons = [{"title": "Gift cards?", "payload": choose_payload("gift-cards")}, {"title": "Pickup?", "payload": choose_payload("store-pickup")}]
     conv = (
         Conversation()
@@ -96,13 +96,13 @@ def test_typed_choice_picks_from_the_offered_buttons(kb_holder: Any, settings: S
         .bot("I found a few answers", buttons=buttons, action="action_answer_from_kb")
         .user("the second one", "choose_kb_entry", 0.9)
     )
-    result = run_kb(kb_holder, replace(settings, **FORCE_NONE), conv, domain)
+    result = run_kb(kb_holder, settings.replace(**FORCE_NONE), conv, domain)
     assert result["responses"][0]["custom"]["kb"]["entry_id"] == "store-pickup"
 
 
-def test_none_apologises_and_hands_over(kb_holder: Any, settings: Settings, domain: dict[str, Any]) -> None:
+def test_none_apologises_and_hands_over(kb_holder: Any, settings: ActionSettings, domain: dict[str, Any]) -> None:
     conv = Conversation().user("can I bring my dog to the warehouse", "nlu_fallback", 0.2)
-    result = run_kb(kb_holder, replace(settings, **FORCE_NONE), conv, domain)
+    result = run_kb(kb_holder, settings.replace(**FORCE_NONE), conv, domain)
     assert [r.get("response") for r in result["responses"]] == ["utter_kb_no_answer", "utter_handoff"]
     handoff = custom_of(result, "handoff")
     assert handoff["reason"] == "no_confident_answer"
@@ -112,7 +112,7 @@ def test_none_apologises_and_hands_over(kb_holder: Any, settings: Settings, doma
     assert slot_events(result)["fallback_count"] == 1.0
 
 
-def test_second_miss_in_a_row_is_repeated_fallback(kb_holder: Any, settings: Settings, domain: dict[str, Any]) -> None:
+def test_second_miss_in_a_row_is_repeated_fallback(kb_holder: Any, settings: ActionSettings, domain: dict[str, Any]) -> None:
     conv = (
         Conversation()
         .user("blah", "nlu_fallback", 0.2)
@@ -121,12 +121,12 @@ def test_second_miss_in_a_row_is_repeated_fallback(kb_holder: Any, settings: Set
         .bot("Sorry, I don't have a good answer to that.")
         .user("blah blah", "nlu_fallback", 0.2)
     )
-    result = run_kb(kb_holder, replace(settings, **FORCE_NONE), conv, domain)
+    result = run_kb(kb_holder, settings.replace(**FORCE_NONE), conv, domain)
     assert custom_of(result, "handoff")["reason"] == "repeated_fallback"
     assert slot_events(result)["fallback_count"] == 2.0
 
 
-def test_miss_after_an_answered_turn_starts_counting_again(kb_holder: Any, settings: Settings, domain: dict[str, Any]) -> None:
+def test_miss_after_an_answered_turn_starts_counting_again(kb_holder: Any, settings: ActionSettings, domain: dict[str, Any]) -> None:
     conv = (
         Conversation(slots={"fallback_count": 1.0})
         .user("blah", "nlu_fallback", 0.2)
@@ -136,18 +136,18 @@ def test_miss_after_an_answered_turn_starts_counting_again(kb_holder: Any, setti
         .bot("Hi!")
         .user("blah blah", "nlu_fallback", 0.2)
     )
-    result = run_kb(kb_holder, replace(settings, **FORCE_NONE), conv, domain)
+    result = run_kb(kb_holder, settings.replace(**FORCE_NONE), conv, domain)
     assert custom_of(result, "handoff")["reason"] == "no_confident_answer"
 
 
-def test_static_response_when_the_kb_has_nothing(kb_holder: Any, settings: Settings, domain: dict[str, Any]) -> None:
+def test_static_response_when_the_kb_has_nothing(kb_holder: Any, settings: ActionSettings, domain: dict[str, Any]) -> None:
     conv = Conversation().user("how much is shipping to ireland", "shipping_info", 0.9)
-    result = run_kb(kb_holder, replace(settings, **FORCE_NONE), conv, domain)
+    result = run_kb(kb_holder, settings.replace(**FORCE_NONE), conv, domain)
     assert [r.get("response") for r in result["responses"]] == ["utter_shipping_info"]
     assert custom_of(result, "handoff") is None
 
 
-def test_broken_kb_hands_over(broken_holder: Any, settings: Settings, domain: dict[str, Any]) -> None:
+def test_broken_kb_hands_over(broken_holder: Any, settings: ActionSettings, domain: dict[str, Any]) -> None:
     conv = Conversation().user("do gift cards expire", "faq")
     result = run_kb(broken_holder, settings, conv, domain)
     assert [r.get("response") for r in result["responses"]] == ["utter_kb_unavailable", "utter_handoff"]
@@ -156,7 +156,7 @@ def test_broken_kb_hands_over(broken_holder: Any, settings: Settings, domain: di
     assert "knowledge base is unavailable" in handoff["summary"]
 
 
-def test_broken_kb_uses_the_static_response_when_there_is_one(broken_holder: Any, settings: Settings, domain: dict[str, Any]) -> None:
+def test_broken_kb_uses_the_static_response_when_there_is_one(broken_holder: Any, settings: ActionSettings, domain: dict[str, Any]) -> None:
     conv = Conversation().user("refund please", "return_refund")
     result = run_kb(broken_holder, settings, conv, domain)
     assert [r.get("response") for r in result["responses"]] == ["utter_return_refund"]

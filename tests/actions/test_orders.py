@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+
 from typing import Any
 
 import pytest
@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from actions.common import find_order_number, normalize_order_number
 from actions.orders import describe_order
 from actions.server import create_app
-from bot.config import Settings
+from core.settings import ActionSettings
 from tests.actions.support import Conversation, OrderServer, custom_of, slot_events
 
 
@@ -22,8 +22,8 @@ def run(client: TestClient, body: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture()
-def client(settings: Settings, order_server: OrderServer, broken_holder: Any) -> TestClient:
-    app = create_app(holder=broken_holder, settings=replace(settings, order_api_url=order_server.url), warm_up=False)
+def client(settings: ActionSettings, order_server: OrderServer, broken_holder: Any) -> TestClient:
+    app = create_app(holder=broken_holder, settings=settings.replace(order_api_url=order_server.url), warm_up=False)
     with TestClient(app) as test_client:
         yield test_client
 
@@ -97,10 +97,10 @@ def test_order_system_error_hands_over(client: TestClient, domain: dict[str, Any
     assert "500" in handoff["details"]["error"]
 
 
-def test_order_system_timeout_hands_over(settings: Settings, order_server: OrderServer, broken_holder: Any, domain: dict[str, Any]) -> None:
+def test_order_system_timeout_hands_over(settings: ActionSettings, order_server: OrderServer, broken_holder: Any, domain: dict[str, Any]) -> None:
     app = create_app(
         holder=broken_holder,
-        settings=replace(settings, order_api_url=order_server.url, order_api_timeout_s=0.3),
+        settings=settings.replace(order_api_url=order_server.url, order_api_timeout_s=0.3),
         warm_up=False,
     )
     conv = Conversation(slots={"order_number": "BC-777777"}).user("BC-777777", "inform")
@@ -109,10 +109,10 @@ def test_order_system_timeout_hands_over(settings: Settings, order_server: Order
     assert custom_of(result, "handoff")["reason"] == "action_failed"
 
 
-def test_order_system_down_hands_over(settings: Settings, order_server: OrderServer, broken_holder: Any, domain: dict[str, Any]) -> None:
+def test_order_system_down_hands_over(settings: ActionSettings, order_server: OrderServer, broken_holder: Any, domain: dict[str, Any]) -> None:
     url = order_server.url
     order_server.stop()  # nothing listens on that port any more
-    app = create_app(holder=broken_holder, settings=replace(settings, order_api_url=url), warm_up=False)
+    app = create_app(holder=broken_holder, settings=settings.replace(order_api_url=url), warm_up=False)
     conv = Conversation(slots={"order_number": "BC-123456"}).user("where is BC-123456", "order_status")
     with TestClient(app) as test_client:
         result = run(test_client, conv.call("action_order_status", domain))

@@ -12,7 +12,7 @@ from rasa_sdk.interfaces import ActionExecutionRejection
 from starlette.testclient import TestClient
 
 from actions.server import create_app
-from bot.config import Settings
+from core.settings import ActionSettings
 from tests.actions.support import Conversation, slot_events
 
 
@@ -32,14 +32,14 @@ class CrashingAction(Action):
         raise RuntimeError("boom")
 
 
-def test_unknown_action_is_404(settings: Settings, broken_holder: Any, domain: dict[str, Any]) -> None:
+def test_unknown_action_is_404(settings: ActionSettings, broken_holder: Any, domain: dict[str, Any]) -> None:
     with TestClient(create_app(holder=broken_holder, settings=settings, warm_up=False)) as client:
         response = client.post("/webhook", json=Conversation().user("hi", "greet").call("action_nope", domain))
     assert response.status_code == 404
     assert response.json()["action_name"] == "action_nope"
 
 
-def test_malformed_bodies_are_400(settings: Settings, broken_holder: Any) -> None:
+def test_malformed_bodies_are_400(settings: ActionSettings, broken_holder: Any) -> None:
     with TestClient(create_app(holder=broken_holder, settings=settings, warm_up=False)) as client:
         assert client.post("/webhook", content=b"{not json", headers={"content-type": "application/json"}).status_code == 400
         assert client.post("/webhook", json=[1, 2]).status_code == 400
@@ -47,7 +47,7 @@ def test_malformed_bodies_are_400(settings: Settings, broken_holder: Any) -> Non
         assert client.post("/webhook", json={"tracker": {}}).status_code == 400
 
 
-def test_rejection_is_400_and_crash_is_500(settings: Settings, domain: dict[str, Any]) -> None:
+def test_rejection_is_400_and_crash_is_500(settings: ActionSettings, domain: dict[str, Any]) -> None:
     executor = ActionExecutor()
     executor.register_action(RejectingAction())
     executor.register_action(CrashingAction())
@@ -59,7 +59,7 @@ def test_rejection_is_400_and_crash_is_500(settings: Settings, domain: dict[str,
     assert crashed.status_code == 500 and crashed.json()["action_name"] == "action_crash"
 
 
-def test_missing_domain_is_449_then_cached_domain_is_used(settings: Settings, broken_holder: Any, domain: dict[str, Any]) -> None:
+def test_missing_domain_is_449_then_cached_domain_is_used(settings: ActionSettings, broken_holder: Any, domain: dict[str, Any]) -> None:
     conv = Conversation().user("hi", "greet", metadata={"language": "ro"})
     with TestClient(create_app(holder=broken_holder, settings=settings, warm_up=False)) as client:
         assert client.post("/webhook", json=conv.call("action_session_start", None)).status_code == 449
@@ -69,7 +69,7 @@ def test_missing_domain_is_449_then_cached_domain_is_used(settings: Settings, br
         assert client.post("/webhook", json=digest_only).status_code == 200
 
 
-def test_deflated_action_call(settings: Settings, broken_holder: Any, domain: dict[str, Any]) -> None:
+def test_deflated_action_call(settings: ActionSettings, broken_holder: Any, domain: dict[str, Any]) -> None:
     body = zlib.compress(json.dumps(Conversation().user("agent", "request_human").call("action_handoff", domain)).encode())
     with TestClient(create_app(holder=broken_holder, settings=settings, warm_up=False)) as client:
         response = client.post("/webhook", content=body, headers={"content-type": "application/json", "content-encoding": "deflate"})
@@ -77,7 +77,7 @@ def test_deflated_action_call(settings: Settings, broken_holder: Any, domain: di
     assert response.json()["responses"][0]["custom"]["handoff"]["reason"] == "customer_request"
 
 
-def test_session_start_sets_language_and_carries_slots(settings: Settings, broken_holder: Any, domain: dict[str, Any]) -> None:
+def test_session_start_sets_language_and_carries_slots(settings: ActionSettings, broken_holder: Any, domain: dict[str, Any]) -> None:
     conv = Conversation(slots={"order_number": "BC-123456", "fallback_count": 1.0, "language": "en"})
     conv.slots["session_started_metadata"] = {"language": "zh", "channel": "telegram"}
     with TestClient(create_app(holder=broken_holder, settings=settings, warm_up=False)) as client:
@@ -92,7 +92,7 @@ def test_session_start_sets_language_and_carries_slots(settings: Settings, broke
     assert "fallback_count" not in slots
 
 
-def test_health_and_kb_endpoints(settings: Settings, kb_holder: Any) -> None:
+def test_health_and_kb_endpoints(settings: ActionSettings, kb_holder: Any) -> None:
     with TestClient(create_app(holder=kb_holder, settings=settings)) as client:
         health = client.get("/health")
         assert health.status_code == 200
@@ -115,7 +115,7 @@ def test_health_and_kb_endpoints(settings: Settings, kb_holder: Any) -> None:
         assert [a["name"] for a in client.get("/actions").json()].count("action_handoff") == 1
 
 
-def test_health_is_503_without_a_usable_kb(settings: Settings, broken_holder: Any) -> None:
+def test_health_is_503_without_a_usable_kb(settings: ActionSettings, broken_holder: Any) -> None:
     with TestClient(create_app(holder=broken_holder, settings=settings, warm_up=False)) as client:
         health = client.get("/health")
         assert health.status_code == 503

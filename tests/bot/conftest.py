@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from starlette.datastructures import Secret
 
 from bot.app import create_app
-from bot.config import Settings
+from core.settings import HubSettings
 from tests_support import free_port_dead
 
 AGENT_TOKEN = "test-agent-token"
@@ -19,9 +18,9 @@ AGENT_TOKEN = "test-agent-token"
 @pytest.fixture
 def dead_rasa_client(tmp_path: Path) -> Iterator[TestClient]:
     """A started hub whose Rasa is a loopback port with nothing listening (a real dead Rasa)."""
-    settings = Settings.from_env(
+    settings = HubSettings.from_env(
         data_dir=tmp_path, rasa_url=f"http://127.0.0.1:{free_port_dead()}", rasa_retries=1,
-        agent_api_token=Secret(AGENT_TOKEN),
+        agent_api_token=AGENT_TOKEN,
     )
     with TestClient(create_app(settings)) as c:
         yield c

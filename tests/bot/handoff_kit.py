@@ -11,11 +11,10 @@ from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
-from starlette.datastructures import Secret
 
 import bot.console.accounts as accounts_module
 from bot.app import create_app
-from bot.config import Settings
+from core.settings import HubSettings
 from bot.console.auth import COOKIE
 from bot.rasa_client import RasaClient
 
@@ -83,9 +82,9 @@ def make_client(tmp_path: Path, *, script: Script | None = None, handoff_yml: st
     cfg = tmp_path / "handoff.yml"
     cfg.write_text(handoff_yml if handoff_yml is not None else "default_team: support\nteams:\n  support: {}\n"
                    "  billing: {name: Billing}\n")
-    settings = Settings.from_env(
-        data_dir=tmp_path, agent_api_token=Secret(AGENT_TOKEN), admin_api_token=Secret(ADMIN_TOKEN),
-        admin_email=ADMIN[0], admin_password=Secret(ADMIN[1]), handoff_config=cfg, queue_tick_s=3600.0,
+    settings = HubSettings.from_env(
+        data_dir=tmp_path, agent_api_token=AGENT_TOKEN, admin_api_token=ADMIN_TOKEN,
+        admin_email=ADMIN[0], admin_password=ADMIN[1], handoff_config=cfg, queue_tick_s=3600.0,
         **overrides,
     )
     return TestClient(create_app(settings, rasa=rasa or scripted_rasa(script if script is not None else DEFAULT_SCRIPT)))

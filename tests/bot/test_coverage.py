@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from bot.config import Settings
+from core.settings import HubSettings
 from bot.coverage import format_report, main, report
 
 
@@ -34,7 +34,7 @@ def test_missing_languages_are_reported_per_intent_response_and_entry(tmp_path: 
         - {id: returns, language: en, question: How do I return an item?, answer: Within 30 days.}
         - {id: returns, language: it, question: Come faccio un reso?, answer: Entro 30 giorni.}
         """)
-    coverage = report(Settings.from_env(), languages=["en", "it"], min_examples=10, data_dir=tmp_path / "nlu",
+    coverage = report(HubSettings.from_env(), languages=["en", "it"], min_examples=10, data_dir=tmp_path / "nlu",
                       domain=domain, content=tmp_path / "kb")
     assert coverage.intents["order_status"]["en"] == 12 and coverage.intents["order_status"]["it"] == 3
     assert coverage.missing() == {"intents": {"order_status": ["it"]}, "responses": {"utter_goodbye": ["it"]},

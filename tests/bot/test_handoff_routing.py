@@ -72,7 +72,7 @@ def test_config_errors_name_the_problem(bad: dict, message: str) -> None:
 
 
 def test_the_shipped_handoff_yml_is_valid() -> None:
-    from bot.config import PROJECT_ROOT
+    from core.settings import PROJECT_ROOT
 
     cfg = HandoffConfig.load(PROJECT_ROOT / "handoff.yml")
     assert cfg.default_team in cfg.teams and cfg.canned_for("it") and cfg.canned_for("zh")

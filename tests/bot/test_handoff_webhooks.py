@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.datastructures import Secret
 
 from bot.webhooks import sign, verify_signature
 from handoff_kit import Customer, agent_session, create_agent, make_client
@@ -62,7 +61,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def test_lifecycle_events_are_signed_retried_and_delivered_once_each(tmp_path: Path, receiver: Receiver) -> None:
-    with make_client(tmp_path, webhook_urls=(receiver.url,), webhook_secret=Secret(SECRET)) as client:
+    with make_client(tmp_path, webhook_urls=(receiver.url,), webhook_secret=SECRET) as client:
         client.app.state.webhooks.backoff_base_s = 0.05
         create_agent(client, "maria@example.com", display_name="Maria")
         customer = Customer(client)

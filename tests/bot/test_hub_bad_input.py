@@ -13,8 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.app import create_app
-from bot.config import Settings
-from starlette.datastructures import Secret
+from core.settings import HubSettings
 
 AGENT = {"Authorization": "Bearer test-agent-token", "X-Agent": "alice"}
 
@@ -145,9 +144,9 @@ def test_rasa_that_hangs_is_not_retried_and_the_customer_gets_a_person(tmp_path:
                 continue
 
     threading.Thread(target=accept_and_stall, daemon=True).start()
-    settings = Settings.from_env(
+    settings = HubSettings.from_env(
         data_dir=tmp_path, rasa_url=f"http://127.0.0.1:{server.getsockname()[1]}", rasa_timeout_s=1.0,
-        rasa_retries=2, agent_api_token=Secret("test-agent-token"),
+        rasa_retries=2, agent_api_token="test-agent-token",
     )
     try:
         with TestClient(create_app(settings)) as c, c.websocket_connect("/channels/web/ws") as ws:

@@ -12,10 +12,9 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from starlette.datastructures import Secret
 
 from bot.app import create_app
-from bot.config import Settings
+from core.settings import HubSettings
 from bot.language import (
     ConversationLanguage,
     Detection,
@@ -254,7 +253,7 @@ def _recording_rasa(seen: list[dict[str, Any]]) -> RasaClient:
 
 
 def _recording_hub(tmp_path: Path, seen: list[dict[str, Any]]) -> TestClient:
-    settings = Settings.from_env(data_dir=tmp_path, agent_api_token=Secret("test-agent-token"), queue_tick_s=3600.0)
+    settings = HubSettings.from_env(data_dir=tmp_path, agent_api_token="test-agent-token", queue_tick_s=3600.0)
     return TestClient(create_app(settings, rasa=_recording_rasa(seen)))
 
 

@@ -7,17 +7,17 @@ from pathlib import Path
 import pytest
 
 from bot import launcher
-from bot.config import Settings
+from core.settings import HubSettings
 
 
 def test_endpoints_for_sqlite_postgres_and_redis(tmp_path: Path) -> None:
-    s = Settings.from_env(data_dir=tmp_path, action_port=6000)
+    s = HubSettings.from_env(data_dir=tmp_path, action_port=6000)
     cfg = launcher.endpoints_config(s)
     assert cfg["action_endpoint"] == {"url": "http://127.0.0.1:6000/webhook"}
     assert cfg["tracker_store"] == {"type": "SQL", "dialect": "sqlite", "db": str(tmp_path / "rasa_tracker.db")}
     assert "lock_store" not in cfg
 
-    s = Settings.from_env(rasa_tracker_store_url="postgresql://bot:pw@db.internal:5433/rasa",
+    s = HubSettings.from_env(rasa_tracker_store_url="postgresql://bot:pw@db.internal:5433/rasa",
                           rasa_lock_store_url="redis://:secret@127.0.0.1:6380/2")
     cfg = launcher.endpoints_config(s)
     assert cfg["tracker_store"] == {"type": "SQL", "dialect": "postgresql", "url": "db.internal", "port": 5433,

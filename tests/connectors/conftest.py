@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from starlette.datastructures import Secret
 
 from bot.app import create_app
-from bot.config import Settings
+from core.settings import HubSettings
 from fakes.rasa import FakeRasa
 from fakes.telegram_api import FakeTelegram
 from fakes.twilio_api import FakeTwilio
@@ -48,15 +47,15 @@ def make_hub(tmp_path: Path, telegram_api: FakeTelegram, twilio_api: FakeTwilio)
         def make(rasa_url: str | None = None, **overrides: Any) -> TestClient:
             values: dict[str, Any] = dict(
                 data_dir=tmp_path, rasa_url=rasa_url or f"http://127.0.0.1:{free_port_dead()}", rasa_retries=0,
-                agent_api_token=Secret(AGENT_TOKEN), public_url=PUBLIC,
+                agent_api_token=AGENT_TOKEN, public_url=PUBLIC,
                 enabled_channels=("web", "telegram", "whatsapp", "sms"),
-                telegram_bot_token=Secret(TG_TOKEN), telegram_webhook_secret=Secret(TG_SECRET),
+                telegram_bot_token=TG_TOKEN, telegram_webhook_secret=TG_SECRET,
                 telegram_api_base_url=telegram_api.base_url,
-                twilio_account_sid=TW_SID, twilio_auth_token=Secret(TW_TOKEN), twilio_whatsapp_from=WA_FROM,
+                twilio_account_sid=TW_SID, twilio_auth_token=TW_TOKEN, twilio_whatsapp_from=WA_FROM,
                 twilio_sms_from=SMS_FROM, twilio_api_base_url=twilio_api.url, max_media_bytes=1_000_000,
             )
             values.update(overrides)
-            client = TestClient(create_app(Settings.from_env(**values)))
+            client = TestClient(create_app(HubSettings.from_env(**values)))
             stack.enter_context(client)
             for connector in client.app.state.connectors.values():  # keep retry waits short in tests
                 connector.backoff_base_s = 0.05

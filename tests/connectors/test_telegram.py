@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from bot.config import Settings
+from core.settings import HubSettings
 from connectors.registry import ChannelConfigError, build_connectors
 from channel_support import PUBLIC, TG_SECRET, HubFactory, noop_handler, noop_history, transcript
 from fakes.rasa import FakeRasa
@@ -214,16 +214,15 @@ def test_unknown_channel_paths_are_404(make_hub: HubFactory, rasa: FakeRasa) -> 
 
 
 def test_channel_configuration_errors_name_what_to_set(tmp_path: Any) -> None:
-    base = Settings.from_env(data_dir=tmp_path)
+    base = HubSettings.from_env(data_dir=tmp_path)
     with pytest.raises(ChannelConfigError, match="unknown channel.*viber"):
-        build_connectors(Settings.from_env(data_dir=tmp_path, enabled_channels=("web", "viber")),
+        build_connectors(HubSettings.from_env(data_dir=tmp_path, enabled_channels=("web", "viber")),
                          noop_handler, web_history=noop_history)
     with pytest.raises(ChannelConfigError, match="TELEGRAM_BOT_TOKEN"):
-        build_connectors(Settings.from_env(data_dir=tmp_path, enabled_channels=("telegram",)),
+        build_connectors(HubSettings.from_env(data_dir=tmp_path, enabled_channels=("telegram",)),
                          noop_handler, web_history=noop_history)
     with pytest.raises(ChannelConfigError, match="PUBLIC_URL"):
-        from starlette.datastructures import Secret
-        build_connectors(Settings.from_env(data_dir=tmp_path, enabled_channels=("telegram",),
-                                           telegram_bot_token=Secret("1:x")),
+        build_connectors(HubSettings.from_env(data_dir=tmp_path, enabled_channels=("telegram",),
+                                           telegram_bot_token="1:x"),
                          noop_handler, web_history=noop_history)
     assert list(build_connectors(base, noop_handler, web_history=noop_history)) == ["web"]

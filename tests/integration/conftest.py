@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +19,9 @@ import shutil
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
-from starlette.datastructures import Secret
 from websockets.sync.client import ClientConnection, connect
 
-from bot.config import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, HubSettings
 from bot.launcher import Service, child_env, ensure_model, services, write_endpoints
 from tests_support import free_port_dead as free_port
 
@@ -31,7 +30,7 @@ AGENT_TOKEN = "integration-agent-token"
 
 @dataclass
 class Stack:
-    settings: Settings
+    settings: HubSettings
     services: dict[str, Service]
     third_party_port: int  # a website on this port may embed the chat widget (WEB_ALLOWED_ORIGINS)
 
@@ -70,11 +69,10 @@ def kb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def stack(trained_model: Path, kb_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data = tmp_path_factory.mktemp("stack")
     hub_port, third_party_port = free_port(), free_port()
-    settings = replace(
-        Settings.from_env(),
+    settings = HubSettings.from_env(
         data_dir=data, hub_port=hub_port, rasa_port=free_port(), action_port=free_port(),
         web_allowed_origins=(f"http://127.0.0.1:{hub_port}", f"http://127.0.0.1:{third_party_port}"),
-        kb_index_dir=kb_dir, agent_api_token=Secret(AGENT_TOKEN), rasa_timeout_s=20.0,
+        kb_index_dir=kb_dir, agent_api_token=AGENT_TOKEN, rasa_timeout_s=20.0,
     )
     procs = services(settings, trained_model, write_endpoints(settings))
     started: list[Service] = []

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
-from bot.config import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 from conftest import AGENT_TOKEN, Chat, Stack
 from conftest import CHROMIUM_ARGS, chromium_path
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.integration
 
 def _admin(stack: Stack) -> httpx.Client:
     return httpx.Client(base_url=stack.hub, timeout=30,
-                        headers={"Authorization": f"Bearer {stack.settings.admin_api_token}"})
+                        headers={"Authorization": f"Bearer {stack.settings.admin_api_token.get_secret_value()}"})
 
 
 def _new_agent(stack: Stack, name: str) -> tuple[str, str]:

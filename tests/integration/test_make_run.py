@@ -15,7 +15,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from bot.config import PROJECT_ROOT, Settings
+from core.settings import PROJECT_ROOT, HubSettings
 from bot.launcher import child_env
 from tests_support import free_port_dead as free_port
 
@@ -27,7 +27,7 @@ def test_launcher_runs_the_bot_and_ctrl_c_stops_everything(trained_model: Path, 
     models.mkdir()
     shutil.copy(trained_model, models / "current.tar.gz")  # same inputs: the launcher must not retrain
     shutil.copy(trained_model.with_suffix("").with_suffix(".fingerprint"), models / "current.fingerprint")
-    settings = Settings.from_env(data_dir=tmp_path / "var", hub_port=free_port(), rasa_port=free_port(),
+    settings = HubSettings.from_env(data_dir=tmp_path / "var", hub_port=free_port(), rasa_port=free_port(),
                                  action_port=free_port(), rasa_model_dir=models, kb_index_dir=kb_dir)
     env = child_env(**settings.to_env())
     proc = subprocess.Popen([sys.executable, "-m", "bot.launcher", "run"], cwd=PROJECT_ROOT, env=env,

@@ -12,11 +12,10 @@ import httpx
 import pytest
 import yaml
 
-from actions.orders import _STATUS_LINES
-from bot.texts import TEXTS
+from core.i18n import t
 from conftest import Chat, Stack
 from kb_index import load_content
-from kb_index.render import to_plain
+from core.markdown import to_plain
 
 pytestmark = pytest.mark.integration
 
@@ -76,14 +75,14 @@ def test_a_whole_conversation_in_the_customers_language(stack: Stack, language: 
         assert first_sentence in answered, (first_sentence, answered)
 
         looked_up = " ".join(texts_of(chat.say(order)))
-        shipped = _STATUS_LINES[language]["shipped"].split("{order_number}")[0]  # the demo shop: shipped by DHL
+        shipped = t("order_shipped", language).split("{order_number}")[0]  # the demo shop: shipped by DHL
         assert "BC-100002" in looked_up and shipped in looked_up, looked_up
 
         chat.say(aside)  # two English words in the middle: the conversation stays in its language
 
         frames = chat.say(person)
         assert "queued" in [f.get("event") for f in frames], frames
-        assert TEXTS["handoff_ack"][language] in texts_of(frames) or any(
+        assert t("handoff_ack", language) in texts_of(frames) or any(
             t in texts_of(frames) for t in response_texts("utter_handoff", language)), texts_of(frames)
         details = transcript(stack, chat.conversation_id)
     finally:
@@ -106,7 +105,7 @@ def test_an_unsupported_language_gets_a_polite_reply_and_a_person_on_request(sta
             time.sleep(1)
         frames = chat.say("Guten Tag, wo ist meine Bestellung? Ich warte seit zwei Wochen")
         replies = [f for f in frames if f.get("type") == "message"]
-        assert [r["text"] for r in replies] == [TEXTS["unsupported_language"]["it"]]
+        assert [r["text"] for r in replies] == [t("unsupported_language", "it")]
         button = replies[0]["buttons"][0]
         frames = chat.say(button["title"], kind="button", payload=button["payload"])
         assert "queued" in [f.get("event") for f in frames], frames

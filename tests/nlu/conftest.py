@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 from bot.launcher import child_env
 
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from bot.config import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 from bot.launcher import child_env
 
 RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"

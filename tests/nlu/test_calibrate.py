@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import yaml
 
-from bot.config import PROJECT_ROOT
+from core.settings import PROJECT_ROOT
 from nlu_components.calibrate import (Scores, choose_threshold, curve_point, fallback_settings,
                                       set_fallback_threshold)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kb_index import to_html, to_plain, to_telegram_html
+from core.markdown import to_html, to_plain, to_telegram_html
 
 ANSWER = """Orders placed before **14:00** ship the *same* day:
 
@@ -54,8 +54,3 @@ def test_web_html_is_safe() -> None:
     assert '<a href="https://shop.example" target="_blank" rel="noopener noreferrer nofollow">ok</a>' in html
     assert to_html("**bold**\n\n- a\n- b") == "<p><strong>bold</strong></p>\n<ul>\n<li>a</li>\n<li>b</li>\n</ul>"
 
-
-def test_starter_answers_render_without_markdown_residue(starter_kb) -> None:  # type: ignore[no-untyped-def]
-    for entry in starter_kb.entries:
-        plain = to_plain(entry.answer)
-        assert "**" not in plain and "](" not in plain, entry.id

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from bot.pii import RedactingFilter, extract_order_numbers, find_entities, redact
+from core.pii import RedactingFilter, extract_order_numbers, find_entities, redact
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,37 @@
+"""Names shared by the processes of the stack: handoff reasons, the NLU header, well-known intents.
+
+Standard library only, so that Rasa's Python 3.10 runtime (`nlu_components/`) can import it too. The typed
+custom-payload schema between the actions and the hub is `core.payloads` (pydantic).
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class HandoffReason(str, Enum):
+    """Why a conversation went to a person (docs/architecture.md, "Hub ⇄ Rasa")."""
+
+    CUSTOMER_REQUEST = "customer_request"  # the customer asked for a person
+    COMPLAINT = "complaint"
+    NO_CONFIDENT_ANSWER = "no_confident_answer"  # the knowledge base had nothing close enough
+    REPEATED_FALLBACK = "repeated_fallback"  # two misses in a row (decided by the hub)
+    ACTION_FAILED = "action_failed"  # a custom action or the knowledge base failed
+    BOT_UNAVAILABLE = "bot_unavailable"  # Rasa could not be reached or timed out (set by the hub)
+    BOT_NO_ANSWER = "bot_no_answer"  # Rasa answered nothing although the action server is up (set by the hub)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+#: Response header of the hub's Rasa channel (nlu_components/hub_channel.py): the parse of the customer's
+#: message as JSON, `{"intent": {"name": ..., "confidence": ...}}`, sent along with the bot's answer.
+NLU_HEADER = "X-Rasa-Nlu"
+
+#: The shipped sentence encoders (encoders/): the KB's EMBEDDING_MODEL and the NLU featurizer's `model`.
+SHIPPED_ENCODER = "all-MiniLM-L6-v2+use-multilingual-v3"
+
+#: The intent Rasa's FallbackClassifier predicts when no intent is confident enough.
+FALLBACK_INTENT = "nlu_fallback"
+#: The intent of a pressed knowledge-base choice button (`/choose_kb_entry{"kb_entry_id": ...}`).
+CHOOSE_KB_ENTRY_INTENT = "choose_kb_entry"

@@ -1,0 +1,212 @@
+"""Settings per process, read by pydantic-settings: the environment, then `.env` in the project root, then
+the defaults below. `.env.example` documents every one of them; keep the two in step.
+
+One class per process, each a superset of what that process reads:
+
+- `KBSettings`: the knowledge-base tools (`python -m kb_index`) and anything that searches the index;
+- `ActionSettings`: the action server (KB + the order system);
+- `ChannelSettings`: the channel connectors (`connectors/`);
+- `HubSettings`: the hub and the launcher, which hands every value on to its children (`to_env()`).
+
+Build with `X.from_env(**overrides)`; derive a changed copy with `settings.replace(**changes)` (validated).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from core.contracts import SHIPPED_ENCODER
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+
+def _split_commas(value: Any) -> Any:
+    return tuple(part.strip() for part in value.split(",") if part.strip()) if isinstance(value, str) else value
+
+
+class SettingsError(ValueError):
+    """A setting has a value that cannot be used; the message names the environment variable."""
+
+
+CommaList = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_split_commas)]  # "a, b" → ("a", "b")
+UserPath = Annotated[Path, AfterValidator(lambda p: p.expanduser())]
+
+
+def env_file() -> Path | None:
+    """The `.env` file to read (`SUPPORTBOT_ENV_FILE` names another one; tests point it at nothing)."""
+    path = Path(os.environ.get("SUPPORTBOT_ENV_FILE", PROJECT_ROOT / ".env"))
+    return path if path.exists() else None
+
+
+class CommonSettings(BaseSettings):
+    """What every process of the stack reads."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", env_ignore_empty=True, case_sensitive=False,
+                                      validate_default=True)
+
+    host: str = "127.0.0.1"
+    hub_port: int = Field(8000, ge=1, le=65535)
+    rasa_port: int = Field(5005, ge=1, le=65535)
+    action_port: int = Field(5055, ge=1, le=65535)
+    data_dir: UserPath = PROJECT_ROOT / "var"
+    default_language: str = "en"
+    supported_languages: CommaList = ("en", "it", "zh", "ro")  # detected per message (bot/conversations/language.py)
+    redact_pii: bool = True
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: Path | None = None, **overrides: Any) -> Self:
+        """Settings from the environment and `.env` (or the file `env`); `overrides` win over both."""
+        try:
+            return cls(_env_file=env if env is not None else env_file(), **overrides)  # type: ignore[call-arg]
+        except ValidationError as exc:
+            raise SettingsError(_explain(exc)) from None
+
+    def replace(self, **changes: Any) -> Self:
+        """A validated copy with some values changed."""
+        try:
+            return type(self).model_validate({**dict(self), **changes})
+        except ValidationError as exc:
+            raise SettingsError(_explain(exc)) from None
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as environment variables, for child processes (Rasa, actions, hub)."""
+        env: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, tuple):
+                value = ",".join(value)
+            elif isinstance(value, bool):
+                value = "true" if value else "false"
+            elif isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            env[name.upper()] = str(value)
+        return env
+
+    @property
+    def hub_url(self) -> str:
+        return f"http://{self.host}:{self.hub_port}"
+
+
+class KBSettings(CommonSettings):
+    """The knowledge base: its content, its index and its decision thresholds."""
+
+    kb_content_dir: UserPath = PROJECT_ROOT / "kb_index" / "content"
+    kb_index_dir: UserPath = PROJECT_ROOT / "kb_index" / "build"
+    kb_answer_threshold: float = Field(0.43, ge=-1.0, le=1.0)  # calibrated for the shipped encoder: make calibrate-kb
+    kb_suggest_threshold: float = Field(0.43, ge=-1.0, le=1.0)  # cosine scores: -1 offers choices always
+    # The KB's sentence encoder (encoders/): a sentence-transformers name or path, use-multilingual-v3, or several
+    # joined with "+". The default pairs the English all-MiniLM-L6-v2 with the multilingual USE.
+    embedding_model: str = SHIPPED_ENCODER
+
+
+class ActionSettings(KBSettings):
+    """The action server: the knowledge base and the order system."""
+
+    order_api_url: str = ""  # default: the demo shop served by the hub
+    order_api_timeout_s: float = Field(5.0, gt=0)
+
+    @property
+    def order_api(self) -> str:
+        return (self.order_api_url or f"{self.hub_url}/demo-shop/api").rstrip("/")
+
+
+class ChannelSettings(CommonSettings):
+    """The channel connectors (docs/channels.md). The web chat is always on; list the others to switch them on."""
+
+    public_url: str = ""  # the URL customers and channel providers reach the hub at (webhook signatures)
+    session_secret: SecretStr = SecretStr("change-me-in-production")
+    web_allowed_origins: CommaList = ()  # origins allowed to open the web chat socket; empty: any
+    max_ws_frame_bytes: int = Field(64 * 1024, gt=0)
+    enabled_channels: CommaList = ("web",)  # e.g. web,telegram,whatsapp,sms
+    max_media_bytes: int = Field(5 * 1024 * 1024, gt=0)  # larger customer media is refused, with a message
+    telegram_bot_token: SecretStr = SecretStr("")
+    telegram_webhook_secret: SecretStr = SecretStr("")  # default: derived from the token
+    telegram_mode: str = "webhook"  # webhook (needs PUBLIC_URL) | polling (local use, no public URL)
+    telegram_api_base_url: str = ""  # default https://api.telegram.org/bot; tests point it at a local fake
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = SecretStr("")
+    twilio_whatsapp_from: str = ""  # e.g. whatsapp:+14155238886
+    twilio_sms_from: str = ""  # e.g. +15005550006
+    twilio_api_base_url: str = ""  # default https://api.twilio.com; tests point it at a local fake
+    whatsapp_template_sid: str = ""  # approved Content template (HX…) sent outside the 24-hour window
+
+    @property
+    def public_base_url(self) -> str:
+        return (self.public_url or self.hub_url).rstrip("/")
+
+
+class HubSettings(ActionSettings, ChannelSettings):
+    """The hub (and the launcher, which starts every process of the stack with these values)."""
+
+    database_url: str = ""  # default: sqlite under data_dir
+    rasa_tracker_store_url: str = ""  # default: sqlite under data_dir
+    rasa_lock_store_url: str = ""  # e.g. redis://127.0.0.1:6379/1 for several Rasa replicas
+    rasa_url: str = ""  # default: http://host:rasa_port
+    rasa_urls: CommaList = ()  # several Rasa replicas (comma separated); overrides rasa_url
+    action_url: str = ""  # default: http://host:action_port/webhook
+    rasa_timeout_s: float = Field(10.0, gt=0)
+    rasa_retries: int = Field(2, ge=0)
+    rasa_model_dir: UserPath = PROJECT_ROOT / "models"
+    rasa_config: UserPath = PROJECT_ROOT / "config.yml"
+
+    agent_api_token: SecretStr = SecretStr("dev-agent-token")
+    admin_api_token: SecretStr = SecretStr("dev-admin-token")
+    outbox_max_rounds: int = Field(6, ge=1)  # rounds of delivery attempts before a message becomes a dead letter
+    outbox_base_delay_s: float = Field(30.0, ge=0)  # wait before the second round; doubles each round (≤ 1 h)
+    outbox_poll_s: float = Field(1.0, gt=0)
+    max_message_chars: int = Field(4096, gt=0)
+    language_detector_model: str = "full"  # langidentify model: full (most accurate, ~150 MB) | lite (~40 MB)
+    demo_shop: bool = True
+
+    # Human handoff and the agent console (docs/console.md).
+    admin_email: str = ""  # with ADMIN_PASSWORD: the first admin, created at start if missing
+    admin_password: SecretStr = SecretStr("")
+    admin_display_name: str = "Admin"
+    handoff_config: UserPath = PROJECT_ROOT / "handoff.yml"  # teams, hours, routing (missing file: one queue)
+    session_max_age_s: int = Field(12 * 3600, gt=0)  # console logins last this long
+    csat_enabled: bool = True  # ask customers for a 1-5 rating after resolution
+    queue_tick_s: float = Field(30.0, gt=0)  # how often queued customers get wait updates and auto-assignment runs
+    webhook_urls: CommaList = ()  # outgoing webhooks (comma separated)
+    webhook_secret: SecretStr = SecretStr("")  # HMAC-SHA256 key for their signatures
+    webhook_max_attempts: int = Field(6, ge=1)
+
+    # Derived values: computed, never stored twice.
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'hub.db'}"
+
+    @property
+    def tracker_store_url(self) -> str:
+        return self.rasa_tracker_store_url or f"sqlite:///{self.data_dir / 'rasa_tracker.db'}"
+
+    @property
+    def rasa_endpoints(self) -> tuple[str, ...]:
+        if self.rasa_urls:
+            return self.rasa_urls
+        return (self.rasa_url or f"http://{self.host}:{self.rasa_port}",)
+
+    @property
+    def action_endpoint(self) -> str:
+        """Where Rasa calls the action server (`…/webhook`)."""
+        return self.action_url or f"http://{self.host}:{self.action_port}/webhook"
+
+    @property
+    def action_server_url(self) -> str:
+        """The action server's base URL (its `/health` and `/kb/search` hang off it)."""
+        return self.action_endpoint.rstrip("/").removesuffix("/webhook")
+
+
+def _explain(exc: ValidationError) -> str:
+    """One line per bad setting, named as the environment variable people set."""
+    lines = []
+    for err in exc.errors():
+        name = ".".join(str(p) for p in err.get("loc", ())).upper() or "?"
+        lines.append(f"{name}: {err.get('msg')} (got {err.get('input')!r})")
+    return "bad settings: " + "; ".join(lines)
