@@ -1,7 +1,7 @@
 """Language identification on short support messages (issue 7): candidate libraries compared, and the hub's own
-detector (`bot.language`), on the held-out set `benchmarks/data/langid_short.tsv` (en / it / zh / ro).
+detector (`bot.conversations.language`), on the held-out set `benchmarks/data/langid_short.tsv` (en / it / zh / ro).
 
-    .venv/bin/python benchmarks/bench_langid.py                 # every installed candidate + bot.language
+    .venv/bin/python benchmarks/bench_langid.py                 # every installed candidate + bot.conversations.language
     .venv/bin/python benchmarks/bench_langid.py --only hub      # just the hub's detector
 
 Every candidate is restricted to the supported languages (by its own option where it has one, otherwise by taking
@@ -153,7 +153,7 @@ def make_langidentify(variant: str = "lite") -> Callable[[str], str | None]:
 
 def make_hub() -> Callable[[str], str | None]:
     sys.path.insert(0, str(ROOT))
-    from bot.language import LanguageDetector
+    from bot.conversations.language import LanguageDetector
 
     det = LanguageDetector(LANGS)
 
@@ -173,7 +173,7 @@ CANDIDATES: dict[str, tuple[str, Callable[[], Callable[[str], str | None]]]] = {
     "pycld2": ("pycld2", make_pycld2),
     "langidentify": ("langidentify", make_langidentify),  # the "lite" model inside the wheel
     "langidentify-full": ("langidentify-full-model", lambda: make_langidentify("full")),  # +93 MB wheel
-    "hub": ("(bot.language)", make_hub),
+    "hub": ("(bot.conversations.language)", make_hub),
 }
 
 
@@ -181,7 +181,7 @@ def _version(dist: str) -> str:
     from importlib.metadata import PackageNotFoundError, version
 
     if dist.startswith("("):  # the hub's detector: langidentify and the model it runs
-        from bot.language import BACKEND_DISTRIBUTION
+        from bot.conversations.language import BACKEND_DISTRIBUTION
 
         model = _version("langidentify-full-model")
         return _version(BACKEND_DISTRIBUTION) + (f" + {model}" if "not installed" not in model else " (lite model)")
@@ -199,7 +199,7 @@ def _rss_mb() -> float:
 
 
 def conversations(rows: list[tuple[str, str]]) -> dict[str, Any]:
-    """The hysteresis (`bot.language.ConversationLanguage`) on simulated conversations of short messages:
+    """The hysteresis (`bot.conversations.language.ConversationLanguage`) on simulated conversations of short messages:
     - stay: a conversation already in L, fed L's short messages in random order: switches away (want 0);
     - adopt: a conversation seeded in another language (a wrong channel hint), fed L's short messages from its
       second message on: messages until it is in L;
@@ -207,7 +207,7 @@ def conversations(rows: list[tuple[str, str]]) -> dict[str, Any]:
     import random
 
     sys.path.insert(0, str(ROOT))
-    from bot.language import ConversationLanguage, shared_detector
+    from bot.conversations.language import ConversationLanguage, shared_detector
 
     det = shared_detector(LANGS)
     rng = random.Random(7)
@@ -307,7 +307,7 @@ def markdown(report: dict[str, Any]) -> str:
     for r in report["candidates"]:
         if "error" in r or r["candidate"] != "hub":
             continue
-        lines += ["", f"## Confusion of the hub's detector (`bot.language`, {r['package']}), messages of ≤ 5 words", "",
+        lines += ["", f"## Confusion of the hub's detector (`bot.conversations.language`, {r['package']}), messages of ≤ 5 words", "",
                   "| true \\ detected | " + " | ".join(LANGS) + " | none |", "|---" * 6 + "|"]
         for lang in LANGS:
             row = r["short"]["confusion"].get(lang, {})

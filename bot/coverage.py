@@ -3,7 +3,7 @@
     make languages
     .venv/bin/python -m bot.coverage [--languages en,it,zh,ro] [--min-examples 10] [--json] [--strict]
 
-- **Intents** (nlu_data/): every training example's language is detected (bot.language, the detector the hub
+- **Intents** (nlu_data/): every training example's language is detected (bot.conversations.language, the detector the hub
   uses); an intent with fewer than `--min-examples` confidently detected examples in a language is reported,
   with the count, because the bot will understand that language poorly for that intent.
 - **Responses** (domain.yml): the variation without a condition counts as the default language; the others
@@ -90,7 +90,7 @@ def entry_languages(content: Path) -> dict[str, list[str]]:
 
 def report(settings: HubSettings, *, languages: list[str] | None = None, min_examples: int = MIN_EXAMPLES,
            data_dir: Path | None = None, domain: Path | None = None, content: Path | None = None) -> Coverage:
-    from bot.language import LanguageDetector
+    from bot.conversations.language import LanguageDetector
 
     langs = languages or list(settings.supported_languages)
     detector = LanguageDetector(langs, settings.language_detector_model)

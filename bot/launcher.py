@@ -339,7 +339,7 @@ def cmd_run(settings: HubSettings, args: argparse.Namespace) -> int:
         signal.signal(sig, on_signal)
     try:
         start_all(stack)
-        from bot.health import check_tracker_store
+        from bot.ops.health import check_tracker_store
 
         tracker = check_tracker_store(settings.tracker_store_url)
         if not tracker["ok"]:

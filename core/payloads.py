@@ -68,7 +68,7 @@ class BotCustom(BaseModel):
 
     def dump(self) -> dict[str, Any]:
         """The JSON object the action puts in `json_message` (only the parts that are set)."""
-        return self.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
+        return self.model_dump(mode="json", exclude_none=True, exclude_unset=True)
 
     @classmethod
     def parse(cls, raw: Any) -> "BotCustom":

@@ -24,3 +24,15 @@ def dead_rasa_client(tmp_path: Path) -> Iterator[TestClient]:
     )
     with TestClient(create_app(settings)) as c:
         yield c
+
+
+@pytest.fixture
+async def hub(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A started hub (its composition root) with the scripted Rasa of `handoff_kit`, driven without HTTP."""
+    from handoff_kit import DEFAULT_SCRIPT, scripted_rasa
+
+    settings = HubSettings.from_env(data_dir=tmp_path, queue_tick_s=3600.0, outbox_poll_s=3600.0,
+                                    handoff_config=tmp_path / "no-handoff.yml")
+    app = create_app(settings, rasa=scripted_rasa(DEFAULT_SCRIPT, nlu_header=True))
+    async with app.router.lifespan_context(app):
+        yield app.state.container

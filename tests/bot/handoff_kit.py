@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 from fastapi.testclient import TestClient
 
-import bot.console.accounts as accounts_module
+import bot.agents.accounts as accounts_module
 from bot.app import create_app
 from core.settings import HubSettings
-from bot.console.auth import COOKIE
-from bot.rasa_client import RasaClient
+from bot.agents.auth import COOKIE
+from bot.clients.rasa import RasaClient
 
 accounts_module.BCRYPT_ROUNDS = 4  # fast hashes in tests only
 

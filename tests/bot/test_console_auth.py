@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from bot.console.auth import COOKIE
+from bot.agents.auth import COOKIE
 from handoff_kit import ADMIN, AGENT_TOKEN, Customer, admin_headers, agent_session, create_agent, make_client
 
 
@@ -32,7 +32,7 @@ def _status(client: TestClient, cid: str) -> tuple[str, str | None]:
 
 
 def test_first_admin_comes_from_settings_and_passwords_are_bcrypt_hashed(client: TestClient) -> None:
-    with client.app.state.engine.connect() as conn:
+    with client.app.state.container.engine.connect() as conn:
         rows = conn.execute(text("SELECT email, role, password_hash FROM agents")).all()
     assert [(r.email, r.role) for r in rows] == [(ADMIN[0], "admin")]
     assert rows[0].password_hash.startswith("$2b$") and ADMIN[1] not in rows[0].password_hash
@@ -176,7 +176,7 @@ def test_console_page_and_socket_need_a_session(client: TestClient) -> None:
 
 
 def test_cli_creates_agents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from bot.console.__main__ import main
+    from bot.agents.__main__ import main
 
     monkeypatch.setenv("DATA_DIR", str(tmp_path))
     monkeypatch.setenv("SUPPORTBOT_PASSWORD", "cli-password-1")

@@ -12,7 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from bot.models import utcnow
+from bot.conversations import ownership
+from bot.store.models import utcnow
 from handoff_kit import (ADMIN, AGENT_TOKEN, DEFAULT_SCRIPT, Customer, admin_headers, agent_session, create_agent,
                          events, make_client, scripted_rasa, texts)
 
@@ -35,7 +36,7 @@ def detail(client: TestClient, cid: str) -> dict:
 
 
 def rasa_calls(client: TestClient) -> int:
-    return sum(1 for m in client.app.state.metrics.render().splitlines() if m.startswith("rasa_roundtrip_count"))
+    return int(client.app.state.container.metrics.value("supportbot_rasa_roundtrip_seconds_count"))
 
 
 def test_customer_request_queues_with_reason_intents_kb_candidates_and_summary(client: TestClient) -> None:
@@ -69,10 +70,8 @@ def test_complaint_jumps_the_queue_and_goes_to_its_team(client: TestClient) -> N
 def test_two_fallbacks_in_a_row_hand_off_even_if_the_bot_does_not(client: TestClient) -> None:
     customer = Customer(client)
     assert texts(customer.say("blorp"), "bot")
-    client.portal.call(client.app.state.router.drain)
     assert detail(client, customer.conversation_id)["conversation"]["status"] == "bot"  # one miss: keep trying
     customer.say("zzzk")
-    client.portal.call(client.app.state.router.drain)
     d = detail(client, customer.conversation_id)
     assert (d["conversation"]["status"], d["handoff"]["reason"], d["conversation"]["priority"]) == (
         "queued", "repeated_fallback", 2)
@@ -86,7 +85,6 @@ def test_the_intent_sent_with_the_answer_needs_no_tracker_request(tmp_path: Path
         customer = Customer(c)
         customer.say("blorp")
         customer.say("zzzk")
-        c.portal.call(c.app.state.router.drain)
         d = detail(c, customer.conversation_id)
     assert (d["conversation"]["status"], d["handoff"]["reason"]) == ("queued", "repeated_fallback")
     assert [i["intent"] for i in d["handoff"]["details"]["intents"]] == ["nlu_fallback", "nlu_fallback"]
@@ -98,7 +96,6 @@ def test_fallbacks_the_knowledge_base_answered_do_not_count_as_misses(client: Te
     customer = Customer(client)
     customer.say("what about gift cards")
     customer.say("blorp")
-    client.portal.call(client.app.state.router.drain)
     assert detail(client, customer.conversation_id)["conversation"]["status"] == "bot"
 
 
@@ -255,7 +252,7 @@ def test_queue_survives_a_hub_restart(tmp_path: Path) -> None:
 
 
 def test_wait_estimate_from_recent_history_and_update_when_it_grows(client: TestClient) -> None:
-    engine = client.app.state.engine
+    engine = client.app.state.container.engine
     maria = agent_session(client, "maria@example.com")
     for _ in range(3):  # three earlier customers each waited ten minutes
         c = Customer(client)
@@ -271,8 +268,8 @@ def test_wait_estimate_from_recent_history_and_update_when_it_grows(client: Test
     with engine.begin() as conn:
         conn.execute(text("UPDATE handoffs SET created_at = :t WHERE claimed_at IS NOT NULL"),
                      {"t": utcnow() - timedelta(minutes=40)})
-    client.portal.call(client.app.state.router.queue_tick)
-    client.portal.call(client.app.state.router.queue_tick)
+    client.portal.call(client.app.state.container.queue_tick)
+    client.portal.call(client.app.state.container.queue_tick)
     updates = [m for m in newcomer.history() if m["event"] == "queue_update"]
     assert [m["text"] for m in updates] == [
         "Sorry for the wait: you are number 1 in the queue, about 40 min to go."]
@@ -295,8 +292,8 @@ def test_kb_suggestions_report_an_unreachable_action_server(client: TestClient) 
 def test_customer_profile_lists_conversations_on_other_channels(client: TestClient) -> None:
     web = Customer(client)
     web.say("person please")
-    store = client.app.state.store.sync
-    other = store.get_or_create("telegram", "tg-42", language="it", customer_name="Giulia")
+    other = client.app.state.container.db.write_sync(
+        ownership.open_conversation, "telegram", "tg-42", language="it", customer_name="Giulia")
     maria = agent_session(client, "maria@example.com")
     for cid in (web.conversation_id, other.id):
         assert maria.conv(cid, "customer", {"customer_key": "Giulia@Example.com"}).status_code == 200

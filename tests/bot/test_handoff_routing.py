@@ -8,7 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.routing import ConfigError, HandoffConfig, Presence, estimate_wait_s
+from bot.agents.presence import Presence
+from bot.handoff.queue import estimate_wait_s
+from bot.handoff.teams import ConfigError, HandoffConfig
 from handoff_kit import Customer, admin_headers, agent_session, create_agent, make_client, texts
 
 ROME = ZoneInfo("Europe/Rome")

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from bot.webhooks import sign, verify_signature
+from bot.clients.webhooks import sign, verify_signature
 from handoff_kit import Customer, agent_session, create_agent, make_client
 
 SECRET = "whsec-test"
@@ -62,7 +62,7 @@ def receiver() -> Iterator[Receiver]:
 
 def test_lifecycle_events_are_signed_retried_and_delivered_once_each(tmp_path: Path, receiver: Receiver) -> None:
     with make_client(tmp_path, webhook_urls=(receiver.url,), webhook_secret=SECRET) as client:
-        client.app.state.webhooks.backoff_base_s = 0.05
+        client.app.state.container.webhooks.backoff_base_s = 0.05
         create_agent(client, "maria@example.com", display_name="Maria")
         customer = Customer(client)
         customer.say("person please")
@@ -103,7 +103,7 @@ def test_client_errors_are_not_retried_and_server_errors_give_up(tmp_path: Path)
 
     import httpx
 
-    from bot.webhooks import WebhookSender
+    from bot.clients.webhooks import WebhookSender
 
     calls: list[str] = []
 

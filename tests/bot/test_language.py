@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from bot.app import create_app
 from core.settings import HubSettings
-from bot.language import (
+from bot.conversations.language import (
     ConversationLanguage,
     Detection,
     LanguageDetector,
@@ -25,7 +25,7 @@ from bot.language import (
     shared_detector,
     words,
 )
-from bot.rasa_client import RasaClient
+from bot.clients.rasa import RasaClient
 
 AGENT = {"Authorization": "Bearer test-agent-token", "X-Agent": "alice"}
 

@@ -7,7 +7,7 @@ import json
 
 import httpx
 
-from bot.rasa_client import NLU_HEADER, RasaClient
+from bot.clients.rasa import NLU_HEADER, RasaClient
 
 
 def _client(header: str | None) -> RasaClient:

@@ -57,7 +57,7 @@ def make_hub(tmp_path: Path, telegram_api: FakeTelegram, twilio_api: FakeTwilio)
             values.update(overrides)
             client = TestClient(create_app(HubSettings.from_env(**values)))
             stack.enter_context(client)
-            for connector in client.app.state.connectors.values():  # keep retry waits short in tests
+            for connector in client.app.state.container.connectors.values():  # keep retry waits short in tests
                 connector.backoff_base_s = 0.05
             return client
 

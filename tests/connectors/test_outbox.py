@@ -37,7 +37,7 @@ def handed_off(client: TestClient, twilio_api: FakeTwilio, phone: str) -> str:
 
 
 def quick_retries(client: TestClient) -> int:
-    return int(client.app.state.connectors["whatsapp"].max_attempts)
+    return int(client.app.state.container.connectors["whatsapp"].max_attempts)
 
 
 def status_of(client: TestClient, phone: str, text: str) -> str:

@@ -31,7 +31,7 @@ def bodies(api: FakeTwilio, phone: str) -> list[str]:
 
 
 def connector(client: TestClient, name: str = "whatsapp") -> Any:
-    return client.app.state.connectors[name]
+    return client.app.state.container.connectors[name]
 
 
 def test_whatsapp_text_gets_the_bots_answer_and_a_numbered_reply_picks_a_button(

@@ -1,0 +1,358 @@
+"""The agent REST API: every console action is one of these endpoints (OpenAPI at /docs).
+
+Authentication (see `bot.agents.auth`): a console session cookie from `POST /api/auth/login` (state-changing
+requests also send the `X-CSRF-Token` header), or `Authorization: Bearer <AGENT_API_TOKEN>` with the acting
+agent in `X-Agent` (a registered agent's e-mail acts as that agent), or `Bearer <ADMIN_API_TOKEN>`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from pydantic import BaseModel, Field
+
+from bot.agents.accounts import AccountError, agent_view
+from bot.agents.auth import COOKIE, Actor
+from bot.conversations.agent_actions import AgentRef
+from bot.delivery import outbox
+from bot.errors import UnknownTarget
+from bot.store import conversations as conversation_store
+from bot.store import messages as message_store
+from bot.store import notes as note_store
+from bot.store.models import iso
+from bot.views import conversation_view, handoff_view, message_view, note_view
+from core.errors import CallError
+
+if TYPE_CHECKING:
+    from bot.container import Container
+
+
+class ReplyBody(BaseModel):
+    text: str = Field(..., description="What the agent says to the customer.")
+
+
+class NoteBody(BaseModel):
+    text: str = Field(..., description="A private note: agents see it, the customer never does.")
+
+
+class TransferBody(BaseModel):
+    team: str | None = Field(None, description="Team key from handoff.yml: back into that team's queue.")
+    agent: str | None = Field(None, description="E-mail of the agent who takes over directly.")
+    note: str = Field("", max_length=2000, description="Why, for whoever picks it up (kept as a private note).")
+
+
+class ReadBody(BaseModel):
+    seq: int | None = Field(None, description="Read up to this message seq; default: everything so far.")
+
+
+class CustomerBody(BaseModel):
+    customer_key: str | None = Field(None, max_length=255,
+                                     description="Links this conversation with the customer's others "
+                                                 "(e.g. their e-mail); null unlinks.")
+
+
+class PresenceBody(BaseModel):
+    available: bool = Field(True, description="False: stay logged in but get no auto-assigned conversations.")
+
+
+class LoginBody(BaseModel):
+    email: str
+    password: str
+
+
+class NewAgentBody(BaseModel):
+    email: str
+    password: str
+    display_name: str | None = None
+    role: str = Field("agent", description="agent or admin")
+    teams: list[str] = Field(default_factory=list)
+    skills: list[str] = Field(default_factory=list)
+    max_concurrent: int = Field(3, description="Most conversations the agent handles at once.")
+
+
+class AgentPatchBody(BaseModel):
+    display_name: str | None = None
+    password: str | None = None
+    role: str | None = None
+    teams: list[str] | None = None
+    skills: list[str] | None = None
+    max_concurrent: int | None = None
+    active: bool | None = None
+
+
+def actor_view(actor: Actor) -> dict[str, Any]:
+    return {"key": actor.key, "display_name": actor.display_name, "role": actor.role, "via": actor.via,
+            "agent_id": actor.agent_id}
+
+
+def _dead_letter_view(row: Any) -> dict[str, Any]:
+    return {"id": row.id, "message_id": row.message_id, "conversation_id": row.conversation_id,
+            "channel": row.channel, "text": (row.body or {}).get("text", ""), "attempts": row.attempts,
+            "last_error": row.last_error, "created_at": iso(row.created_at), "updated_at": iso(row.updated_at)}
+
+
+def _account_error(exc: AccountError) -> HTTPException:
+    return HTTPException(409 if exc.conflict else 422, str(exc))
+
+
+def build_routers(c: "Container") -> list[APIRouter]:
+    """The auth, agent and admin routers, with their dependencies from the composition root."""
+    settings, accounts, auth, db, agents = c.settings, c.accounts, c.auth, c.db, c.agents
+    current = Depends(auth.current_actor)
+    admin_only = Depends(auth.admin_actor)
+
+    def ref(actor: Actor) -> AgentRef:
+        """The actor as agent actions know agents: registered agents bring their capacity."""
+        max_concurrent = None
+        if actor.agent_id is not None:
+            agent = accounts.get(actor.agent_id)
+            max_concurrent = agent.max_concurrent if agent else None
+        return AgentRef(actor.key, actor.display_name, max_concurrent=max_concurrent, is_admin=actor.is_admin)
+
+    # -- login -------------------------------------------------------------------------------------
+
+    auth_api = APIRouter(prefix="/api/auth", tags=["auth"])
+
+    @auth_api.post("/login", summary="Log in to the console: sets the session cookie, returns the CSRF token")
+    async def login(request: Request, body: LoginBody, response: Response) -> dict[str, Any]:
+        client = request.client.host if request.client else "?"
+        email_key, ip_key = body.email.strip().lower(), client
+        if auth.login_by_email.blocked(email_key) or auth.login_by_client.blocked(ip_key):
+            raise HTTPException(429, "too many failed logins: wait a few minutes and try again")
+        agent = await anyio.to_thread.run_sync(accounts.authenticate, body.email, body.password)
+        if agent is None:
+            auth.login_by_email.failed(email_key)
+            auth.login_by_client.failed(ip_key)
+            raise HTTPException(401, "wrong e-mail or password")
+        auth.login_by_email.succeeded(email_key)
+        token, csrf = accounts.open_session(agent.id, settings.session_max_age_s)
+        response.set_cookie(
+            COOKIE, auth.signer.dumps(token), max_age=settings.session_max_age_s, httponly=True, samesite="strict",
+            secure=settings.public_base_url.startswith("https://"), path="/",
+        )
+        return {"agent": agent_view(agent), "csrf_token": csrf}
+
+    @auth_api.post("/logout", summary="End this console session")
+    async def logout(request: Request, response: Response, actor: Actor = current) -> dict[str, Any]:
+        cookie = request.cookies.get(COOKIE)
+        if actor.via == "session" and cookie:
+            accounts.close_session(auth.signer.loads(cookie))
+        response.delete_cookie(COOKIE, path="/")
+        return {"ok": True}
+
+    @auth_api.get("/me", summary="Who is logged in, with the CSRF token for state-changing requests")
+    async def me(actor: Actor = current) -> dict[str, Any]:
+        agent = accounts.get(actor.agent_id) if actor.agent_id is not None else None
+        return {"actor": actor_view(actor), "agent": agent_view(agent) if agent else None,
+                "csrf_token": actor.csrf_token}
+
+    # -- agents ------------------------------------------------------------------------------------
+
+    api = APIRouter(prefix="/api/agent", tags=["agent"])
+
+    def with_unread(conn: Any, items: list[Any]) -> list[dict[str, Any]]:
+        unread = conversation_store.unread(conn, [c.id for c in items])
+        return [{**conversation_view(c), "unread": unread.get(c.id, 0)} for c in items]
+
+    @api.get("/queue", summary="Queued conversations, highest priority first, then oldest first")
+    async def queue(limit: int = 100, team: str | None = None, actor: Actor = current) -> dict[str, Any]:
+        def read(conn: Any) -> list[dict[str, Any]]:
+            items = conversation_store.queue(conn, limit=min(max(limit, 1), 500))
+            return with_unread(conn, [c for c in items if not team or c.team == team])
+
+        views = await db.read(read)
+        for position, view in enumerate(views, start=1):
+            view["position"] = position
+        return {"conversations": views}
+
+    @api.get("/conversations", summary="Conversations by status and/or assigned agent (mine=true: the caller's)")
+    async def conversations(status: str | None = None, mine: bool = False, limit: int = 100,
+                            actor: Actor = current) -> dict[str, Any]:
+        def read(conn: Any) -> list[dict[str, Any]]:
+            items = conversation_store.listing(conn, status=status, agent=actor.key if mine else None,
+                                               limit=min(max(limit, 1), 500))
+            return with_unread(conn, items)
+
+        return {"conversations": await db.read(read)}
+
+    @api.get("/conversations/{conversation_id}",
+             summary="A conversation: latest handoff (reason, summary, intents, KB candidates) first, then the "
+                     "transcript, private notes, CSAT and the customer's other conversations")
+    async def conversation(conversation_id: str, actor: Actor = current) -> dict[str, Any]:
+        def read(conn: Any) -> dict[str, Any]:
+            conv = conversation_store.get(conn, conversation_id)
+            messages = message_store.listing(conn, conversation_id, limit=2000)
+            handoffs = [handoff_view(h) for h in conversation_store.handoff_rows(conn, conversation_id)]
+            unread = conversation_store.unread(conn, [conv.id]).get(conv.id, 0)
+            return {
+                "conversation": {**conversation_view(conv), "unread": unread},
+                "handoff": handoffs[-1] if handoffs else None,
+                "queue_position": conversation_store.queue_position(conn, conv),
+                "messages": [message_view(m) for m in messages],
+                "handoffs": handoffs,
+                "notes": [note_view(n) for n in note_store.notes_of(conn, conversation_id)],
+                "csat": [{"score": r.score, "agent": r.agent, "requested_at": iso(r.requested_at),
+                          "answered_at": iso(r.answered_at)} for r in note_store.csat_of(conn, conversation_id)],
+                "customer": {
+                    "name": conv.customer_name, "channel": conv.channel, "id": conv.external_user_id,
+                    "language": conv.language, "customer_key": conv.customer_key,
+                    "conversations": [conversation_view(r) for r in conversation_store.related(conn, conv)],
+                    "messages": sum(1 for m in messages if m.sender == "customer"),
+                    "handoffs": len(handoffs),
+                },
+            }
+
+        return await db.read(read)
+
+    @api.post("/conversations/{conversation_id}/claim", summary="Take a queued conversation (409 if taken)")
+    async def claim(conversation_id: str, actor: Actor = current) -> dict[str, Any]:
+        return {"conversation": conversation_view(await agents.claim(conversation_id, ref(actor)))}
+
+    @api.post("/conversations/{conversation_id}/reply", summary="Reply to the customer through their channel")
+    async def reply(conversation_id: str, body: ReplyBody, actor: Actor = current) -> dict[str, Any]:
+        return {"message": await agents.reply(conversation_id, ref(actor), body.text)}
+
+    @api.post("/conversations/{conversation_id}/resolve",
+              summary="Close the conversation; the customer is asked for a 1-5 rating")
+    async def resolve(conversation_id: str, actor: Actor = current) -> dict[str, Any]:
+        return {"conversation": conversation_view(await agents.resolve(conversation_id, ref(actor)))}
+
+    @api.post("/conversations/{conversation_id}/hand-back", summary="Give the conversation back to the bot")
+    async def hand_back(conversation_id: str, actor: Actor = current) -> dict[str, Any]:
+        return {"conversation": conversation_view(await agents.hand_back(conversation_id, ref(actor)))}
+
+    @api.post("/conversations/{conversation_id}/transfer",
+              summary="Transfer to a team's queue or to another agent, with a private note")
+    async def transfer(conversation_id: str, body: TransferBody, actor: Actor = current) -> dict[str, Any]:
+        to_agent = None
+        if body.agent:
+            target = accounts.by_email(body.agent)
+            if target is None or not target.active:
+                raise UnknownTarget(f"no active agent {body.agent!r}")
+            to_agent = AgentRef(target.email, target.display_name, max_concurrent=target.max_concurrent)
+        if (body.team is None) == (to_agent is None):
+            raise HTTPException(422, "name either a team or an agent to transfer to")
+        conv = await agents.transfer(conversation_id, ref(actor), team=body.team, to_agent=to_agent, note=body.note)
+        return {"conversation": conversation_view(conv)}
+
+    @api.post("/conversations/{conversation_id}/notes", summary="Add a private note (never sent to the customer)")
+    async def add_note(conversation_id: str, body: NoteBody, actor: Actor = current) -> dict[str, Any]:
+        return {"note": note_view(await agents.add_note(conversation_id, ref(actor), body.text))}
+
+    @api.post("/conversations/{conversation_id}/read", summary="Mark the customer's messages read (unread counts)")
+    async def mark_read(conversation_id: str, body: ReadBody, actor: Actor = current) -> dict[str, Any]:
+        def work(tx: Any) -> int:
+            conv = conversation_store.get(tx.conn, conversation_id)
+            if conv.assigned_agent == actor.key:
+                seq = body.seq if body.seq is not None else message_store.last_seq(tx.conn, conversation_id)
+                conversation_store.mark_read(tx.conn, conversation_id, seq)
+            return conversation_store.unread(tx.conn, [conversation_id]).get(conversation_id, 0)
+
+        return {"unread": await db.write(work)}
+
+    @api.post("/conversations/{conversation_id}/customer", summary="Link the conversation to a customer identity")
+    async def link_customer(conversation_id: str, body: CustomerBody, actor: Actor = current) -> dict[str, Any]:
+        key = body.customer_key.strip().lower() if body.customer_key and body.customer_key.strip() else None
+
+        def work(tx: Any) -> Any:
+            conversation_store.get(tx.conn, conversation_id)
+            conversation_store.set_fields(tx.conn, conversation_id, customer_key=key)
+            return conversation_store.get(tx.conn, conversation_id)
+
+        return {"conversation": conversation_view(await db.write(work))}
+
+    @api.get("/conversations/{conversation_id}/suggestions",
+             summary="Knowledge-base entries for the customer's last message (from the action server)")
+    async def suggestions(conversation_id: str, k: int = 3, actor: Actor = current) -> dict[str, Any]:
+        def read(conn: Any) -> tuple[Any, str | None]:
+            return conversation_store.get(conn, conversation_id), message_store.last_customer_text(conn, conversation_id)
+
+        conv, query = await db.read(read)
+        if not query:
+            return {"query": None, "hits": []}
+        try:
+            hits = await c.actions.kb_search(query, conv.language, k=min(max(k, 1), 10))
+        except CallError as exc:
+            return {"query": query, "hits": [], "error": f"knowledge base unavailable: {exc}"}
+        return {"query": query, "hits": [
+            {"entry_id": h.get("entry_id"), "question": h.get("question"), "answer": h.get("answer"),
+             "score": h.get("score"), "language": h.get("language"), "team": h.get("team")} for h in hits]}
+
+    @api.get("/canned", summary="Canned responses in a language (handoff.yml `canned:`), English as fallback")
+    async def canned(language: str = "en", actor: Actor = current) -> dict[str, Any]:
+        return {"language": language, "responses": c.handoff_config.canned_for(language)}
+
+    @api.get("/teams", summary="Teams (skills, hours: open now?) and the agents online with their load")
+    async def teams(actor: Actor = current) -> dict[str, Any]:
+        load = await db.read(conversation_store.load)
+        online = [{"key": a.key, "display_name": a.display_name, "teams": list(a.teams), "load": load.get(a.key, 0),
+                   "max_concurrent": a.max_concurrent} for a in c.presence.online()]
+        registered = [{"email": a.email, "display_name": a.display_name, "teams": list(a.teams or []),
+                       "online": c.presence.is_online(a.email), "load": load.get(a.email, 0)}
+                      for a in accounts.all() if a.active]
+        return {"teams": [t.view() for t in c.handoff_config.teams.values()], "online": online, "agents": registered}
+
+    @api.post("/presence", summary="Heartbeat for API clients; available=false stops auto-assignment to you")
+    async def presence(body: PresenceBody, actor: Actor = current) -> dict[str, Any]:
+        record = accounts.get(actor.agent_id) if actor.agent_id is not None else None
+        c.presence.heartbeat(actor.key, actor.display_name, tuple(record.teams or []) if record else (),
+                             record.max_concurrent if record else 3, available=body.available)
+        assigned = await c.dispatcher.dispatch() if body.available else []
+        return {"online": c.presence.is_online(actor.key), "assigned": [cid for cid, a in assigned if a == actor.key]}
+
+    @api.get("/dead-letters", summary="Outbound messages that could not be delivered after every retry round")
+    async def dead_letters(limit: int = 100, actor: Actor = current) -> dict[str, Any]:
+        rows = await db.read(outbox.dead_letters, min(max(limit, 1), 500))
+        return {"dead_letters": [_dead_letter_view(r) for r in rows]}
+
+    @api.post("/dead-letters/{letter_id}/retry", summary="Try a dead letter again (a fresh set of delivery rounds)")
+    async def retry_dead_letter(letter_id: int, actor: Actor = current) -> dict[str, Any]:
+        try:
+            state = await c.delivery.retry(letter_id)
+        except ValueError as exc:
+            raise HTTPException(409, f"message {letter_id} is {exc}, not a dead letter") from None
+        if state is None:
+            raise HTTPException(404, f"no dead letter {letter_id}")
+        return {"state": state}
+
+    # -- admins ------------------------------------------------------------------------------------
+
+    admin_api = APIRouter(prefix="/api/admin", tags=["admin"])
+
+    @admin_api.get("/agents", summary="All agent accounts")
+    async def list_agents(admin: Actor = admin_only) -> dict[str, Any]:
+        return {"agents": [agent_view(a) for a in accounts.all()]}
+
+    @admin_api.post("/agents", status_code=201, summary="Create an agent or admin account")
+    async def create_agent(body: NewAgentBody, admin: Actor = admin_only) -> dict[str, Any]:
+        try:
+            agent = await anyio.to_thread.run_sync(lambda: accounts.create(**body.model_dump()))
+        except AccountError as exc:
+            raise _account_error(exc) from None
+        return {"agent": agent_view(agent)}
+
+    @admin_api.patch("/agents/{agent_id}", summary="Change an account (password, role, teams, capacity, active)")
+    async def update_agent(agent_id: int, body: AgentPatchBody, admin: Actor = admin_only) -> dict[str, Any]:
+        try:
+            agent = await anyio.to_thread.run_sync(
+                lambda: accounts.update(agent_id, **body.model_dump(exclude_unset=True)))
+        except AccountError as exc:
+            raise _account_error(exc) from None
+        except LookupError as exc:
+            raise HTTPException(404, str(exc)) from None
+        return {"agent": agent_view(agent)}
+
+    @admin_api.get("/csat", summary="Average CSAT per agent (agent null: the bot)")
+    async def csat_summary(admin: Actor = admin_only) -> dict[str, Any]:
+        return {"csat": await db.read(note_store.csat_summary)}
+
+    @admin_api.get("/webhooks", summary="Recent outgoing webhook deliveries and their state")
+    async def webhook_deliveries(admin: Actor = admin_only) -> dict[str, Any]:
+        sender = c.webhooks
+        return {"urls": list(sender.urls), "deliveries": [
+            {"id": d.delivery_id, "event": d.event, "url": d.url, "attempts": d.attempts, "ok": d.ok, "done": d.done,
+             "last_status": d.last_status, "last_error": d.last_error} for d in reversed(sender.deliveries)]}
+
+    return [auth_api, api, admin_api]

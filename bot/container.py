@@ -1,0 +1,166 @@
+"""The composition root: builds every part of the hub once, wires the listeners, and starts/stops them.
+
+Nothing else constructs services; the app factory (`bot.app`) and the routers get what they need from here
+through their constructors. Reading this file top to bottom is reading how the hub is put together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from dataclasses import dataclass, field
+
+
+from sqlalchemy import Engine
+
+from bot.agents.accounts import AgentStore
+from bot.agents.auth import Auth
+from bot.agents.presence import Presence
+from bot.clients.actions import ActionServerClient
+from bot.clients.rasa import RasaClient
+from bot.clients.webhooks import WebhookSender
+from bot.conversations.agent_actions import AgentActions
+from bot.conversations.bot_turn import BotTurns
+from bot.conversations.csat import CsatSurvey
+from bot.conversations.history import WebHistory
+from bot.conversations.inbound import InboundService
+from bot.conversations.language import LanguageDetector, shared_detector
+from bot.conversations.notices import StatusNotices
+from bot.conversations.outbound import Outbound
+from bot.delivery.worker import DeliveryWorker
+from bot.events import EventBus
+from bot.handoff.dispatch import Dispatcher
+from bot.handoff.queue import QueueNotices
+from bot.handoff.teams import HandoffConfig
+from bot.ops.metrics import Metrics
+from bot.outbox import Outbox
+from bot.store.db import Database, make_engine, migrate
+from connectors.base import Connector
+from connectors.registry import build_connectors
+from core.settings import HubSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Container:
+    settings: HubSettings
+    engine: Engine
+    db: Database
+    bus: EventBus
+    metrics: Metrics
+    rasa: RasaClient
+    actions: ActionServerClient
+    accounts: AgentStore
+    auth: Auth
+    handoff_config: HandoffConfig
+    presence: Presence
+    language_detector: LanguageDetector
+    connectors: dict[str, Connector]
+    delivery: DeliveryWorker
+    outbound: Outbound
+    bot_turns: BotTurns
+    inbound: InboundService
+    agents: AgentActions
+    queue_notices: QueueNotices
+    dispatcher: Dispatcher
+    csat: CsatSurvey
+    notices: StatusNotices
+    webhooks: WebhookSender
+    _background: list[asyncio.Task[None]] = field(default_factory=list)
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        for connector in self.connectors.values():
+            await connector.start()
+        self.delivery.start()  # also resumes messages left unsent by a previous run
+        self._background.append(asyncio.create_task(self._queue_ticker(), name="queue-ticker"))
+        log.info("hub ready on %s; channels live: %s", self.settings.hub_url, ", ".join(sorted(self.connectors)))
+
+    async def stop(self) -> None:
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self._background.clear()
+        await self.webhooks.drain(timeout_s=2)
+        await self.webhooks.aclose()
+        for connector in self.connectors.values():
+            await connector.stop()
+        await self.delivery.stop()
+        await self.rasa.aclose()
+        await self.actions.aclose()
+        self.engine.dispose()
+
+    async def queue_tick(self) -> None:
+        """Periodic work: auto-assign what can be, and tell customers whose wait grew."""
+        await self.dispatcher.dispatch()
+        await self.queue_notices.tick()
+
+    async def _queue_ticker(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.queue_tick_s)
+            try:
+                await self.queue_tick()
+            except Exception:  # noqa: BLE001 - the next tick tries again
+                log.exception("queue tick failed")
+
+
+def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) -> Container:
+    """Every dependency of the hub, built once, wired together."""
+    engine = make_engine(settings.db_url)
+    migrate(engine)
+    bus = EventBus()
+    db = Database(engine, bus)
+    metrics = Metrics()
+    rasa = rasa or RasaClient(settings.rasa_endpoints, timeout_s=settings.rasa_timeout_s, retries=settings.rasa_retries)
+    actions = ActionServerClient(settings.action_server_url)
+    accounts = AgentStore(engine)
+    if settings.admin_email:  # the first admin, from ADMIN_EMAIL / ADMIN_PASSWORD
+        accounts.ensure_admin(settings.admin_email, settings.admin_password.get_secret_value(),
+                              settings.admin_display_name)
+    handoff_config = HandoffConfig.load(settings.handoff_config)
+    presence = Presence()
+    # The conversation's language (bot/conversations/language.py); the model loads in the background (seconds).
+    detector = shared_detector(settings.supported_languages, settings.language_detector_model)
+    threading.Thread(target=detector.warm_up, name="language-model", daemon=True).start()
+
+    connectors: dict[str, Connector] = {}  # filled below: the channels need the inbound service, built on them
+    delivery = DeliveryWorker(db, connectors, max_rounds=settings.outbox_max_rounds,
+                              base_delay_s=settings.outbox_base_delay_s, poll_s=settings.outbox_poll_s)
+    outbound = Outbound(db, delivery)
+    bot_turns = BotTurns(db=db, rasa=rasa, outbound=outbound, config=handoff_config, metrics=metrics,
+                         action_health_url=f"{settings.action_server_url}/health")
+    inbound = InboundService(db=db, bot=bot_turns, outbound=outbound, delivery=delivery, detector=detector,
+                             metrics=metrics, default_language=settings.default_language,
+                             max_message_chars=settings.max_message_chars, redact_pii=settings.redact_pii)
+    connectors.update(build_connectors(settings, inbound.handle, web_history=WebHistory(db), outbox=Outbox(engine),
+                                       on_status=delivery.provider_status))
+    agents = AgentActions(db, outbound, handoff_config, max_message_chars=settings.max_message_chars)
+    queue_notices = QueueNotices(db, outbound, handoff_config, lambda team: len(presence.online(team)))
+    dispatcher = Dispatcher(db, handoff_config, presence, agents)
+    csat = CsatSurvey(db, outbound, enabled=settings.csat_enabled)
+    notices = StatusNotices(outbound, presence)
+    webhooks = WebhookSender(settings.webhook_urls, settings.webhook_secret.get_secret_value(),
+                             max_attempts=settings.webhook_max_attempts)
+
+    # Side effects of state changes, in the order they happen for one event.
+    bus.on("message", "delivery", "queued")(metrics.on_event)
+    bus.on("queued")(queue_notices.on_queued)
+    bus.on("queued", "agent_online")(dispatcher.on_event)
+    bus.on("assigned")(notices.on_assigned)
+    bus.on("handed_back")(notices.on_handed_back)
+    bus.on("resolved")(notices.on_resolved)
+    bus.on("resolved")(csat.on_resolved)
+    bus.on("csat")(csat.on_answer)
+    bus.on("queued", "assigned", "resolved", "csat")(webhooks.on_event)
+
+    container = Container(
+        settings=settings, engine=engine, db=db, bus=bus, metrics=metrics, rasa=rasa, actions=actions,
+        accounts=accounts, auth=Auth(settings, accounts), handoff_config=handoff_config, presence=presence,
+        language_detector=detector, connectors=connectors, delivery=delivery, outbound=outbound,
+        bot_turns=bot_turns, inbound=inbound, agents=agents, queue_notices=queue_notices, dispatcher=dispatcher,
+        csat=csat, notices=notices, webhooks=webhooks,
+    )
+    return container

@@ -1,0 +1,235 @@
+"""The bot's turn: what Rasa answered, turned into what the hub does (a pure function), and doing it.
+
+`interpret()` reads Rasa's reply messages (text, buttons, images, the `custom` payload of `core.payloads`) and
+the parse of the customer's message into a `TurnPlan`: the messages to send, what the knowledge base decided,
+whether the bot asks for a person or closes the conversation, and the turn's `Outcome`. The repeated-fallback
+rule is decided here, once: a miss right after a miss hands the conversation to a person.
+
+`BotTurns.run()` asks Rasa (no transaction open), then commits the whole turn in one transaction — the
+customer message's intent and outcome, the bot's messages and their outbox rows, a handoff or resolution —
+sends the messages, and only then publishes the turn's events.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from bot.clients.rasa import RasaClient, RasaUnavailable
+from bot.conversations import ownership
+from bot.conversations.outbound import Outbound, Staged
+from bot.errors import InvalidTransition
+from bot.handoff.teams import HandoffConfig
+from bot.ops.metrics import Metrics
+from bot.store import conversations as conversation_store
+from bot.store import messages as message_store
+from bot.store.db import Database, Tx
+from bot.store.models import Sender, Status
+from connectors.base import Button, OutboundMessage
+from core.contracts import CHOOSE_KB_ENTRY_INTENT, FALLBACK_INTENT, HandoffReason
+from core.payloads import BotCustom, HandoffRequest, KBOutcome
+
+log = logging.getLogger(__name__)
+
+CHOICE_PAYLOAD = "/" + CHOOSE_KB_ENTRY_INTENT  # the payload of a knowledge-base choice button
+
+
+class Outcome(str, Enum):
+    """What the bot did with a customer message (stored on the message)."""
+
+    ANSWERED = "answered"  # a response that is not from the knowledge base (greeting, order status …)
+    KB_ANSWER = "kb_answer"  # answered from a knowledge-base entry
+    CHOICES = "choices"  # offered the best knowledge-base entries as buttons
+    MISS = "miss"  # not understood and nothing found: a fallback, or the knowledge base had nothing
+    HANDOFF = "handoff"  # the customer asked for a person or complained
+    RESOLVED = "resolved"  # the bot closed the conversation
+    BOT_UNAVAILABLE = "bot_unavailable"  # Rasa failed or answered nothing: a person takes over
+    UNSUPPORTED_LANGUAGE = "unsupported_language"  # written in a language the bot does not speak
+    LANGUAGE_SET = "language_set"  # the customer chose a language
+    CSAT = "csat"  # the customer's satisfaction rating
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass
+class TurnPlan:
+    messages: list[tuple[OutboundMessage, str | None]]  # (message, knowledge-base entry it answers from)
+    intent: str | None = None
+    confidence: float | None = None
+    kb: KBOutcome | None = None
+    handoff: HandoffRequest | None = None
+    resolve: bool = False
+    outcome: Outcome = Outcome.ANSWERED
+    repeated_fallback: bool = False
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+def _is_miss(intent: str | None, kb: KBOutcome | None, handoff: HandoffRequest | None,
+             messages: list[tuple[OutboundMessage, str | None]]) -> bool:
+    """Nothing understood and nothing found: the knowledge base had nothing, or an NLU fallback that neither
+    answered from the knowledge base nor offered choices."""
+    if kb is not None:
+        return kb.decision == "none"
+    if handoff is not None and handoff.reason is HandoffReason.NO_CONFIDENT_ANSWER:
+        return True
+    if intent != FALLBACK_INTENT:
+        return False
+    return not any(entry or out.buttons for out, entry in messages)
+
+
+def interpret(replies: list[dict[str, Any]], nlu: dict[str, Any] | None, *, language: str,
+              previous_outcome: str | None) -> TurnPlan:
+    """Rasa's reply messages → what to do. `previous_outcome`: the outcome of the customer's previous message
+    (None when it was not the bot's to answer)."""
+    messages: list[tuple[OutboundMessage, str | None]] = []
+    handoff: HandoffRequest | None = None
+    kb: KBOutcome | None = None
+    resolve = False
+    for reply in replies:
+        if not isinstance(reply, dict):
+            continue
+        custom = BotCustom.parse(reply.get("custom"))
+        handoff = custom.handoff or handoff
+        resolve = resolve or custom.resolve
+        if custom.kb is not None:
+            kb = custom.kb
+        entry = custom.kb.entry_id if custom.kb is not None and custom.kb.decision == "answer" else None
+        if entry and messages and not reply.get("text") and messages[-1][1] is None:
+            # Rasa's REST channel sends the `text` and the `custom` of one utterance as two messages.
+            messages[-1] = (messages[-1][0], entry)
+            entry = None
+        buttons = [Button(str(b.get("title", "")), str(b.get("payload", "")))
+                   for b in reply.get("buttons") or [] if isinstance(b, dict)]
+        body = str(reply.get("text") or "")
+        media = [str(reply["image"])] if reply.get("image") else []
+        if body or buttons or media:
+            messages.append((OutboundMessage(text=body, sender="bot", buttons=buttons, media_urls=media,
+                                             language=language), entry))
+    intent_info = (nlu or {}).get("intent") or {}
+    intent = intent_info.get("name") if isinstance(intent_info.get("name"), str) else None
+    confidence = intent_info.get("confidence") if isinstance(intent_info.get("confidence"), (int, float)) else None
+
+    miss = _is_miss(intent, kb, handoff, messages)
+    repeated = miss and previous_outcome == Outcome.MISS.value
+    if repeated:
+        # Decided here only (the action server reports misses, the hub counts them).
+        summary = (handoff.summary if handoff is not None and handoff.summary
+                   else "The bot did not understand the customer twice in a row.")
+        details = dict(handoff.details) if handoff is not None else {}
+        handoff = HandoffRequest(reason=HandoffReason.REPEATED_FALLBACK, summary=summary, details=details,
+                                 team=handoff.team if handoff is not None else None)
+    offers_choices = any(b.payload.startswith(CHOICE_PAYLOAD) for out, _ in messages for b in out.buttons)
+    if (kb is not None and kb.decision == "answer") or any(entry for _, entry in messages):
+        outcome = Outcome.KB_ANSWER
+    elif (kb is not None and kb.decision == "choices") or offers_choices:
+        outcome = Outcome.CHOICES
+    elif miss:
+        outcome = Outcome.MISS
+    elif handoff is not None:
+        outcome = Outcome.HANDOFF
+    elif resolve:
+        outcome = Outcome.RESOLVED
+    else:
+        outcome = Outcome.ANSWERED
+    return TurnPlan(messages, intent, confidence, kb, handoff, resolve, outcome, repeated)
+
+
+def recent_intents(recent: list[Any], current: tuple[str | None, float | None, str] | None = None,
+                   limit: int = 5) -> list[dict[str, Any]]:
+    """The customer's last intents with confidences, as the hub recorded them."""
+    found = [{"intent": m.intent, "confidence": m.confidence, "text": (m.text or "")[:200]}
+             for m in recent if m.sender == Sender.CUSTOMER.value and m.intent]
+    if current is not None and current[0]:
+        found.append({"intent": current[0], "confidence": current[1], "text": current[2][:200]})
+    return found[-limit:]
+
+
+def fallback_summary(reason: str, details: dict[str, Any]) -> str:
+    intents = [i.get("intent") for i in details.get("intents") or [] if isinstance(i, dict) and i.get("intent")]
+    text = f"Handoff: {reason.replace('_', ' ')}."
+    if intents:
+        text += " Recent intents: " + ", ".join(dict.fromkeys(intents)) + "."
+    return text
+
+
+class BotTurns:
+    """Runs the bot's turn for a customer message of a bot-owned conversation."""
+
+    def __init__(self, *, db: Database, rasa: RasaClient, outbound: Outbound, config: HandoffConfig,
+                 metrics: Metrics, action_health_url: str) -> None:
+        self.db = db
+        self.rasa = rasa
+        self.outbound = outbound
+        self.config = config
+        self.metrics = metrics
+        self.action_health_url = action_health_url
+
+    def handoff_values(self, reason: HandoffReason, summary: str, details: dict[str, Any],
+                       team: str | None) -> dict[str, Any]:
+        """Where a handoff goes (`handoff.yml`: team, priority) and what the agent reads first."""
+        routed = self.config.team_for(reason=reason.value, details=details, named=team)
+        return {"reason": reason, "summary": summary or fallback_summary(reason.value, details), "details": details,
+                "priority": self.config.priority(reason.value), "team": routed}
+
+    async def run(self, conv: Any, message: Any, text: str, recent: list[Any]) -> None:
+        """`message`: the stored customer message; `text`: what Rasa gets (a button's payload, or the text);
+        `recent`: the messages before it (oldest first)."""
+        try:
+            turn = await self.rasa.send(conv.id, text, {"language": conv.language, "channel": conv.channel})
+        except RasaUnavailable as exc:
+            self.metrics.rasa_failure(exc.reason)
+            log.error("conversation %s: Rasa failed (%s); handing off", conv.id, exc)
+            await self._fail(conv, message, recent, HandoffReason.BOT_UNAVAILABLE, f"The bot could not answer: {exc}")
+            return
+        self.metrics.rasa_roundtrip(turn.latency_s)
+        if not turn.messages:
+            # Every turn of our domain answers something; silence means a custom action failed inside Rasa
+            # (Rasa logs it and returns an empty list), so a person takes over.
+            actions_up = await self.rasa.probe(self.action_health_url)
+            reason = HandoffReason.BOT_NO_ANSWER if actions_up else HandoffReason.ACTION_FAILED
+            self.metrics.rasa_failure(reason.value)
+            log.error("conversation %s: the bot produced no answer (%s); handing off", conv.id, reason.value)
+            await self._fail(conv, message, recent, reason, "The bot produced no answer to the last message.")
+            return
+        nlu = turn.nlu or await self.rasa.latest_parse(conv.id)
+        previous = next((m.outcome for m in reversed(recent) if m.sender == Sender.CUSTOMER.value), None)
+        plan = interpret(turn.messages, nlu, language=conv.language, previous_outcome=previous)
+        staged, events = await self.db.write_deferred(self._commit, conv.id, message, plan, recent)
+        await self.outbound.flush(staged)
+        await self.db.publish(events)
+
+    def _commit(self, tx: Tx, conversation_id: str, message: Any, plan: TurnPlan, recent: list[Any]) -> Staged:
+        conv = conversation_store.get(tx.conn, conversation_id)
+        message_store.annotate(tx.conn, message.id, intent=plan.intent, confidence=plan.confidence,
+                               outcome=plan.outcome.value)
+        staged = Staged([], {})
+        for out, entry in plan.messages:
+            self.outbound.stage(tx, conv, out, kb_entry_id=entry, staged=staged)
+        if plan.handoff is not None:
+            details = dict(plan.handoff.details)
+            details.setdefault("intents", recent_intents(recent, (plan.intent, plan.confidence, message.text)))
+            values = self.handoff_values(plan.handoff.reason, plan.handoff.summary, details, plan.handoff.team)
+            try:
+                ownership.hand_off(tx, conv.id, **values)
+            except InvalidTransition as exc:
+                log.info("no handoff for %s: %s", conv.id, exc)
+        elif plan.resolve and conv.status == Status.BOT.value:
+            ownership.resolve(tx, conv.id, by="bot", rated_agent=None)
+        return staged
+
+    async def _fail(self, conv: Any, message: Any, recent: list[Any], reason: HandoffReason, summary: str) -> None:
+        """Rasa could not answer: the message is kept and a person takes over (the customer is told)."""
+        details = {"intents": recent_intents(recent)}
+        values = self.handoff_values(reason, summary, details, None)
+
+        def work(tx: Tx) -> None:
+            message_store.annotate(tx.conn, message.id, outcome=Outcome.BOT_UNAVAILABLE.value)
+            try:
+                ownership.hand_off(tx, conv.id, announce="bot_unavailable", **values)
+            except InvalidTransition as exc:
+                log.info("no handoff for %s: %s", conv.id, exc)
+
+        await self.db.write(work)

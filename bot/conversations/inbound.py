@@ -1,0 +1,170 @@
+"""A customer message, from the channel to whoever answers it. The whole path reads top to bottom:
+
+1. `validate` — refuse what the hub will not take (too long, empty): nothing is stored.
+2. `_accept` — **one transaction**: find or open the customer's conversation, skip a replay, decide the
+   conversation's language, store the (redacted) message, take a CSAT answer or reopen a resolved
+   conversation, release messages parked for this customer, and note whether the message is in a language the
+   bot does not speak.
+3. the owner answers: the bot (`BotTurns.run`, while the status is `bot`), or nobody yet (a person sees the
+   message in the console: the `message` event).
+
+Messages of one conversation are handled one at a time, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.conversations import ownership
+from bot.conversations.bot_turn import BotTurns, Outcome
+from bot.conversations.csat import take_answer
+from bot.conversations.language import ConversationLanguage, LanguageDecision, LanguageDetector, seed_language
+from bot.conversations.outbound import Outbound, system_message
+from bot.delivery import outbox
+from bot.delivery.worker import DeliveryWorker
+from bot.locks import KeyedLocks
+from bot.ops.metrics import Metrics
+from bot.store import conversations as conversation_store
+from bot.store import messages as message_store
+from bot.store.db import Database, Tx
+from bot.store.messages import NewMessage
+from bot.store.models import Sender, Status
+from bot.views import message_view
+from connectors.base import Button, InboundMessage, MessageRejected
+from core.i18n import t
+from core.pii import redact
+
+log = logging.getLogger(__name__)
+
+HISTORY = 30  # messages read with each customer message (language hysteresis, the previous bot turn)
+
+
+@dataclass(frozen=True)
+class InboundResult:
+    conversation_id: str
+    message_id: str | None  # None for a replay that was answered before
+    duplicate: bool = False
+
+
+@dataclass
+class Accepted:
+    """What the accepting transaction found and did."""
+
+    conv: Any
+    message: Any | None = None  # the stored customer message (None: a replay)
+    recent: list[Any] = field(default_factory=list)  # the messages before it, oldest first
+    language: LanguageDecision | None = None
+    foreign: str | None = None  # the unsupported language the message is written in
+    csat_answered: bool = False
+    released: int = 0  # parked messages due again
+
+
+
+class InboundService:
+    def __init__(self, *, db: Database, bot: BotTurns, outbound: Outbound, delivery: DeliveryWorker,
+                 detector: LanguageDetector, metrics: Metrics, default_language: str, max_message_chars: int,
+                 redact_pii: bool = True) -> None:
+        self.db = db
+        self.bot = bot
+        self.outbound = outbound
+        self.delivery = delivery
+        self.detector = detector
+        self.metrics = metrics
+        self.default_language = default_language
+        self.max_message_chars = max_message_chars
+        self.redact_pii = redact_pii
+        self._locks = KeyedLocks()
+
+    def validate(self, msg: InboundMessage) -> None:
+        """Raise `MessageRejected` for a message the hub will not take (nothing is stored)."""
+        if len(msg.text) > self.max_message_chars:
+            raise MessageRejected(
+                "message_too_long",
+                f"Messages can be at most {self.max_message_chars} characters; "
+                f"this one has {len(msg.text)}. Please shorten it or split it.",
+            )
+        if not msg.text.strip() and msg.kind == "text":
+            raise MessageRejected("empty_message", "The message is empty.")
+
+    async def handle(self, msg: InboundMessage) -> InboundResult:
+        """Store a customer message and have its owner answer."""
+        self.validate(msg)
+        if not self.detector.loaded:  # seconds, once after start: never inside a transaction
+            await asyncio.to_thread(self.detector.ensure_loaded)
+        async with self._locks(f"{msg.channel}:{msg.external_user_id}"):
+            accepted = await self.db.write(self._accept, msg)
+            conv, stored = accepted.conv, accepted.message
+            if stored is None:
+                self.metrics.duplicate(msg.channel)
+                return InboundResult(conv.id, None, duplicate=True)
+            if accepted.released:
+                await self.delivery.drain(conv.id)
+            if accepted.csat_answered or conv.status != Status.BOT.value:
+                return InboundResult(conv.id, stored.id)
+            decision = accepted.language
+            if decision is not None and decision.reason == "explicit":  # the hub's business: confirm the choice
+                await self.outbound.notice(conv.id, "language_confirmed", event="language_set")
+            elif accepted.foreign:
+                await self._reply_unsupported(conv, accepted.foreign)
+            else:
+                text = msg.payload.get("payload") if msg.kind == "button" and msg.payload.get("payload") else msg.text
+                await self.bot.run(conv, stored, str(text), accepted.recent)
+            return InboundResult(conv.id, stored.id)
+
+    def _accept(self, tx: Tx, msg: InboundMessage) -> Accepted:
+        conn = tx.conn
+        conv = conversation_store.latest(conn, msg.channel, msg.external_user_id)
+        if conv is None:
+            language = seed_language(msg.language_hint, self.default_language, self.detector.supported)
+            conv = ownership.open_conversation(tx, msg.channel, msg.external_user_id, language=language,
+                                               customer_name=msg.customer_name)
+        elif msg.customer_name and not conv.customer_name:
+            conversation_store.set_fields(conn, conv.id, customer_name=msg.customer_name)
+        if msg.external_id is not None and message_store.by_external_id(conn, conv.id, msg.external_id) is not None:
+            log.info("replayed message %s in conversation %s ignored", msg.external_id, conv.id)
+            return Accepted(conv)
+        recent = message_store.recent(conn, conv.id, limit=HISTORY)
+        history = [(m.language, m.text) for m in recent if m.sender == Sender.CUSTOMER.value][-10:]
+        payload = msg.payload.get("payload") if msg.kind == "button" else None
+        decision = ConversationLanguage(conv.language, detector=self.detector, history=history).decide(msg.text,
+                                                                                                      payload)
+        text = redact(msg.text, decision.language) if self.redact_pii else msg.text
+        stored = message_store.insert_message(conn, NewMessage(
+            conversation_id=conv.id, sender=Sender.CUSTOMER, text=text, sender_name=msg.customer_name,
+            payload={"kind": msg.kind, **msg.payload} if msg.kind != "text" or msg.payload else None,
+            language=decision.message_language, external_id=msg.external_id,
+            outcome=Outcome.LANGUAGE_SET.value if decision.reason == "explicit" else None))
+        if decision.language != conv.language:
+            conversation_store.set_fields(conn, conv.id, language=decision.language)
+            self.metrics.language_switch(decision.reason or "other")
+            log.info("conversation %s: language %s -> %s (%s)", conv.id, conv.language, decision.language,
+                     decision.reason)
+        accepted = Accepted(conv, stored, recent, decision)
+        if conv.status == Status.RESOLVED.value:
+            if take_answer(tx, conv, msg, stored):
+                accepted.csat_answered = True
+            else:
+                ownership.reopen(tx, conv.id)
+        if msg.channel in ("whatsapp",):  # the only channel that parks messages (its 24-hour window)
+            accepted.released = outbox.release_parked(conn, conv.id)
+        accepted.conv = conv = conversation_store.get(conn, conv.id)
+        if conv.status == Status.BOT.value and decision.reason != "explicit" and msg.kind == "text" \
+                and not accepted.csat_answered:
+            accepted.foreign = self.detector.unsupported(msg.text)
+            if accepted.foreign:
+                message_store.annotate(conn, stored.id, outcome=Outcome.UNSUPPORTED_LANGUAGE.value)
+        tx.emit("message", conversation_id=conv.id, status=conv.status, channel=conv.channel,
+                message=message_view(stored))
+        return accepted
+
+    async def _reply_unsupported(self, conv: Any, foreign: str) -> None:
+        """A message in a language the bot does not speak: say so politely, in the conversation's language, and
+        offer a person (the button's payload goes to Rasa as `request_human`). Rasa never sees the message."""
+        self.metrics.unsupported(foreign)
+        log.info("conversation %s: message in unsupported language %s", conv.id, foreign)
+        await self.outbound.send(conv.id, lambda c: system_message(
+            "unsupported_language", c.language, event="unsupported_language",
+            buttons=[Button(t("talk_to_person", c.language), "/request_human")], extra={"detected": foreign}))

@@ -1,0 +1,130 @@
+"""The outbox (table `outbound_queue`): every message to a customer is a row here before it is sent.
+
+A row is written in the same transaction as the message it carries, so nothing stored is ever left unsent:
+`pending` rows go out in order per conversation (a row waits while an older one of its conversation is
+pending), `parked` rows wait for the customer to write again (WhatsApp outside its 24-hour window), `sent` rows
+are done, `dead` rows exhausted their rounds (agents see them as dead letters and can retry them).
+These functions run inside a unit of work (`bot.store.db`); `bot.delivery.worker` sends the rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, insert, select, update
+
+from bot.store.models import QueuedDelivery, utcnow
+from connectors.base import Button, OutboundMessage
+
+outbox = QueuedDelivery.__table__
+
+PENDING, PARKED, SENT, DEAD = "pending", "parked", "sent", "dead"
+
+
+@dataclass(frozen=True)
+class Queued:
+    """One outbox row, ready to send."""
+
+    row_id: int
+    message_id: str
+    conversation_id: str
+    channel: str
+    recipient: str
+    message: OutboundMessage
+    attempts: int = 0
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def to_body(message: OutboundMessage) -> dict[str, Any]:
+    return asdict(message)
+
+
+def from_body(body: dict[str, Any]) -> OutboundMessage:
+    data = dict(body)
+    data["buttons"] = [Button(**b) for b in data.get("buttons") or []]
+    return OutboundMessage(**data)
+
+
+def _queued(row: Row[Any]) -> Queued:
+    return Queued(row.id, row.message_id, row.conversation_id, row.channel, row.recipient, from_body(row.body),
+                  row.attempts)
+
+
+def enqueue(conn: Connection, conversation_id: str, channel: str, recipient: str, message: OutboundMessage) -> Queued:
+    """Put a stored message (its `message_id` set) in the outbox, due now."""
+    assert message.message_id, "store the message before queueing it"
+    now = utcnow()
+    row_id = conn.execute(insert(outbox).values(
+        message_id=message.message_id, conversation_id=conversation_id, channel=channel, recipient=recipient,
+        body=to_body(message), state=PENDING, attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
+    ).returning(outbox.c.id)).scalar_one()
+    return Queued(row_id, message.message_id, conversation_id, channel, recipient, message)
+
+
+def blocked_before(conn: Connection, conversation_id: str, row_id: int) -> bool:
+    """Is an older message of this conversation still pending or parked (so `row_id` must wait its turn)?"""
+    return bool(conn.execute(select(func.count()).select_from(outbox).where(
+        outbox.c.conversation_id == conversation_id, outbox.c.state.in_((PENDING, PARKED)),
+        outbox.c.id < row_id)).scalar())
+
+
+def release_parked(conn: Connection, conversation_id: str) -> int:
+    """The customer wrote: their parked messages are due again (oldest first). Returns how many."""
+    return conn.execute(update(outbox).where(outbox.c.conversation_id == conversation_id, outbox.c.state == PARKED)
+                        .values(state=PENDING, next_attempt_at=utcnow(), updated_at=utcnow())).rowcount
+
+
+def due_heads(conn: Connection, now: datetime | None = None) -> list[tuple[int, str]]:
+    """(row id, conversation) of the oldest pending row of each conversation, if its next attempt is due."""
+    now = now or datetime.now(timezone.utc)
+    firsts = (select(func.min(outbox.c.id)).where(outbox.c.state.in_((PENDING, PARKED)))
+              .group_by(outbox.c.conversation_id))
+    rows = conn.execute(select(outbox.c.id, outbox.c.conversation_id, outbox.c.next_attempt_at, outbox.c.state)
+                        .where(outbox.c.id.in_(firsts)).order_by(outbox.c.id)).all()
+    return [(r.id, r.conversation_id) for r in rows if r.state == PENDING and _aware(r.next_attempt_at) <= now]
+
+
+def due_in_conversation(conn: Connection, conversation_id: str, limit: int = 50) -> tuple[list[Queued], bool]:
+    """The conversation's pending rows in order, up to the first one that is not due yet or is parked; and
+    whether the line is held by a parked message (what comes after it is parked with it)."""
+    rows = conn.execute(select(outbox).where(outbox.c.conversation_id == conversation_id,
+                                             outbox.c.state.in_((PENDING, PARKED)))
+                        .order_by(outbox.c.id).limit(limit)).all()
+    now = datetime.now(timezone.utc)
+    out: list[Queued] = []
+    for r in rows:
+        if r.state == PARKED:
+            return out, True
+        if _aware(r.next_attempt_at) > now:
+            break
+        out.append(_queued(r))
+    return out, False
+
+
+def mark(conn: Connection, row_id: int, state: str, *, attempts: int | None = None, error: str | None = None,
+         retry_in_s: float | None = None) -> None:
+    values: dict[str, Any] = {"state": state, "last_error": error[:2000] if error else None, "updated_at": utcnow()}
+    if attempts is not None:
+        values["attempts"] = attempts
+    if retry_in_s is not None:
+        values["next_attempt_at"] = utcnow() + timedelta(seconds=retry_in_s)
+    conn.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
+
+
+def revive(conn: Connection, row_id: int) -> bool:
+    """Give a dead letter a fresh set of rounds (an agent's "retry"); False if it is not dead."""
+    return conn.execute(update(outbox).where(outbox.c.id == row_id, outbox.c.state == DEAD).values(
+        state=PENDING, attempts=0, next_attempt_at=utcnow(), last_error=None, updated_at=utcnow())).rowcount == 1
+
+
+def dead_letters(conn: Connection, limit: int = 100) -> list[Row[Any]]:
+    return list(conn.execute(select(outbox).where(outbox.c.state == DEAD).order_by(outbox.c.id.desc()).limit(limit)))
+
+
+def get(conn: Connection, row_id: int) -> Row[Any] | None:
+    return conn.execute(select(outbox).where(outbox.c.id == row_id)).first()

@@ -1,0 +1,89 @@
+"""Health checks of the hub's dependencies: its database, Rasa, and Rasa's tracker store.
+
+Rasa silently falls back to an in-memory tracker store when its SQL database is unreachable (dialogue
+state is then lost on restart without any crash), so the hub checks that database itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import create_engine, inspect, text
+
+from bot.clients.rasa import RasaClient, RasaUnavailable
+
+from bot.ops.metrics import CONTENT_TYPE
+
+if TYPE_CHECKING:
+    from bot.container import Container
+
+log = logging.getLogger(__name__)
+
+
+def check_database(engine: Any) -> dict[str, Any]:
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return {"ok": True}
+    except Exception as exc:  # report, never raise: this feeds /health
+        return {"ok": False, "error": str(exc)}
+
+
+def check_tracker_store(url: str) -> dict[str, Any]:
+    """Is Rasa's SQL tracker store reachable, and has Rasa created its `events` table there?"""
+    try:
+        engine = create_engine(url)
+        try:
+            with engine.connect() as conn:
+                has_events = inspect(conn).has_table("events")
+        finally:
+            engine.dispose()
+    except Exception as exc:
+        return {"ok": False, "error": f"tracker store unreachable: {exc}"}
+    if not has_events:
+        return {
+            "ok": False,
+            "error": "Rasa has not created its events table: it is probably running on an in-memory "
+            "tracker store (dialogue state would be lost on restart). Check RASA_TRACKER_STORE_URL.",
+        }
+    return {"ok": True}
+
+
+async def check_rasa(rasa: RasaClient) -> dict[str, Any]:
+    try:
+        status = await rasa.status()
+    except RasaUnavailable as exc:
+        return {"ok": False, "error": str(exc)}
+    return {"ok": bool(status.get("model_file")), "model": status.get("model_file"), "model_id": status.get("model_id")}
+
+
+def build_ops(c: "Container") -> APIRouter:
+    """`/health/live`, `/health` and `/metrics`."""
+    ops = APIRouter(tags=["ops"])
+
+    @ops.get("/health/live", summary="The hub process is up (no dependency checks)")
+    async def live() -> dict[str, bool]:
+        return {"ok": True}
+
+    @ops.get("/health", summary="Hub, database, Rasa and Rasa tracker-store health")
+    async def health() -> JSONResponse:
+        db = await anyio.to_thread.run_sync(check_database, c.engine)
+        rasa_status = await check_rasa(c.rasa)
+        tracker = await anyio.to_thread.run_sync(check_tracker_store, c.settings.tracker_store_url)
+        ok = db["ok"] and rasa_status["ok"] and tracker["ok"]
+        detector = c.language_detector
+        body = {"ok": ok, "database": db, "rasa": rasa_status, "tracker_store": tracker,
+                "channels": sorted(c.connectors),
+                # the language models load in the background at start (seconds); not a reason to be unhealthy
+                "language": {"detector": detector.loaded, "unsupported_check": detector.wide_loaded}}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    @ops.get("/metrics", summary="Prometheus metrics")
+    async def metrics() -> Response:
+        return Response(c.metrics.render(), media_type=CONTENT_TYPE)
+
+    return ops

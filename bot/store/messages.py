@@ -1,0 +1,114 @@
+"""Messages of a conversation: storing them, reading them, annotating them (NLU, outcome, delivery)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Row, func, insert, select, update
+
+from bot.store.models import Conversation, Message, Sender, new_id, utcnow
+
+messages = Message.__table__
+conversations = Conversation.__table__
+
+MessageRow = Row[Any]
+
+# Provider delivery statuses in the order they can follow each other; failures are final.
+DELIVERY_RANK = {"pending": 0, "parked": 1, "stored": 1, "accepted": 2, "queued": 2, "sending": 3, "sent": 4,
+                 "delivered": 5, "read": 6, "undelivered": 7, "failed": 7, "dead": 8}
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    conversation_id: str
+    sender: Sender
+    text: str
+    sender_name: str | None = None
+    payload: dict[str, Any] | None = None
+    language: str | None = None
+    intent: str | None = None
+    confidence: float | None = None
+    kb_entry_id: str | None = None
+    external_id: str | None = None
+    delivery_status: str | None = None
+    outcome: str | None = None
+
+
+def insert_message(conn: Connection, new: NewMessage, *, touch: bool = True) -> MessageRow:
+    """Store a message (and, with `touch`, bump the conversation's `updated_at`); the stored row."""
+    now = utcnow()
+    row = conn.execute(
+        insert(messages).values(
+            id=new_id(), conversation_id=new.conversation_id, sender=new.sender.value, sender_name=new.sender_name,
+            text=new.text, payload=new.payload, language=new.language, intent=new.intent,
+            confidence=new.confidence, kb_entry_id=new.kb_entry_id, external_id=new.external_id,
+            delivery_status=new.delivery_status, outcome=new.outcome, created_at=now,
+        ).returning(messages)
+    ).one()
+    if touch:
+        conn.execute(update(conversations).where(conversations.c.id == new.conversation_id).values(updated_at=now))
+    return row
+
+
+def by_external_id(conn: Connection, conversation_id: str, external_id: str) -> MessageRow | None:
+    """The message a provider id was stored as (a replayed webhook, a resent widget frame)."""
+    return conn.execute(select(messages).where(messages.c.conversation_id == conversation_id,
+                                               messages.c.external_id == external_id)).first()
+
+
+def recent(conn: Connection, conversation_id: str, *, limit: int = 30) -> list[MessageRow]:
+    """The conversation's last `limit` messages, oldest first (one indexed query, whatever its length)."""
+    rows = list(conn.execute(select(messages).where(messages.c.conversation_id == conversation_id)
+                             .order_by(messages.c.seq.desc()).limit(limit)))
+    return rows[::-1]
+
+
+def listing(conn: Connection, conversation_id: str, *, after_seq: int = 0, limit: int = 500) -> list[MessageRow]:
+    return list(conn.execute(select(messages)
+                             .where(messages.c.conversation_id == conversation_id, messages.c.seq > after_seq)
+                             .order_by(messages.c.seq).limit(limit)))
+
+
+def last_seq(conn: Connection, conversation_id: str) -> int:
+    return int(conn.execute(select(func.coalesce(func.max(messages.c.seq), 0))
+                            .where(messages.c.conversation_id == conversation_id)).scalar() or 0)
+
+
+def last_customer_text(conn: Connection, conversation_id: str) -> str | None:
+    """The customer's latest typed message (not a button payload), for knowledge-base suggestions."""
+    rows = conn.execute(select(messages.c.text).where(messages.c.conversation_id == conversation_id,
+                                                      messages.c.sender == Sender.CUSTOMER.value)
+                        .order_by(messages.c.seq.desc()).limit(20))
+    for (text,) in rows:
+        if text and text.strip() and not text.startswith("/"):
+            return str(text)
+    return None
+
+
+def customer_count(conn: Connection, conversation_id: str) -> int:
+    return int(conn.execute(select(func.count()).select_from(messages).where(
+        messages.c.conversation_id == conversation_id, messages.c.sender == Sender.CUSTOMER.value)).scalar() or 0)
+
+
+def annotate(conn: Connection, message_id: str, **values: Any) -> None:
+    """Set NLU results (intent, confidence), the bot's outcome or the knowledge-base entry on a message."""
+    conn.execute(update(messages).where(messages.c.id == message_id).values(**values))
+
+
+def set_delivery(conn: Connection, message_ids: list[str], status: str) -> None:
+    """The delivery queue's word on messages (sent / stored / retrying / parked / dead)."""
+    if message_ids:
+        conn.execute(update(messages).where(messages.c.id.in_(message_ids)).values(delivery_status=status))
+
+
+def record_delivery(conn: Connection, message_id: str, status: str) -> bool:
+    """A provider's callback moves a message's status forward only (a late `sent` never overwrites `read`)."""
+    rank = DELIVERY_RANK.get(status)
+    if rank is None:
+        return False
+    current = conn.execute(select(messages.c.delivery_status).where(messages.c.id == message_id)).scalar()
+    if current is not None and DELIVERY_RANK.get(current, -1) >= rank:
+        return False
+    return conn.execute(update(messages).where(messages.c.id == message_id)
+                        .values(delivery_status=status)).rowcount == 1
