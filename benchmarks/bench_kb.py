@@ -27,6 +27,10 @@ from typing import Any
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from encoders.runtime import pin_environment  # noqa: E402
+
+pin_environment()  # the other math libraries' thread variables, before numpy loads
+
 import numpy as np  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from encoders.runtime import pin_environment
+
 log = logging.getLogger("kb_index")
 
 EXIT_FIX = 2
@@ -78,6 +80,7 @@ def _parser(settings: Any) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    pin_environment()  # before numpy, torch, onnxruntime or FAISS load: one math thread per process
     try:
         settings = _settings()
     except ValueError as exc:  # a malformed setting in the environment or .env

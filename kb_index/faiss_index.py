@@ -1,17 +1,19 @@
 """FAISS specifics: which index type to build, and reading/writing it.
 
-Vectors are L2-normalised, so inner product = cosine similarity and scores are in [-1, 1].
+Vectors are L2-normalised, so inner product = cosine similarity and scores are in [-1, 1]. FAISS's OpenMP pool
+is pinned to `encoders.runtime.thread_count()` threads when this module first makes or reads an index.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from kb_index import threads
+from encoders.runtime import thread_count
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +34,16 @@ HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128  # recall@10 ≈ 0.99 against exact search on MiniLM vectors
 
-threads.pin_faiss()
+
+@functools.cache
+def pin_threads() -> None:
+    """Limit FAISS's OpenMP pool (once per process)."""
+    faiss.omp_set_num_threads(thread_count())
 
 
 def make_index(vectors: np.ndarray, *, hnsw_threshold: int = HNSW_THRESHOLD) -> tuple[faiss.Index, str]:
     """Build an index over `vectors` (n, d) float32; returns it and its type name ("flat" or "hnsw")."""
+    pin_threads()
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     dimension = vectors.shape[1]
     if len(vectors) < hnsw_threshold:
@@ -57,8 +64,10 @@ def write_index(index: faiss.Index, path: Path) -> None:
 
 def read_index(path: Path) -> faiss.Index:
     """Read an index written by `write_index` (raises RuntimeError from FAISS when it is corrupt)."""
+    pin_threads()
     index = faiss.read_index(str(path))
     hnsw = getattr(index, "hnsw", None)
     if hnsw is not None:
         hnsw.efSearch = max(hnsw.efSearch, HNSW_EF_SEARCH)
     return index
+
