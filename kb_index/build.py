@@ -23,7 +23,8 @@ from kb_index import faiss_index, storage
 from kb_index.cache import EmbeddingCache, cache_file
 from encoders import Encoder
 from kb_index.search import ANSWER_ROW
-from kb_index.schema import Entry, content_hash, load_content
+from kb_index.entry import Entry, content_hash
+from kb_index.schema import load_content
 from kb_index.storage import BuildStats, Manifest
 
 log = logging.getLogger(__name__)
