@@ -141,8 +141,8 @@ def _synthetic(
 
 def _kb_over(index: Any, kind: str, size: int, dim: int) -> Any:
     """A KnowledgeBase of `size` one-vector entries over a prebuilt index (what `KnowledgeBase.load` would give)."""
-    from kb_index.schema import Entry
-    from kb_index.search import KnowledgeBase
+    from kb_index.entry import Entry
+    from kb_index.knowledge_base import KnowledgeBase
     from kb_index.storage import Manifest
 
     entries = [Entry(id=f"e{i}", language="en", question=f"q{i}", answer="a") for i in range(size)]
@@ -268,7 +268,7 @@ def live_model() -> str:
 
 def thresholds() -> dict[str, float]:
     """The answer/suggest thresholds the bot runs with (core.settings KBSettings), else kb_index's defaults."""
-    from kb_index.search import DEFAULT_ANSWER_THRESHOLD, DEFAULT_SUGGEST_THRESHOLD
+    from kb_index.decision import DEFAULT_ANSWER_THRESHOLD, DEFAULT_SUGGEST_THRESHOLD
 
     settings = _live_settings()
     if settings is None:

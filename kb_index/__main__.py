@@ -56,12 +56,12 @@ def _parser(settings: Any) -> argparse.ArgumentParser:
     for command in (search,):
         command.add_argument("--answer-threshold", type=float, default=default("kb_answer_threshold", None))
         command.add_argument("--suggest-threshold", type=float, default=default("kb_suggest_threshold", None))
-        command.add_argument("--margin", type=float, default=None, help="grey-zone margin (default: kb_index.search.DEFAULT_MARGIN)")
+        command.add_argument("--margin", type=float, default=None, help="grey-zone margin (default: kb_index.decision.DEFAULT_MARGIN)")
     evaluate = sub.add_parser("eval", parents=[common], help="measure top-1/top-5 on a labelled query set")
     evaluate.add_argument("--queries", type=Path, default=None, help="query file (default: the starter queries)")
     evaluate.add_argument("--answer-threshold", type=float, default=default("kb_answer_threshold", None))
     evaluate.add_argument("--suggest-threshold", type=float, default=default("kb_suggest_threshold", None))
-    evaluate.add_argument("--margin", type=float, default=None, help="grey-zone margin (default: kb_index.search.DEFAULT_MARGIN)")
+    evaluate.add_argument("--margin", type=float, default=None, help="grey-zone margin (default: kb_index.decision.DEFAULT_MARGIN)")
     evaluate.add_argument("--min-top1", type=float, default=None, help="exit 1 when top-1 is below this")
     evaluate.add_argument("--show-misses", action="store_true", help="list queries whose top hit is wrong")
     evaluate.add_argument("--json", action="store_true", help="print JSON")
@@ -148,7 +148,7 @@ def _build(args: argparse.Namespace, settings: Any) -> int:
 
 def _load_kb(args: argparse.Namespace, settings: Any) -> Any:
     from encoders import load_encoder
-    from kb_index.search import KnowledgeBase
+    from kb_index.knowledge_base import KnowledgeBase
 
     options: dict[str, Any] = {}
     if getattr(args, "answer_threshold", None) is not None:
@@ -163,7 +163,7 @@ def _load_kb(args: argparse.Namespace, settings: Any) -> Any:
 
 
 def _search(args: argparse.Namespace, settings: Any) -> int:
-    from kb_index.search import decide_from_hits
+    from kb_index.decision import decide_from_hits
 
     kb = _load_kb(args, settings)
     hits = kb.search(args.query, k=max(args.k, 3), language=args.language)

@@ -1,7 +1,7 @@
-"""FAISS specifics: which index type to build, and reading/writing it.
+"""FAISS specifics: which index type to build, reading/writing it, and the vectors it holds.
 
 Vectors are L2-normalised, so inner product = cosine similarity and scores are in [-1, 1]. FAISS's OpenMP pool
-is pinned to `encoders.runtime.thread_count()` threads when this module first makes or reads an index.
+is pinned to `encoders.runtime.thread_count()` threads when this module first makes, reads or opens an index.
 """
 
 from __future__ import annotations
@@ -71,3 +71,13 @@ def read_index(path: Path) -> faiss.Index:
         hnsw.efSearch = max(hnsw.efSearch, HNSW_EF_SEARCH)
     return index
 
+
+def stored_vectors(index: faiss.Index) -> np.ndarray:
+    """The (n, d) vectors held by a flat or HNSW-flat index, as a read-only view (no copy)."""
+    pin_threads()
+    flat = index if isinstance(index, faiss.IndexFlat) else faiss.downcast_index(index.storage)
+    if index.ntotal == 0:
+        return np.zeros((0, index.d), dtype=np.float32)
+    view = faiss.rev_swig_ptr(flat.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
+    view.flags.writeable = False
+    return view

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -41,3 +42,23 @@ def test_eval_gate(starter_index: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["eval", "--out", str(starter_index), "--min-top1", "0.85", "--json"]) == 0
     assert '"top1"' in capsys.readouterr().out
     assert main(["eval", "--out", str(starter_index), "--min-top1", "1.01"]) == 1
+
+
+def test_build_with_answers_is_not_up_to_date_without(mini_content: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    args = ["--content", str(mini_content), "--out", str(tmp_path / "build"), "--no-progress"]
+    assert main(["build", *args]) == 0
+    assert "15 vectors" in capsys.readouterr().out
+    assert main(["build", "--embed-answers", *args]) == 0
+    out = capsys.readouterr().out
+    assert "built" in out and "15 vectors" not in out  # answer paragraphs added rows
+    assert main(["build", "--embed-answers", *args]) == 0
+    assert "up to date" in capsys.readouterr().out
+
+
+def test_eval_reports_abstain_and_takes_a_margin(starter_index: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    results = {}
+    for margin in ("0", "1"):
+        assert main(["eval", "--out", str(starter_index), "--margin", margin, "--json"]) == 0
+        results[margin] = json.loads(capsys.readouterr().out)
+    assert "abstain_precision" in results["0"] and "no_answer_recall" in results["0"]
+    assert results["1"]["answered_correctly"] + results["1"]["answered_wrongly"] == 0  # every answer became choices
