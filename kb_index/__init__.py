@@ -16,7 +16,7 @@ Modules: `kb_index.schema` (content files: format and validation), `kb_index.ent
 `kb_index.cache` (embedding cache), `kb_index.faiss_index` (FAISS specifics), `kb_index.scoring` (rows to
 per-entry scores), `kb_index.decision` (answer / choices / none), `kb_index.knowledge_base` (`KnowledgeBase`:
 search, entry, decide), `kb_index.holder` (`KnowledgeBaseHolder`: lazy load, hot reload), `kb_index.eval` and
-`kb_index.calibrate` (quality and thresholds), `kb_index.__main__` (``python -m kb_index``). Answers are Markdown:
+`kb_index.calibrate` (quality and thresholds), `kb_index.cli` (``python -m kb_index``). Answers are Markdown:
 render them per channel with `core.markdown`.
 
 This package re-exports the public names and imports a module only when one of its names is first used (so

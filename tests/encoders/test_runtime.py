@@ -48,7 +48,7 @@ def test_importing_the_packages_pins_nothing() -> None:
     """Only entry points pin (before numpy and the backends load); a library import leaves the environment alone."""
     env = {k: v for k, v in os.environ.items() if k not in PINNED}
     script = ("import json, os\n"
-              "import encoders, encoders.runtime, encoders.loading, encoders.onnx, kb_index, kb_index.__main__, "
+              "import encoders, encoders.runtime, encoders.loading, encoders.onnx, kb_index, kb_index.cli, "
               "kb_index.knowledge_base, kb_index.holder, kb_index.build\n"
               f"print(json.dumps({{name: os.environ.get(name) for name in {list(PINNED)!r}}}))\n")
     proc = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,

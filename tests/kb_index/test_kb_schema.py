@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kb_index import ContentError, load_content
-from kb_index.__main__ import main
+from kb_index.cli import main
 
 VALID = """
 - id: shipping-times
