@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 
-from kb_index.threads import pin_environment
+from encoders.runtime import pin_environment
 
 pin_environment()  # before torch / FAISS are imported: one math thread per process
 

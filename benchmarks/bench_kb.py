@@ -27,6 +27,10 @@ from typing import Any
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from encoders.runtime import pin_environment  # noqa: E402
+
+pin_environment()  # the other math libraries' thread variables, before numpy loads
+
 import numpy as np  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -137,8 +141,8 @@ def _synthetic(
 
 def _kb_over(index: Any, kind: str, size: int, dim: int) -> Any:
     """A KnowledgeBase of `size` one-vector entries over a prebuilt index (what `KnowledgeBase.load` would give)."""
-    from kb_index.schema import Entry
-    from kb_index.search import KnowledgeBase
+    from kb_index.entry import Entry
+    from kb_index.knowledge_base import KnowledgeBase
     from kb_index.storage import Manifest
 
     entries = [Entry(id=f"e{i}", language="en", question=f"q{i}", answer="a") for i in range(size)]
@@ -264,7 +268,7 @@ def live_model() -> str:
 
 def thresholds() -> dict[str, float]:
     """The answer/suggest thresholds the bot runs with (core.settings KBSettings), else kb_index's defaults."""
-    from kb_index.search import DEFAULT_ANSWER_THRESHOLD, DEFAULT_SUGGEST_THRESHOLD
+    from kb_index.decision import DEFAULT_ANSWER_THRESHOLD, DEFAULT_SUGGEST_THRESHOLD
 
     settings = _live_settings()
     if settings is None:

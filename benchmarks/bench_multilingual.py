@@ -33,9 +33,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from kb_index import threads  # noqa: E402
+from encoders.runtime import pin_environment  # noqa: E402
 
-threads.pin_environment()
+pin_environment()
 
 RESULTS = ROOT / "benchmarks" / "results"
 HELDOUT = ROOT / "benchmarks" / "data" / "starter_heldout"

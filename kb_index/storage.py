@@ -43,6 +43,11 @@ LOCK_FILE = ".build.lock"
 VERSION_PREFIX = "index-"
 TMP_PREFIX = ".tmp-"
 KEEP_OLD_VERSIONS = 2  # superseded versions kept so a reader that resolved `current` a moment ago still finds its files
+# The kinds of the rows in metadata.json, one row per vector: an entry's question, each of its phrasings and,
+# in indexes built with answers (kb_index.build.EMBED_ANSWERS), each paragraph of its answer (after the others).
+QUESTION_ROW = "question"
+PHRASING_ROW = "phrasing"
+ANSWER_ROW = "answer"
 
 
 class KBIndexError(Exception):

@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from kb_index.search import KnowledgeBase, decide_from_hits
+from kb_index.decision import decide_from_hits
+from kb_index.knowledge_base import KnowledgeBase
 
 log = logging.getLogger(__name__)
 

@@ -8,14 +8,16 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+from encoders.runtime import pin_environment
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+pin_environment()  # as the entry points do, before numpy, onnxruntime and FAISS load
 
-import numpy as np
-import pytest
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
-from kb_index import KnowledgeBase, build_index, load_encoder
-from encoders import SHIPPED_MODEL, Encoder
+from encoders import SHIPPED_MODEL, Encoder  # noqa: E402
+from kb_index import KnowledgeBase, build_index, load_encoder  # noqa: E402
 
 STARTER_CONTENT = Path(__file__).resolve().parents[2] / "kb_index" / "content"
 

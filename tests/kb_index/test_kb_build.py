@@ -7,15 +7,24 @@ from pathlib import Path
 
 import pytest
 
-from kb_index import ContentError, KnowledgeBase, build_index
-from kb_index import build as build_module
-from kb_index import search as search_module
-from kb_index import storage
+import kb_index.build as build_module
+import kb_index.scoring as scoring_module
+import kb_index.storage as storage
 from encoders import Encoder
+from kb_index import ContentError, KnowledgeBase, build_index
+from kb_index.build import answer_paragraphs, index_texts
+from kb_index.entry import Entry
 
 
 def live_version(out: Path) -> str:
     return os.readlink(out / "current")
+
+
+def test_answer_paragraphs_are_plain_text_split_on_blank_lines() -> None:
+    assert answer_paragraphs("Use **bold** here.\n\nSecond\nline.\n\n\n") == ["Use bold here.", "Second line."]
+    entry = Entry(id="x", language="en", question="Q?", answer="One.\n\nTwo.", phrasings=("p",))
+    assert [kind for _, kind, _ in index_texts([entry])] == ["question", "phrasing"]
+    assert index_texts([entry], embed_answers=True)[2:] == [(0, storage.ANSWER_ROW, "One."), (0, storage.ANSWER_ROW, "Two.")]
 
 
 def test_build_writes_manifest_and_index(mini_content: Path, tmp_path: Path, encoder: Encoder) -> None:
@@ -118,7 +127,7 @@ def test_large_indexes_use_hnsw_and_find_the_same_entries(
     out = tmp_path / "build"
     manifest = build_index(starter_copy, out, encoder, progress=False, hnsw_threshold=100)
     assert manifest.index_type == "hnsw"
-    monkeypatch.setattr(search_module, "EXHAUSTIVE_SEARCH_LIMIT", 0)  # take the candidate path of big indexes
+    monkeypatch.setattr(scoring_module, "EXHAUSTIVE_SEARCH_LIMIT", 0)  # take the candidate path of big indexes
     kb = KnowledgeBase.load(out, encoder)
     for query in ("I can't remember my password", "my parcel arrived broken", "do you take paypal"):
         assert [h.entry_id for h in kb.search(query, k=3)] == [h.entry_id for h in starter_kb.search(query, k=3)]

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from kb_index import KBIndexError, KnowledgeBaseHolder, build_index
+from core.settings import KBSettings
 from encoders import Encoder
+from kb_index import KBIndexError, KnowledgeBaseHolder, build_index
 
 NEW_ENTRY = """
 - id: gift-cards
@@ -32,6 +33,12 @@ def test_holder_loads_lazily_and_reports_a_missing_index(tmp_path: Path, encoder
     with pytest.raises(KBIndexError, match="make kb"):
         holder.get()
     assert holder.maybe_reload(force_check=True) is False
+
+
+def test_without_thresholds_it_decides_as_the_bot_does_without_settings(starter_index: Path, encoder: Encoder) -> None:
+    bot = KBSettings.from_env()  # tests read no .env
+    kb = KnowledgeBaseHolder(starter_index, lambda: encoder).get()
+    assert (kb.answer_threshold, kb.suggest_threshold) == (bot.kb_answer_threshold, bot.kb_suggest_threshold)
 
 
 def test_holder_swaps_in_a_new_build(mini_content: Path, tmp_path: Path, encoder: Encoder) -> None:
@@ -61,7 +68,7 @@ def test_holder_keeps_serving_when_the_new_build_is_broken(
 
     build_index(mini_content, out, encoder, progress=False, force=True)
     (out / "current" / "metadata.json").write_text("{ truncated", encoding="utf-8")  # e.g. a bad copy by hand
-    with caplog.at_level(logging.ERROR, logger="kb_index.search"):
+    with caplog.at_level(logging.ERROR, logger="kb_index.holder"):
         assert holder.maybe_reload(force_check=True) is False
     assert "still serving" in caplog.text
     assert holder.get() is serving

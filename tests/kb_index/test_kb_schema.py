@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from kb_index import ContentError, load_content
-from kb_index.__main__ import main
+from kb_index.cli import main
 
 VALID = """
 - id: shipping-times
@@ -135,3 +135,36 @@ def test_cli_validate_reports_problems_without_traceback(
 def test_cli_validate_ok(mini_content: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "--content", str(mini_content)]) == 0
     assert "5 entries in 2 files" in capsys.readouterr().out
+
+
+def test_problems_inside_lists_and_links_name_the_item(make_content: Callable[[dict[str, str]], Path]) -> None:
+    content = make_content(
+        {
+            "faq.yml": """
+                - id: links
+                  language: en
+                  question: Where are the docs?
+                  answer: Here.
+                  phrasings: [docs, "  "]
+                  links:
+                    - {title: Docs, url: /docs, rel: x, target: y}
+                    - just a string
+                    - {url: "https://shop.example"}
+                  team: Billing Team
+                  team: billing
+                - id: repeats
+                  language: en
+                  question: Can I pay later?
+                  answer: "Yes."
+                  phrasings: [pay later, can i pay later?, "pay   later"]
+            """
+        }
+    )
+    assert problems_of(content) == [
+        "faq.yml:11: entry 'links': field 'team': appears twice in this entry",
+        "faq.yml:5: entry 'links': field 'phrasings': item 2 must not be empty",
+        "faq.yml:6: entry 'links': field 'links': item 1 has unknown keys ['rel', 'target']; allowed: title, url",
+        "faq.yml:6: entry 'links': field 'links': item 2 must be a mapping with 'title' and 'url', got text",
+        "faq.yml:6: entry 'links': field 'links': item 3 needs a non-empty text 'title'",
+        "faq.yml:16: entry 'repeats': field 'phrasings': duplicate phrasings 'can i pay later?', 'pay later'",
+    ]

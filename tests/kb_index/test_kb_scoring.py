@@ -1,4 +1,4 @@
-"""Answer-paragraph rows, the grey-zone margin rule, large-index candidate scoring and abstain metrics."""
+"""Scoring rows into entries: centroids, best rows, answer-paragraph rows and large-index candidates."""
 
 from __future__ import annotations
 
@@ -9,22 +9,63 @@ import numpy as np
 import pytest
 
 from kb_index import KnowledgeBase, build_index
-from kb_index.build import answer_paragraphs, index_texts
-from kb_index.eval import EvalReport, LabelledQuery, QueryResult
-from kb_index.schema import Entry
-from kb_index.search import ANSWER_ROW, Hit, _centroids, decide_from_hits
-from kb_index.storage import Manifest
+from kb_index.entry import Entry
+from kb_index.scoring import CENTROID_WEIGHT, EntryScorer, centroids, segment_max
+from kb_index.storage import ANSWER_ROW, Manifest
 
 
-def _hit(entry_id: str, score: float) -> Hit:
-    return Hit(entry_id=entry_id, language="en", score=score, question="q", answer="a")
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
 
 
-def test_answer_paragraphs_are_plain_text_split_on_blank_lines() -> None:
-    assert answer_paragraphs("Use **bold** here.\n\nSecond\nline.\n\n\n") == ["Use bold here.", "Second line."]
-    entry = Entry(id="x", language="en", question="Q?", answer="One.\n\nTwo.", phrasings=("p",))
-    assert [kind for _, kind, _ in index_texts([entry])] == ["question", "phrasing"]
-    assert index_texts([entry], embed_answers=True)[2:] == [(0, ANSWER_ROW, "One."), (0, ANSWER_ROW, "Two.")]
+def _scorer(vectors: np.ndarray, rows: list[tuple[int, str, str]], entry_count: int) -> EntryScorer:
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(vectors)
+    return EntryScorer(index, vectors, rows, entry_count)
+
+
+def test_centroids_match_the_per_entry_mean() -> None:
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((7, 4)).astype(np.float32)
+    row_entry = np.array([0, 0, 1, 2, 2, 2, 3])
+    got = centroids(vectors, row_entry, 4)
+    for position in range(4):
+        mean = vectors[row_entry == position].mean(axis=0)
+        assert np.allclose(got[position], mean / np.linalg.norm(mean), atol=1e-6)
+
+
+def test_segment_max_finds_the_best_row_of_each_range() -> None:
+    vectors = np.eye(4, dtype=np.float32)
+    query = np.array([0.1, 0.9, 0.3, 0.2], dtype=np.float32)
+    best, rows = segment_max(np.array([0, 2, 3]), np.array([2, 2, 4]), None, vectors, query)
+    assert rows.tolist() == [1, -1, 3] and np.isnan(best[1])  # the middle range is empty
+    assert best[[0, 2]] == pytest.approx([0.9, 0.2])
+    precomputed = vectors @ query
+    assert segment_max(np.array([0, 2, 3]), np.array([2, 2, 4]), precomputed, vectors, query)[1].tolist() == [1, -1, 3]
+
+
+def test_an_entry_scores_the_blend_of_its_centroid_and_its_best_phrasing() -> None:
+    vectors = _unit(np.array([[1, 0, 0], [0.6, 0.8, 0], [0, 0, 1]], dtype=np.float32))
+    rows = [(0, "question", "q0"), (0, "phrasing", "p0"), (1, "question", "q1")]
+    scorer = _scorer(vectors, rows, 2)
+    query = _unit(np.array([[0.6, 0.8, 0.0]], dtype=np.float32))
+    positions, scores, best_rows = scorer.score(query, k=2)
+    centroid = _unit(vectors[:2].sum(axis=0, keepdims=True))[0]
+    expected = CENTROID_WEIGHT * float(centroid @ query[0]) + (1 - CENTROID_WEIGHT) * 1.0
+    assert positions.tolist() == [0, 1] and best_rows.tolist() == [1, 2]
+    assert scores[0] == pytest.approx(expected, abs=1e-6) and scores[1] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_answer_rows_count_only_through_the_answer_weight() -> None:
+    vectors = _unit(np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float32))
+    rows = [(0, "question", "q0"), (0, ANSWER_ROW, "a0"), (1, "question", "q1")]
+    scorer = _scorer(vectors, rows, 2)
+    query = vectors[1:2]  # exactly entry 0's answer paragraph
+    _, without, best_rows = scorer.score(query, k=2, answer_weight=0.0)
+    assert without.tolist() == pytest.approx([0.0, 0.0], abs=1e-6)  # not in the centroid, never the best row
+    assert best_rows.tolist() == [0, 2]
+    _, weighted, _ = scorer.score(query, k=2, answer_weight=0.3)
+    assert weighted.tolist() == pytest.approx([0.3, 0.0], abs=1e-6)
 
 
 def test_answer_rows_score_only_through_the_answer_weight(mini_content: Path, tmp_path: Path, encoder) -> None:
@@ -47,32 +88,6 @@ def test_answer_rows_score_only_through_the_answer_weight(mini_content: Path, tm
     assert not again.stats.skipped and again.answers
 
 
-def test_margin_rule_offers_choices_when_the_top_two_are_close() -> None:
-    hits = [_hit("a", 0.80), _hit("b", 0.78), _hit("c", 0.70)]
-    assert decide_from_hits("q", hits, 0.62, 0.45).kind == "answer"  # rule off by default
-    decision = decide_from_hits("q", hits, 0.62, 0.45, margin=0.05)
-    assert decision.kind == "choices" and [h.entry_id for h in decision.hits] == ["a", "b"]
-    assert decide_from_hits("q", hits, 0.62, 0.45, margin=0.11).hits[-1].entry_id == "c"
-    assert decide_from_hits("q", hits, 0.62, 0.45, margin=0.01).kind == "answer"  # clear winner
-    assert decide_from_hits("q", hits[:1], 0.62, 0.45, margin=0.05).kind == "answer"  # nothing to compare with
-
-
-def test_kb_decide_uses_its_margin(starter_kb: KnowledgeBase) -> None:
-    query = "where can I download my invoice"
-    assert starter_kb.decide(query, margin=0.0).kind == "answer"
-    assert starter_kb.decide(query, margin=1.0).kind == "choices"
-
-
-def test_centroids_match_the_per_entry_mean() -> None:
-    rng = np.random.default_rng(0)
-    vectors = rng.standard_normal((7, 4)).astype(np.float32)
-    row_entry = np.array([0, 0, 1, 2, 2, 2, 3])
-    got = _centroids(vectors, row_entry, 4)
-    for position in range(4):
-        mean = vectors[row_entry == position].mean(axis=0)
-        assert np.allclose(got[position], mean / np.linalg.norm(mean), atol=1e-6)
-
-
 class _Fixed:
     name = "synthetic"
     dimension = 32
@@ -85,12 +100,11 @@ class _Fixed:
 
 
 def test_large_index_scores_only_candidates_and_finds_the_nearest(monkeypatch: pytest.MonkeyPatch) -> None:
-    import kb_index.search as search
+    import kb_index.scoring as scoring
 
     rng = np.random.default_rng(1)
     size = 400
-    vectors = rng.standard_normal((size * 2, 32)).astype(np.float32)
-    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors = _unit(rng.standard_normal((size * 2, 32)).astype(np.float32))
     index = faiss.IndexFlatIP(32)
     index.add(vectors)
     entries = [Entry(id=f"e{i}", language="en", question=f"q{i}", answer="a") for i in range(size)]
@@ -101,44 +115,7 @@ def test_large_index_scores_only_candidates_and_finds_the_nearest(monkeypatch: p
     kb = KnowledgeBase(index, entries, rows, manifest, encoder)
     encoder.vector = vectors[123]
     exhaustive = kb.search("q", k=3)
-    monkeypatch.setattr(search, "EXHAUSTIVE_SEARCH_LIMIT", 10)
+    monkeypatch.setattr(scoring, "EXHAUSTIVE_SEARCH_LIMIT", 10)
     approximate = kb.search("q", k=3)
     assert exhaustive[0].entry_id == "e61" and exhaustive[0].matched == "t123"
     assert [(h.entry_id, h.score) for h in approximate] == [(h.entry_id, h.score) for h in exhaustive]
-
-
-def test_abstain_precision_and_recall() -> None:
-    def result(expected: str | None, decision: str) -> QueryResult:
-        return QueryResult(LabelledQuery("q", expected), [("a", 0.5)], decision, ["a"] if decision != "none" else [])
-
-    report = EvalReport([result(None, "none"), result(None, "choices"), result(None, "answer"), result("a", "none"),
-                         result("a", "answer")])
-    assert report.abstain() == {"abstain_precision": 0.5, "abstain_recall": 0.3333,
-                                "no_answer_precision": 0.6667, "no_answer_recall": 0.6667}
-    assert EvalReport([result("a", "answer")]).abstain()["abstain_recall"] is None
-
-
-def test_cli_build_with_answers_is_not_up_to_date_without(mini_content: Path, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    from kb_index.__main__ import main
-
-    args = ["--content", str(mini_content), "--out", str(tmp_path / "build"), "--no-progress"]
-    assert main(["build", *args]) == 0
-    assert "15 vectors" in capsys.readouterr().out
-    assert main(["build", "--embed-answers", *args]) == 0
-    out = capsys.readouterr().out
-    assert "built" in out and "15 vectors" not in out  # answer paragraphs added rows
-    assert main(["build", "--embed-answers", *args]) == 0
-    assert "up to date" in capsys.readouterr().out
-
-
-def test_cli_eval_reports_abstain_and_takes_a_margin(starter_index: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    import json
-
-    from kb_index.__main__ import main
-
-    results = {}
-    for margin in ("0", "1"):
-        assert main(["eval", "--out", str(starter_index), "--margin", margin, "--json"]) == 0
-        results[margin] = json.loads(capsys.readouterr().out)
-    assert "abstain_precision" in results["0"] and "no_answer_recall" in results["0"]
-    assert results["1"]["answered_correctly"] + results["1"]["answered_wrongly"] == 0  # every answer became choices

@@ -1,4 +1,4 @@
-"""Searching: paraphrases, one hit per entry, languages, decisions and load errors."""
+"""`KnowledgeBase`: paraphrases, one hit per entry, languages, decisions and load errors."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from kb_index import KBIndexError, KnowledgeBase, build_index
 from encoders import Encoder
+from kb_index import KBIndexError, KnowledgeBase, build_index
 
 
 @pytest.mark.parametrize(
@@ -94,6 +94,12 @@ def test_decide_answer_choices_none(starter_kb: KnowledgeBase) -> None:
 
     none = starter_kb.decide("can you recommend a good recipe for lasagne")
     assert none.kind == "none" and none.hits == [] and none.best_score is not None and none.best_score < 0.45
+
+
+def test_kb_decide_uses_its_margin(starter_kb: KnowledgeBase) -> None:
+    query = "where can I download my invoice"
+    assert starter_kb.decide(query, margin=0.0).kind == "answer"
+    assert starter_kb.decide(query, margin=1.0).kind == "choices"
 
 
 def test_missing_index_says_what_to_run(tmp_path: Path, encoder: Encoder) -> None:
