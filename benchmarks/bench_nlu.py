@@ -183,7 +183,7 @@ def write_rasa_json(rows: list[tuple[str, str]], path: Path) -> None:
 
 
 def rasa_env(cache: Path) -> dict[str, str]:
-    from bot.launcher import ONE_THREAD_ENV
+    from tools.launcher import ONE_THREAD_ENV
 
     env = {**os.environ, **ONE_THREAD_ENV, "RASA_CACHE_DIRECTORY": str(cache)}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")]))
