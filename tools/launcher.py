@@ -170,7 +170,9 @@ def ensure_kb(settings: HubSettings, *, force: bool = False) -> None:
         cmd.append("--force")
     if not sys.stderr.isatty():  # a progress bar is one live line on a terminal, hundreds of lines in a log
         cmd.append("--no-progress")
-    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=child_env())
+    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=child_env(), stdout=subprocess.PIPE, text=True)
+    for line in (proc.stdout or "").splitlines():  # what was built (or that nothing had to be); errors: stderr
+        say(line.replace(str(PROJECT_ROOT) + os.sep, ""))
     if proc.returncode != 0:
         raise LaunchError("building the knowledge-base index failed: fix the content errors listed above "
                           f"(in {settings.kb_content_dir}) and run again. The previous index stays in service.")
@@ -317,13 +319,13 @@ def services(settings: HubSettings, model: Path, endpoints: Path) -> dict[str, S
 def start_all(stack: dict[str, Service], timeout_s: float = 180) -> None:
     """Start the action server and Rasa together (both load models), then the hub."""
     for name in ("actions", "rasa"):
-        say(f"starting the {stack[name].name} (log: {stack[name].log_path})")
+        say(f"starting the {stack[name].name} (log: {_shown(stack[name].log_path)})")
         stack[name].start()
     for name in ("actions", "rasa"):
         started = time.monotonic()
         stack[name].wait_healthy(timeout_s)
         say(f"{stack[name].name} is healthy ({time.monotonic() - started:.0f} s more)")
-    say(f"starting the hub (log: {stack['hub'].log_path})")
+    say(f"starting the hub (log: {_shown(stack['hub'].log_path)})")
     stack["hub"].start()
     stack["hub"].wait_healthy(60)
 
@@ -374,8 +376,8 @@ def cmd_run(settings: HubSettings, args: argparse.Namespace) -> int:
 def banner(settings: HubSettings) -> str:
     """What to open once the bot is up."""
     url = settings.hub_url
-    login = ("log in as " + settings.admin_email) if settings.admin_email else \
-        "first set ADMIN_EMAIL and ADMIN_PASSWORD in .env to create an agent (docs/console.md)"
+    login = f"log in as {settings.admin_email}" if settings.admin_email else \
+        "to log in, set ADMIN_EMAIL and ADMIN_PASSWORD in .env: docs/console.md"
     lines = [
         "",
         "The bot is up:",

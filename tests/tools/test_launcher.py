@@ -59,3 +59,12 @@ def test_missing_rasa_venv_says_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setattr(launcher, "RASA_VENV", tmp_path / "nowhere")
     with pytest.raises(launcher.LaunchError, match="make install"):
         launcher.rasa_command()
+
+
+def test_the_banner_says_where_to_chat_and_where_agents_work(tmp_path: Path) -> None:
+    s = HubSettings.from_env(data_dir=tmp_path, hub_port=8123)
+    text = launcher.banner(s)
+    assert "http://127.0.0.1:8123/chat" in text and "http://127.0.0.1:8123/console" in text
+    assert "ADMIN_EMAIL and ADMIN_PASSWORD" in text  # no agent yet: how to get one
+    assert "log in as boss@example.com" in launcher.banner(s.replace(admin_email="boss@example.com"))
+    assert text.splitlines()[-1] == "[supportbot] Press Ctrl-C to stop."
