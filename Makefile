@@ -21,29 +21,30 @@ install:
 	@scripts/install.sh
 
 # The ONNX export of the NLU sentence encoder (a build artefact under models/encoder/; skipped when up to date).
+# Its stdout lists the exported folders, for scripts; progress and errors go to stderr.
 encoder: install
-	$(PY) -m nlu_components.export_onnx --config config.yml
+	@$(PY) -m nlu_components.export_onnx --config config.yml --quiet >/dev/null
 
 run: install encoder
-	$(PY) -m bot.launcher run
+	@$(PY) -m tools.launcher run
 
 test-deps:
 	@scripts/install-test-deps.sh
 
 test: install test-deps encoder
-	$(PY) -m pytest
+	@$(PY) -m pytest
 
 test-unit: install encoder
-	$(PY) -m pytest -m "not integration and not browser"
+	@$(PY) -m pytest -m "not integration and not browser"
 
 test-integration: install test-deps encoder
-	$(PY) -m pytest -m "integration or browser"
+	@$(PY) -m pytest -m "integration or browser"
 
 train: install encoder
-	$(PY) -m bot.launcher train
+	@$(PY) -m tools.launcher train
 
 kb: install encoder
-	$(PY) -m bot.launcher kb
+	@$(PY) -m tools.launcher kb
 
 bench-kb: install encoder
 	$(PY) -m benchmarks.bench_kb --save
@@ -72,7 +73,7 @@ calibrate-kb: install encoder kb
 
 # Which intents, responses and knowledge-base entries lack which language (for content editors).
 languages: install
-	$(PY) -m bot.coverage
+	@$(PY) -m tools.language_report
 
 bench-multilingual: install encoder
 	$(PY) -m benchmarks.bench_multilingual --save

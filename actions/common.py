@@ -11,31 +11,24 @@ import re
 from typing import Any, Iterable, Mapping
 
 from rasa_sdk import Tracker
-
-from core.pii import extract_order_numbers, normalise_order_number
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+
+from core.contracts import FALLBACK_INTENT, HandoffReason
+from core.languages import DEFAULT_LANGUAGE, normalize_language
+from core.payloads import BotCustom, HandoffRequest, KBOutcome
+from core.pii import extract_order_numbers, normalise_order_number
 
 logger = logging.getLogger(__name__)
 
 LANGUAGE_SLOT = "language"
 ORDER_NUMBER_SLOT = "order_number"
-FALLBACK_COUNT_SLOT = "fallback_count"
 SESSION_METADATA_SLOT = "session_started_metadata"
-
-#: Handoff reasons understood by the hub (docs/architecture.md).
-REASON_CUSTOMER_REQUEST = "customer_request"
-REASON_COMPLAINT = "complaint"
-REASON_NO_CONFIDENT_ANSWER = "no_confident_answer"
-REASON_REPEATED_FALLBACK = "repeated_fallback"
-REASON_ACTION_FAILED = "action_failed"
 
 #: How many past user turns a handoff summary lists.
 INTENT_HISTORY = 5
 #: Longest customer quote put in a handoff summary.
 SUMMARY_QUOTE_CHARS = 200
-
-_LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$")
 
 # BC-123456, bc123456, BC 123456, #123456, # 123456 or a bare 123456 (not part of a longer number/word).
 # Something the customer probably meant as an order number, valid or not: "BC-12345", "#1234567", "98765".
@@ -45,18 +38,6 @@ ORDER_NUMBER_ATTEMPT_RE = re.compile(r"(?<![\w#-])(?:bc[-\s]?\d+|#\s?\d+|\d{3,})
 # --- languages ---------------------------------------------------------------------------------------
 
 
-def normalize_language(value: Any) -> str | None:
-    """`value` as a lower-case language code (``en``, ``it``, ``zh``, ``pt-BR``…), or None if unusable."""
-    if not isinstance(value, str):
-        return None
-    code = value.strip().replace("_", "-")
-    if not code:
-        return None
-    primary, _, rest = code.partition("-")
-    code = primary.lower() + (f"-{rest}" if rest else "")
-    return code if _LANGUAGE_RE.match(code) else None
-
-
 def metadata_language(metadata: Any) -> str | None:
     """The ``language`` field of a message's metadata, if it holds a usable code."""
     if isinstance(metadata, Mapping):
@@ -64,7 +45,7 @@ def metadata_language(metadata: Any) -> str | None:
     return None
 
 
-def conversation_language(tracker: Tracker, default: str = "en") -> str:
+def conversation_language(tracker: Tracker, default: str = DEFAULT_LANGUAGE) -> str:
     """The language to answer in.
 
     The latest message's metadata wins (the hub sends it with every message), then the ``language``
@@ -76,7 +57,7 @@ def conversation_language(tracker: Tracker, default: str = "en") -> str:
         or normalize_language(tracker.get_slot(LANGUAGE_SLOT))
         or metadata_language(tracker.get_slot(SESSION_METADATA_SLOT))
         or normalize_language(default)
-        or "en"
+        or DEFAULT_LANGUAGE
     )
 
 
@@ -139,8 +120,8 @@ def intent_history(tracker: Tracker, limit: int = INTENT_HISTORY) -> list[dict[s
         if not name:
             continue
         item: dict[str, Any] = {"intent": name, "confidence": _rounded(intent.get("confidence"))}
-        if name == "nlu_fallback":
-            ranking = [r for r in parse_data.get("intent_ranking") or [] if r.get("name") != "nlu_fallback"]
+        if name == FALLBACK_INTENT:
+            ranking = [r for r in parse_data.get("intent_ranking") or [] if r.get("name") != FALLBACK_INTENT]
             if ranking:
                 item["candidate"] = {"intent": ranking[0].get("name"), "confidence": _rounded(ranking[0].get("confidence"))}
         history.append(item)
@@ -158,26 +139,6 @@ def previous_user_text(tracker: Tracker, skip_intents: Iterable[str] = ()) -> st
     return None
 
 
-def previous_turn_events(tracker: Tracker) -> list[dict[str, Any]]:
-    """The events between the previous user message and the latest one (the bot's previous turn)."""
-    indexes = [i for i, event in enumerate(tracker.events) if event.get("event") == "user"]
-    if len(indexes) < 2:
-        return []
-    return list(tracker.events[indexes[-2] + 1 : indexes[-1]])
-
-
-def previous_fallback_count(tracker: Tracker) -> int:
-    """Consecutive knowledge-base misses before this message (0 unless the previous turn was a miss)."""
-    count = 0
-    for event in previous_turn_events(tracker):
-        if event.get("event") == "slot" and event.get("name") == FALLBACK_COUNT_SLOT:
-            try:
-                count = int(float(event.get("value") or 0))
-            except (TypeError, ValueError):
-                count = 0
-    return count
-
-
 def entity_values(tracker: Tracker, entity: str) -> list[str]:
     """Values of `entity` in the latest message."""
     entities = (tracker.latest_message or {}).get("entities") or []
@@ -187,11 +148,10 @@ def entity_values(tracker: Tracker, entity: str) -> list[str]:
 # --- handoff payload ---------------------------------------------------------------------------------
 
 _REASON_OPENINGS = {
-    REASON_CUSTOMER_REQUEST: "Customer asked to talk to a person.",
-    REASON_COMPLAINT: "Customer is complaining.",
-    REASON_NO_CONFIDENT_ANSWER: "The bot found no confident answer.",
-    REASON_REPEATED_FALLBACK: "The bot failed to answer twice in a row.",
-    REASON_ACTION_FAILED: "A bot action failed.",
+    HandoffReason.CUSTOMER_REQUEST: "Customer asked to talk to a person.",
+    HandoffReason.COMPLAINT: "Customer is complaining.",
+    HandoffReason.NO_CONFIDENT_ANSWER: "The bot found no confident answer.",
+    HandoffReason.ACTION_FAILED: "A bot action failed.",
 }
 
 
@@ -201,7 +161,7 @@ def quote(text: str | None, limit: int = SUMMARY_QUOTE_CHARS) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
-def handoff_summary(tracker: Tracker, reason: str, note: str | None = None, text: str | None = None) -> str:
+def handoff_summary(tracker: Tracker, reason: HandoffReason, note: str | None = None, text: str | None = None) -> str:
     """A one-paragraph summary for the agent queue: why, what about, and the customer's own words."""
     parts = [_REASON_OPENINGS.get(reason, f"Handoff ({reason}).")]
     if note:
@@ -218,17 +178,17 @@ def handoff_summary(tracker: Tracker, reason: str, note: str | None = None, text
     return " ".join(parts)
 
 
-def handoff_payload(
+def handoff_request(
     tracker: Tracker,
-    reason: str,
+    reason: HandoffReason,
     *,
     language: str,
     kb_candidates: list[dict[str, Any]] | None = None,
     note: str | None = None,
     text: str | None = None,
     extra: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The ``custom`` object of a handoff message (docs/architecture.md, "Hub ⇄ Rasa")."""
+) -> HandoffRequest:
+    """What the hub needs to queue the conversation for a person (docs/architecture.md, "Hub ⇄ Rasa")."""
     details: dict[str, Any] = {
         "intents": intent_history(tracker),
         "kb_candidates": list(kb_candidates or []),
@@ -239,7 +199,7 @@ def handoff_payload(
         details["order_number"] = order_number
     if extra:
         details.update(extra)
-    return {"handoff": {"reason": reason, "summary": handoff_summary(tracker, reason, note, text), "details": details}}
+    return HandoffRequest(reason=reason, summary=handoff_summary(tracker, reason, note, text), details=details)
 
 
 def _rounded(value: Any) -> float | None:
@@ -252,18 +212,19 @@ def _rounded(value: Any) -> float | None:
 def send_handoff(
     dispatcher: CollectingDispatcher,
     tracker: Tracker,
-    reason: str,
+    reason: HandoffReason,
     *,
     language: str,
     kb_candidates: list[dict[str, Any]] | None = None,
+    kb: KBOutcome | None = None,
     note: str | None = None,
     text: str | None = None,
     extra: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Utter ``utter_handoff`` with the handoff payload attached; returns the payload."""
-    payload = handoff_payload(
+) -> HandoffRequest:
+    """Utter ``utter_handoff`` with the handoff request (and `kb`, what the knowledge base decided) attached."""
+    request = handoff_request(
         tracker, reason, language=language, kb_candidates=kb_candidates, note=note, text=text, extra=extra
     )
-    dispatcher.utter_message(response="utter_handoff", json_message=payload)
+    dispatcher.utter_message(response="utter_handoff", json_message=BotCustom(handoff=request, kb=kb).dump())
     logger.info("handoff requested: sender=%s reason=%s", tracker.sender_id, reason)
-    return payload
+    return request

@@ -14,22 +14,15 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import (
-    REASON_COMPLAINT,
-    REASON_CUSTOMER_REQUEST,
-    conversation_language,
-    language_events,
-    latest_intent,
-    previous_user_text,
-    send_handoff,
-)
+from actions.common import conversation_language, language_events, latest_intent, previous_user_text, send_handoff
 from actions.kb import KnowledgeBaseAccess
+from core.contracts import CHOOSE_KB_ENTRY_INTENT, HandoffReason
 from core.settings import ActionSettings
 
 logger = logging.getLogger(__name__)
 
 #: Intents that are about the handoff itself, not the customer's issue.
-_META_INTENTS = ("request_human", "affirm", "deny", "greet", "thanks", "goodbye", "bot_challenge", "choose_kb_entry")
+_META_INTENTS = ("request_human", "affirm", "deny", "greet", "thanks", "goodbye", "bot_challenge", CHOOSE_KB_ENTRY_INTENT)
 
 
 class ActionHandoff(Action):
@@ -50,7 +43,7 @@ class ActionHandoff(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[dict[str, Any]]:
         language = conversation_language(tracker, self.settings.default_language)
         intent = latest_intent(tracker)
-        reason = REASON_COMPLAINT if intent == "complaint" else REASON_CUSTOMER_REQUEST
+        reason = HandoffReason.COMPLAINT if intent == "complaint" else HandoffReason.CUSTOMER_REQUEST
         issue_text = previous_user_text(tracker, skip_intents=_META_INTENTS)
         candidates = await self.kb.candidates(issue_text, language) if (self.kb and issue_text) else []
         send_handoff(dispatcher, tracker, reason, language=language, kb_candidates=candidates, text=issue_text)

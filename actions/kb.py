@@ -2,13 +2,17 @@
 
 The knowledge base decides (`KnowledgeBase.decide`) between
 
-- ``answer``: one entry is close enough: its answer is sent, with ``custom.kb`` naming the entry;
+- ``answer``: one entry is close enough: its answer is sent;
 - ``choices``: a few entries are plausible: the customer gets up to three buttons
   ``/choose_kb_entry{"kb_entry_id":"<id>"}`` titled by the entries' questions; choosing one (or typing
   "the second one") answers that entry directly;
 - ``none``: nothing is close: for intents with a static response (``utter_<intent>``, e.g. shipping) that
-  response is sent; otherwise an apology and a handoff (``no_confident_answer``, or ``repeated_fallback``
-  on the second miss in a row).
+  response is sent; otherwise an apology and a handoff (``no_confident_answer``). Whether that miss is the
+  second in a row (``repeated_fallback``) is the hub's decision: it sees every turn.
+
+Each of the three sends ``custom.kb`` (`core.payloads.KBOutcome`) with what the knowledge base decided, so the
+hub records it on every turn it decided: the entry answered, the entries offered, or the best score of a miss.
+A static response answers the customer without the knowledge base: it carries no ``custom.kb``.
 
 A missing or broken index never crashes the action: the customer is handed to a person (``action_failed``)
 unless a static response can answer.
@@ -24,35 +28,23 @@ from dataclasses import asdict, is_dataclass
 from typing import Any, Callable
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import (
-    FALLBACK_COUNT_SLOT,
-    REASON_ACTION_FAILED,
-    REASON_NO_CONFIDENT_ANSWER,
-    REASON_REPEATED_FALLBACK,
-    conversation_language,
-    entity_values,
-    language_events,
-    latest_intent,
-    previous_fallback_count,
-    send_handoff,
-)
+from actions.common import conversation_language, entity_values, language_events, latest_intent, send_handoff
+from core.contracts import CHOOSE_KB_ENTRY_INTENT, HandoffReason
+from core.markdown import to_plain
+from core.payloads import BotCustom, KBOutcome
 from core.settings import ActionSettings
 
 logger = logging.getLogger(__name__)
 
-CHOOSE_INTENT = "choose_kb_entry"
 ENTRY_ENTITY = "kb_entry_id"
 MAX_BUTTONS = 3
-#: Misses in a row after which the handoff reason becomes ``repeated_fallback``.
-REPEATED_FALLBACK_AT = 2
 #: Intents whose static ``utter_<intent>`` response answers when the knowledge base has nothing.
 STATIC_FALLBACK_INTENTS = frozenset({"shipping_info", "return_refund", "payment_problem", "cancel_order", "password_reset"})
 
-_PAYLOAD_RE = re.compile(r"^/" + CHOOSE_INTENT + r"(\{.*\})\s*$", re.DOTALL)
+_PAYLOAD_RE = re.compile(r"^/" + CHOOSE_KB_ENTRY_INTENT + r"(\{.*\})\s*$", re.DOTALL)
 _ORDINALS: tuple[tuple[re.Pattern[str], int], ...] = (
     (re.compile(r"\b(first|1st|top|1)\b|\b(number|option|no)\.?\s*one\b|^\s*one\s*$", re.I), 0),
     (re.compile(r"\b(second|2nd|middle|2)\b|\b(number|option|no)\.?\s*two\b|^\s*two\s*$", re.I), 1),
@@ -63,7 +55,7 @@ _ORDINALS: tuple[tuple[re.Pattern[str], int], ...] = (
 
 def choose_payload(entry_id: str) -> str:
     """The button payload that chooses knowledge-base entry `entry_id`."""
-    return "/" + CHOOSE_INTENT + json.dumps({ENTRY_ENTITY: entry_id}, separators=(",", ":"))
+    return "/" + CHOOSE_KB_ENTRY_INTENT + json.dumps({ENTRY_ENTITY: entry_id}, separators=(",", ":"))
 
 
 def entry_id_from_payload(payload: str | None) -> str | None:
@@ -134,17 +126,9 @@ def hit_to_dict(hit: Any) -> dict[str, Any]:
     return dict(hit)
 
 
-def _plain(markdown: str) -> str:
-    try:
-        from core.markdown import to_plain
-    except ImportError:  # pragma: no cover - kb_index is part of the project
-        return markdown
-    return to_plain(markdown)
-
-
 def render_answer(hit: Any) -> str:
     """The customer-facing text of an entry: its answer as plain text, then its links."""
-    text = _plain(str(hit_value(hit, "answer", ""))).strip()
+    text = to_plain(str(hit_value(hit, "answer", ""))).strip()
     links = []
     for link in hit_value(hit, "links", ()) or ():
         title, url = hit_value(link, "title", ""), hit_value(link, "url", "")
@@ -247,13 +231,13 @@ class ActionAnswerFromKB(Action):
         try:
             if self.kb is None:
                 raise RuntimeError("no knowledge base configured")
-            if intent == CHOOSE_INTENT:
+            if intent == CHOOSE_KB_ENTRY_INTENT:
                 chosen = self._chosen_entry_id(tracker, text)
                 if chosen:
                     entry = await self.kb.entry(chosen, language)
                     if entry is not None:
                         self._answer(dispatcher, entry, score=1.0)
-                        return events + self._reset_misses(tracker)
+                        return events
                     logger.info("chosen knowledge-base entry %r no longer exists", chosen)
                     text = ""  # a stale button: nothing to search for
             decision = await self.kb.decide(text, language) if text else None
@@ -263,25 +247,30 @@ class ActionAnswerFromKB(Action):
                 dispatcher.utter_message(response=static)
                 return events
             dispatcher.utter_message(response="utter_kb_unavailable")
-            send_handoff(dispatcher, tracker, REASON_ACTION_FAILED, language=language, note="The knowledge base is unavailable.")
+            send_handoff(dispatcher, tracker, HandoffReason.ACTION_FAILED, language=language,
+                         note="The knowledge base is unavailable.")
             return events
 
         kind = getattr(decision, "kind", "none")
         hits = list(getattr(decision, "hits", []) or [])
+        best = getattr(decision, "best_score", None)
         if kind == "answer" and hits:
             self._answer(dispatcher, hits[0], score=hit_value(hits[0], "score"))
-            return events + self._reset_misses(tracker)
+            return events
         if kind == "choices" and hits:
+            offered = hits[:MAX_BUTTONS]
             buttons = [
                 {"title": str(hit_value(hit, "question", hit_entry_id(hit))), "payload": choose_payload(hit_entry_id(hit))}
-                for hit in hits[:MAX_BUTTONS]
+                for hit in offered
             ]
-            dispatcher.utter_message(response="utter_kb_choices", buttons=buttons)
-            return events + self._reset_misses(tracker)
+            outcome = KBOutcome(decision="choices", choices=[hit_entry_id(hit) for hit in offered], best_score=best)
+            dispatcher.utter_message(response="utter_kb_choices", buttons=buttons, json_message=BotCustom(kb=outcome).dump())
+            return events
         if static:
             dispatcher.utter_message(response=static)
-            return events + self._reset_misses(tracker)
-        return events + await self._miss(dispatcher, tracker, language, decision, text)
+            return events
+        await self._miss(dispatcher, tracker, language, best, text)
+        return events
 
     # --- helpers ------------------------------------------------------------------------------------
 
@@ -304,24 +293,18 @@ class ActionAnswerFromKB(Action):
 
     @staticmethod
     def _answer(dispatcher: CollectingDispatcher, hit: Any, score: Any) -> None:
-        payload = {"kb": {"entry_id": hit_entry_id(hit), "score": score, "language": hit_value(hit, "language")}}
-        dispatcher.utter_message(text=render_answer(hit), json_message=payload)
-
-    @staticmethod
-    def _reset_misses(tracker: Tracker) -> list[dict[str, Any]]:
-        if not tracker.get_slot(FALLBACK_COUNT_SLOT):
-            return []
-        return [SlotSet(FALLBACK_COUNT_SLOT, 0.0)]
+        outcome = KBOutcome(decision="answer", entry_id=hit_entry_id(hit), score=score, language=hit_value(hit, "language"))
+        dispatcher.utter_message(text=render_answer(hit), json_message=BotCustom(kb=outcome).dump())
 
     async def _miss(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str, decision: Any, text: str
-    ) -> list[dict[str, Any]]:
-        count = previous_fallback_count(tracker) + 1
-        reason = REASON_REPEATED_FALLBACK if count >= REPEATED_FALLBACK_AT else REASON_NO_CONFIDENT_ANSWER
-        best = getattr(decision, "best_score", None)
-        note = f"Best knowledge-base score {best:.2f}." if isinstance(best, (int, float)) else None
-        # `none` decisions carry no hits: list the closest entries anyway, as hints for the agent.
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, language: str, best: Any, text: str
+    ) -> None:
+        """Nothing close enough: apologise and hand over (`no_confident_answer`), with the closest entries as
+        hints for the agent (`none` decisions carry no hits)."""
+        scored = isinstance(best, (int, float))
+        note = f"Best knowledge-base score {best:.2f}." if scored else None
         candidates = await self.kb.candidates(text, language) if (self.kb and text) else []
         dispatcher.utter_message(response="utter_kb_no_answer")
-        send_handoff(dispatcher, tracker, reason, language=language, kb_candidates=candidates, note=note)
-        return [SlotSet(FALLBACK_COUNT_SLOT, float(count))]
+        outcome = KBOutcome(decision="none", best_score=best if scored else None)
+        send_handoff(dispatcher, tracker, HandoffReason.NO_CONFIDENT_ANSWER, language=language,
+                     kb_candidates=candidates, kb=outcome, note=note)

@@ -10,17 +10,21 @@ and re-asks precisely when something that looks like an attempt is not a valid n
 - 404: the number is unknown → says so and forgets the number, so the next request asks again;
 - anything else (connection refused, timeout, 5xx, unreadable JSON) → the order system is unreachable:
   an apology and a handoff (``action_failed``) so a person can look the order up.
+
+A GET changes nothing, so temporary failures (`core.errors.Retryable`: connection refused, a timeout, 5xx) are
+tried again a few times, quickly, within ``ORDER_API_TIMEOUT_S`` for the whole lookup: the customer is waiting
+and the hub waits for Rasa only ``RASA_TIMEOUT_S``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
+import time
 from typing import Any
 from urllib.parse import quote
 
-import requests
+import httpx
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -28,7 +32,6 @@ from rasa_sdk.types import DomainDict
 
 from actions.common import (
     ORDER_NUMBER_SLOT,
-    REASON_ACTION_FAILED,
     conversation_language,
     entity_values,
     find_order_number,
@@ -37,6 +40,8 @@ from actions.common import (
     normalize_order_number,
     send_handoff,
 )
+from core.contracts import HandoffReason
+from core.errors import CallError, Retryable, check_response, from_httpx_error, retrying
 from core.i18n import format_date, t
 from core.settings import ActionSettings
 
@@ -106,25 +111,38 @@ def describe_order(order: dict[str, Any], language: str = "en") -> str:
     return "\n".join(parts)
 
 
-class OrderClient:
-    """A small client for the order system's ``GET /orders/{order_number}``."""
+#: Tries of one lookup in all, and the backoff between them (short: a customer is waiting for the answer).
+LOOKUP_ATTEMPTS = 3
+RETRY_BASE_S = 0.1
+RETRY_MAX_S = 0.5
+#: A retry is made only while at least this much of the lookup's time budget is left.
+MIN_ATTEMPT_S = 0.2
+SERVICE = "order system"
 
-    def __init__(self, settings: ActionSettings, session: requests.Session | None = None) -> None:
+
+class OrderClient:
+    """A small client for the order system's ``GET /orders/{order_number}`` (one pooled `httpx.AsyncClient`)."""
+
+    def __init__(self, settings: ActionSettings, http: httpx.AsyncClient | None = None) -> None:
         self.base_url = settings.order_api.rstrip("/")
         self.timeout_s = settings.order_api_timeout_s
-        self.session = session or requests.Session()
+        self.http = http or httpx.AsyncClient(headers={"Accept": "application/json"})
 
-    def get_order(self, order_number: str) -> dict[str, Any]:
+    async def get_order(self, order_number: str) -> dict[str, Any]:
         """The order record; `OrderNotFound` for 404, `OrderLookupError` for anything unusable."""
         url = f"{self.base_url}/orders/{quote(order_number, safe='')}"
+        deadline = time.monotonic() + self.timeout_s
+
+        def worth_retrying(exc: BaseException) -> bool:
+            return isinstance(exc, Retryable) and deadline - time.monotonic() >= MIN_ATTEMPT_S
+
         try:
-            response = self.session.get(url, timeout=self.timeout_s, headers={"Accept": "application/json"})
-        except requests.RequestException as exc:
-            raise OrderLookupError(f"GET {url} failed: {exc.__class__.__name__}: {exc}") from exc
-        if response.status_code == 404:
-            raise OrderNotFound(order_number)
-        if response.status_code != 200:
-            raise OrderLookupError(f"GET {url} answered {response.status_code}")
+            async for attempt in retrying(attempts=LOOKUP_ATTEMPTS, base_s=RETRY_BASE_S, max_s=RETRY_MAX_S,
+                                          what=f"GET {url}", retry_on=worth_retrying):
+                with attempt:
+                    response = await self._get(url, order_number, timeout_s=max(deadline - time.monotonic(), MIN_ATTEMPT_S))
+        except CallError as exc:
+            raise OrderLookupError(f"GET {url} failed: {exc}") from exc
         try:
             data = response.json()
         except ValueError as exc:
@@ -132,6 +150,19 @@ class OrderClient:
         if not isinstance(data, dict):
             raise OrderLookupError(f"GET {url} answered with {type(data).__name__}, not an object")
         return data
+
+    async def _get(self, url: str, order_number: str, *, timeout_s: float) -> httpx.Response:
+        try:
+            response = await self.http.get(url, timeout=timeout_s)
+        except httpx.HTTPError as exc:
+            # sent=False: a GET may be repeated, so even a read timeout is worth another try.
+            raise from_httpx_error(exc, service=SERVICE, sent=False) from exc
+        if response.status_code == 404:
+            raise OrderNotFound(order_number)
+        return check_response(response, service=SERVICE)
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
 
 
 class ValidateOrderStatusForm(FormValidationAction):
@@ -178,9 +209,9 @@ class ValidateOrderStatusForm(FormValidationAction):
 class ActionOrderStatus(Action):
     """Looks the order up in the order system and tells the customer where it is."""
 
-    def __init__(self, settings: ActionSettings, client: OrderClient | None = None, session: requests.Session | None = None) -> None:
+    def __init__(self, settings: ActionSettings, client: OrderClient | None = None) -> None:
         self.settings = settings
-        self.client = client or OrderClient(settings, session)
+        self.client = client or OrderClient(settings)
 
     def name(self) -> str:
         return "action_order_status"
@@ -194,7 +225,7 @@ class ActionOrderStatus(Action):
             dispatcher.utter_message(response="utter_ask_order_number")
             return events + [SlotSet(ORDER_NUMBER_SLOT, None)]
         try:
-            order = await asyncio.to_thread(self.client.get_order, order_number)
+            order = await self.client.get_order(order_number)
         except OrderNotFound:
             logger.info("order %s not found (sender %s)", order_number, tracker.sender_id)
             dispatcher.utter_message(response="utter_order_not_found", order_number=order_number)
@@ -205,7 +236,7 @@ class ActionOrderStatus(Action):
             send_handoff(
                 dispatcher,
                 tracker,
-                REASON_ACTION_FAILED,
+                HandoffReason.ACTION_FAILED,
                 language=language,
                 note=f"The order system could not be reached to look up {order_number}.",
                 extra={"order_number": order_number, "error": str(exc)[:300]},

@@ -10,7 +10,7 @@ Routes
 - ``POST /kb/search`` ``{"query", "language", "k"}``: the best knowledge-base hits (agent suggestions).
 - ``POST /kb/reload``: load the live index again; ``{"reloaded": bool, "kb": <manifest>}``.
 
-The actions are built here with their dependencies (settings, the knowledge base, an HTTP session for the
+The actions are built here with their dependencies (settings, the knowledge base, an HTTP client for the
 order system), so tests and the launcher can inject their own.
 """
 
@@ -24,8 +24,9 @@ import zlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-import requests
-from rasa_sdk import Action, utils
+import httpx
+import rasa_sdk
+from rasa_sdk import Action
 from rasa_sdk.executor import ActionExecutor
 from rasa_sdk.interfaces import ActionExecutionRejection, ActionMissingDomainException, ActionNotFoundException
 from starlette.applications import Starlette
@@ -48,6 +49,31 @@ ACTION_ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (ActionMissingDomainException, 449),
 )
 MAX_SEARCH_K = 20
+#: The Rasa release this action server serves (requirements-rasa.txt). rasa-sdk's own check
+#: (`rasa_sdk.utils.check_version_compatibility`) wants rasa and rasa-sdk of the same major.minor and warns on
+#: every call otherwise; rasa-sdk 3.21 on Python 3.11 serving Rasa 3.6 is the pair tests/integration run, so
+#: that check is not called. `RasaVersionCheck` says so once at start and warns once for any other release.
+TESTED_RASA = "3.6"
+
+
+class RasaVersionCheck:
+    """Warns once per Rasa release (major.minor) that calls us and is not `TESTED_RASA`."""
+
+    def __init__(self, tested: str = TESTED_RASA) -> None:
+        self.tested = tested
+        self.seen: set[str] = {tested}
+
+    def announce(self) -> None:
+        logger.info("serving Rasa %s with rasa-sdk %s: a tested pair, so rasa-sdk's same-version check is off",
+                    self.tested, rasa_sdk.__version__)
+
+    def __call__(self, version: Any) -> None:
+        release = ".".join(str(version).split(".")[:2]) if version else "unknown"
+        if release in self.seen:
+            return
+        self.seen.add(release)
+        logger.warning("called by Rasa %s; this action server is tested with Rasa %s (requirements-rasa.txt)",
+                       version or "of an unknown version", self.tested)
 
 
 def default_holder(settings: ActionSettings) -> Any:
@@ -66,14 +92,14 @@ def default_holder(settings: ActionSettings) -> Any:
     )
 
 
-def build_actions(settings: ActionSettings, kb: KnowledgeBaseAccess | None, session: requests.Session) -> list[Action]:
+def build_actions(settings: ActionSettings, kb: KnowledgeBaseAccess | None, orders: OrderClient) -> list[Action]:
     """Every custom action of the bot, constructed with its dependencies."""
     return [
         ActionSessionStart(settings),
         ActionAnswerFromKB(kb, settings),
         ActionHandoff(settings, kb),
         ValidateOrderStatusForm(settings),
-        ActionOrderStatus(settings, OrderClient(settings, session)),
+        ActionOrderStatus(settings, orders),
     ]
 
 
@@ -101,7 +127,7 @@ def create_app(
     holder: Any = None,
     settings: ActionSettings | None = None,
     *,
-    session: requests.Session | None = None,
+    http: httpx.AsyncClient | None = None,
     warm_up: bool = True,
 ) -> Starlette:
     """The action server app.
@@ -110,7 +136,7 @@ def create_app(
         executor: a ready `ActionExecutor`; by default one is built with `build_actions`.
         holder: a `kb_index.KnowledgeBaseHolder`; by default one for ``settings.kb_index_dir``.
         settings: by default `ActionSettings.from_env()`.
-        session: the `requests.Session` for the order system (one per app, connection pooling).
+        http: the `httpx.AsyncClient` for the order system (one per app, connection pooling; closed with it).
         warm_up: load the knowledge base (encoder and index) in the background at start-up, so the first
             question does not wait for it.
     """
@@ -118,10 +144,11 @@ def create_app(
     if holder is None:
         holder = default_holder(settings)
     kb = KnowledgeBaseAccess(holder, settings) if holder is not None else None
-    http = session or requests.Session()
+    orders = OrderClient(settings, http)
+    check_rasa_version = RasaVersionCheck()
     if executor is None:
         executor = ActionExecutor()
-        for action in build_actions(settings, kb, http):
+        for action in build_actions(settings, kb, orders):
             executor.register_action(action)
 
     async def webhook(request: Request) -> JSONResponse:
@@ -133,7 +160,7 @@ def create_app(
             return _error("Invalid body request: expected a JSON object with 'next_action' and 'tracker'", 400)
         if not isinstance(action_call.get("next_action"), str) or not action_call["next_action"]:
             return _error("Invalid body request: 'next_action' is missing", 400)
-        utils.check_version_compatibility(action_call.get("version"))
+        check_rasa_version(action_call.get("version"))
         action_name = action_call["next_action"]
         try:
             result = await executor.run(action_call)
@@ -196,6 +223,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        check_rasa_version.announce()
         task: asyncio.Task[Any] | None = None
         if warm_up and kb is not None:
             task = asyncio.create_task(_warm_up(kb))
@@ -204,7 +232,7 @@ def create_app(
         finally:
             if task is not None and not task.done():
                 task.cancel()
-            http.close()
+            await orders.aclose()
 
     routes = [
         Route("/webhook", webhook, methods=["POST"]),

@@ -16,19 +16,14 @@ from rasa_sdk.events import ActionExecuted, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions.common import (
-    FALLBACK_COUNT_SLOT,
-    LANGUAGE_SLOT,
-    SESSION_METADATA_SLOT,
-    metadata_language,
-    normalize_language,
-)
+from actions.common import LANGUAGE_SLOT, SESSION_METADATA_SLOT, metadata_language
+from core.languages import DEFAULT_LANGUAGE, normalize_language
 from core.settings import ActionSettings
 
 logger = logging.getLogger(__name__)
 
 #: Slots that describe one session only and start fresh in the next.
-SESSION_ONLY_SLOTS = frozenset({"requested_slot", FALLBACK_COUNT_SLOT, SESSION_METADATA_SLOT, LANGUAGE_SLOT})
+SESSION_ONLY_SLOTS = frozenset({"requested_slot", SESSION_METADATA_SLOT, LANGUAGE_SLOT})
 
 
 class ActionSessionStart(Action):
@@ -56,7 +51,7 @@ class ActionSessionStart(Action):
             metadata_language(metadata)
             or normalize_language(tracker.get_slot(LANGUAGE_SLOT))
             or normalize_language(self.settings.default_language)
-            or "en"
+            or DEFAULT_LANGUAGE
         )
         events.append(SlotSet(LANGUAGE_SLOT, language))
         events.append(ActionExecuted("action_listen"))

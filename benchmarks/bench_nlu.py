@@ -183,7 +183,7 @@ def write_rasa_json(rows: list[tuple[str, str]], path: Path) -> None:
 
 
 def rasa_env(cache: Path) -> dict[str, str]:
-    from bot.launcher import ONE_THREAD_ENV
+    from tools.launcher import ONE_THREAD_ENV
 
     env = {**os.environ, **ONE_THREAD_ENV, "RASA_CACHE_DIRECTORY": str(cache)}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")]))
@@ -374,7 +374,7 @@ def classification_metrics(rows: list[tuple[str, str]], parsed: Parsed, oos_labe
 
 
 def scores_for(rows: list[tuple[str, str]], parsed: Parsed, oos_label: str | None):
-    from nlu_components.calibrate import Scores
+    from nlu_components.metrics import Scores
 
     return Scores(top=parsed.top, second=parsed.second,
                   correct=np.array([p == y for p, (_, y) in zip(parsed.predicted, rows)]),
@@ -385,7 +385,7 @@ def scores_for(rows: list[tuple[str, str]], parsed: Parsed, oos_label: str | Non
 def best_on_curve(scores, ambiguity: float, min_oos_recall: float) -> dict[str, float] | None:
     """The highest in-scope accuracy on a curve (0.01 steps) among thresholds with OOS recall ≥ `min_oos_recall`.
     An oracle, for test data only: how close any threshold could come to the targets, not a calibration."""
-    from nlu_components.calibrate import trade_off
+    from nlu_components.metrics import trade_off
 
     ok = [p for p in trade_off(scores, ambiguity) if p["oos_recall"] >= min_oos_recall]
     return max(ok, key=lambda p: (p["in_scope_accuracy"], -p["threshold"])) if ok else None
@@ -494,7 +494,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(PROJECT_ROOT))
-    from nlu_components.calibrate import choose_threshold, curve_point, fallback_settings, trade_off
+    from nlu_components.metrics import choose_threshold, curve_point, fallback_settings, trade_off
 
     load_before = os.getloadavg()[0]
     ds = load_dataset(args.dataset, args.test, args.seed, args.oos_intent, not args.no_oos_train)

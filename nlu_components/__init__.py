@@ -5,6 +5,7 @@
 - `featurizer`  `SentenceEmbeddingFeaturizer`: Rasa dense featurizer over the ONNX encoder.
 - `classifier`  `LinearIntentClassifier`: logistic regression over [sentence embedding ⊕ TF-IDF].
 - `validate`    checks NLU training data before training (files, encodings, duplicates, tiny intents).
+- `metrics`     the FallbackClassifier rule on validation predictions: trade-off curve, threshold choice.
 - `calibrate`   picks the FallbackClassifier threshold from validation data and writes it into config.yml.
 - `evaluate`    held-out / cross-validation report on the project's own nlu_data/ (`make test-nlu`).
 - `hub_channel` `HubRestInput`: Rasa's REST channel that also returns the parsed intent (credentials.yml).

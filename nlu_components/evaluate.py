@@ -28,6 +28,7 @@ import numpy as np
 import yaml
 
 from nlu_components import PROJECT_ROOT
+from nlu_components.metrics import Scores, curve_point, fallback_settings
 from nlu_components.validate import Example, plain_text, validate
 
 
@@ -134,7 +135,6 @@ def report(title: str, examples: list[Example], result: CVResult, *, fallback: d
            top_pairs: int = 8, per_pair: int = 3) -> dict[str, Any]:
     from sklearn.metrics import f1_score
 
-    from nlu_components.calibrate import Scores, curve_point
 
     labels = [e.intent for e in examples]
     pred_idx = result.probas.argmax(axis=1)
@@ -184,7 +184,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, default=None, help="also write the report as JSON here")
     args = parser.parse_args(argv)
 
-    from nlu_components.calibrate import fallback_settings
 
     checked = validate(args.data + ([args.heldout] if args.heldout else []))
     for problem in checked.problems:

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m nlu_components.export_onnx [--model all-MiniLM-L6-v2] [--out models/encoder] [--force]
     .venv/bin/python -m nlu_components.export_onnx --config config.yml   # every encoder the pipeline names
+    … --quiet   # say only what is exported, not what is up to date (the launcher, `make encoder`)
 
 The multilingual USE encoder (`use-multilingual-v3`) is not a sentence-transformers model: its numpy network is
 written as an ONNX graph by `encoders.use_onnx` (same vectors, several times faster).
@@ -107,12 +108,13 @@ def up_to_date(target: Path, name: str, src_hash: str) -> bool:
             and (target / manifest["tokenizer"]).exists())
 
 
-def export(model: str, out_root: Path, *, force: bool = False) -> Path:
+def export(model: str, out_root: Path, *, force: bool = False, quiet: bool = False) -> Path:
     name, folder = source_location(model)
     target = encoder_dir(name, out_root)
     src_hash = source_sha256(folder, name)
     if not force and up_to_date(target, name, src_hash):
-        say(f"ONNX encoder is up to date ({target})")
+        if not quiet:
+            say(f"ONNX encoder is up to date ({target})")
         return target
 
     started = time.monotonic()
@@ -236,14 +238,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=None,
                         help="export the model(s) named by SentenceEmbeddingFeaturizer in this Rasa config instead")
     parser.add_argument("--force", action="store_true")
+    parser.add_argument("--quiet", action="store_true", help="say nothing about encoders that are up to date")
     args = parser.parse_args(argv)
+
+    def report(message: str) -> None:
+        if not (args.quiet and "is up to date" in message):
+            say(message)
+
     wanted = models_in_config(args.config) if args.config is not None else [
         (model, None) for model in as_model_list(args.model)]
     for model, where in wanted:
         if is_multilingual(model):  # USE: its numpy network written as an ONNX graph (encoders.use_onnx)
-            print(use_onnx.export(args.out, force=args.force, say=say))
+            print(use_onnx.export(args.out, force=args.force, say=report))
             continue
-        target = export(model, where.parent if where else args.out, force=args.force)
+        target = export(model, where.parent if where else args.out, force=args.force, quiet=args.quiet)
         if where is not None and target != where:
             sys.exit(f"[encoder] error: encoder_dir {where} must be named after the model ({target.name})")
         print(target)

@@ -25,9 +25,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-logger = logging.getLogger(__name__)
+from core.contracts import NLU_HEADER
 
-NLU_HEADER = "X-Rasa-Nlu"
+logger = logging.getLogger(__name__)
 
 
 class HubRestInput(RestInput):

@@ -49,7 +49,8 @@ def _vectorizer(kind: str, ngrams: Sequence[int], cfg: dict[str, Any], vocabular
         sublinear_tf=True,
         min_df=1 if vocabulary is not None else int(min_df),
         max_features=None if vocabulary is not None else int(cfg["max_features"]),
-        token_pattern=r"(?u)\b\w+\b",  # keeps one-letter words ("i", "a") that matter in short messages
+        # keeps one-letter words ("i", "a") that matter in short messages; char n-grams take no token pattern
+        token_pattern=r"(?u)\b\w+\b" if kind == "word" else None,
         dtype=np.float32,
         vocabulary=vocabulary,
     )

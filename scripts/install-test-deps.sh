@@ -6,7 +6,7 @@ need=()
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
-if [ ${#need[@]} -eq 0 ]; then echo "[install] test dependencies present (chromium, postgresql, redis)"; exit 0; fi
+[ ${#need[@]} -eq 0 ] && exit 0  # all present: nothing to say
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
 echo "[install] installing from Debian: ${need[*]}"

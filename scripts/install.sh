@@ -10,9 +10,8 @@ stamp_ok() { [ -f "$1/.installed" ] && [ "$(cat "$1/.installed")" = "$2" ]; }
 hash_of() { cat "$@" | sha256sum | cut -d' ' -f1; }
 
 hub_hash=$(hash_of pyproject.toml constraints-hub.txt)
-if stamp_ok .venv "$hub_hash"; then
-  echo "[install] .venv (Python 3.11) is up to date"
-else
+# Up to date: nothing to say (`make run` and `make test` start with this).
+if ! stamp_ok .venv "$hub_hash"; then
   py311=$(scripts/find-python.sh 3.11)
   echo "[install] creating .venv with $py311 (hub, actions, knowledge base; a few minutes the first time)"
   [ -x .venv/bin/python ] || "$py311" -m venv .venv
@@ -24,9 +23,7 @@ else
 fi
 
 rasa_hash=$(hash_of requirements-rasa.txt)
-if stamp_ok .venv-rasa "$rasa_hash"; then
-  echo "[install] .venv-rasa (Python 3.10, Rasa) is up to date"
-else
+if ! stamp_ok .venv-rasa "$rasa_hash"; then
   py310=$(scripts/find-python.sh 3.10)
   echo "[install] creating .venv-rasa with $py310 (Rasa 3.6.21 and TensorFlow: about 3 minutes the first time)"
   [ -x .venv-rasa/bin/python ] || "$py310" -m venv .venv-rasa

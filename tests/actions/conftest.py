@@ -135,6 +135,7 @@ ORDERS: dict[str, dict[str, Any]] = {
         "items": [{"name": "Linen duvet cover", "quantity": 1}, {"name": "USB-C cable", "quantity": 2}],
     },
     "BC-222222": {"order_number": "BC-222222", "status": "processing", "eta": "2026-12-01", "items": []},
+    "BC-503503": {"order_number": "BC-503503", "status": "packed", "items": []},
 }
 
 
@@ -145,6 +146,8 @@ def _handler(requests_seen: list[str]) -> type[BaseHTTPRequestHandler]:
             number = self.path.rsplit("/", 1)[-1]
             if number == "BC-500500":
                 self._send(500, {"error": "database unavailable"})
+            elif number == "BC-503503" and requests_seen.count(self.path) == 1:
+                self._send(503, {"error": "restarting"})  # a blip: the next request is answered
             elif number == "BC-777777":
                 time.sleep(3)  # longer than the client's timeout
                 self._send(200, {})

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from http.server import ThreadingHTTPServer
 from typing import Any
 
+from core.payloads import BotCustom
+
 
 @dataclass
 class OrderServer:
@@ -37,7 +39,6 @@ class Conversation:
         self.slots: dict[str, Any] = {
             "order_number": None,
             "language": None,
-            "fallback_count": 0.0,
             "requested_slot": None,
             "session_started_metadata": None,
         }
@@ -125,6 +126,14 @@ def custom_of(result: dict[str, Any], key: str) -> dict[str, Any] | None:
         if key in custom:
             return custom[key]
     return None
+
+
+def bot_custom(result: dict[str, Any]) -> BotCustom:
+    """The `custom` parts of the action's responses, read as the hub reads them (`BotCustom.parse`)."""
+    merged: dict[str, Any] = {}
+    for response in result["responses"]:
+        merged.update(response.get("custom") or {})
+    return BotCustom.parse(merged)
 
 
 def slot_events(result: dict[str, Any]) -> dict[str, Any]:

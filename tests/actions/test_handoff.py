@@ -8,8 +8,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from actions.server import create_app
+from core.contracts import HandoffReason
 from core.settings import ActionSettings
-from tests.actions.support import Conversation, custom_of
+from tests.actions.support import Conversation, bot_custom, custom_of
 
 
 @pytest.fixture()
@@ -33,7 +34,7 @@ def test_customer_request_payload(client: TestClient, domain: dict[str, Any]) ->
     [message] = result["responses"]
     assert message["response"] == "utter_handoff"
     handoff = custom_of(result, "handoff")
-    assert handoff["reason"] == "customer_request"
+    assert bot_custom(result).handoff.reason == HandoffReason.CUSTOMER_REQUEST
     assert handoff["summary"].startswith("Customer asked to talk to a person.")
     assert "gift card code does not work" in handoff["summary"]  # the issue, not "talk to a human"
     assert "Order: BC-123456." in handoff["summary"]
@@ -59,6 +60,7 @@ def test_complaint_reason_and_fallback_candidate(client: TestClient, domain: dic
     result = client.post("/webhook", json=conv.call("action_handoff", domain)).json()
     handoff = custom_of(result, "handoff")
     assert handoff["reason"] == "complaint"
+    assert bot_custom(result).kb is None  # not a knowledge-base turn
     assert "worst service ever" in handoff["summary"]
     assert handoff["details"]["intents"][0] == {"intent": "nlu_fallback", "confidence": 0.4, "candidate": {"intent": "faq", "confidence": 0.31}}
     assert handoff["details"]["language"] == "it"
@@ -70,5 +72,5 @@ def test_handoff_without_knowledge_base_still_works(settings: ActionSettings, br
     with TestClient(create_app(holder=broken_holder, settings=settings, warm_up=False)) as test_client:
         result = test_client.post("/webhook", json=conv.call("action_handoff", domain)).json()
     handoff = custom_of(result, "handoff")
-    assert handoff["reason"] == "customer_request"
+    assert bot_custom(result).handoff.reason == HandoffReason.CUSTOMER_REQUEST
     assert handoff["details"]["kb_candidates"] == []

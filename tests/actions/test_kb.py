@@ -10,8 +10,10 @@ from starlette.testclient import TestClient
 
 from actions.kb import choose_payload, entry_id_from_payload, ordinal_choice
 from actions.server import create_app
+from core.contracts import HandoffReason
+from core.payloads import KBOutcome
 from core.settings import ActionSettings
-from tests.actions.support import Conversation, custom_of, slot_events
+from tests.actions.support import Conversation, bot_custom, custom_of, slot_events
 
 
 def run_kb(holder: Any, settings: ActionSettings, conv: Conversation, domain: dict[str, Any]) -> dict[str, Any]:
@@ -42,27 +44,24 @@ def test_payload_helpers() -> None:
 
 
 def test_answer(kb_holder: Any, settings: ActionSettings, domain: dict[str, Any]) -> None:
-    conv = Conversation(slots={"fallback_count": 1.0}).user("do gift cards expire?", "faq", 0.81)
+    conv = Conversation().user("do gift cards expire?", "faq", 0.81)
     result = run_kb(kb_holder, settings, conv, domain)
     [message] = result["responses"]
     assert "valid for 2 years" in message["text"]
     assert "**" not in message["text"]  # Markdown rendered to plain text
     assert message["text"].endswith("Gift cards: https://brightcart.example/gift-cards")
-    kb = message["custom"]["kb"]
-    assert kb["entry_id"] == "gift-cards" and kb["language"] == "en"
-    assert kb["score"] >= settings.kb_answer_threshold
-    assert set(kb) == {"entry_id", "score", "language"}
-    assert slot_events(result)["fallback_count"] == 0.0
+    assert message["custom"]["kb"]["entry_id"] == "gift-cards"  # what the hub stores with the message
+    custom = bot_custom(result)
+    assert custom.kb == KBOutcome(decision="answer", entry_id="gift-cards", score=custom.kb.score, language="en")
+    assert custom.kb.score >= settings.kb_answer_threshold
+    assert custom.handoff is None
 
 
 def test_answer_in_the_conversation_language(kb_holder: Any, settings: ActionSettings, domain: dict[str, Any]) -> None:
     conv = Conversation().user("do gift cards expire", "faq", metadata={"language": "it", "channel": "telegram"})
     result = run_kb(kb_holder, settings, conv, domain)
-    assert result["responses"][0]["custom"]["kb"] == {
-        "entry_id": "gift-cards",
-        "score": pytest.approx(result["responses"][0]["custom"]["kb"]["score"]),
-        "language": "it",
-    }
+    kb = bot_custom(result).kb
+    assert (kb.decision, kb.entry_id, kb.language) == ("answer", "gift-cards", "it")
     assert "2 anni" in result["responses"][0]["text"]
     assert slot_events(result)["language"] == "it"
 
@@ -76,7 +75,12 @@ def test_choices_offer_buttons(kb_holder: Any, settings: ActionSettings, domain:
     assert 2 <= len(buttons) <= 3
     assert {b["payload"] for b in buttons} <= {choose_payload(i) for i in ("gift-cards", "warranty", "store-pickup")}
     assert "How do gift cards work?" in {b["title"] for b in buttons}
-    assert custom_of(result, "handoff") is None
+    custom = bot_custom(result)
+    assert custom.handoff is None
+    # The hub learns which entries were offered, in the buttons' order, and how close the best one was.
+    assert custom.kb.decision == "choices"
+    assert [choose_payload(entry_id) for entry_id in custom.kb.choices] == [b["payload"] for b in buttons]
+    assert custom.kb.best_score is not None and custom.kb.best_score < FORCE_CHOICES["kb_answer_threshold"]
 
 
 def test_button_choice_answers_that_entry(kb_holder: Any, settings: ActionSettings, domain: dict[str, Any]) -> None:
@@ -85,7 +89,7 @@ def test_button_choice_answers_that_entry(kb_holder: Any, settings: ActionSettin
     result = run_kb(kb_holder, settings.replace(**FORCE_NONE), conv, domain)
     [message] = result["responses"]
     assert "2-year warranty" in message["text"]
-    assert message["custom"]["kb"] == {"entry_id": "warranty", "score": 1.0, "language": "en"}
+    assert bot_custom(result).kb == KBOutcome(decision="answer", entry_id="warranty", score=1.0, language="en")
 
 
 def test_typed_choice_picks_from_the_offered_buttons(kb_holder: Any, settings: ActionSettings, domain: dict[str, Any]) -> None:
@@ -105,46 +109,38 @@ def test_none_apologises_and_hands_over(kb_holder: Any, settings: ActionSettings
     result = run_kb(kb_holder, settings.replace(**FORCE_NONE), conv, domain)
     assert [r.get("response") for r in result["responses"]] == ["utter_kb_no_answer", "utter_handoff"]
     handoff = custom_of(result, "handoff")
-    assert handoff["reason"] == "no_confident_answer"
     assert "dog to the warehouse" in handoff["summary"]
     assert len(handoff["details"]["kb_candidates"]) == 3  # closest entries, as hints for the agent
     assert handoff["details"]["intents"] == [{"intent": "nlu_fallback", "confidence": 0.2}]
-    assert slot_events(result)["fallback_count"] == 1.0
+    custom = bot_custom(result)
+    assert custom.handoff.reason == HandoffReason.NO_CONFIDENT_ANSWER
+    assert custom.kb.decision == "none" and custom.kb.entry_id is None and custom.kb.choices == []
+    assert custom.kb.best_score < FORCE_NONE["kb_suggest_threshold"]
+    assert f"Best knowledge-base score {custom.kb.best_score:.2f}." in handoff["summary"]
 
 
-def test_second_miss_in_a_row_is_repeated_fallback(kb_holder: Any, settings: ActionSettings, domain: dict[str, Any]) -> None:
+def test_a_second_miss_in_a_row_is_left_to_the_hub(kb_holder: Any, settings: ActionSettings, domain: dict[str, Any]) -> None:
+    """The action reports every miss the same way; the hub, which sees every turn (also those an agent
+    answered), turns the second miss in a row into `repeated_fallback`."""
     conv = (
         Conversation()
         .user("blah", "nlu_fallback", 0.2)
         .action("action_answer_from_kb")
-        .slot("fallback_count", 1.0)
         .bot("Sorry, I don't have a good answer to that.")
         .user("blah blah", "nlu_fallback", 0.2)
     )
     result = run_kb(kb_holder, settings.replace(**FORCE_NONE), conv, domain)
-    assert custom_of(result, "handoff")["reason"] == "repeated_fallback"
-    assert slot_events(result)["fallback_count"] == 2.0
-
-
-def test_miss_after_an_answered_turn_starts_counting_again(kb_holder: Any, settings: ActionSettings, domain: dict[str, Any]) -> None:
-    conv = (
-        Conversation(slots={"fallback_count": 1.0})
-        .user("blah", "nlu_fallback", 0.2)
-        .slot("fallback_count", 1.0)
-        .bot("...")
-        .user("hi", "greet")
-        .bot("Hi!")
-        .user("blah blah", "nlu_fallback", 0.2)
-    )
-    result = run_kb(kb_holder, settings.replace(**FORCE_NONE), conv, domain)
-    assert custom_of(result, "handoff")["reason"] == "no_confident_answer"
+    custom = bot_custom(result)
+    assert (custom.handoff.reason, custom.kb.decision) == (HandoffReason.NO_CONFIDENT_ANSWER, "none")
+    assert "fallback_count" not in slot_events(result)  # no miss counter in the dialogue state any more
 
 
 def test_static_response_when_the_kb_has_nothing(kb_holder: Any, settings: ActionSettings, domain: dict[str, Any]) -> None:
     conv = Conversation().user("how much is shipping to ireland", "shipping_info", 0.9)
     result = run_kb(kb_holder, settings.replace(**FORCE_NONE), conv, domain)
     assert [r.get("response") for r in result["responses"]] == ["utter_shipping_info"]
-    assert custom_of(result, "handoff") is None
+    # Answered from the domain, not from the knowledge base: neither a handoff nor a knowledge-base outcome.
+    assert bot_custom(result).handoff is None and bot_custom(result).kb is None
 
 
 def test_broken_kb_hands_over(broken_holder: Any, settings: ActionSettings, domain: dict[str, Any]) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 
+import time
 from typing import Any
 
 import pytest
 from starlette.testclient import TestClient
 
 from actions.common import find_order_number, normalize_order_number
-from actions.orders import describe_order
+from actions.orders import LOOKUP_ATTEMPTS, describe_order
 from actions.server import create_app
 from core.settings import ActionSettings
 from tests.actions.support import Conversation, OrderServer, custom_of, slot_events
@@ -77,9 +78,11 @@ def test_order_number_is_normalised_before_lookup(client: TestClient, domain: di
     assert "being prepared" in result["responses"][0]["text"]
 
 
-def test_unknown_order_says_so_and_forgets_the_number(client: TestClient, domain: dict[str, Any]) -> None:
+def test_unknown_order_says_so_and_forgets_the_number(client: TestClient, domain: dict[str, Any],
+                                                     order_server: OrderServer) -> None:
     conv = Conversation(slots={"order_number": "BC-999999"}).user("BC-999999", "inform")
     result = run(client, conv.call("action_order_status", domain))
+    assert order_server.requests == ["/api/orders/BC-999999"]  # an answer, not a failure: asked once
     [message] = result["responses"]
     assert message["response"] == "utter_order_not_found"
     assert message["order_number"] == "BC-999999"
@@ -97,6 +100,22 @@ def test_order_system_error_hands_over(client: TestClient, domain: dict[str, Any
     assert "500" in handoff["details"]["error"]
 
 
+def test_a_blip_of_the_order_system_is_retried(client: TestClient, domain: dict[str, Any],
+                                              order_server: OrderServer) -> None:
+    conv = Conversation(slots={"order_number": "BC-503503"}).user("BC-503503", "inform")
+    result = run(client, conv.call("action_order_status", domain))
+    assert order_server.requests == ["/api/orders/BC-503503"] * 2  # 503, then the answer
+    assert "BC-503503" in result["responses"][0]["text"] and custom_of(result, "handoff") is None
+
+
+def test_a_failing_order_system_is_tried_a_few_times_then_handed_over(client: TestClient, domain: dict[str, Any],
+                                                                      order_server: OrderServer) -> None:
+    conv = Conversation(slots={"order_number": "BC-500500"}).user("BC-500500", "inform")
+    result = run(client, conv.call("action_order_status", domain))
+    assert order_server.requests == ["/api/orders/BC-500500"] * LOOKUP_ATTEMPTS
+    assert custom_of(result, "handoff")["reason"] == "action_failed"
+
+
 def test_order_system_timeout_hands_over(settings: ActionSettings, order_server: OrderServer, broken_holder: Any, domain: dict[str, Any]) -> None:
     app = create_app(
         holder=broken_holder,
@@ -104,9 +123,12 @@ def test_order_system_timeout_hands_over(settings: ActionSettings, order_server:
         warm_up=False,
     )
     conv = Conversation(slots={"order_number": "BC-777777"}).user("BC-777777", "inform")
+    started = time.monotonic()
     with TestClient(app) as test_client:
         result = run(test_client, conv.call("action_order_status", domain))
     assert custom_of(result, "handoff")["reason"] == "action_failed"
+    # The budget is for the whole lookup: no second wait once it is spent (the server takes 3 s).
+    assert order_server.requests == ["/api/orders/BC-777777"] and time.monotonic() - started < 2.5
 
 
 def test_order_system_down_hands_over(settings: ActionSettings, order_server: OrderServer, broken_holder: Any, domain: dict[str, Any]) -> None:

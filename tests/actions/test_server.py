@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-import zlib
 import json
+import logging
+import warnings
+import zlib
 from typing import Any
 
 from rasa_sdk import Action
@@ -12,8 +14,9 @@ from rasa_sdk.interfaces import ActionExecutionRejection
 from starlette.testclient import TestClient
 
 from actions.server import create_app
+from core.contracts import HandoffReason
 from core.settings import ActionSettings
-from tests.actions.support import Conversation, slot_events
+from tests.actions.support import Conversation, bot_custom, slot_events
 
 
 class RejectingAction(Action):
@@ -74,11 +77,11 @@ def test_deflated_action_call(settings: ActionSettings, broken_holder: Any, doma
     with TestClient(create_app(holder=broken_holder, settings=settings, warm_up=False)) as client:
         response = client.post("/webhook", content=body, headers={"content-type": "application/json", "content-encoding": "deflate"})
     assert response.status_code == 200
-    assert response.json()["responses"][0]["custom"]["handoff"]["reason"] == "customer_request"
+    assert bot_custom(response.json()).handoff.reason == HandoffReason.CUSTOMER_REQUEST
 
 
 def test_session_start_sets_language_and_carries_slots(settings: ActionSettings, broken_holder: Any, domain: dict[str, Any]) -> None:
-    conv = Conversation(slots={"order_number": "BC-123456", "fallback_count": 1.0, "language": "en"})
+    conv = Conversation(slots={"order_number": "BC-123456", "requested_slot": "order_number", "language": "en"})
     conv.slots["session_started_metadata"] = {"language": "zh", "channel": "telegram"}
     with TestClient(create_app(holder=broken_holder, settings=settings, warm_up=False)) as client:
         result = client.post("/webhook", json=conv.call("action_session_start", domain)).json()
@@ -89,7 +92,7 @@ def test_session_start_sets_language_and_carries_slots(settings: ActionSettings,
     assert slots["order_number"] == "BC-123456"
     assert slots["language"] == "zh"
     assert slots["session_started_metadata"] == {"language": "zh", "channel": "telegram"}
-    assert "fallback_count" not in slots
+    assert "requested_slot" not in slots  # a form's question does not outlive the session
 
 
 def test_health_and_kb_endpoints(settings: ActionSettings, kb_holder: Any) -> None:
@@ -122,3 +125,19 @@ def test_health_is_503_without_a_usable_kb(settings: ActionSettings, broken_hold
         assert health.json()["status"] == "degraded" and "error" in health.json()["kb"]
         assert client.post("/kb/search", json={"query": "gift cards"}).status_code == 503
         assert client.post("/kb/reload").status_code == 503
+
+
+def test_rasa_version_is_checked_once_not_on_every_call(settings: ActionSettings, broken_holder: Any,
+                                                        domain: dict[str, Any], caplog: Any) -> None:
+    """rasa-sdk 3.21 serving Rasa 3.6 (the tested pair) says so once at start; only an untested Rasa release
+    is warned about, once."""
+    call = Conversation().user("agent", "request_human").call("action_handoff", domain)
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.INFO, logger="actions.server"):
+        warnings.simplefilter("always")
+        with TestClient(create_app(holder=broken_holder, settings=settings, warm_up=False)) as client:
+            for version in ("3.6.21", "3.6.21", "3.7.0", "3.7.1"):
+                assert client.post("/webhook", json=call | {"version": version}).status_code == 200
+    assert [str(w.message) for w in caught if "rasa" in str(w.message).lower()] == []
+    records = [(r.levelname, r.getMessage()) for r in caplog.records if r.name == "actions.server"]
+    assert [level for level, _ in records] == ["INFO", "WARNING"], records
+    assert "Rasa 3.6" in records[0][1] and "3.7.0" in records[1][1]

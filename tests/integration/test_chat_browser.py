@@ -8,7 +8,7 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from conftest import Stack
+from tests.integration.support import Stack
 
 pytestmark = pytest.mark.browser
 

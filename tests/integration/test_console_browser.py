@@ -16,8 +16,7 @@ import pytest
 from playwright.sync_api import Browser, expect, sync_playwright
 
 from core.settings import PROJECT_ROOT
-from conftest import AGENT_TOKEN, Chat, Stack
-from conftest import CHROMIUM_ARGS, chromium_path
+from tests.integration.support import AGENT_TOKEN, CHROMIUM_ARGS, Chat, Stack, chromium_path
 
 pytestmark = pytest.mark.integration
 

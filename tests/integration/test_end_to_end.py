@@ -8,7 +8,7 @@ import json
 import httpx
 import pytest
 
-from conftest import Chat, Stack
+from tests.integration.support import Chat, Stack
 
 pytestmark = pytest.mark.integration
 

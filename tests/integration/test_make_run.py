@@ -16,7 +16,7 @@ import pytest
 from websockets.sync.client import connect
 
 from core.settings import PROJECT_ROOT, HubSettings
-from bot.launcher import child_env
+from tools.launcher import child_env
 from tests_support import free_port_dead as free_port
 
 pytestmark = pytest.mark.integration
@@ -30,7 +30,7 @@ def test_launcher_runs_the_bot_and_ctrl_c_stops_everything(trained_model: Path, 
     settings = HubSettings.from_env(data_dir=tmp_path / "var", hub_port=free_port(), rasa_port=free_port(),
                                  action_port=free_port(), rasa_model_dir=models, kb_index_dir=kb_dir)
     env = child_env(**settings.to_env())
-    proc = subprocess.Popen([sys.executable, "-m", "bot.launcher", "run"], cwd=PROJECT_ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "tools.launcher", "run"], cwd=PROJECT_ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))  # as from `make &`
     output: list[str] = []
@@ -46,7 +46,9 @@ def test_launcher_runs_the_bot_and_ctrl_c_stops_everything(trained_model: Path, 
         text = "".join(output)
         assert "Press Ctrl-C" in text, text
         assert "Rasa model is up to date" in text and "training" not in text
-        assert f"{settings.hub_url}/chat" in text
+        assert f"{settings.hub_url}/chat" in text and f"{settings.hub_url}/console" in text
+        # A quiet start: the launcher's own lines, and nothing a newcomer could not act on.
+        assert [line for line in output if line.strip() and not line.startswith("[supportbot]")] == [], text
 
         assert httpx.get(f"{settings.hub_url}/health", timeout=30).json()["ok"]
         ws = connect(f"ws://127.0.0.1:{settings.hub_port}/channels/web/ws")
@@ -78,7 +80,7 @@ def test_launcher_runs_the_bot_and_ctrl_c_stops_everything(trained_model: Path, 
 
 def test_servers_die_with_a_killed_launcher(tmp_path: Path) -> None:
     """Even a SIGKILLed launcher leaves no server behind (Linux: PR_SET_PDEATHSIG)."""
-    script = ("import sys, time\nfrom pathlib import Path\nfrom bot.launcher import Service\n"
+    script = ("import sys, time\nfrom pathlib import Path\nfrom tools.launcher import Service\n"
               "svc = Service('sleeper', [sys.executable, '-c', 'import time; time.sleep(120)'], 'http://127.0.0.1:9/',"
               " Path(sys.argv[1]))\nsvc.start()\nprint(svc.proc.pid, flush=True)\ntime.sleep(120)\n")
     launcher = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "log")], cwd=PROJECT_ROOT,

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from core.i18n import t
-from conftest import Chat, Stack
+from tests.integration.support import Chat, Stack
 from kb_index import load_content
 from core.markdown import to_plain
 

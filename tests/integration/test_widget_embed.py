@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from conftest import Stack
+from tests.integration.support import Stack
 from tests_support import free_port_dead as free_port
 
 pytestmark = pytest.mark.browser

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from conftest import Chat, Stack
+from tests.integration.support import Chat, Stack
 
 pytestmark = pytest.mark.integration
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.settings import PROJECT_ROOT
-from bot.launcher import child_env
+from tools.launcher import child_env
 
 
 @pytest.fixture(scope="session")

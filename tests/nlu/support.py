@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from core.settings import PROJECT_ROOT
-from bot.launcher import child_env
+from tools.launcher import child_env
 
 RASA_PYTHON = PROJECT_ROOT / ".venv-rasa" / "bin" / "python"
 

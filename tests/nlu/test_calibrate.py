@@ -7,8 +7,8 @@ import pytest
 import yaml
 
 from core.settings import PROJECT_ROOT
-from nlu_components.calibrate import (Scores, choose_threshold, curve_point, fallback_settings,
-                                      set_fallback_threshold)
+from nlu_components.calibrate import set_fallback_threshold
+from nlu_components.metrics import Scores, choose_threshold, curve_point, fallback_settings
 
 
 def synthetic() -> Scores:

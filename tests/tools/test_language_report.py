@@ -1,4 +1,4 @@
-"""The editors' report of missing languages (bot/coverage.py) on small, deliberately incomplete content."""
+"""The editors' report of missing languages (tools/language_report.py) on small, deliberately incomplete content."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import textwrap
 from pathlib import Path
 
 from core.settings import HubSettings
-from bot.coverage import format_report, main, report
+from tools.language_report import format_report, main, report
 
 
 def write(path: Path, text: str) -> Path:

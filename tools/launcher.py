@@ -1,10 +1,10 @@
 """Start the whole bot on loopback: train Rasa and build the KB index when their inputs changed, then run the
 Rasa server, the action server and the hub, wait until each is healthy, print the URLs, stop all on Ctrl-C.
 
-    python -m bot.launcher run          # what `make run` calls
-    python -m bot.launcher train [--force] [--config FILE]
-    python -m bot.launcher kb [--force]
-    python -m bot.launcher endpoints    # write var/endpoints.yml for Rasa
+    python -m tools.launcher run          # what `make run` calls
+    python -m tools.launcher train [--force] [--config FILE]
+    python -m tools.launcher kb [--force]
+    python -m tools.launcher endpoints    # write var/endpoints.yml for Rasa
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from sqlalchemy.engine import make_url
 from core.settings import PROJECT_ROOT, HubSettings
 
 RASA_VENV = PROJECT_ROOT / ".venv-rasa"
+#: Rasa's command line as the launcher runs it: Rasa's own, minus warnings nobody here can act on.
+RASA_CLI = "nlu_components.rasa_cli"
 HUB_PYTHON = Path(sys.executable)
 RASA_DOMAIN = PROJECT_ROOT / "domain.yml"
 RASA_DATA = PROJECT_ROOT / "nlu_data"
@@ -65,11 +67,12 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def rasa_executable() -> Path:
-    exe = RASA_VENV / "bin" / "rasa"
-    if not exe.exists():
-        raise LaunchError(f"Rasa is not installed ({exe} is missing). Run `make install` first.")
-    return exe
+def rasa_command() -> list[str]:
+    """`rasa` in its own runtime (`nlu_components.rasa_cli`: Rasa's command line, quiet about known warnings)."""
+    python = RASA_VENV / "bin" / "python"
+    if not (RASA_VENV / "bin" / "rasa").exists() or not python.exists():
+        raise LaunchError(f"Rasa is not installed ({RASA_VENV / 'bin' / 'rasa'} is missing). Run `make install` first.")
+    return [str(python), "-m", RASA_CLI]
 
 
 # -- training ------------------------------------------------------------------------------------
@@ -101,7 +104,7 @@ def ensure_model(
     encoders = ensure_encoders(config)  # the ONNX sentence encoder(s) the pipeline names: built once, offline
     fp = fingerprint([config, domain, data, *RASA_CODE_DIRS, *(e / "manifest.json" for e in encoders)])
     if not force and model.exists() and stamp.exists() and stamp.read_text().strip() == fp:
-        say(f"Rasa model is up to date ({model.relative_to(PROJECT_ROOT) if model.is_relative_to(PROJECT_ROOT) else model})")
+        say(f"Rasa model is up to date ({_shown(model)})")
         return model
     check_training_data(data)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -109,10 +112,13 @@ def ensure_model(
     started = time.monotonic()
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".training-") as tmp:
         cmd = [
-            str(rasa_executable()), "train", "--data", str(data), "--config", str(config), "--domain", str(domain),
-            "--out", tmp, "--fixed-model-name", name,
+            *rasa_command(), "train", "--data", str(data), "--config", str(config), "--domain", str(domain),
+            "--out", tmp, "--fixed-model-name", name, "--quiet",  # warnings and errors only, no progress bars
         ]
-        proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=child_env())
+        proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=child_env(), stdout=subprocess.PIPE, text=True)
+        # Rasa names the temporary folder the model is trained into; the final path is said below.
+        sys.stdout.write("".join(line for line in (proc.stdout or "").splitlines(keepends=True)
+                                 if "Your Rasa model is trained and saved at" not in line))
         trained = Path(tmp) / f"{name}.tar.gz"
         if proc.returncode != 0 or not trained.exists():
             raise LaunchError(
@@ -121,15 +127,20 @@ def ensure_model(
             )
         os.replace(trained, model)
     stamp.write_text(fp)
-    say(f"Rasa model trained in {time.monotonic() - started:.0f} s → {model}")
+    say(f"Rasa model trained in {time.monotonic() - started:.0f} s → {_shown(model)}")
     return model
+
+
+def _shown(path: Path) -> Path:
+    """`path` relative to the project when it is inside it (shorter messages)."""
+    return path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
 
 
 def ensure_encoders(config: Path) -> list[Path]:
     """Export the sentence encoder(s) that `config` names to ONNX when missing (nlu_components.export_onnx)."""
     if "SentenceEmbeddingFeaturizer" not in config.read_text(encoding="utf-8", errors="replace"):
         return []
-    proc = subprocess.run([str(HUB_PYTHON), "-m", "nlu_components.export_onnx", "--config", str(config)],
+    proc = subprocess.run([str(HUB_PYTHON), "-m", "nlu_components.export_onnx", "--config", str(config), "--quiet"],
                           cwd=PROJECT_ROOT, env=child_env(), stdout=subprocess.PIPE, text=True)
     if proc.returncode != 0:
         raise LaunchError("exporting the NLU sentence encoder to ONNX failed (see above); "
@@ -157,7 +168,11 @@ def ensure_kb(settings: HubSettings, *, force: bool = False) -> None:
         cmd += ["--model", settings.embedding_model]
     if force:
         cmd.append("--force")
-    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=child_env())
+    if not sys.stderr.isatty():  # a progress bar is one live line on a terminal, hundreds of lines in a log
+        cmd.append("--no-progress")
+    proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=child_env(), stdout=subprocess.PIPE, text=True)
+    for line in (proc.stdout or "").splitlines():  # what was built (or that nothing had to be); errors: stderr
+        say(line.replace(str(PROJECT_ROOT) + os.sep, ""))
     if proc.returncode != 0:
         raise LaunchError("building the knowledge-base index failed: fix the content errors listed above "
                           f"(in {settings.kb_content_dir}) and run again. The previous index stays in service.")
@@ -196,7 +211,7 @@ def write_endpoints(settings: HubSettings) -> Path:
     if settings.tracker_store_url.startswith("sqlite"):
         Path(make_url(settings.tracker_store_url).database or "").parent.mkdir(parents=True, exist_ok=True)
     path = settings.data_dir / "endpoints.yml"
-    path.write_text("# Written by bot.launcher from the settings; edit .env, not this file.\n"
+    path.write_text("# Written by tools.launcher from the settings; edit .env, not this file.\n"
                     + yaml.safe_dump(endpoints_config(settings), sort_keys=False))
     return path
 
@@ -279,7 +294,7 @@ def services(settings: HubSettings, model: Path, endpoints: Path) -> dict[str, S
     stack = {
         "rasa": Service(
             "Rasa server",
-            [str(rasa_executable()), "run", "--enable-api", "-i", host, "--port", str(settings.rasa_port),
+            [*rasa_command(), "run", "--enable-api", "-i", host, "--port", str(settings.rasa_port),
              "--model", str(model), "--endpoints", str(endpoints),
              "--credentials", str(PROJECT_ROOT / "credentials.yml")],
             f"http://{host}:{settings.rasa_port}/status", logs / "rasa.log",
@@ -304,13 +319,13 @@ def services(settings: HubSettings, model: Path, endpoints: Path) -> dict[str, S
 def start_all(stack: dict[str, Service], timeout_s: float = 180) -> None:
     """Start the action server and Rasa together (both load models), then the hub."""
     for name in ("actions", "rasa"):
-        say(f"starting the {stack[name].name} (log: {stack[name].log_path})")
+        say(f"starting the {stack[name].name} (log: {_shown(stack[name].log_path)})")
         stack[name].start()
     for name in ("actions", "rasa"):
         started = time.monotonic()
         stack[name].wait_healthy(timeout_s)
         say(f"{stack[name].name} is healthy ({time.monotonic() - started:.0f} s more)")
-    say(f"starting the hub (log: {stack['hub'].log_path})")
+    say(f"starting the hub (log: {_shown(stack['hub'].log_path)})")
     stack["hub"].start()
     stack["hub"].wait_healthy(60)
 
@@ -344,11 +359,7 @@ def cmd_run(settings: HubSettings, args: argparse.Namespace) -> int:
         tracker = check_tracker_store(settings.tracker_store_url)
         if not tracker["ok"]:
             say(f"WARNING: {tracker['error']}")
-        say("")
-        say(f"  web chat:   {settings.hub_url}/chat")
-        say(f"  agent API:  {settings.hub_url}/api/agent/queue   (docs: {settings.hub_url}/docs)")
-        say(f"  health:     {settings.hub_url}/health")
-        say("Press Ctrl-C to stop.")
+        print(banner(settings), flush=True)
         while True:
             for svc in stack.values():
                 if svc.proc is not None and svc.proc.poll() is not None:
@@ -362,8 +373,25 @@ def cmd_run(settings: HubSettings, args: argparse.Namespace) -> int:
         say("stopped")
 
 
+def banner(settings: HubSettings) -> str:
+    """What to open once the bot is up."""
+    url = settings.hub_url
+    login = f"log in as {settings.admin_email}" if settings.admin_email else \
+        "to log in, set ADMIN_EMAIL and ADMIN_PASSWORD in .env: docs/console.md"
+    lines = [
+        "",
+        "The bot is up:",
+        f"  chat with it:     {url}/chat",
+        f"  agent console:    {url}/console   ({login})",
+        f"  agent API, docs:  {url}/docs        health: {url}/health",
+        f"  logs:             {_shown(settings.data_dir / 'logs')}/",
+        "Press Ctrl-C to stop.",
+    ]
+    return "\n".join(f"[supportbot] {line}".rstrip() for line in lines)
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.launcher", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tools.launcher", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="train/index if needed, start everything, stop on Ctrl-C")

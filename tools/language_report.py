@@ -1,7 +1,7 @@
 """Which intents, bot responses and knowledge-base entries lack which language: a report for content editors.
 
     make languages
-    .venv/bin/python -m bot.coverage [--languages en,it,zh,ro] [--min-examples 10] [--json] [--strict]
+    .venv/bin/python -m tools.language_report [--languages en,it,zh,ro] [--min-examples 10] [--json] [--strict]
 
 - **Intents** (nlu_data/): every training example's language is detected (bot.conversations.language, the detector the hub
   uses); an intent with fewer than `--min-examples` confidently detected examples in a language is reported,
@@ -124,7 +124,7 @@ def format_report(coverage: Coverage) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bot.coverage", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m tools.language_report", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--languages", default=None, help="comma separated (default: SUPPORTED_LANGUAGES)")
     parser.add_argument("--min-examples", type=int, default=MIN_EXAMPLES)

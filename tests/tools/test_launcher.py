@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import launcher
+from tools import launcher
 from core.settings import HubSettings
 
 
@@ -37,7 +37,7 @@ def test_model_is_not_retrained_when_nothing_changed(tmp_path: Path, monkeypatch
     (models / "current.fingerprint").write_text(
         launcher.fingerprint([config, domain, data, *launcher.RASA_CODE_DIRS]))
     calls: list[list[str]] = []
-    monkeypatch.setattr(launcher, "rasa_executable", lambda: Path("rasa"))
+    monkeypatch.setattr(launcher, "rasa_command", lambda: ["rasa"])
 
     def fake_failed_training(cmd: list[str], **_: object) -> launcher.subprocess.CompletedProcess[bytes]:
         calls.append(cmd)
@@ -58,4 +58,13 @@ def test_model_is_not_retrained_when_nothing_changed(tmp_path: Path, monkeypatch
 def test_missing_rasa_venv_says_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setattr(launcher, "RASA_VENV", tmp_path / "nowhere")
     with pytest.raises(launcher.LaunchError, match="make install"):
-        launcher.rasa_executable()
+        launcher.rasa_command()
+
+
+def test_the_banner_says_where_to_chat_and_where_agents_work(tmp_path: Path) -> None:
+    s = HubSettings.from_env(data_dir=tmp_path, hub_port=8123)
+    text = launcher.banner(s)
+    assert "http://127.0.0.1:8123/chat" in text and "http://127.0.0.1:8123/console" in text
+    assert "ADMIN_EMAIL and ADMIN_PASSWORD" in text  # no agent yet: how to get one
+    assert "log in as boss@example.com" in launcher.banner(s.replace(admin_email="boss@example.com"))
+    assert text.splitlines()[-1] == "[supportbot] Press Ctrl-C to stop."
