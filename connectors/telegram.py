@@ -9,9 +9,9 @@ Anything else, and every group chat, gets a polite reply and nothing is stored; 
 
 Outbound: text (split at Telegram's 4096 characters), buttons as an inline keyboard (payloads longer than
 callback_data's 64 bytes go through a short stored id), images by URL (`sendPhoto`), other files by URL
-(`sendDocument`), and a typing indicator while the bot thinks. `telegram_delivery_error()` is the one place
-that maps Telegram failures to `DeliveryError`: 429 → retry after Telegram's `retry_after`, network trouble
-and 5xx → retry with backoff, 400/401/403 (e.g. the customer blocked the bot) → give up.
+(`sendDocument`), and a typing indicator while the bot thinks. `from_telegram_error()` is the one place
+that maps Telegram failures to `core.errors`: 429 → `RateLimited` (Telegram's `retry_after`), network trouble
+and 5xx → `Retryable`, 400/401/403 (e.g. the customer blocked the bot) → `Permanent`.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from datetime import timedelta
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlparse
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -37,9 +38,11 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
+from core.errors import CallError, Permanent, RateLimited, Retryable, Unconfirmed
+
 from connectors.base import (
     split_text,
-    Connector, DeliveryError, DeliveryResult, InboundHandler, InboundMessage, MessageRejected, OutboundMessage,
+    Connector, DeliveryResult, InboundHandler, InboundMessage, MessageRejected, OutboundMessage,
 )
 from connectors.webhooks import InboundRunner, channel_text, mb, shared_ssl_context
 
@@ -91,26 +94,34 @@ def derive_webhook_secret(token: str, session_secret: str) -> str:
     return hmac.new(session_secret.encode(), f"telegram-webhook:{token}".encode(), hashlib.sha256).hexdigest()
 
 
-def telegram_delivery_error(exc: TelegramError) -> DeliveryError:
-    """The one place that maps python-telegram-bot's errors (see `BaseRequest._request_wrapper`) to ours."""
+def from_telegram_error(exc: TelegramError) -> CallError:
+    """The one place that maps python-telegram-bot's errors (raised by `BaseRequest._request_wrapper`) to the
+    `core.errors` taxonomy."""
+    service = "telegram"
     if isinstance(exc, RetryAfter):
         raw: Any = exc._retry_after  # a timedelta; the public property warns about its type changing
         seconds = raw.total_seconds() if isinstance(raw, timedelta) else float(raw)
-        return DeliveryError(f"Telegram flood control: retry in {seconds:g}s", retry_after=seconds)
-    if isinstance(exc, Forbidden):  # 403
-        return DeliveryError(f"Telegram refused: the customer blocked the bot or left the chat ({exc.message})",
-                             retryable=False)
+        return RateLimited(f"Telegram flood control: retry in {seconds:g}s", retry_after=seconds, service=service)
+    if isinstance(exc, Forbidden):
+        return Permanent(f"Telegram refused: the customer blocked the bot or left the chat ({exc.message})",
+                         service=service, status=403)
     if isinstance(exc, InvalidToken):  # 401/404
-        return DeliveryError(f"Telegram refused TELEGRAM_BOT_TOKEN ({exc.message})", retryable=False)
+        return Permanent(f"Telegram refused TELEGRAM_BOT_TOKEN ({exc.message})", service=service, status=401)
     if isinstance(exc, ChatMigrated):
-        return DeliveryError(f"the chat moved to {exc.new_chat_id}", retryable=False)
-    if isinstance(exc, (BadRequest, Conflict)):  # 400/409 (BadRequest subclasses NetworkError: check it first)
-        return DeliveryError(f"Telegram rejected the message: {exc.message}", retryable=False)
+        return Permanent(f"the chat moved to {exc.new_chat_id}", service=service, status=400)
+    if isinstance(exc, Conflict):  # 409: another getUpdates poller, or a webhook, serves this bot (for now)
+        return Retryable(f"another poller or a webhook is active for this bot ({exc.message})", service=service,
+                         status=409)
+    if isinstance(exc, BadRequest):  # 400 (BadRequest subclasses NetworkError: checked before it)
+        return Permanent(f"Telegram rejected the message: {exc.message}", service=service, status=400)
     if isinstance(exc, TimedOut):
-        return DeliveryError(f"Telegram timed out: {exc.message}")
+        # PTB raises TimedOut for every httpx timeout; only connect and pool timeouts never reached Telegram.
+        if isinstance(exc.__cause__, (httpx.ConnectTimeout, httpx.PoolTimeout)):
+            return Retryable(f"Telegram unreachable: {exc.message}", service=service)
+        return Unconfirmed(f"Telegram took too long to answer: {exc.message}", service=service)
     if isinstance(exc, NetworkError):  # connection trouble and every 5xx
-        return DeliveryError(f"Telegram unreachable or failing: {exc.message}")
-    return DeliveryError(f"Telegram error: {exc}", retryable=False)
+        return Retryable(f"Telegram unreachable or failing: {exc.message}", service=service)
+    return Permanent(f"Telegram error: {exc}", service=service)
 
 
 class TelegramConnector(Connector):
@@ -162,8 +173,6 @@ class TelegramConnector(Connector):
         )
         self.runner = InboundRunner(self.name, on_message, ack_timeout_s=ack_timeout_s)
         self._worker: asyncio.Task[None] | None = None
-        self._stopping = asyncio.Event()
-        self._progress: OrderedDict[str, set[int]] = OrderedDict()  # parts already sent, per message, across retries
         self._group_declined: dict[int, float] = {}
 
     # -- lifecycle -----------------------------------------------------------------------------
@@ -173,13 +182,13 @@ class TelegramConnector(Connector):
 
     async def start(self) -> None:
         """Webhook mode: register the webhook (retried in the background until it works). Polling: start polling."""
-        self._stopping.clear()
+        await super().start()
         work = self._register_webhook() if self.mode == "webhook" else self._poll()
         self._worker = asyncio.create_task(work, name=f"telegram-{self.mode}")
 
     async def stop(self) -> None:
         """Stop polling (the webhook stays registered: other replicas may still serve it) and drain work."""
-        self._stopping.set()
+        await super().stop()
         if self._worker is not None:
             self._worker.cancel()
             try:
@@ -193,35 +202,17 @@ class TelegramConnector(Connector):
         except Exception:  # shutting down a never-initialised bot
             log.debug("telegram: bot shutdown failed", exc_info=True)
 
-    async def _retrying(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
-        """Call the Bot API until it works or the connector stops (start-up work)."""
-        delay = 1.0
-        while not self._stopping.is_set():
-            try:
-                return await call()
-            except (InvalidToken, Forbidden) as exc:
-                log.error("telegram: %s failed: %s (check TELEGRAM_BOT_TOKEN); giving up", what, exc)
-                raise
-            except RetryAfter as exc:
-                wait = telegram_delivery_error(exc).retry_after or delay
-            except TelegramError as exc:
-                log.warning("telegram: %s failed (%s); retrying in %.0fs", what, exc, delay)
-                wait = delay
-                delay = min(delay * 2, 60.0)
-            try:
-                await asyncio.wait_for(self._stopping.wait(), timeout=wait)
-            except asyncio.TimeoutError:
-                pass
-        return None
+    def call_error(self, exc: Exception) -> CallError | None:
+        return from_telegram_error(exc) if isinstance(exc, TelegramError) else super().call_error(exc)
 
     async def _register_webhook(self) -> None:
         try:
-            await self._retrying("getMe", self.bot.initialize)
-            ok = await self._retrying("setWebhook", lambda: self.bot.set_webhook(
+            await self.keep_trying("getMe", self.bot.initialize)
+            ok = await self.keep_trying("setWebhook", lambda: self.bot.set_webhook(
                 url=str(self.webhook_url), secret_token=self.secret_token, allowed_updates=ALLOWED_UPDATES,
                 max_connections=40,
             ))
-        except TelegramError:
+        except CallError:  # logged by keep_trying (e.g. a wrong TELEGRAM_BOT_TOKEN)
             return
         if ok:
             log.info("telegram: webhook registered at %s (bot @%s)", self.webhook_url,
@@ -231,37 +222,27 @@ class TelegramConnector(Connector):
         """getUpdates long polling. An update's offset is confirmed only after it was handled (at least once;
         the router de-duplicates by update_id)."""
         try:
-            await self._retrying("getMe", self.bot.initialize)
-            await self._retrying("deleteWebhook", self.bot.delete_webhook)
-        except TelegramError:
+            await self.keep_trying("getMe", self.bot.initialize)
+            await self.keep_trying("deleteWebhook", self.bot.delete_webhook)
+        except CallError:
             return
         log.info("telegram: long polling as @%s", getattr(self.bot, "username", "?"))
         offset: int | None = None
-        delay = 1.0
-        while not self._stopping.is_set():
+
+        async def get_updates() -> tuple[Update, ...]:
             try:
-                updates = await self.bot.get_updates(offset=offset, timeout=self.poll_timeout_s,
-                                                     allowed_updates=ALLOWED_UPDATES)
-                delay = 1.0
-            except TimedOut:
-                continue
-            except (InvalidToken, Forbidden) as exc:
-                log.error("telegram: polling stopped: %s (check TELEGRAM_BOT_TOKEN)", exc)
+                return await self.bot.get_updates(offset=offset, timeout=self.poll_timeout_s,
+                                                  allowed_updates=ALLOWED_UPDATES)
+            except TimedOut:  # a long poll that ended without news: poll again at once
+                return ()
+
+        while not self.stopping:
+            try:
+                updates = await self.keep_trying("getUpdates", get_updates)
+            except CallError:
+                log.error("telegram: polling stopped (check TELEGRAM_BOT_TOKEN)")
                 return
-            except TelegramError as exc:
-                err = telegram_delivery_error(exc)
-                wait = err.retry_after if err.retry_after is not None else delay
-                if isinstance(exc, Conflict):
-                    log.error("telegram: another poller or a webhook is active (%s)", exc)
-                else:
-                    log.warning("telegram: getUpdates failed (%s); retrying in %.0fs", exc, wait)
-                delay = min(delay * 2, 60.0)
-                try:
-                    await asyncio.wait_for(self._stopping.wait(), timeout=wait)
-                except asyncio.TimeoutError:
-                    pass
-                continue
-            for update in updates:
+            for update in updates or ():
                 try:
                     await self.process_update(update)
                 except Exception:
@@ -434,30 +415,19 @@ class TelegramConnector(Connector):
 
     async def send(self, recipient: str, message: OutboundMessage) -> DeliveryResult:
         """Send text, buttons and media; a retry after a partial failure skips the parts already sent."""
-        parts = await self._plan(message)
-        key = message.message_id or f"obj-{id(message)}"
-        done = self._progress.setdefault(key, set())
-        self._progress.move_to_end(key)
-        while len(self._progress) > 1000:
-            self._progress.popitem(last=False)
         chat_id = _chat_id(recipient)
-        last: Message | None = None
-        for i, (method, kwargs) in enumerate(parts):
-            if i in done:
-                continue
-            try:
-                last = await getattr(self.bot, method)(chat_id=chat_id, **kwargs)
-            except TelegramError as exc:
-                raise telegram_delivery_error(exc) from exc
-            done.add(i)
-        self._progress.pop(key, None)
-        return DeliveryResult("sent", provider_id=str(last.message_id) if last is not None else None)
+
+        async def send_one(part: tuple[str, dict[str, Any]]) -> str:
+            method, kwargs = part
+            sent: Message = await getattr(self.bot, method)(chat_id=chat_id, **kwargs)
+            return str(sent.message_id)
+
+        provider_id = await self.send_parts(message, await self._plan(message), send_one)
+        return DeliveryResult("sent", provider_id=provider_id)
 
     async def _plan(self, message: OutboundMessage) -> list[tuple[str, dict[str, Any]]]:
         """The Bot API calls that make up one outbound message."""
-        text = message.text or ""
-        if message.sender == "agent" and message.sender_name and text:
-            text = f"{message.sender_name}: {text}"
+        text = message.signed_text()
         markup = await self._keyboard(message)
         parts: list[tuple[str, dict[str, Any]]] = []
         chunks = split_text(text, MAX_TEXT) if text else []

@@ -15,18 +15,17 @@ Outbound: `client.messages.create_async` with text (split at 1600 characters; bu
 `media_url` (one file per WhatsApp message) and a status callback URL. WhatsApp's 24-hour customer-care window:
 the last time the customer wrote is kept; outside the window free text is not sent — the approved template
 (`WHATSAPP_TEMPLATE_SID`, via `content_sid`) is sent once instead and the message is parked until the customer
-answers, or, with no template configured, the send fails (not retried) saying why. `twilio_delivery_error()` is
-the one place that maps Twilio failures: 429 (honouring Retry-After) and 5xx/network → retry; other 4xx → give up.
+answers, or, with no template configured, the send fails (not retried) saying why. `from_twilio_error()` is
+the one place that maps Twilio failures: 429 → `RateLimited` (its Retry-After), 5xx/network → `Retryable`, other
+4xx → `Permanent`.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections import OrderedDict
 from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlparse
 
@@ -42,9 +41,12 @@ from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.rest import Client
 
 from bot.outbox import Outbox
+from core.errors import (
+    CallError, Permanent, RateLimited, Retryable, from_http_status, from_httpx_error, parse_retry_after,
+)
 from connectors.base import (
     split_text,
-    Button, Connector, DeliveryError, DeliveryResult, InboundHandler, InboundMessage, MessageRejected, OutboundMessage,
+    Button, Connector, DeliveryResult, InboundHandler, InboundMessage, MessageRejected, OutboundMessage,
 )
 from connectors.webhooks import InboundRunner, channel_text, mb, shared_ssl_context
 
@@ -87,40 +89,32 @@ class HttpxTwilioClient(AsyncHttpClient):
             timeout=timeout or self.timeout, follow_redirects=allow_redirects,
         )
         if resp.status_code == 429:
-            raise TwilioRateLimited(_retry_after(resp.headers.get("Retry-After")), resp.text)
+            raise TwilioRateLimited(parse_retry_after(resp.headers.get("Retry-After")), resp.text)
         return TwilioResponse(resp.status_code, resp.text, resp.headers)
 
     async def aclose(self) -> None:
         await self._client.aclose()
 
 
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            return max(0.0, (parsedate_to_datetime(value) - datetime.now(timezone.utc)).total_seconds())
-        except (TypeError, ValueError):
-            return None
-
-
-def twilio_delivery_error(exc: Exception) -> DeliveryError:
-    """The one place that maps Twilio (and transport) failures to `DeliveryError`."""
+def from_twilio_error(exc: Exception) -> CallError | None:
+    """The one place that maps Twilio (and transport) failures to the `core.errors` taxonomy; None for an
+    exception that is neither (a bug)."""
+    service = "twilio"
     if isinstance(exc, TwilioRateLimited):
-        return DeliveryError(str(exc), retry_after=exc.retry_after)
+        return RateLimited(str(exc), retry_after=exc.retry_after, service=service)
     if isinstance(exc, (TwilioRestException, TwilioServiceException)):
         status = int(getattr(exc, "status", 0) or 0)
         code = getattr(exc, "code", None)
         text = getattr(exc, "msg", None) or getattr(exc, "detail", None) or getattr(exc, "title", "")
         detail = f"Twilio answered {status} (error {code}): {text}"
-        return DeliveryError(detail, retryable=status == 429 or status >= 500 or status == 0)
-    if isinstance(exc, httpx.TimeoutException):
-        return DeliveryError(f"Twilio timed out: {exc!r}")
-    if isinstance(exc, httpx.TransportError):
-        return DeliveryError(f"Twilio unreachable: {exc!r}")
-    return DeliveryError(f"Twilio error: {exc!r}", retryable=False)
+        if status == 0:  # no HTTP answer behind it
+            return Retryable(detail, service=service)
+        return from_http_status(status, detail, service=service)
+    if isinstance(exc, httpx.HTTPError):
+        return from_httpx_error(exc, service=service)
+    if isinstance(exc, TwilioException):
+        return Permanent(f"Twilio error: {exc!r}", service=service)
+    return None
 
 
 class TwilioConnector(Connector):
@@ -165,7 +159,6 @@ class TwilioConnector(Connector):
             self.client.api.base_url = self.api_base_url
         self._auth = (account_sid, auth_token)
         self.runner = InboundRunner(name, on_message, ack_timeout_s=ack_timeout_s)
-        self._progress: OrderedDict[str, dict[int, str]] = OrderedDict()
 
     @property
     def status_url(self) -> str:
@@ -175,10 +168,12 @@ class TwilioConnector(Connector):
         return [Route("/webhook", self.webhook, methods=["POST"]), Route("/status", self.status, methods=["POST"])]
 
     async def start(self) -> None:
+        await super().start()
         log.info("%s: Twilio webhook %s/channels/%s/webhook, sending from %s%s", self.name, self.public_base_url,
                  self.name, self.from_, f", template {self.template_sid}" if self.template_sid else "")
 
     async def stop(self) -> None:
+        await super().stop()
         await self.runner.drain()
         await self.http.aclose()
 
@@ -341,39 +336,31 @@ class TwilioConnector(Connector):
 
     async def _send_now(self, recipient: str, message: OutboundMessage) -> DeliveryResult:
         """Send every part; a retry after a partial failure skips the parts Twilio already accepted."""
-        parts = self._plan(message)
-        key = message.message_id or f"obj-{id(message)}"
-        done = self._progress.setdefault(key, {})
-        self._progress.move_to_end(key)
-        while len(self._progress) > 1000:
-            self._progress.popitem(last=False)
-        for i, (body, media) in enumerate(parts):
-            if i in done:
-                continue
+        async def send_one(part: tuple[str, list[str]]) -> str:
+            body, media = part
             kwargs: dict[str, Any] = {"to": self._address(recipient), "from_": self.from_,
                                       "status_callback": self.status_url}
             if body:
                 kwargs["body"] = body
             if media:
                 kwargs["media_url"] = media
-            try:
-                sent = await self.client.messages.create_async(**kwargs)
-            except Exception as exc:  # noqa: BLE001 - mapped in one place
-                raise twilio_delivery_error(exc) from exc
-            done[i] = str(sent.sid)
+            sent = await self.client.messages.create_async(**kwargs)
             await self.state.arecord(self.name, recipient, message_id=message.message_id, provider_id=sent.sid,
                                      status=str(sent.status or "queued"))
-        self._progress.pop(key, None)
+            return str(sent.sid)
+
+        provider_id = await self.send_parts(message, self._plan(message), send_one)
         if message.buttons:
             await self.state.aset_buttons(self.name, recipient,
                                           [{"title": b.title, "payload": b.payload} for b in message.buttons])
-        return DeliveryResult("sent", provider_id=done[max(done)] if done else None)
+        return DeliveryResult("sent", provider_id=provider_id)
+
+    def call_error(self, exc: Exception) -> CallError | None:
+        return from_twilio_error(exc) or super().call_error(exc)
 
     def _plan(self, message: OutboundMessage) -> list[tuple[str, list[str]]]:
         """(body, media URLs) per Twilio message: long text split; WhatsApp carries one file per message."""
-        text = message.text or ""
-        if message.sender == "agent" and message.sender_name and text:
-            text = f"{message.sender_name}: {text}"
+        text = message.signed_text()
         if message.buttons:
             listing = "\n".join(f"{n}. {b.title}" for n, b in enumerate(message.buttons, 1))
             text = f"{text}\n\n{listing}\n\n(Reply with a number)" if text else f"{listing}\n\n(Reply with a number)"
@@ -393,10 +380,10 @@ class TwilioConnector(Connector):
         last = contact.last_inbound_at if contact else None
         since = f"last wrote {last.isoformat(timespec='minutes')}" if last else "has never written"
         if not self.template_sid:
-            raise DeliveryError(
+            raise Permanent(
                 f"not sent: outside WhatsApp's 24-hour customer-care window (the customer {since}); free text "
                 f"is not allowed and no WHATSAPP_TEMPLATE_SID is configured, so the customer has to write first",
-                retryable=False,
+                service="whatsapp",
             )
         body = {k: v for k, v in asdict(message).items() if k != "buttons"}
         body["buttons"] = [{"title": b.title, "payload": b.payload} for b in message.buttons]
@@ -407,12 +394,9 @@ class TwilioConnector(Connector):
         if sent_at is not None and (last is None or sent_at > last) and datetime.now(timezone.utc) - sent_at < WINDOW:
             return DeliveryResult("stored", detail="outside the 24-hour window: waiting for the customer to reply "
                                                    "to the template already sent")
-        try:
-            sent = await self.client.messages.create_async(
-                to=self._address(recipient), from_=self.from_, content_sid=self.template_sid,
-                status_callback=self.status_url)
-        except Exception as exc:  # noqa: BLE001
-            raise twilio_delivery_error(exc) from exc
+        sent = await self.client.messages.create_async(
+            to=self._address(recipient), from_=self.from_, content_sid=self.template_sid,
+            status_callback=self.status_url)
         await self.state.atemplate_sent(self.name, recipient)
         await self.state.arecord(self.name, recipient, message_id=message.message_id, provider_id=sent.sid,
                                  status=str(sent.status or "queued"), detail=f"template {self.template_sid}")
