@@ -25,7 +25,7 @@ from bot.events import EventBus
 from bot.health import check_database, check_rasa, check_tracker_store
 from bot.logging_setup import configure_logging
 from bot.metrics import Metrics
-from bot.outbox import Outbox
+from bot.delivery.channel_state import Outbox
 from bot.rasa_client import RasaClient
 from bot.router import NotAllowed, Router, UnknownTarget, conversation_view, message_view
 from bot.routing import HandoffConfig, Presence

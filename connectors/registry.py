@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable
 
 from core.settings import ChannelSettings
-from bot.outbox import Outbox
+from bot.delivery.channel_state import Outbox
 from connectors.base import Connector, InboundHandler
 from connectors.webchat import HistoryLoader, WebChatConnector
 

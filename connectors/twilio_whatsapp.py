@@ -40,7 +40,7 @@ from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.rest import Client
 
-from bot.outbox import Outbox
+from bot.delivery.channel_state import Outbox
 from core.errors import (
     CallError, Permanent, RateLimited, Retryable, from_http_status, from_httpx_error, parse_retry_after,
 )
