@@ -20,12 +20,12 @@ from core.settings import HubSettings
 from bot.console.accounts import AgentStore
 from bot.console.pages import pages as console_pages
 from bot.db import make_engine, migrate
+from bot.delivery.channel_state import SqlChannelState
 from bot.demo_shop import shop
 from bot.events import EventBus
 from bot.health import check_database, check_rasa, check_tracker_store
 from bot.logging_setup import configure_logging
 from bot.metrics import Metrics
-from bot.delivery.channel_state import Outbox
 from bot.rasa_client import RasaClient
 from bot.router import NotAllowed, Router, UnknownTarget, conversation_view, message_view
 from bot.routing import HandoffConfig, Presence
@@ -102,7 +102,7 @@ def create_app(settings: HubSettings | None = None, *, rasa: RasaClient | None =
             events.publish("delivery", message_id=message_id, status=status, error_code=error_code)
 
     connectors: dict[str, Connector] = build_connectors(
-        settings, on_message, web_history=web_history, outbox=Outbox(engine), on_status=on_status
+        settings, on_message, web_history=web_history, state=SqlChannelState(engine), on_status=on_status
     )
     router = Router(store=store, rasa=rasa, connectors=connectors, events=events, metrics=metrics, settings=settings,
                     config=handoff_config, presence=Presence())

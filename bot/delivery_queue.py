@@ -4,6 +4,11 @@
 the message is kept here and tried again in later rounds with exponential backoff — across hub restarts —
 until it goes out or, after `max_rounds`, becomes a dead letter that agents can see and retry. Messages of
 one conversation leave in the order they were written: a message waits while an older one is pending.
+
+A channel can also answer "parked" (WhatsApp outside the customer's 24-hour window: the connector sent the
+approved template): the row stays `parked`, is not retried, and newer messages of the conversation are parked
+behind it. `release_parked()` (the router calls it for every stored customer message, before the bot is asked)
+makes them due again and sends them in order.
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ from connectors.base import Button, Connector, DeliveryResult, OutboundMessage
 
 log = logging.getLogger(__name__)
 
-# (hub message id, state, detail): the channel's result ("sent", "delivered", "stored"), "retrying" (another round
-# is scheduled), "failed" (the channel refused it) or "dead" (every round failed).
+# (hub message id, state, detail): the channel's result ("sent", "delivered", "stored", "parked"), "retrying"
+# (another round is scheduled), "failed" (the channel refused it) or "dead" (every round failed).
 StateHook = Callable[[str, str, str], Awaitable[None]]
 
 
@@ -79,13 +84,29 @@ class DeliveryQueue:
         body = asdict(out)
         row_id = await anyio.to_thread.run_sync(self._insert, conversation_id, channel, recipient, body)
         async with self._lock(conversation_id):
-            if await anyio.to_thread.run_sync(self._older_pending, conversation_id, row_id):
+            waiting = await anyio.to_thread.run_sync(self._older_waiting, conversation_id, row_id)
+            if waiting == "pending":
                 log.info("message %s waits behind an older undelivered message", out.message_id)
                 return DeliveryResult("queued", detail="waiting for an earlier message to go out")
+            if waiting == "parked":
+                await anyio.to_thread.run_sync(self._finish, row_id, "parked", None, None)
+                detail = "waiting behind a message parked until the customer writes again"
+                await self.on_state(out.message_id, "parked", detail)
+                return DeliveryResult("parked", detail=detail)
             result = await self._attempt(row_id)
         if result.status != "retrying":
             await self._drain_conversation(conversation_id)
         return result
+
+    async def release_parked(self, conversation_id: str) -> int:
+        """The customer wrote again: the conversation's parked messages become due and go out now, oldest first
+        (before the answer to what the customer wrote). Returns how many were released."""
+        async with self._lock(conversation_id):
+            released = await anyio.to_thread.run_sync(self._unpark, conversation_id)
+        if released:
+            log.info("conversation %s: %d parked message(s) released", conversation_id, released)
+            await self._drain_conversation(conversation_id)
+        return released
 
     async def retry(self, row_id: int) -> bool:
         """Give a dead letter a fresh set of rounds (an agent's "retry"); False if it is not dead."""
@@ -153,7 +174,8 @@ class DeliveryQueue:
         else:
             result = await connector.deliver(row.recipient, _outbound(row.body))
         if result.status != "failed":
-            await anyio.to_thread.run_sync(self._finish, row_id, "sent", None, None)
+            state = "parked" if result.status == "parked" else "sent"
+            await anyio.to_thread.run_sync(self._finish, row_id, state, None, None)
             await self.on_state(row.message_id, result.status, result.detail)
             return result
         rounds = row.attempts + 1
@@ -182,11 +204,23 @@ class DeliveryQueue:
             s.flush()
             return row.id
 
-    def _older_pending(self, conversation_id: str, row_id: int) -> bool:
+    def _older_waiting(self, conversation_id: str, row_id: int) -> str | None:
+        """"pending" if an older message of the conversation has not gone out yet, else "parked" if one is
+        parked, else None."""
         with self._session() as s:
-            return bool(s.scalar(select(func.count()).select_from(QueuedDelivery).where(
-                QueuedDelivery.conversation_id == conversation_id, QueuedDelivery.state == "pending",
+            states = set(s.scalars(select(QueuedDelivery.state).distinct().where(
+                QueuedDelivery.conversation_id == conversation_id, QueuedDelivery.state.in_(("pending", "parked")),
                 QueuedDelivery.id < row_id)))
+        return "pending" if "pending" in states else "parked" if states else None
+
+    def _unpark(self, conversation_id: str) -> int:
+        where = (QueuedDelivery.conversation_id == conversation_id, QueuedDelivery.state == "parked")
+        with self._session() as s:  # a read first: most customer messages have nothing parked
+            if s.scalar(select(QueuedDelivery.id).where(*where).limit(1)) is None:
+                return 0
+        with self._session.begin() as s:
+            return s.execute(update(QueuedDelivery).where(*where)
+                             .values(state="pending", next_attempt_at=utcnow())).rowcount
 
     def _first_pending_due(self, conversation_id: str) -> int | None:
         with self._session() as s:

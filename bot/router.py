@@ -231,6 +231,7 @@ class Router:
             if stored is None:
                 self.metrics.inc("inbound_duplicates_total", channel=msg.channel)
                 return InboundResult(conv.id, None, duplicate=True)
+            await self.delivery.release_parked(conv.id)  # the customer wrote: what waited for them goes first
             if lang.language != conv.language:
                 await self.store.set_language(conv.id, lang.language)
                 self.metrics.inc("language_switches_total", reason=lang.reason or "other")

@@ -8,7 +8,7 @@ once), photos/documents/stickers/voice/video (kind "media" with Telegram file id
 Anything else, and every group chat, gets a polite reply and nothing is stored; an update never crashes the hub.
 
 Outbound: text (split at Telegram's 4096 characters), buttons as an inline keyboard (payloads longer than
-callback_data's 64 bytes go through a short stored id), images by URL (`sendPhoto`), other files by URL
+callback_data's 64 bytes go through a short key kept in the `ChannelState`), images by URL (`sendPhoto`), other files by URL
 (`sendDocument`), and a typing indicator while the bot thinks. `from_telegram_error()` is the one place
 that maps Telegram failures to `core.errors`: 429 → `RateLimited` (Telegram's `retry_after`), network trouble
 and 5xx → `Retryable`, 400/401/403 (e.g. the customer blocked the bot) → `Permanent`.
@@ -22,7 +22,6 @@ import hmac
 import json
 import logging
 import time
-from collections import OrderedDict
 from datetime import timedelta
 from typing import Any, Awaitable, Callable
 from urllib.parse import urlparse
@@ -44,6 +43,7 @@ from connectors.base import (
     split_text,
     Connector, DeliveryResult, InboundHandler, InboundMessage, MessageRejected, OutboundMessage,
 )
+from connectors.state import ChannelState, MemoryChannelState
 from connectors.webhooks import InboundRunner, channel_text, mb, shared_ssl_context
 
 log = logging.getLogger(__name__)
@@ -58,35 +58,6 @@ MAX_UPDATE_BYTES = 1024 * 1024
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp")
 # Message attributes carrying a file, in the order they are checked.
 MEDIA_ATTRS = ("document", "sticker", "voice", "audio", "video", "video_note", "animation")
-
-
-class PayloadStore:
-    """Where long button payloads are kept behind short keys (`bot.outbox.Outbox` implements it)."""
-
-    async def ashorten(self, channel: str, payload: str) -> str:  # pragma: no cover - interface
-        raise NotImplementedError
-
-    async def aexpand(self, key: str) -> str | None:  # pragma: no cover - interface
-        raise NotImplementedError
-
-
-class MemoryPayloadStore(PayloadStore):
-    """In-process fallback: keys survive until restart (a pressed old button then falls back to its title)."""
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        self._items: OrderedDict[str, str] = OrderedDict()
-        self.capacity = capacity
-
-    async def ashorten(self, channel: str, payload: str) -> str:
-        key = hashlib.sha256(f"{channel}\0{payload}".encode()).hexdigest()[:32]
-        self._items[key] = payload
-        self._items.move_to_end(key)
-        while len(self._items) > self.capacity:
-            self._items.popitem(last=False)
-        return key
-
-    async def aexpand(self, key: str) -> str | None:
-        return self._items.get(key)
 
 
 def derive_webhook_secret(token: str, session_secret: str) -> str:
@@ -141,7 +112,7 @@ class TelegramConnector(Connector):
         webhook_url: str | None = None,
         api_base_url: str | None = None,
         max_media_bytes: int = 5 * 1024 * 1024,
-        payloads: PayloadStore | None = None,
+        state: ChannelState | None = None,
         ack_timeout_s: float = 8.0,
         poll_timeout_s: int = 25,
         request: HTTPXRequest | None = None,
@@ -158,7 +129,7 @@ class TelegramConnector(Connector):
         self.secret_token = secret_token
         self.max_media_bytes = max_media_bytes
         self.poll_timeout_s = poll_timeout_s
-        self.payloads = payloads or MemoryPayloadStore()
+        self.state: ChannelState = state if state is not None else MemoryChannelState()
         base = (api_base_url or "https://api.telegram.org/bot").rstrip("/")
         if not base.endswith("/bot"):
             base += "/bot"
@@ -364,7 +335,7 @@ class TelegramConnector(Connector):
         data = q.data or ""
         payload: str | None = data
         if data.startswith(LONG_PAYLOAD_PREFIX):
-            payload = await self.payloads.aexpand(data[len(LONG_PAYLOAD_PREFIX):])
+            payload = await self.state.expand(data[len(LONG_PAYLOAD_PREFIX):])
         title = _button_title(q.message, data)
         if payload is None:  # the key is gone (e.g. in-memory store after a restart): the title still means something
             log.info("telegram: unknown button key %s; sending its title instead", data)
@@ -453,7 +424,7 @@ class TelegramConnector(Connector):
         for b in message.buttons:
             data = b.payload or b.title
             if len(data.encode("utf-8")) > MAX_CALLBACK_DATA or data.startswith(LONG_PAYLOAD_PREFIX):
-                data = LONG_PAYLOAD_PREFIX + await self.payloads.ashorten(self.name, data)
+                data = LONG_PAYLOAD_PREFIX + await self.state.shorten(self.name, data)
             rows.append([InlineKeyboardButton(text=b.title[:200] or "…", callback_data=data)])
         return InlineKeyboardMarkup(rows)
 

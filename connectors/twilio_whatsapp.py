@@ -9,13 +9,13 @@ reply that is just the number of an offered button (or a template's `ButtonPaylo
 gets an empty TwiML `<Response/>`; see `connectors.webhooks` for why processing is inline with a deadline.
 
 Status callbacks: `POST /channels/<name>/status` (signed the same way) store queued/sent/delivered/read/failed
-per provider message in `bot.outbox.Outbox`; `on_status` (optional) hears about each change.
+per provider message in the injected `ChannelState`; `on_status` (optional) hears about each change.
 
 Outbound: `client.messages.create_async` with text (split at 1600 characters; buttons as a numbered list),
 `media_url` (one file per WhatsApp message) and a status callback URL. WhatsApp's 24-hour customer-care window:
 the last time the customer wrote is kept; outside the window free text is not sent — the approved template
-(`WHATSAPP_TEMPLATE_SID`, via `content_sid`) is sent once instead and the message is parked until the customer
-answers, or, with no template configured, the send fails (not retried) saying why. `from_twilio_error()` is
+(`WHATSAPP_TEMPLATE_SID`, via `content_sid`) is sent once instead and the result is "parked" (the hub's delivery
+queue holds the message until the customer writes again), or, with no template configured, the send fails (not retried) saying why. `from_twilio_error()` is
 the one place that maps Twilio failures: 429 → `RateLimited` (its Retry-After), 5xx/network → `Retryable`, other
 4xx → `Permanent`.
 """
@@ -24,9 +24,8 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import asdict
 from datetime import datetime, timedelta, timezone
-from typing import Any, Awaitable, Callable
+from typing import Any
 from urllib.parse import urlparse
 
 import httpx
@@ -40,7 +39,6 @@ from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.rest import Client
 
-from bot.delivery.channel_state import Outbox
 from core.errors import (
     CallError, Permanent, RateLimited, Retryable, from_http_status, from_httpx_error, parse_retry_after,
 )
@@ -48,6 +46,7 @@ from connectors.base import (
     split_text,
     Button, Connector, DeliveryResult, InboundHandler, InboundMessage, MessageRejected, OutboundMessage,
 )
+from connectors.state import ChannelState, StatusHook
 from connectors.webhooks import InboundRunner, channel_text, mb, shared_ssl_context
 
 log = logging.getLogger(__name__)
@@ -56,7 +55,6 @@ TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 MAX_BODY = 1600  # Twilio's limit for one message body
 MAX_FORM_BYTES = 64 * 1024
 WINDOW = timedelta(hours=24)
-StatusHook = Callable[[str | None, str, str, str | None], Awaitable[None]]  # (message id, provider id, status, error)
 
 
 class TwilioRateLimited(TwilioException):
@@ -131,7 +129,7 @@ class TwilioConnector(Connector):
         auth_token: str,
         from_: str,
         public_base_url: str,
-        state: Outbox,
+        state: ChannelState,
         api_base_url: str | None = None,
         template_sid: str = "",
         max_media_bytes: int = 5 * 1024 * 1024,
@@ -215,7 +213,7 @@ class TwilioConnector(Connector):
         except ValueError:
             return JSONResponse({"error": "bad_request", "detail": "NumMedia must be a number"}, status_code=400)
         user = sender.removeprefix("whatsapp:")
-        await self.state.atouch_inbound(self.name, user)
+        await self.state.touch_inbound(self.name, user)
         try:
             outcome = await self.runner.run(self._inbound(form, sid, user, num_media))
         except Exception:
@@ -224,8 +222,6 @@ class TwilioConnector(Connector):
         return Response(TWIML_EMPTY, media_type="application/xml")
 
     async def _inbound(self, form: FormData, sid: str, user: str, num_media: int) -> str:
-        # Messages parked while the window was closed go first: they were written before this one.
-        await self._release_parked(user)
         media = []
         for i in range(min(num_media, 10)):
             url = form.get(f"MediaUrl{i}")
@@ -270,12 +266,10 @@ class TwilioConnector(Connector):
         m = re.fullmatch(r"\s*(\d{1,2})[.)]?\s*", body)
         if not m:
             return None
-        contact = await self.state.acontact(self.name, user)
-        buttons = contact.last_buttons if contact else []
+        contact = await self.state.contact(self.name, user)
+        buttons = contact.last_buttons if contact else ()
         n = int(m.group(1))
-        if 1 <= n <= len(buttons):
-            return Button(buttons[n - 1].get("title", ""), buttons[n - 1].get("payload", ""))
-        return None
+        return buttons[n - 1] if 1 <= n <= len(buttons) else None
 
     async def _media_size(self, url: str) -> int | None:
         """Content-Length of a customer's media file (HEAD); None when it cannot be told."""
@@ -305,8 +299,8 @@ class TwilioConnector(Connector):
             return JSONResponse({"error": "bad_request", "detail": "MessageSid and MessageStatus are required"},
                                 status_code=400)
         error = str(form.get("ErrorCode") or "") or None
-        message_id = await self.state.aupdate_status(self.name, sid, status, error_code=error,
-                                                     detail=str(form.get("ErrorMessage") or ""))
+        message_id = await self.state.update_status(self.name, sid, status, error_code=error,
+                                                    detail=str(form.get("ErrorMessage") or ""))
         if status in ("failed", "undelivered"):
             log.warning("%s: message %s (hub %s) %s, error %s", self.name, sid, message_id, status, error)
         if self.on_status is not None:
@@ -325,7 +319,7 @@ class TwilioConnector(Connector):
         """Whether the customer wrote within the last 24 hours (always True for SMS)."""
         if not self.whatsapp:
             return True
-        contact = await self.state.acontact(self.name, recipient)
+        contact = await self.state.contact(self.name, recipient)
         last = contact.last_inbound_at if contact else None
         return last is not None and datetime.now(timezone.utc) - last < WINDOW
 
@@ -345,14 +339,13 @@ class TwilioConnector(Connector):
             if media:
                 kwargs["media_url"] = media
             sent = await self.client.messages.create_async(**kwargs)
-            await self.state.arecord(self.name, recipient, message_id=message.message_id, provider_id=sent.sid,
-                                     status=str(sent.status or "queued"))
+            await self.state.record_delivery(self.name, recipient, message_id=message.message_id,
+                                             provider_id=str(sent.sid), status=str(sent.status or "queued"))
             return str(sent.sid)
 
         provider_id = await self.send_parts(message, self._plan(message), send_one)
         if message.buttons:
-            await self.state.aset_buttons(self.name, recipient,
-                                          [{"title": b.title, "payload": b.payload} for b in message.buttons])
+            await self.state.set_buttons(self.name, recipient, message.buttons)
         return DeliveryResult("sent", provider_id=provider_id)
 
     def call_error(self, exc: Exception) -> CallError | None:
@@ -376,7 +369,9 @@ class TwilioConnector(Connector):
         return parts
 
     async def _outside_window(self, recipient: str, message: OutboundMessage) -> DeliveryResult:
-        contact = await self.state.acontact(self.name, recipient)
+        """Free text is not allowed: send the approved template once per closed window and park the message
+        (the hub's delivery queue keeps it until the customer writes again)."""
+        contact = await self.state.contact(self.name, recipient)
         last = contact.last_inbound_at if contact else None
         since = f"last wrote {last.isoformat(timespec='minutes')}" if last else "has never written"
         if not self.template_sid:
@@ -385,34 +380,19 @@ class TwilioConnector(Connector):
                 f"is not allowed and no WHATSAPP_TEMPLATE_SID is configured, so the customer has to write first",
                 service="whatsapp",
             )
-        body = {k: v for k, v in asdict(message).items() if k != "buttons"}
-        body["buttons"] = [{"title": b.title, "payload": b.payload} for b in message.buttons]
-        await self.state.arecord(self.name, recipient, message_id=message.message_id, provider_id=None,
-                                 status="waiting_window", body=body,
-                                 detail="outside the 24-hour window; sent when the customer replies")
         sent_at = contact.template_sent_at if contact else None
         if sent_at is not None and (last is None or sent_at > last) and datetime.now(timezone.utc) - sent_at < WINDOW:
-            return DeliveryResult("stored", detail="outside the 24-hour window: waiting for the customer to reply "
+            return DeliveryResult("parked", detail="outside the 24-hour window: waiting for the customer to reply "
                                                    "to the template already sent")
         sent = await self.client.messages.create_async(
             to=self._address(recipient), from_=self.from_, content_sid=self.template_sid,
             status_callback=self.status_url)
-        await self.state.atemplate_sent(self.name, recipient)
-        await self.state.arecord(self.name, recipient, message_id=message.message_id, provider_id=sent.sid,
-                                 status=str(sent.status or "queued"), detail=f"template {self.template_sid}")
+        await self.state.template_sent(self.name, recipient)
+        await self.state.record_delivery(self.name, recipient, message_id=None, provider_id=str(sent.sid),
+                                         status=str(sent.status or "queued"),
+                                         detail=f"template {self.template_sid} for message {message.message_id}")
         log.info("%s: %s is outside the 24-hour window; template %s sent, message %s parked",
                  self.name, recipient, self.template_sid, message.message_id)
-        return DeliveryResult("stored", provider_id=str(sent.sid),
+        return DeliveryResult("parked", provider_id=str(sent.sid),
                               detail="outside the 24-hour window: the approved template was sent; this message "
                                      "goes out when the customer replies")
-
-    async def _release_parked(self, user: str) -> None:
-        """Send the messages parked while the customer's window was closed (they just wrote: it is open)."""
-        for parked in await self.state.atake_parked(self.name, user):
-            body = dict(parked.body or {})
-            body["buttons"] = [Button(b["title"], b["payload"]) for b in body.get("buttons", [])]
-            message = OutboundMessage(**body)
-            result = await self.deliver(user, message)
-            await self.state.amark(parked.id, "released" if result.status != "failed" else "failed",
-                                   detail=result.detail)
-
