@@ -46,7 +46,7 @@ def _web(ctx: BuildContext) -> Connector:
 
 
 def _telegram(ctx: BuildContext) -> Connector:
-    from connectors.telegram import TelegramConnector, derive_webhook_secret
+    from connectors.telegram.connector import TelegramConnector, derive_webhook_secret
 
     s = ctx.settings
     _require(s, "telegram", "telegram_bot_token")
@@ -68,7 +68,7 @@ def _telegram(ctx: BuildContext) -> Connector:
 
 def _twilio(name: str, from_setting: str) -> Callable[[BuildContext], Connector]:
     def build(ctx: BuildContext) -> Connector:
-        from connectors.twilio_whatsapp import TwilioConnector
+        from connectors.twilio.connector import TwilioConnector
 
         s = ctx.settings
         _require(s, name, "twilio_account_sid", "twilio_auth_token", from_setting, "public_url")

@@ -1,5 +1,5 @@
-"""Helpers shared by webhook-based connectors (Telegram, Twilio): answering the provider quickly, and what the
-hub itself tells customers on these channels (unsupported content, oversized media, group chats).
+"""`InboundRunner`: how webhook-based connectors (Telegram, Twilio) hand customer messages to the router and
+still answer the provider in time.
 
 Why "inline with a deadline": a provider that waits too long retries (Telegram) or gives up and logs an error
 (Twilio's 15 s limit). The customer's message is handed to the router in a task the connector keeps; the
@@ -12,29 +12,12 @@ gets its 200 at the deadline and the task finishes on its own; `drain()` waits f
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-import ssl
 from typing import Awaitable, Callable
 
-from core.i18n import t
 from connectors.base import InboundHandler, InboundMessage, MessageRejected
 
 log = logging.getLogger(__name__)
-
-def channel_text(key: str, language: str | None, **values: object) -> str:
-    """The channel notice `key` (`channel_<key>` in the catalogs of `core.i18n`) in `language`."""
-    return t(f"channel_{key}", language, **values)
-
-
-@functools.lru_cache(maxsize=1)
-def shared_ssl_context() -> ssl.SSLContext:
-    """One verified TLS context for every channel HTTP client (loading the CA bundle costs ~0.1 s each time)."""
-    return ssl.create_default_context()
-
-
-def mb(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f}".rstrip("0").rstrip(".")
 
 
 class InboundRunner:

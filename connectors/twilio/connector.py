@@ -2,11 +2,10 @@
 
 Inbound: `POST /channels/<whatsapp|sms>/webhook`, Twilio's form post, checked with `RequestValidator` against
 the PUBLIC URL (`PUBLIC_URL` + path, so it is right behind a reverse proxy that rewrites host, port or scheme);
-a missing or wrong `X-Twilio-Signature` gets 403 and nothing is stored. `MessageSid` is the external id (a
-replay is answered once), `MediaUrl0..N`/`MediaContentType0..N` become media (each checked with a HEAD request:
-larger than `max_media_bytes` → the customer is told, nothing stored), `Latitude`/`Longitude` a location, and a
-reply that is just the number of an offered button (or a template's `ButtonPayload`) a button press. Twilio
-gets an empty TwiML `<Response/>`; see `connectors.webhooks` for why processing is inline with a deadline.
+a missing or wrong `X-Twilio-Signature` gets 403 and nothing is stored. `parse.py` turns the form into an
+`InboundMessage`; customer media are checked with a HEAD request here (larger than `max_media_bytes` → the
+customer is told, nothing stored). Twilio gets an empty TwiML `<Response/>`; see `connectors.runner` for why
+processing is inline with a deadline.
 
 Status callbacks: `POST /channels/<name>/status` (signed the same way) store queued/sent/delivered/read/failed
 per provider message in the injected `ChannelState`; `on_status` (optional) hears about each change.
@@ -14,16 +13,14 @@ per provider message in the injected `ChannelState`; `on_status` (optional) hear
 Outbound: `client.messages.create_async` with text (split at 1600 characters; buttons as a numbered list),
 `media_url` (one file per WhatsApp message) and a status callback URL. WhatsApp's 24-hour customer-care window:
 the last time the customer wrote is kept; outside the window free text is not sent — the approved template
-(`WHATSAPP_TEMPLATE_SID`, via `content_sid`) is sent once instead and the result is "parked" (the hub's delivery
-queue holds the message until the customer writes again), or, with no template configured, the send fails (not retried) saying why. `from_twilio_error()` is
-the one place that maps Twilio failures: 429 → `RateLimited` (its Retry-After), 5xx/network → `Retryable`, other
-4xx → `Permanent`.
+(`WHATSAPP_TEMPLATE_SID`, via `content_sid`) is sent once per closed window and the result is "parked" (the
+hub's delivery queue holds the message until the customer writes again), or, with no template configured, the
+send fails (`Permanent`, not retried) saying why. Failures are mapped to `core.errors` in one place, `errors.py`.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlparse
@@ -33,21 +30,19 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
-from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
-from twilio.http import AsyncHttpClient
-from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator, get_signature_algorithm
 from twilio.rest import Client
 
-from core.errors import (
-    CallError, Permanent, RateLimited, Retryable, from_http_status, from_httpx_error, parse_retry_after,
-)
 from connectors.base import (
-    split_text,
-    Button, Connector, DeliveryResult, InboundHandler, InboundMessage, MessageRejected, OutboundMessage,
+    Connector, DeliveryResult, InboundHandler, InboundMessage, MessageRejected, OutboundMessage, split_text,
 )
+from connectors.notices import mb, notice
+from connectors.runner import InboundRunner
 from connectors.state import ChannelState, StatusHook
-from connectors.webhooks import InboundRunner, channel_text, mb, shared_ssl_context
+from connectors.twilio.errors import from_twilio_error
+from connectors.twilio.parse import BadForm, chosen_button, customer, parse_message, parse_status
+from connectors.twilio.transport import HttpxTwilioClient
+from core.errors import CallError, Permanent
 
 log = logging.getLogger(__name__)
 
@@ -55,64 +50,6 @@ TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 MAX_BODY = 1600  # Twilio's limit for one message body
 MAX_FORM_BYTES = 64 * 1024
 WINDOW = timedelta(hours=24)
-
-
-class TwilioRateLimited(TwilioException):
-    """Twilio answered 429; `retry_after` comes from its Retry-After header when present."""
-
-    def __init__(self, retry_after: float | None, body: str) -> None:
-        super().__init__(f"Twilio rate limit (429): {body[:200]}")
-        self.retry_after = retry_after
-
-
-class HttpxTwilioClient(AsyncHttpClient):
-    """An async transport for the twilio `Client` built on httpx (keeps Retry-After, which twilio drops)."""
-
-    def __init__(self, timeout_s: float = 15.0, transport: httpx.AsyncBaseTransport | None = None) -> None:
-        super().__init__(logger=logging.getLogger("twilio.http"), is_async=True, timeout=timeout_s)
-        self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=5.0), transport=transport,
-                                         verify=shared_ssl_context())
-
-    @property
-    def httpx(self) -> httpx.AsyncClient:
-        """The underlying client (also used for customer media HEAD checks)."""
-        return self._client
-
-    async def request(self, method: str, uri: str, params: dict[str, object] | None = None,
-                      data: dict[str, object] | None = None, headers: dict[str, str] | None = None,
-                      auth: tuple[str, str] | None = None, timeout: float | None = None,
-                      allow_redirects: bool = False) -> TwilioResponse:
-        resp = await self._client.request(
-            method.upper(), uri, params=params, data=data, headers=headers, auth=auth,  # type: ignore[arg-type]
-            timeout=timeout or self.timeout, follow_redirects=allow_redirects,
-        )
-        if resp.status_code == 429:
-            raise TwilioRateLimited(parse_retry_after(resp.headers.get("Retry-After")), resp.text)
-        return TwilioResponse(resp.status_code, resp.text, resp.headers)
-
-    async def aclose(self) -> None:
-        await self._client.aclose()
-
-
-def from_twilio_error(exc: Exception) -> CallError | None:
-    """The one place that maps Twilio (and transport) failures to the `core.errors` taxonomy; None for an
-    exception that is neither (a bug)."""
-    service = "twilio"
-    if isinstance(exc, TwilioRateLimited):
-        return RateLimited(str(exc), retry_after=exc.retry_after, service=service)
-    if isinstance(exc, (TwilioRestException, TwilioServiceException)):
-        status = int(getattr(exc, "status", 0) or 0)
-        code = getattr(exc, "code", None)
-        text = getattr(exc, "msg", None) or getattr(exc, "detail", None) or getattr(exc, "title", "")
-        detail = f"Twilio answered {status} (error {code}): {text}"
-        if status == 0:  # no HTTP answer behind it
-            return Retryable(detail, service=service)
-        return from_http_status(status, detail, service=service)
-    if isinstance(exc, httpx.HTTPError):
-        return from_httpx_error(exc, service=service)
-    if isinstance(exc, TwilioException):
-        return Permanent(f"Twilio error: {exc!r}", service=service)
-    return None
 
 
 class TwilioConnector(Connector):
@@ -203,73 +140,35 @@ class TwilioConnector(Connector):
         form = await self._signed_form(request, "/webhook")
         if isinstance(form, Response):
             return form
-        sid = str(form.get("MessageSid") or form.get("SmsMessageSid") or "")
-        sender = str(form.get("From") or "")
-        if not sid or not sender:
-            return JSONResponse({"error": "bad_request", "detail": "MessageSid and From are required"},
-                                status_code=400)
         try:
-            num_media = int(str(form.get("NumMedia") or "0"))
-        except ValueError:
-            return JSONResponse({"error": "bad_request", "detail": "NumMedia must be a number"}, status_code=400)
-        user = sender.removeprefix("whatsapp:")
-        await self.state.touch_inbound(self.name, user)
+            message = parse_message(form, channel=self.name)
+            user = customer(form)
+        except BadForm as exc:
+            return JSONResponse({"error": "bad_request", "detail": str(exc)}, status_code=400)
+        await self.state.touch_inbound(self.name, user)  # the customer wrote: WhatsApp's window is open
+        if message is None:
+            return Response(TWIML_EMPTY, media_type="application/xml")
         try:
-            outcome = await self.runner.run(self._inbound(form, sid, user, num_media))
+            outcome = await self.runner.run(self._inbound(message))
         except Exception:
             return Response(TWIML_EMPTY, status_code=500, media_type="application/xml")
-        log.debug("%s: %s → %s", self.name, sid, outcome)
+        log.debug("%s: %s → %s", self.name, message.external_id, outcome)
         return Response(TWIML_EMPTY, media_type="application/xml")
 
-    async def _inbound(self, form: FormData, sid: str, user: str, num_media: int) -> str:
-        media = []
-        for i in range(min(num_media, 10)):
-            url = form.get(f"MediaUrl{i}")
-            if url:
-                media.append({"url": str(url), "content_type": str(form.get(f"MediaContentType{i}") or "")})
-        for item in media:
-            size = await self._media_size(item["url"])
-            item["size"] = size
+    async def _inbound(self, message: InboundMessage) -> str:
+        user = message.external_user_id
+        for item in message.payload.get("media", []):
+            item["size"] = size = await self._media_size(item["url"])
             if size is not None and size > self.max_media_bytes:
-                await self.deliver(user, OutboundMessage(
-                    text=channel_text("media_too_large", self.default_language, size_mb=mb(size),
-                                      limit_mb=mb(self.max_media_bytes)), sender="system"))
+                await self.deliver(user, notice("media_too_large", self.default_language, size_mb=mb(size),
+                                                limit_mb=mb(self.max_media_bytes)))
                 return "refused_media_too_large"
-        body = str(form.get("Body") or "")
-        common: dict[str, Any] = {
-            "channel": self.name, "external_user_id": user, "external_id": sid,
-            "customer_name": str(form.get("ProfileName") or "") or None,
-        }
-        if form.get("ButtonPayload"):
-            msg = InboundMessage(text=str(form.get("ButtonText") or body or form.get("ButtonPayload")), kind="button",
-                                 payload={"payload": str(form.get("ButtonPayload"))}, **common)
-        elif form.get("Latitude") and form.get("Longitude"):
-            try:
-                lat, lon = float(str(form.get("Latitude"))), float(str(form.get("Longitude")))
-            except ValueError:
-                return "ignored"
-            msg = InboundMessage(text=body or f"[location {lat:.5f}, {lon:.5f}]", kind="location",
-                                 payload={"latitude": lat, "longitude": lon,
-                                          "label": str(form.get("Label") or "") or None}, **common)
-        elif media:
-            label = ", ".join(m["content_type"] or "file" for m in media)
-            msg = InboundMessage(text=body or f"[media: {label}]", kind="media", payload={"media": media}, **common)
-        else:
-            msg = InboundMessage(text=body, **common)
-            chosen = await self._chosen_button(user, body)
+        if message.kind == "text":
+            contact = await self.state.contact(self.name, user)
+            chosen = chosen_button(message.text, contact.last_buttons if contact else ())
             if chosen is not None:
-                msg.kind, msg.text, msg.payload = "button", chosen.title, {"payload": chosen.payload}
-        return await self.runner.handle(msg, on_rejected=lambda exc: self._refuse(user, exc))
-
-    async def _chosen_button(self, user: str, body: str) -> Button | None:
-        """A reply that is just "2" (or "2." / " 2 ") picks button 2 of the last numbered list we sent."""
-        m = re.fullmatch(r"\s*(\d{1,2})[.)]?\s*", body)
-        if not m:
-            return None
-        contact = await self.state.contact(self.name, user)
-        buttons = contact.last_buttons if contact else ()
-        n = int(m.group(1))
-        return buttons[n - 1] if 1 <= n <= len(buttons) else None
+                message.kind, message.text, message.payload = "button", chosen.title, {"payload": chosen.payload}
+        return await self.runner.handle(message, on_rejected=lambda exc: self._refuse(user, exc))
 
     async def _media_size(self, url: str) -> int | None:
         """Content-Length of a customer's media file (HEAD); None when it cannot be told."""
@@ -285,27 +184,25 @@ class TwilioConnector(Connector):
         return int(length) if resp.status_code < 400 and length and length.isdigit() else None
 
     async def _refuse(self, user: str, exc: MessageRejected) -> None:
-        await self.deliver(user, OutboundMessage(
-            text=channel_text("rejected", self.default_language, reason=str(exc)), sender="system"))
+        await self.deliver(user, notice("rejected", self.default_language, reason=str(exc)))
 
     async def status(self, request: Request) -> Response:
         """Twilio's status callback: queued/sent/delivered/read/failed/undelivered per provider message."""
         form = await self._signed_form(request, "/status")
         if isinstance(form, Response):
             return form
-        sid = str(form.get("MessageSid") or form.get("SmsSid") or "")
-        status = str(form.get("MessageStatus") or form.get("SmsStatus") or "").lower()
-        if not sid or not status:
-            return JSONResponse({"error": "bad_request", "detail": "MessageSid and MessageStatus are required"},
-                                status_code=400)
-        error = str(form.get("ErrorCode") or "") or None
-        message_id = await self.state.update_status(self.name, sid, status, error_code=error,
-                                                    detail=str(form.get("ErrorMessage") or ""))
-        if status in ("failed", "undelivered"):
-            log.warning("%s: message %s (hub %s) %s, error %s", self.name, sid, message_id, status, error)
+        try:
+            update = parse_status(form)
+        except BadForm as exc:
+            return JSONResponse({"error": "bad_request", "detail": str(exc)}, status_code=400)
+        message_id = await self.state.update_status(self.name, update.provider_id, update.status,
+                                                    error_code=update.error_code, detail=update.detail)
+        if update.status in ("failed", "undelivered"):
+            log.warning("%s: message %s (hub %s) %s, error %s", self.name, update.provider_id, message_id,
+                        update.status, update.error_code)
         if self.on_status is not None:
             try:
-                await self.on_status(message_id, sid, status, error)
+                await self.on_status(message_id, update.provider_id, update.status, update.error_code)
             except Exception:
                 log.exception("%s: status hook failed", self.name)
         return Response(status_code=204)
