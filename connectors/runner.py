@@ -29,27 +29,27 @@ class InboundRunner:
         self.ack_timeout_s = ack_timeout_s
         self._tasks: set[asyncio.Task[str]] = set()
 
-    async def submit(
-        self,
-        message: InboundMessage,
-        *,
-        on_rejected: Callable[[MessageRejected], Awaitable[None]],
-        before: Callable[[], Awaitable[None]] | None = None,
-    ) -> str:
+    async def submit(self, message: InboundMessage, *,
+                     on_rejected: Callable[[MessageRejected], Awaitable[None]]) -> str:
         """Hand `message` to the router. Returns "done", "duplicate", "rejected" or "pending" (still running
         after the deadline). Raises what the router raised if it failed within the deadline."""
-        return await self.run(self.handle(message, on_rejected=on_rejected, before=before))
+        return await self.run(self.handle(message, on_rejected=on_rejected))
 
     async def run(self, work: Awaitable[str]) -> str:
         """Run any inbound work with the same deadline and bookkeeping."""
-        task: asyncio.Task[str] = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
+        task = self._track(work)
         done, _ = await asyncio.wait({task}, timeout=self.ack_timeout_s)
         if not done:
             log.warning("%s: the bot is slow; answered the provider before the reply went out", self.channel)
             return "pending"
         return task.result()
+
+    def _track(self, work: Awaitable[str]) -> asyncio.Task[str]:
+        """A task for `work` that `drain()` waits for and whose failure is logged."""
+        task: asyncio.Task[str] = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        return task
 
     def _finished(self, task: asyncio.Task[str]) -> None:
         self._tasks.discard(task)
@@ -57,16 +57,9 @@ class InboundRunner:
             exc = task.exception()
             log.error("%s: inbound message failed: %r", self.channel, exc, exc_info=exc)
 
-    async def handle(
-        self,
-        message: InboundMessage,
-        *,
-        on_rejected: Callable[[MessageRejected], Awaitable[None]],
-        before: Callable[[], Awaitable[None]] | None = None,
-    ) -> str:
+    async def handle(self, message: InboundMessage, *,
+                     on_rejected: Callable[[MessageRejected], Awaitable[None]]) -> str:
         """Hand `message` to the router now (no deadline); a refusal is reported through `on_rejected`."""
-        if before is not None:
-            await before()
         try:
             result = await self.on_message(message)
         except MessageRejected as exc:
@@ -80,9 +73,7 @@ class InboundRunner:
         async def wrapped() -> str:
             await work
             return "done"
-        task: asyncio.Task[str] = asyncio.ensure_future(wrapped())
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
+        self._track(wrapped())
 
     async def drain(self, timeout_s: float = 30.0) -> None:
         """Wait for messages still being processed (at shutdown)."""
