@@ -28,13 +28,13 @@ from bot.conversations.inbound import InboundService
 from bot.conversations.language import LanguageDetector, shared_detector
 from bot.conversations.notices import StatusNotices
 from bot.conversations.outbound import Outbound
+from bot.delivery.channel_state import SqlChannelState
 from bot.delivery.worker import DeliveryWorker
 from bot.events import EventBus
 from bot.handoff.dispatch import Dispatcher
 from bot.handoff.queue import QueueNotices
 from bot.handoff.teams import HandoffConfig
 from bot.ops.metrics import Metrics
-from bot.outbox import Outbox
 from bot.store.db import Database, make_engine, migrate
 from connectors.base import Connector
 from connectors.registry import build_connectors
@@ -135,7 +135,7 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     inbound = InboundService(db=db, bot=bot_turns, outbound=outbound, delivery=delivery, detector=detector,
                              metrics=metrics, default_language=settings.default_language,
                              max_message_chars=settings.max_message_chars, redact_pii=settings.redact_pii)
-    connectors.update(build_connectors(settings, inbound.handle, web_history=WebHistory(db), outbox=Outbox(engine),
+    connectors.update(build_connectors(settings, inbound.handle, web_history=WebHistory(db), state=SqlChannelState(engine),
                                        on_status=delivery.provider_status))
     agents = AgentActions(db, outbound, handoff_config, max_message_chars=settings.max_message_chars)
     queue_notices = QueueNotices(db, outbound, handoff_config, lambda team: len(presence.online(team)))

@@ -1,10 +1,8 @@
-"""Channel connectors: one interface (`base.Connector`), one module per channel."""
+"""Channel connectors: one interface (`base.Connector`), one module or package per channel."""
 
 from connectors.base import (
     Button,
-    ChannelError,
     Connector,
-    DeliveryError,
     DeliveryResult,
     InboundHandler,
     InboundMessage,
@@ -14,9 +12,7 @@ from connectors.base import (
 
 __all__ = [
     "Button",
-    "ChannelError",
     "Connector",
-    "DeliveryError",
     "DeliveryResult",
     "InboundHandler",
     "InboundMessage",

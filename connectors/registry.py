@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Awaitable, Callable
+from typing import Callable
 
-from core.settings import ChannelSettings
-from bot.outbox import Outbox
 from connectors.base import Connector, InboundHandler
+from connectors.state import ChannelState, MemoryChannelState, StatusHook
 from connectors.webchat import HistoryLoader, WebChatConnector
+from core.settings import ChannelSettings
 
 log = logging.getLogger(__name__)
-
-StatusHook = Callable[[str | None, str, str, str | None], Awaitable[None]]
 
 
 class ChannelConfigError(ValueError):
@@ -30,7 +28,7 @@ class BuildContext:
     settings: ChannelSettings
     on_message: InboundHandler
     web_history: HistoryLoader
-    outbox: Outbox | None
+    state: ChannelState
     on_status: StatusHook | None = None
 
 
@@ -41,12 +39,6 @@ def _require(settings: ChannelSettings, channel: str, *names: str) -> None:
                                  f"{'is' if len(missing) == 1 else 'are'} not set (see docs/channels.md)")
 
 
-def _outbox(ctx: BuildContext, channel: str) -> Outbox:
-    if ctx.outbox is None:
-        raise ChannelConfigError(f"channel {channel!r} needs the hub's database (pass outbox=Outbox(engine))")
-    return ctx.outbox
-
-
 def _web(ctx: BuildContext) -> Connector:
     s = ctx.settings
     return WebChatConnector(ctx.on_message, history=ctx.web_history, secret=s.session_secret.get_secret_value(),
@@ -54,7 +46,7 @@ def _web(ctx: BuildContext) -> Connector:
 
 
 def _telegram(ctx: BuildContext) -> Connector:
-    from connectors.telegram import TelegramConnector, derive_webhook_secret
+    from connectors.telegram.connector import TelegramConnector, derive_webhook_secret
 
     s = ctx.settings
     _require(s, "telegram", "telegram_bot_token")
@@ -70,13 +62,13 @@ def _telegram(ctx: BuildContext) -> Connector:
         ctx.on_message, token=token, secret_token=secret, mode=mode,
         webhook_url=f"{s.public_base_url}/channels/telegram/webhook" if mode == "webhook" else None,
         api_base_url=s.telegram_api_base_url or None, max_media_bytes=s.max_media_bytes,
-        payloads=ctx.outbox,
+        state=ctx.state,
     )
 
 
 def _twilio(name: str, from_setting: str) -> Callable[[BuildContext], Connector]:
     def build(ctx: BuildContext) -> Connector:
-        from connectors.twilio_whatsapp import TwilioConnector
+        from connectors.twilio.connector import TwilioConnector
 
         s = ctx.settings
         _require(s, name, "twilio_account_sid", "twilio_auth_token", from_setting, "public_url")
@@ -87,7 +79,7 @@ def _twilio(name: str, from_setting: str) -> Callable[[BuildContext], Connector]
             raise ChannelConfigError("TWILIO_SMS_FROM must be a phone number, not a whatsapp: address")
         return TwilioConnector(
             ctx.on_message, name=name, account_sid=s.twilio_account_sid, auth_token=s.twilio_auth_token.get_secret_value(),
-            from_=sender, public_base_url=s.public_base_url, state=_outbox(ctx, name),
+            from_=sender, public_base_url=s.public_base_url, state=ctx.state,
             api_base_url=s.twilio_api_base_url or None,
             template_sid=s.whatsapp_template_sid if name == "whatsapp" else "",
             max_media_bytes=s.max_media_bytes, default_language=s.default_language, on_status=ctx.on_status,
@@ -109,21 +101,23 @@ def build_connectors(
     on_message: InboundHandler,
     *,
     web_history: HistoryLoader,
-    outbox: Outbox | None = None,
+    state: ChannelState | None = None,
     on_status: StatusHook | None = None,
 ) -> dict[str, Connector]:
     """The live connectors, by channel name (the name is also the URL segment: `/channels/<name>/...`).
 
-    `outbox` keeps per-message delivery state (required for whatsapp/sms); `on_status(message_id,
-    provider_id, status, error_code)` hears every provider status callback (message_id is the hub's
-    stored message id, or None when the provider message is unknown).
+    `state` is what the connectors remember about customers and provider messages (the hub passes its
+    database-backed one; default: in memory, forgotten at restart). `on_status(message_id, provider_id,
+    status, error_code)` hears every provider status callback (message_id is the hub's stored message id,
+    or None when the provider message is unknown).
     """
     wanted = [c.strip().lower() for c in settings.enabled_channels if c.strip()]
     unknown = sorted(set(wanted) - set(FACTORIES))
     if unknown:
         raise ChannelConfigError(f"unknown channel(s) in ENABLED_CHANNELS: {', '.join(unknown)}; "
                                  f"known: {', '.join(FACTORIES)}")
-    ctx = BuildContext(settings, on_message, web_history, outbox, on_status)
+    ctx = BuildContext(settings, on_message, web_history, state if state is not None else MemoryChannelState(),
+                       on_status)
     connectors: dict[str, Connector] = {}
     for name in ["web", *wanted]:
         if name not in connectors:

@@ -5,33 +5,16 @@ from __future__ import annotations
 
 import time
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable
 
 import pytest
-from fastapi.testclient import TestClient
+from twilio.request_validator import RequestValidator
 
-from channel_support import AGENT, PUBLIC, SMS_FROM, TW_TOKEN, WA_FROM, conversations, transcript, twilio_post
+from channel_support import (
+    AGENT, HOOK, PUBLIC, SMS_FROM, STATUS, TW_TOKEN, WA_FROM, HubFactory, bodies, close_window, connector,
+    conversations, handed_off, inbound, run, transcript, twilio_post,
+)
 from fakes.rasa import FakeRasa
 from fakes.twilio_api import FakeTwilio
-
-HubFactory = Callable[..., TestClient]
-HOOK = "/channels/whatsapp/webhook"
-STATUS = "/channels/whatsapp/status"
-_sids = iter(range(1, 10_000))
-
-
-def inbound(phone: str, body: str, sid: str | None = None, **extra: str) -> dict[str, str]:
-    return {"MessageSid": sid or f"SMin{next(_sids):030d}", "AccountSid": "AC" + "1" * 32,
-            "From": f"whatsapp:{phone}", "To": WA_FROM, "Body": body, "NumMedia": "0", "ProfileName": "Bruno",
-            **extra}
-
-
-def bodies(api: FakeTwilio, phone: str) -> list[str]:
-    return [str(c.params.get("Body", "")) for c in api.messages(f"whatsapp:{phone}")]
-
-
-def connector(client: TestClient, name: str = "whatsapp") -> Any:
-    return client.app.state.container.connectors[name]
 
 
 def test_whatsapp_text_gets_the_bots_answer_and_a_numbered_reply_picks_a_button(
@@ -68,11 +51,7 @@ def test_sms_goes_through_the_same_connector(make_hub: HubFactory, twilio_api: F
 def test_handed_off_conversation_gets_the_agents_reply(make_hub: HubFactory, twilio_api: FakeTwilio) -> None:
     client = make_hub()  # Rasa on a dead port: the hub hands the conversation to a person
     phone = "+393330000001"
-    twilio_post(client, HOOK, inbound(phone, "my parcel is damaged"))
-    twilio_api.wait_message(f"whatsapp:{phone}", "technical trouble")
-    conv_id = conversations(client, "whatsapp", phone)[0]["id"]
-    assert client.post(f"/api/agent/conversations/{conv_id}/claim", headers=AGENT).status_code == 200
-    twilio_api.wait_message(f"whatsapp:{phone}", "has joined the conversation")
+    conv_id = handed_off(client, twilio_api, phone)
     reply = client.post(f"/api/agent/conversations/{conv_id}/reply", headers=AGENT,
                         json={"text": "Sorry about that! A replacement ships today."})
     assert reply.status_code == 200 and reply.json()["message"]["delivery_status"] == "sent"
@@ -102,7 +81,6 @@ def test_bad_signatures_are_refused_and_nothing_stored(make_hub: HubFactory, twi
     elif case == "internal_url":  # signed for the address the hub listens on, not the public one
         resp = twilio_post(client, HOOK, form, url="http://testserver" + HOOK)
     else:
-        from twilio.request_validator import RequestValidator
         sig = RequestValidator(TW_TOKEN).compute_signature(PUBLIC + HOOK, form)
         resp = twilio_post(client, HOOK, {**form, "Body": "changed"}, signature=sig)
     assert resp.status_code == 403
@@ -196,12 +174,8 @@ def test_outbound_media_and_status_callbacks_are_stored_per_message(
 def test_24_hour_window_without_a_template_fails_clearly(make_hub: HubFactory, twilio_api: FakeTwilio) -> None:
     client = make_hub()  # dead Rasa: the conversation goes to a person
     phone = "+393330000008"
-    twilio_post(client, HOOK, inbound(phone, "help"))
-    twilio_api.wait_message(f"whatsapp:{phone}", "technical trouble")
-    conv_id = conversations(client, "whatsapp", phone)[0]["id"]
-    client.post(f"/api/agent/conversations/{conv_id}/claim", headers=AGENT)
-    twilio_api.wait_message(f"whatsapp:{phone}", "has joined")
-    connector(client).state.touch_inbound("whatsapp", phone, datetime.now(timezone.utc) - timedelta(hours=25))
+    conv_id = handed_off(client, twilio_api, phone)
+    close_window(client, phone, hours=25)
     before = len(twilio_api.messages())
     reply = client.post(f"/api/agent/conversations/{conv_id}/reply", headers=AGENT, json={"text": "Still there?"})
     assert reply.json()["message"]["delivery_status"] == "failed"  # the agent sees it did not go out
@@ -212,16 +186,12 @@ def test_24_hour_window_sends_the_template_then_the_parked_reply(make_hub: HubFa
                                                                  twilio_api: FakeTwilio) -> None:
     client = make_hub(whatsapp_template_sid="HX" + "a" * 32)
     phone = "+393330000009"
-    twilio_post(client, HOOK, inbound(phone, "help"))
-    twilio_api.wait_message(f"whatsapp:{phone}", "technical trouble")
-    conv_id = conversations(client, "whatsapp", phone)[0]["id"]
-    client.post(f"/api/agent/conversations/{conv_id}/claim", headers=AGENT)
-    twilio_api.wait_message(f"whatsapp:{phone}", "has joined")
-    connector(client).state.touch_inbound("whatsapp", phone, datetime.now(timezone.utc) - timedelta(hours=30))
+    conv_id = handed_off(client, twilio_api, phone)
+    close_window(client, phone)
 
     for text in ("Your refund was approved.", "Anything else?"):
         reply = client.post(f"/api/agent/conversations/{conv_id}/reply", headers=AGENT, json={"text": text})
-        assert reply.json()["message"]["delivery_status"] == "stored"
+        assert reply.json()["message"]["delivery_status"] == "parked"  # what the agent sees on the message
     templates = [c for c in twilio_api.messages(f"whatsapp:{phone}") if c.params.get("ContentSid")]
     assert [c.params["ContentSid"] for c in templates] == ["HX" + "a" * 32]  # sent once, not per message
     assert not [b for b in bodies(twilio_api, phone) if "refund" in b]  # free text held back
@@ -231,3 +201,13 @@ def test_24_hour_window_sends_the_template_then_the_parked_reply(make_hub: HubFa
     second = twilio_api.wait_message(f"whatsapp:{phone}", "alice: Anything else?")
     assert first.at <= second.at
     assert len([b for b in bodies(twilio_api, phone) if "refund" in b]) == 1
+    shown = {m["text"]: m["delivery_status"] for m in transcript(client, "whatsapp", phone)}
+    assert shown["Your refund was approved."] == shown["Anything else?"] == "sent"
+
+    # A day later the window has closed again (the customer's "yes?" came after the first template).
+    run(connector(client).state.template_sent("whatsapp", phone, datetime.now(timezone.utc) - timedelta(hours=31)))
+    close_window(client, phone)
+    reply = client.post(f"/api/agent/conversations/{conv_id}/reply", headers=AGENT, json={"text": "One more thing"})
+    assert reply.json()["message"]["delivery_status"] == "parked"
+    templates = [c for c in twilio_api.messages(f"whatsapp:{phone}") if c.params.get("ContentSid")]
+    assert len(templates) == 2

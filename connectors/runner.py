@@ -1,5 +1,5 @@
-"""Helpers shared by webhook-based connectors (Telegram, Twilio): answering the provider quickly, and what the
-hub itself tells customers on these channels (unsupported content, oversized media, group chats).
+"""`InboundRunner`: how webhook-based connectors (Telegram, Twilio) hand customer messages to the router and
+still answer the provider in time.
 
 Why "inline with a deadline": a provider that waits too long retries (Telegram) or gives up and logs an error
 (Twilio's 15 s limit). The customer's message is handed to the router in a task the connector keeps; the
@@ -12,29 +12,12 @@ gets its 200 at the deadline and the task finishes on its own; `drain()` waits f
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
-import ssl
 from typing import Awaitable, Callable
 
-from core.i18n import t
 from connectors.base import InboundHandler, InboundMessage, MessageRejected
 
 log = logging.getLogger(__name__)
-
-def channel_text(key: str, language: str | None, **values: object) -> str:
-    """The channel notice `key` (`channel_<key>` in the catalogs of `core.i18n`) in `language`."""
-    return t(f"channel_{key}", language, **values)
-
-
-@functools.lru_cache(maxsize=1)
-def shared_ssl_context() -> ssl.SSLContext:
-    """One verified TLS context for every channel HTTP client (loading the CA bundle costs ~0.1 s each time)."""
-    return ssl.create_default_context()
-
-
-def mb(size: int) -> str:
-    return f"{size / (1024 * 1024):.1f}".rstrip("0").rstrip(".")
 
 
 class InboundRunner:
@@ -46,27 +29,27 @@ class InboundRunner:
         self.ack_timeout_s = ack_timeout_s
         self._tasks: set[asyncio.Task[str]] = set()
 
-    async def submit(
-        self,
-        message: InboundMessage,
-        *,
-        on_rejected: Callable[[MessageRejected], Awaitable[None]],
-        before: Callable[[], Awaitable[None]] | None = None,
-    ) -> str:
+    async def submit(self, message: InboundMessage, *,
+                     on_rejected: Callable[[MessageRejected], Awaitable[None]]) -> str:
         """Hand `message` to the router. Returns "done", "duplicate", "rejected" or "pending" (still running
         after the deadline). Raises what the router raised if it failed within the deadline."""
-        return await self.run(self.handle(message, on_rejected=on_rejected, before=before))
+        return await self.run(self.handle(message, on_rejected=on_rejected))
 
     async def run(self, work: Awaitable[str]) -> str:
         """Run any inbound work with the same deadline and bookkeeping."""
-        task: asyncio.Task[str] = asyncio.ensure_future(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
+        task = self._track(work)
         done, _ = await asyncio.wait({task}, timeout=self.ack_timeout_s)
         if not done:
             log.warning("%s: the bot is slow; answered the provider before the reply went out", self.channel)
             return "pending"
         return task.result()
+
+    def _track(self, work: Awaitable[str]) -> asyncio.Task[str]:
+        """A task for `work` that `drain()` waits for and whose failure is logged."""
+        task: asyncio.Task[str] = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        return task
 
     def _finished(self, task: asyncio.Task[str]) -> None:
         self._tasks.discard(task)
@@ -74,16 +57,9 @@ class InboundRunner:
             exc = task.exception()
             log.error("%s: inbound message failed: %r", self.channel, exc, exc_info=exc)
 
-    async def handle(
-        self,
-        message: InboundMessage,
-        *,
-        on_rejected: Callable[[MessageRejected], Awaitable[None]],
-        before: Callable[[], Awaitable[None]] | None = None,
-    ) -> str:
+    async def handle(self, message: InboundMessage, *,
+                     on_rejected: Callable[[MessageRejected], Awaitable[None]]) -> str:
         """Hand `message` to the router now (no deadline); a refusal is reported through `on_rejected`."""
-        if before is not None:
-            await before()
         try:
             result = await self.on_message(message)
         except MessageRejected as exc:
@@ -97,9 +73,7 @@ class InboundRunner:
         async def wrapped() -> str:
             await work
             return "done"
-        task: asyncio.Task[str] = asyncio.ensure_future(wrapped())
-        self._tasks.add(task)
-        task.add_done_callback(self._finished)
+        self._track(wrapped())
 
     async def drain(self, timeout_s: float = 30.0) -> None:
         """Wait for messages still being processed (at shutdown)."""

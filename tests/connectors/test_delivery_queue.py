@@ -1,39 +1,20 @@
 """The persistent outbound queue, through the hub and the fake Twilio API: a channel that stays down gets the
-message later, in order, once; after every round it is a dead letter agents can see and retry; and pending
-messages survive a hub restart."""
+message later, in order, once; after every round it is a dead letter agents can see and retry; pending
+messages survive a hub restart, and so do WhatsApp messages parked outside the customer's 24-hour window."""
 
 from __future__ import annotations
 
 import time
-from typing import Any, Callable
 
 from fastapi.testclient import TestClient
 
-from channel_support import AGENT, HubFactory, conversations, transcript, twilio_post
+from channel_support import (
+    AGENT, HOOK, HubFactory, bodies, close_window, conversations, handed_off, inbound, transcript, twilio_post, wait_until,
+)
+from fakes.rasa import FakeRasa
 from fakes.twilio_api import FakeTwilio
-from test_twilio import HOOK, bodies, inbound
 
 FAST = dict(outbox_max_rounds=3, outbox_base_delay_s=0.3, outbox_poll_s=0.05)
-
-
-def wait_until(check: Callable[[], Any], timeout: float = 15) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
-
-
-def handed_off(client: TestClient, twilio_api: FakeTwilio, phone: str) -> str:
-    """A WhatsApp conversation with a dead Rasa: queued for a person, claimed by alice."""
-    twilio_post(client, HOOK, inbound(phone, "help"))
-    twilio_api.wait_message(f"whatsapp:{phone}", "technical trouble")
-    conv = conversations(client, "whatsapp", phone)[0]["id"]
-    assert client.post(f"/api/agent/conversations/{conv}/claim", headers=AGENT).status_code == 200
-    twilio_api.wait_message(f"whatsapp:{phone}", "has joined")
-    return conv
 
 
 def quick_retries(client: TestClient) -> int:
@@ -98,3 +79,44 @@ def test_pending_messages_survive_a_hub_restart(make_hub: HubFactory, twilio_api
     wait_until(lambda: "alice: after restart" in bodies(twilio_api, phone))
     assert bodies(twilio_api, phone).count("alice: after restart") == 1
     assert wait_until(lambda: status_of(restarted, phone, "after restart") == "sent")
+
+
+def test_parked_messages_survive_a_restart_and_go_out_before_the_answer_to_the_customers_next_message(
+    make_hub: HubFactory, twilio_api: FakeTwilio
+) -> None:
+    template = "HX" + "b" * 32
+    phone = "+393330000104"
+
+    def bot(sender: str, text: str) -> list[dict[str, object]]:
+        if text == "a person please":
+            return [{"text": "One moment", "custom": {"handoff": {"reason": "customer_request"}}}]
+        return [{"text": f"You said: {text}"}]
+
+    with FakeRasa(bot) as rasa:
+        client = make_hub(rasa.url, whatsapp_template_sid=template)
+        twilio_post(client, HOOK, inbound(phone, "a person please"))
+        twilio_api.wait_message(f"whatsapp:{phone}", "One moment")
+        conv = wait_until(lambda: [c for c in conversations(client, "whatsapp", phone) if c["status"] == "queued"])[0]["id"]
+        assert client.post(f"/api/agent/conversations/{conv}/claim", headers=AGENT).status_code == 200
+        twilio_api.wait_message(f"whatsapp:{phone}", "has joined")
+        close_window(client, phone)
+        reply = client.post(f"/api/agent/conversations/{conv}/reply", headers=AGENT, json={"text": "Refund approved."})
+        assert reply.json()["message"]["delivery_status"] == "parked"
+        assert client.post(f"/api/agent/conversations/{conv}/hand-back", headers=AGENT).status_code == 200
+        assert status_of(client, phone, "Refund approved.") == "parked"
+        client.__exit__(None, None, None)  # the hub stops with two messages parked
+
+        restarted = make_hub(rasa.url, whatsapp_template_sid=template)
+        time.sleep(0.3)  # the queue's worker runs: parked messages stay parked
+        assert not [b for b in bodies(twilio_api, phone) if "Refund" in b]
+        twilio_post(restarted, HOOK, inbound(phone, "thanks!"))
+        answer = twilio_api.wait_message(f"whatsapp:{phone}", "You said: thanks!")
+        sent = bodies(twilio_api, phone)
+        refund = sent.index("alice: Refund approved.")
+        handed_back = [i for i, b in enumerate(sent) if i > refund and "alice" not in b and "You said" not in b]
+        assert sent.count("alice: Refund approved.") == 1
+        assert handed_back and refund < handed_back[0] < sent.index("You said: thanks!")  # in the order written
+        assert answer is not None
+        templates = [c for c in twilio_api.messages(f"whatsapp:{phone}") if c.params.get("ContentSid")]
+        assert len(templates) == 1  # one template for the closed window, not one per message
+        assert status_of(restarted, phone, "Refund approved.") == "sent"
