@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: install run test test-unit test-integration test-deps train kb bench-kb bench-kb-embedding bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual languages test-nlu clean help
+.PHONY: bench-hub-path install run test test-unit test-integration test-deps train kb bench-kb bench-kb-embedding bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual languages test-nlu clean help
 
 help:
 	@echo "make run    install what is missing, train/index when content changed, start the bot on loopback"
@@ -84,3 +84,8 @@ test-nlu: install encoder
 
 clean:
 	rm -rf var models kb_index/build .pytest_cache
+
+# The hub's own cost per bot-answered message (Rasa stubbed), side by side with the commit the redesign
+# started from: benchmarks/results/hub-path.{json,md}. About 3 minutes.
+bench-hub-path: install
+	$(PY) -m benchmarks.bench_hub_path --save

@@ -12,6 +12,7 @@ pin_environment()  # before torch / FAISS are imported: one math thread per proc
 
 import uvicorn  # noqa: E402
 
+from core.logs import configure_logging  # noqa: E402
 from core.settings import ActionSettings  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -27,8 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-warm-up", action="store_true", help="load the knowledge base on first use, not at start")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per order lookup; failures are logged by us
+    configure_logging(args.log_level)  # one format, PII redacted; no line per order lookup (failures are ours)
     from actions.server import create_app
 
     app = create_app(settings=settings, warm_up=not args.no_warm_up)

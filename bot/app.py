@@ -22,7 +22,7 @@ from bot.container import Container, build_container
 from bot.demo_shop import shop
 from bot.errors import install_error_handlers
 from bot.ops.health import build_ops
-from bot.ops.logging import configure_logging
+from core.logs import configure_logging
 from core.settings import HubSettings
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"

@@ -23,10 +23,9 @@ from bot.conversations.outbound import Outbound, Staged
 from bot.errors import InvalidTransition
 from bot.handoff.teams import HandoffConfig
 from bot.ops.metrics import Metrics
-from bot.store import conversations as conversation_store
 from bot.store import messages as message_store
 from bot.store.db import Database, Tx
-from bot.store.models import Sender, Status
+from bot.store.models import Sender
 from connectors.base import Button, OutboundMessage
 from core.contracts import CHOOSE_KB_ENTRY_INTENT, FALLBACK_INTENT, HandoffReason
 from core.payloads import BotCustom, HandoffRequest, KBOutcome
@@ -197,17 +196,20 @@ class BotTurns:
         nlu = turn.nlu or await self.rasa.latest_parse(conv.id)
         previous = next((m.outcome for m in reversed(recent) if m.sender == Sender.CUSTOMER.value), None)
         plan = interpret(turn.messages, nlu, language=conv.language, previous_outcome=previous)
-        staged, events = await self.db.write_deferred(self._commit, conv.id, message, plan, recent)
+        staged, events = await self.db.write_deferred(self._commit, conv, message, plan, recent)
         await self.outbound.flush(staged)
         await self.db.publish(events)
 
-    def _commit(self, tx: Tx, conversation_id: str, message: Any, plan: TurnPlan, recent: list[Any]) -> Staged:
-        conv = conversation_store.get(tx.conn, conversation_id)
-        message_store.annotate(tx.conn, message.id, intent=plan.intent, confidence=plan.confidence,
-                               outcome=plan.outcome.value)
+    def _commit(self, tx: Tx, conv: Any, message: Any, plan: TurnPlan, recent: list[Any]) -> Staged:
+        """The whole turn in one transaction. `conv` is the conversation as the accepting transaction left it;
+        if its owner changed since (an admin closed it), the ownership changes below refuse and are skipped."""
+        message_store.annotate_turn(tx.conn, message.id, intent=plan.intent, confidence=plan.confidence,
+                                    outcome=plan.outcome.value)
         staged = Staged([], {})
         for out, entry in plan.messages:
-            self.outbound.stage(tx, conv, out, kb_entry_id=entry, staged=staged)
+            self.outbound.stage(tx, conv, out, kb_entry_id=entry, staged=staged, touch=False)
+        if plan.messages:
+            message_store.touch_conversation(tx.conn, conv.id)
         if plan.handoff is not None:
             details = dict(plan.handoff.details)
             details.setdefault("intents", recent_intents(recent, (plan.intent, plan.confidence, message.text)))
@@ -216,8 +218,11 @@ class BotTurns:
                 ownership.hand_off(tx, conv.id, **values)
             except InvalidTransition as exc:
                 log.info("no handoff for %s: %s", conv.id, exc)
-        elif plan.resolve and conv.status == Status.BOT.value:
-            ownership.resolve(tx, conv.id, by="bot", rated_agent=None)
+        elif plan.resolve:
+            try:
+                ownership.resolve(tx, conv.id, by="bot", rated_agent=None)
+            except InvalidTransition as exc:
+                log.info("no resolution for %s: %s", conv.id, exc)
         return staged
 
     async def _fail(self, conv: Any, message: Any, recent: list[Any], reason: HandoffReason, summary: str) -> None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 from bot.conversations import ownership
@@ -61,6 +62,11 @@ class Accepted:
     csat_answered: bool = False
     released: int = 0  # parked messages due again
 
+
+
+def with_values(row: Any, **changes: Any) -> SimpleNamespace:
+    """A copy of a read-only row with some fields changed (what the transaction just wrote)."""
+    return SimpleNamespace(**{**row._mapping, **changes})
 
 
 class InboundService:
@@ -136,21 +142,23 @@ class InboundService:
             conversation_id=conv.id, sender=Sender.CUSTOMER, text=text, sender_name=msg.customer_name,
             payload={"kind": msg.kind, **msg.payload} if msg.kind != "text" or msg.payload else None,
             language=decision.message_language, external_id=msg.external_id,
-            outcome=Outcome.LANGUAGE_SET.value if decision.reason == "explicit" else None))
+            outcome=Outcome.LANGUAGE_SET.value if decision.reason == "explicit" else None), touch=False)
         if decision.language != conv.language:
-            conversation_store.set_fields(conn, conv.id, language=decision.language)
+            conversation_store.set_fields(conn, conv.id, language=decision.language, updated_at=stored.created_at)
             self.metrics.language_switch(decision.reason or "other")
             log.info("conversation %s: language %s -> %s (%s)", conv.id, conv.language, decision.language,
                      decision.reason)
+            conv = with_values(conv, language=decision.language)
+        else:
+            message_store.touch_conversation(conn, conv.id, stored.created_at)
         accepted = Accepted(conv, stored, recent, decision)
         if conv.status == Status.RESOLVED.value:
             if take_answer(tx, conv, msg, stored):
                 accepted.csat_answered = True
             else:
-                ownership.reopen(tx, conv.id)
+                accepted.conv = conv = ownership.reopen(tx, conv.id)
         if msg.channel in ("whatsapp",):  # the only channel that parks messages (its 24-hour window)
             accepted.released = outbox.release_parked(conn, conv.id)
-        accepted.conv = conv = conversation_store.get(conn, conv.id)
         if conv.status == Status.BOT.value and decision.reason != "explicit" and msg.kind == "text" \
                 and not accepted.csat_answered:
             accepted.foreign = self.detector.unsupported(msg.text)

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from bot.store.models import QueuedDelivery, utcnow
 from connectors.base import Button, OutboundMessage
@@ -21,6 +21,12 @@ from connectors.base import Button, OutboundMessage
 outbox = QueuedDelivery.__table__
 
 PENDING, PARKED, SENT, DEAD = "pending", "parked", "sent", "dead"
+
+_INSERT = insert(outbox).returning(outbox.c.id)
+_BLOCKED = select(func.count()).select_from(outbox).where(
+    outbox.c.conversation_id == bindparam("cid"), outbox.c.state.in_((PENDING, PARKED)), outbox.c.id < bindparam("rid"))
+_MARK_SENT = update(outbox).where(outbox.c.id == bindparam("rid")).values(state=SENT, last_error=None,
+                                                                           updated_at=bindparam("now"))
 
 
 @dataclass(frozen=True)
@@ -59,18 +65,16 @@ def enqueue(conn: Connection, conversation_id: str, channel: str, recipient: str
     """Put a stored message (its `message_id` set) in the outbox, due now."""
     assert message.message_id, "store the message before queueing it"
     now = utcnow()
-    row_id = conn.execute(insert(outbox).values(
-        message_id=message.message_id, conversation_id=conversation_id, channel=channel, recipient=recipient,
-        body=to_body(message), state=PENDING, attempts=0, next_attempt_at=now, created_at=now, updated_at=now,
-    ).returning(outbox.c.id)).scalar_one()
+    row_id = conn.execute(_INSERT, {
+        "message_id": message.message_id, "conversation_id": conversation_id, "channel": channel,
+        "recipient": recipient, "body": to_body(message), "state": PENDING, "attempts": 0, "next_attempt_at": now,
+        "created_at": now, "updated_at": now}).scalar_one()
     return Queued(row_id, message.message_id, conversation_id, channel, recipient, message)
 
 
 def blocked_before(conn: Connection, conversation_id: str, row_id: int) -> bool:
     """Is an older message of this conversation still pending or parked (so `row_id` must wait its turn)?"""
-    return bool(conn.execute(select(func.count()).select_from(outbox).where(
-        outbox.c.conversation_id == conversation_id, outbox.c.state.in_((PENDING, PARKED)),
-        outbox.c.id < row_id)).scalar())
+    return bool(conn.execute(_BLOCKED, {"cid": conversation_id, "rid": row_id}).scalar())
 
 
 def release_parked(conn: Connection, conversation_id: str) -> int:
@@ -114,6 +118,12 @@ def mark(conn: Connection, row_id: int, state: str, *, attempts: int | None = No
     if retry_in_s is not None:
         values["next_attempt_at"] = utcnow() + timedelta(seconds=retry_in_s)
     conn.execute(update(outbox).where(outbox.c.id == row_id).values(**values))
+
+
+def mark_sent(conn: Connection, row_ids: list[int]) -> None:
+    if row_ids:
+        now = utcnow()
+        conn.execute(_MARK_SENT, [{"rid": r, "now": now} for r in row_ids])
 
 
 def revive(conn: Connection, row_id: int) -> bool:

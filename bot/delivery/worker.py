@@ -169,6 +169,7 @@ class DeliveryWorker:
         """Record a batch's results in one transaction. `parked_head`: the line is held by a parked message,
         so unattempted rows are parked behind it."""
         outcomes: dict[str, Outcome] = {}
+        sent_rows: list[int] = []
         for q, result in results:
             if result is None:
                 if parked_head:  # behind a parked message: parked too, released with it
@@ -181,7 +182,7 @@ class DeliveryWorker:
                 outbox.mark(tx.conn, q.row_id, outbox.PARKED, error=result.detail)
                 outcome = Outcome(q.message_id, PARKED_STATUS, result.detail)
             elif result.status != "failed":
-                outbox.mark(tx.conn, q.row_id, outbox.SENT)
+                sent_rows.append(q.row_id)
                 outcome = Outcome(q.message_id, result.status, result.detail)
             else:
                 rounds = q.attempts + 1
@@ -199,8 +200,9 @@ class DeliveryWorker:
                     log.error("message %s to %s is a dead letter after %d round(s): %s",
                               q.message_id, q.channel, rounds, result.detail)
                     outcome = Outcome(q.message_id, "dead" if result.retryable else "failed", result.detail)
-            message_store.set_delivery(tx.conn, [q.message_id], outcome.status)
             tx.emit("delivery", message_id=q.message_id, conversation_id=q.conversation_id, status=outcome.status,
                     detail=outcome.detail, channel=q.channel, sender=q.message.sender)
             outcomes[q.message_id] = outcome
+        outbox.mark_sent(tx.conn, sent_rows)
+        message_store.set_delivery(tx.conn, [(o.message_id, o.status) for o in outcomes.values()])
         return outcomes

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, or_, select, update
+from sqlalchemy import Connection, Row, bindparam, func, or_, select, update
 
 from bot.errors import NotFound
 from bot.store.models import Conversation, Handoff, Message, Sender, Status, utcnow
@@ -21,6 +21,11 @@ handoffs = Handoff.__table__
 
 ConversationRow = Row[Any]
 
+_GET = select(conversations).where(conversations.c.id == bindparam("cid"))
+_LATEST = (select(conversations)
+           .where(conversations.c.channel == bindparam("channel"), conversations.c.external_user_id == bindparam("user"))
+           .order_by(conversations.c.created_at.desc()).limit(1))
+
 
 def aware(value: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes even for timezone-aware columns; they are UTC."""
@@ -30,24 +35,19 @@ def aware(value: datetime | None) -> datetime | None:
 
 
 def get(conn: Connection, conversation_id: str) -> ConversationRow:
-    row = conn.execute(select(conversations).where(conversations.c.id == conversation_id)).first()
+    row = conn.execute(_GET, {"cid": conversation_id}).first()
     if row is None:
         raise NotFound(f"no conversation {conversation_id}")
     return row
 
 
 def find(conn: Connection, conversation_id: str) -> ConversationRow | None:
-    return conn.execute(select(conversations).where(conversations.c.id == conversation_id)).first()
+    return conn.execute(_GET, {"cid": conversation_id}).first()
 
 
 def latest(conn: Connection, channel: str, external_user_id: str) -> ConversationRow | None:
     """The customer's most recent conversation on this channel, if any."""
-    return conn.execute(
-        select(conversations)
-        .where(conversations.c.channel == channel, conversations.c.external_user_id == external_user_id)
-        .order_by(conversations.c.created_at.desc())
-        .limit(1)
-    ).first()
+    return conn.execute(_LATEST, {"channel": channel, "user": external_user_id}).first()
 
 
 def set_fields(conn: Connection, conversation_id: str, **values: Any) -> None:

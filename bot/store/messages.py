@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
 
 from bot.store.models import Conversation, Message, Sender, new_id, utcnow
 
@@ -17,6 +17,21 @@ MessageRow = Row[Any]
 # Provider delivery statuses in the order they can follow each other; failures are final.
 DELIVERY_RANK = {"pending": 0, "parked": 1, "stored": 1, "accepted": 2, "queued": 2, "sending": 3, "sent": 4,
                  "delivered": 5, "read": 6, "undelivered": 7, "failed": 7, "dead": 8}
+
+
+# The statements of the message path, built once (SQLAlchemy then reuses their compiled form).
+_INSERT = insert(messages).returning(messages)
+_TOUCH = (update(conversations).where(conversations.c.id == bindparam("cid"))
+          .values(updated_at=bindparam("now")))
+_BY_EXTERNAL_ID = select(messages).where(messages.c.conversation_id == bindparam("cid"),
+                                         messages.c.external_id == bindparam("ext"))
+_RECENT = (select(messages).where(messages.c.conversation_id == bindparam("cid"))
+           .order_by(messages.c.seq.desc()).limit(bindparam("limit")))
+_ANNOTATE_TURN = (update(messages).where(messages.c.id == bindparam("mid"))
+                  .values(intent=bindparam("intent"), confidence=bindparam("confidence"),
+                          outcome=bindparam("outcome")))
+_SET_DELIVERY = (update(messages).where(messages.c.id == bindparam("mid"))
+                 .values(delivery_status=bindparam("status")))
 
 
 @dataclass(frozen=True)
@@ -38,29 +53,31 @@ class NewMessage:
 def insert_message(conn: Connection, new: NewMessage, *, touch: bool = True) -> MessageRow:
     """Store a message (and, with `touch`, bump the conversation's `updated_at`); the stored row."""
     now = utcnow()
-    row = conn.execute(
-        insert(messages).values(
-            id=new_id(), conversation_id=new.conversation_id, sender=new.sender.value, sender_name=new.sender_name,
-            text=new.text, payload=new.payload, language=new.language, intent=new.intent,
-            confidence=new.confidence, kb_entry_id=new.kb_entry_id, external_id=new.external_id,
-            delivery_status=new.delivery_status, outcome=new.outcome, created_at=now,
-        ).returning(messages)
-    ).one()
+    row = conn.execute(_INSERT, {
+        "id": new_id(), "conversation_id": new.conversation_id, "sender": new.sender.value,
+        "sender_name": new.sender_name, "text": new.text, "payload": new.payload, "language": new.language,
+        "intent": new.intent, "confidence": new.confidence, "kb_entry_id": new.kb_entry_id,
+        "external_id": new.external_id, "delivery_status": new.delivery_status, "outcome": new.outcome,
+        "created_at": now,
+    }).one()
     if touch:
-        conn.execute(update(conversations).where(conversations.c.id == new.conversation_id).values(updated_at=now))
+        touch_conversation(conn, new.conversation_id, now)
     return row
+
+
+def touch_conversation(conn: Connection, conversation_id: str, now: Any = None) -> None:
+    """Bump the conversation's `updated_at` (the console lists the most recently active first)."""
+    conn.execute(_TOUCH, {"cid": conversation_id, "now": now or utcnow()})
 
 
 def by_external_id(conn: Connection, conversation_id: str, external_id: str) -> MessageRow | None:
     """The message a provider id was stored as (a replayed webhook, a resent widget frame)."""
-    return conn.execute(select(messages).where(messages.c.conversation_id == conversation_id,
-                                               messages.c.external_id == external_id)).first()
+    return conn.execute(_BY_EXTERNAL_ID, {"cid": conversation_id, "ext": external_id}).first()
 
 
 def recent(conn: Connection, conversation_id: str, *, limit: int = 30) -> list[MessageRow]:
     """The conversation's last `limit` messages, oldest first (one indexed query, whatever its length)."""
-    rows = list(conn.execute(select(messages).where(messages.c.conversation_id == conversation_id)
-                             .order_by(messages.c.seq.desc()).limit(limit)))
+    rows = list(conn.execute(_RECENT, {"cid": conversation_id, "limit": limit}))
     return rows[::-1]
 
 
@@ -96,10 +113,16 @@ def annotate(conn: Connection, message_id: str, **values: Any) -> None:
     conn.execute(update(messages).where(messages.c.id == message_id).values(**values))
 
 
-def set_delivery(conn: Connection, message_ids: list[str], status: str) -> None:
-    """The delivery queue's word on messages (sent / stored / retrying / parked / dead)."""
-    if message_ids:
-        conn.execute(update(messages).where(messages.c.id.in_(message_ids)).values(delivery_status=status))
+def annotate_turn(conn: Connection, message_id: str, *, intent: str | None, confidence: float | None,
+                  outcome: str) -> None:
+    """What the bot made of a customer message: its intent and the turn's outcome."""
+    conn.execute(_ANNOTATE_TURN, {"mid": message_id, "intent": intent, "confidence": confidence, "outcome": outcome})
+
+
+def set_delivery(conn: Connection, statuses: list[tuple[str, str]]) -> None:
+    """The delivery queue's word on messages, (message id, status): sent / stored / retrying / parked / dead."""
+    if statuses:
+        conn.execute(_SET_DELIVERY, [{"mid": m, "status": s} for m, s in statuses])
 
 
 def record_delivery(conn: Connection, message_id: str, status: str) -> bool:

@@ -1,4 +1,5 @@
-"""Logging for the hub and the action server: one format, PII redacted from every record."""
+"""Logging for the hub and the action server: one format, PII redacted from every record, and the libraries' chatter
+(connection-level lines, FAISS's CPU-feature probing) kept out of the way."""
 
 from __future__ import annotations
 
@@ -17,5 +18,5 @@ def configure_logging(level: str = "INFO") -> None:
         handler.addFilter(RedactingFilter())
         root.addHandler(handler)
     root.setLevel(level.upper())
-    for noisy in ("httpx", "httpcore", "uvicorn.access"):
+    for noisy in ("httpx", "httpcore", "uvicorn.access", "faiss.loader"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
