@@ -17,8 +17,11 @@ if ! stamp_ok .venv "$hub_hash"; then
   [ -x .venv/bin/python ] || "$py311" -m venv .venv
   .venv/bin/python -m pip install -q --upgrade pip wheel
   # torch first and pinned: pip takes the CPU build lying on this machine instead of downloading CUDA builds.
-  .venv/bin/python -m pip install --progress-bar off "torch==2.13.0"
-  .venv/bin/python -m pip install --progress-bar off -c constraints-hub.txt -e ".[dev]"
+  echo "[install] .venv: torch (the CPU build on this machine)…"
+  .venv/bin/python -m pip install -q --progress-bar off "torch==2.13.0"
+  echo "[install] .venv: the project and its dependencies (constraints-hub.txt)…"
+  .venv/bin/python -m pip install -q --progress-bar off -c constraints-hub.txt -e ".[dev]"
+  echo "[install] .venv is ready"
   echo "$hub_hash" > .venv/.installed
 fi
 
@@ -29,6 +32,8 @@ if ! stamp_ok .venv-rasa "$rasa_hash"; then
   [ -x .venv-rasa/bin/python ] || "$py310" -m venv .venv-rasa
   # constrained: the newest wheel pulls a `packaging` that Rasa refuses (pip then prints a resolver ERROR)
   .venv-rasa/bin/python -m pip install -q --upgrade pip wheel -c constraints-rasa.txt
-  .venv-rasa/bin/python -m pip install --progress-bar off -r requirements-rasa.txt
+  echo "[install] .venv-rasa: Rasa and TensorFlow (requirements-rasa.txt)…"
+  .venv-rasa/bin/python -m pip install -q --progress-bar off -r requirements-rasa.txt
+  echo "[install] .venv-rasa is ready"
   echo "$rasa_hash" > .venv-rasa/.installed
 fi
