@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--email", required=True)
     create.add_argument("--name", help="display name customers see (default: the part before @)")
     create.add_argument("--admin", action="store_true", help="role admin instead of agent")
+    create.add_argument("--editor", action="store_true", help="role editor (content and reports) instead of agent")
     create.add_argument("--teams", default="", help="comma-separated team keys from handoff.yml")
     create.add_argument("--skills", default="")
     create.add_argument("--max-concurrent", type=int, default=3)
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "create-agent":
             agent = accounts.create(
                 email=args.email, password=_password(), display_name=args.name,
-                role="admin" if args.admin else "agent",
+                role="admin" if args.admin else "editor" if args.editor else "agent",
                 teams=[t.strip() for t in args.teams.split(",") if t.strip()],
                 skills=[t.strip() for t in args.skills.split(",") if t.strip()],
                 max_concurrent=args.max_concurrent,

@@ -98,7 +98,7 @@ class AgentStore:
         if not EMAIL_RE.match(email) or len(email) > 255:
             raise AccountError(f"not an e-mail address: {email!r}")
         if role not in {r.value for r in Role}:
-            raise AccountError(f"role must be agent or admin, not {role!r}")
+            raise AccountError(f"role must be agent, editor or admin, not {role!r}")
         if not 1 <= max_concurrent <= 100:
             raise AccountError("max_concurrent must be between 1 and 100")
         validate_password(password)
@@ -125,7 +125,7 @@ class AgentStore:
                     agent.password_hash = hash_password(password)
                     s.execute(delete(AgentSession).where(AgentSession.agent_id == agent_id))
             if values.get("role") is not None and values["role"] not in {r.value for r in Role}:
-                raise AccountError(f"role must be agent or admin, not {values['role']!r}")
+                raise AccountError(f"role must be agent, editor or admin, not {values['role']!r}")
             if values.get("max_concurrent") is not None and not 1 <= values["max_concurrent"] <= 100:
                 raise AccountError("max_concurrent must be between 1 and 100")
             for key, value in values.items():

@@ -66,7 +66,7 @@ class NewAgentBody(BaseModel):
     email: str
     password: str
     display_name: str | None = None
-    role: str = Field("agent", description="agent or admin")
+    role: str = Field("agent", description="agent (answers customers), editor (content and reports) or admin")
     teams: list[str] = Field(default_factory=list)
     skills: list[str] = Field(default_factory=list)
     max_concurrent: int = Field(3, description="Most conversations the agent handles at once.")
@@ -100,7 +100,8 @@ def _account_error(exc: AccountError) -> HTTPException:
 def build_routers(c: "Container") -> list[APIRouter]:
     """The auth, agent and admin routers, with their dependencies from the composition root."""
     settings, accounts, auth, db, agents = c.settings, c.accounts, c.auth, c.db, c.agents
-    current = Depends(auth.current_actor)
+    current = Depends(auth.current_actor)  # any logged-in account (login, logout, me)
+    agent = Depends(auth.agent_actor)  # answers customers: agents and admins
     admin_only = Depends(auth.admin_actor)
 
     def ref(actor: Actor) -> AgentRef:
@@ -157,7 +158,7 @@ def build_routers(c: "Container") -> list[APIRouter]:
         return [{**conversation_view(c), "unread": unread.get(c.id, 0)} for c in items]
 
     @api.get("/queue", summary="Queued conversations, highest priority first, then oldest first")
-    async def queue(limit: int = 100, team: str | None = None, actor: Actor = current) -> dict[str, Any]:
+    async def queue(limit: int = 100, team: str | None = None, actor: Actor = agent) -> dict[str, Any]:
         def read(conn: Any) -> list[dict[str, Any]]:
             items = conversation_store.queue(conn, limit=min(max(limit, 1), 500))
             return with_unread(conn, [c for c in items if not team or c.team == team])
@@ -169,7 +170,7 @@ def build_routers(c: "Container") -> list[APIRouter]:
 
     @api.get("/conversations", summary="Conversations by status and/or assigned agent (mine=true: the caller's)")
     async def conversations(status: str | None = None, mine: bool = False, limit: int = 100,
-                            actor: Actor = current) -> dict[str, Any]:
+                            actor: Actor = agent) -> dict[str, Any]:
         def read(conn: Any) -> list[dict[str, Any]]:
             items = conversation_store.listing(conn, status=status, agent=actor.key if mine else None,
                                                limit=min(max(limit, 1), 500))
@@ -180,7 +181,7 @@ def build_routers(c: "Container") -> list[APIRouter]:
     @api.get("/conversations/{conversation_id}",
              summary="A conversation: latest handoff (reason, summary, intents, KB candidates) first, then the "
                      "transcript, private notes, CSAT and the customer's other conversations")
-    async def conversation(conversation_id: str, actor: Actor = current) -> dict[str, Any]:
+    async def conversation(conversation_id: str, actor: Actor = agent) -> dict[str, Any]:
         def read(conn: Any) -> dict[str, Any]:
             conv = conversation_store.get(conn, conversation_id)
             messages = message_store.listing(conn, conversation_id, limit=2000)
@@ -207,25 +208,25 @@ def build_routers(c: "Container") -> list[APIRouter]:
         return await db.read(read)
 
     @api.post("/conversations/{conversation_id}/claim", summary="Take a queued conversation (409 if taken)")
-    async def claim(conversation_id: str, actor: Actor = current) -> dict[str, Any]:
+    async def claim(conversation_id: str, actor: Actor = agent) -> dict[str, Any]:
         return {"conversation": conversation_view(await agents.claim(conversation_id, ref(actor)))}
 
     @api.post("/conversations/{conversation_id}/reply", summary="Reply to the customer through their channel")
-    async def reply(conversation_id: str, body: ReplyBody, actor: Actor = current) -> dict[str, Any]:
+    async def reply(conversation_id: str, body: ReplyBody, actor: Actor = agent) -> dict[str, Any]:
         return {"message": await agents.reply(conversation_id, ref(actor), body.text)}
 
     @api.post("/conversations/{conversation_id}/resolve",
               summary="Close the conversation; the customer is asked for a 1-5 rating")
-    async def resolve(conversation_id: str, actor: Actor = current) -> dict[str, Any]:
+    async def resolve(conversation_id: str, actor: Actor = agent) -> dict[str, Any]:
         return {"conversation": conversation_view(await agents.resolve(conversation_id, ref(actor)))}
 
     @api.post("/conversations/{conversation_id}/hand-back", summary="Give the conversation back to the bot")
-    async def hand_back(conversation_id: str, actor: Actor = current) -> dict[str, Any]:
+    async def hand_back(conversation_id: str, actor: Actor = agent) -> dict[str, Any]:
         return {"conversation": conversation_view(await agents.hand_back(conversation_id, ref(actor)))}
 
     @api.post("/conversations/{conversation_id}/transfer",
               summary="Transfer to a team's queue or to another agent, with a private note")
-    async def transfer(conversation_id: str, body: TransferBody, actor: Actor = current) -> dict[str, Any]:
+    async def transfer(conversation_id: str, body: TransferBody, actor: Actor = agent) -> dict[str, Any]:
         to_agent = None
         if body.agent:
             target = accounts.by_email(body.agent)
@@ -238,11 +239,11 @@ def build_routers(c: "Container") -> list[APIRouter]:
         return {"conversation": conversation_view(conv)}
 
     @api.post("/conversations/{conversation_id}/notes", summary="Add a private note (never sent to the customer)")
-    async def add_note(conversation_id: str, body: NoteBody, actor: Actor = current) -> dict[str, Any]:
+    async def add_note(conversation_id: str, body: NoteBody, actor: Actor = agent) -> dict[str, Any]:
         return {"note": note_view(await agents.add_note(conversation_id, ref(actor), body.text))}
 
     @api.post("/conversations/{conversation_id}/read", summary="Mark the customer's messages read (unread counts)")
-    async def mark_read(conversation_id: str, body: ReadBody, actor: Actor = current) -> dict[str, Any]:
+    async def mark_read(conversation_id: str, body: ReadBody, actor: Actor = agent) -> dict[str, Any]:
         def work(tx: Any) -> int:
             conv = conversation_store.get(tx.conn, conversation_id)
             if conv.assigned_agent == actor.key:
@@ -253,7 +254,7 @@ def build_routers(c: "Container") -> list[APIRouter]:
         return {"unread": await db.write(work)}
 
     @api.post("/conversations/{conversation_id}/customer", summary="Link the conversation to a customer identity")
-    async def link_customer(conversation_id: str, body: CustomerBody, actor: Actor = current) -> dict[str, Any]:
+    async def link_customer(conversation_id: str, body: CustomerBody, actor: Actor = agent) -> dict[str, Any]:
         key = body.customer_key.strip().lower() if body.customer_key and body.customer_key.strip() else None
 
         def work(tx: Any) -> Any:
@@ -265,7 +266,7 @@ def build_routers(c: "Container") -> list[APIRouter]:
 
     @api.get("/conversations/{conversation_id}/suggestions",
              summary="Knowledge-base entries for the customer's last message (from the action server)")
-    async def suggestions(conversation_id: str, k: int = 3, actor: Actor = current) -> dict[str, Any]:
+    async def suggestions(conversation_id: str, k: int = 3, actor: Actor = agent) -> dict[str, Any]:
         def read(conn: Any) -> tuple[Any, str | None]:
             return conversation_store.get(conn, conversation_id), message_store.last_customer_text(conn, conversation_id)
 
@@ -281,11 +282,11 @@ def build_routers(c: "Container") -> list[APIRouter]:
              "score": h.get("score"), "language": h.get("language"), "team": h.get("team")} for h in hits]}
 
     @api.get("/canned", summary="Canned responses in a language (handoff.yml `canned:`), English as fallback")
-    async def canned(language: str = "en", actor: Actor = current) -> dict[str, Any]:
+    async def canned(language: str = "en", actor: Actor = agent) -> dict[str, Any]:
         return {"language": language, "responses": c.handoff_config.canned_for(language)}
 
     @api.get("/teams", summary="Teams (skills, hours: open now?) and the agents online with their load")
-    async def teams(actor: Actor = current) -> dict[str, Any]:
+    async def teams(actor: Actor = agent) -> dict[str, Any]:
         load = await db.read(conversation_store.load)
         online = [{"key": a.key, "display_name": a.display_name, "teams": list(a.teams), "load": load.get(a.key, 0),
                    "max_concurrent": a.max_concurrent} for a in c.presence.online()]
@@ -295,7 +296,7 @@ def build_routers(c: "Container") -> list[APIRouter]:
         return {"teams": [t.view() for t in c.handoff_config.teams.values()], "online": online, "agents": registered}
 
     @api.post("/presence", summary="Heartbeat for API clients; available=false stops auto-assignment to you")
-    async def presence(body: PresenceBody, actor: Actor = current) -> dict[str, Any]:
+    async def presence(body: PresenceBody, actor: Actor = agent) -> dict[str, Any]:
         record = accounts.get(actor.agent_id) if actor.agent_id is not None else None
         c.presence.heartbeat(actor.key, actor.display_name, tuple(record.teams or []) if record else (),
                              record.max_concurrent if record else 3, available=body.available)
@@ -303,12 +304,12 @@ def build_routers(c: "Container") -> list[APIRouter]:
         return {"online": c.presence.is_online(actor.key), "assigned": [cid for cid, a in assigned if a == actor.key]}
 
     @api.get("/dead-letters", summary="Outbound messages that could not be delivered after every retry round")
-    async def dead_letters(limit: int = 100, actor: Actor = current) -> dict[str, Any]:
+    async def dead_letters(limit: int = 100, actor: Actor = agent) -> dict[str, Any]:
         rows = await db.read(outbox.dead_letters, min(max(limit, 1), 500))
         return {"dead_letters": [_dead_letter_view(r) for r in rows]}
 
     @api.post("/dead-letters/{letter_id}/retry", summary="Try a dead letter again (a fresh set of delivery rounds)")
-    async def retry_dead_letter(letter_id: int, actor: Actor = current) -> dict[str, Any]:
+    async def retry_dead_letter(letter_id: int, actor: Actor = agent) -> dict[str, Any]:
         try:
             state = await c.delivery.retry(letter_id)
         except ValueError as exc:

@@ -117,6 +117,20 @@ class Auth:
             raise HTTPException(403, "admins only")
         return actor
 
+    def agent_actor(self, request: Request) -> Actor:
+        """FastAPI dependency: someone who answers customers (an agent or an admin; not an editor)."""
+        actor = self.current_actor(request)
+        if actor.role not in ("agent", "admin"):
+            raise HTTPException(403, "agents and admins only: editors change content in the studio")
+        return actor
+
+    def editor_actor(self, request: Request) -> Actor:
+        """FastAPI dependency: someone who may change the bot's content and read reports (editor or admin)."""
+        actor = self.current_actor(request)
+        if actor.role not in ("editor", "admin"):
+            raise HTTPException(403, "editors and admins only")
+        return actor
+
 
 class LoginThrottle:
     """At most `limit` failed logins per e-mail and per client address in `window_s` seconds."""

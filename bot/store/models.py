@@ -126,7 +126,11 @@ class Handoff(Base):
 
 
 class Role(str, enum.Enum):
+    """What an account may do: agents answer customers; editors change the bot's content (intents, responses,
+    FAQ) and read reports; admins do everything, including managing accounts."""
+
     AGENT = "agent"
+    EDITOR = "editor"
     ADMIN = "admin"
 
 

@@ -187,3 +187,16 @@ def test_cli_creates_agents(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cap
         ana = agent_session(c, "ana@example.com", "cli-password-1")
         me = ana.get("/api/auth/me").json()["agent"]
     assert (me["display_name"], me["role"], me["teams"]) == ("Ana", "agent", ["support", "care"])
+
+
+def test_editors_change_content_but_do_not_answer_customers(tmp_path: Path) -> None:
+    with make_client(tmp_path) as client:
+        create_agent(client, "ed@example.com", role="editor")
+        csrf = client.post("/api/auth/login", json={"email": "ed@example.com", "password": "agent-password-1"})
+        assert csrf.status_code == 200 and csrf.json()["agent"]["role"] == "editor"
+        assert client.get("/api/agent/queue").status_code == 403  # not an agent
+        assert client.get("/api/admin/agents").status_code == 403  # not an admin
+        assert client.get("/api/auth/me").json()["actor"]["role"] == "editor"
+        bad = client.post("/api/admin/agents", headers=admin_headers(),
+                          json={"email": "x@example.com", "password": "agent-password-1", "role": "boss"})
+        assert bad.status_code == 422 and "agent, editor or admin" in bad.text
