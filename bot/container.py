@@ -22,7 +22,7 @@ from bot.clients.rasa import RasaClient
 from bot.clients.webhooks import WebhookSender
 from bot.conversations.agent_actions import AgentActions
 from bot.conversations.bot_turn import BotTurns
-from bot.conversations.csat import CsatSurvey
+from bot.conversations.csat import CsatSurvey, take_answer
 from bot.conversations.history import WebHistory
 from bot.conversations.inbound import InboundService
 from bot.conversations.language import LanguageDetector, shared_detector
@@ -134,7 +134,8 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
                          action_health_url=f"{settings.action_server_url}/health")
     inbound = InboundService(db=db, bot=bot_turns, outbound=outbound, delivery=delivery, detector=detector,
                              metrics=metrics, default_language=settings.default_language,
-                             max_message_chars=settings.max_message_chars, redact_pii=settings.redact_pii)
+                             max_message_chars=settings.max_message_chars, redact_pii=settings.redact_pii,
+                             claims=[take_answer])
     connectors.update(build_connectors(settings, inbound.handle, web_history=WebHistory(db), state=SqlChannelState(engine),
                                        on_status=delivery.provider_status))
     agents = AgentActions(db, outbound, handoff_config, max_message_chars=settings.max_message_chars)

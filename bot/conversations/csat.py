@@ -8,7 +8,6 @@ from typing import Any
 
 from bot.conversations.outbound import Outbound, system_message
 from bot.store import conversations as conversation_store
-from bot.store import messages as message_store
 from bot.store import notes as note_store
 from bot.store.db import Database, Event, Tx
 from bot.views import conversation_view
@@ -28,21 +27,22 @@ def csat_score(msg: InboundMessage) -> int | None:
     return int(stripped) if stripped in {"1", "2", "3", "4", "5"} else None
 
 
-def take_answer(tx: Tx, conv: Any, msg: InboundMessage, stored: Any) -> bool:
-    """Inside the accepting transaction: if `msg` answers a pending CSAT question, record it (once) and emit
-    `csat`; True when it was one."""
+def take_answer(tx: Tx, conv: Any, msg: InboundMessage, stored: Any) -> str | None:
+    """An inbound claim: if `msg` answers the pending CSAT question of a resolved conversation, record it (once)
+    and emit `csat` (its listener thanks the customer)."""
+    if conv.status != "resolved":
+        return None
     score = csat_score(msg)
     if score is None:
-        return False
+        return None
     pending = note_store.pending_csat(tx.conn, conv.id)
     if pending is None:
-        return False
+        return None
     answered = note_store.answer_csat(tx.conn, pending.id, score)
     if answered is None:
-        return False
-    message_store.annotate(tx.conn, stored.id, outcome=CSAT_OUTCOME)
+        return None
     tx.emit("csat", conversation_id=conv.id, score=score, agent=answered.agent, conversation=conversation_view(conv))
-    return True
+    return CSAT_OUTCOME
 
 
 class CsatSurvey:

@@ -2,8 +2,8 @@
 
 1. `validate` — refuse what the hub will not take (too long, empty): nothing is stored.
 2. `_accept` — **one transaction**: find or open the customer's conversation, skip a replay, decide the
-   conversation's language, store the (redacted) message, take a CSAT answer or reopen a resolved
-   conversation, release messages parked for this customer, and note whether the message is in a language the
+   conversation's language, store the (redacted) message, let a claim take it (a CSAT answer …) or reopen a
+   resolved conversation, release messages parked for this customer, and note whether the message is in a language the
    bot does not speak.
 3. the owner answers: the bot (`BotTurns.run`, while the status is `bot`), or nobody yet (a person sees the
    message in the console: the `message` event).
@@ -17,11 +17,11 @@ import asyncio
 import logging
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Callable
 
 from bot.conversations import ownership
 from bot.conversations.bot_turn import BotTurns, Outcome
-from bot.conversations.csat import take_answer
 from bot.conversations.language import ConversationLanguage, LanguageDecision, LanguageDetector, seed_language
 from bot.conversations.outbound import Outbound, system_message
 from bot.delivery import outbox
@@ -43,6 +43,12 @@ log = logging.getLogger(__name__)
 HISTORY = 30  # messages read with each customer message (language hysteresis, the previous bot turn)
 
 
+# A claim looks at a stored customer message inside the accepting transaction and takes it when it answers the
+# hub itself rather than the bot (a 1–5 rating after a resolution, …): it records what it must, emits the event
+# whose listener replies, and returns the message's outcome; None leaves the message to the conversation's owner.
+Claim = Callable[[Tx, Any, InboundMessage, Any], "str | None"]
+
+
 @dataclass(frozen=True)
 class InboundResult:
     conversation_id: str
@@ -59,7 +65,7 @@ class Accepted:
     recent: list[Any] = field(default_factory=list)  # the messages before it, oldest first
     language: LanguageDecision | None = None
     foreign: str | None = None  # the unsupported language the message is written in
-    csat_answered: bool = False
+    claimed: str | None = None  # the outcome of a claim that took the message (e.g. "csat")
     released: int = 0  # parked messages due again
 
 
@@ -72,7 +78,7 @@ def with_values(row: Any, **changes: Any) -> SimpleNamespace:
 class InboundService:
     def __init__(self, *, db: Database, bot: BotTurns, outbound: Outbound, delivery: DeliveryWorker,
                  detector: LanguageDetector, metrics: Metrics, default_language: str, max_message_chars: int,
-                 redact_pii: bool = True) -> None:
+                 redact_pii: bool = True, claims: Sequence[Claim] = ()) -> None:
         self.db = db
         self.bot = bot
         self.outbound = outbound
@@ -82,6 +88,7 @@ class InboundService:
         self.default_language = default_language
         self.max_message_chars = max_message_chars
         self.redact_pii = redact_pii
+        self.claims = list(claims)
         self._locks = KeyedLocks()
 
     def validate(self, msg: InboundMessage) -> None:
@@ -108,7 +115,7 @@ class InboundService:
                 return InboundResult(conv.id, None, duplicate=True)
             if accepted.released:
                 await self.delivery.drain(conv.id)
-            if accepted.csat_answered or conv.status != Status.BOT.value:
+            if accepted.claimed is not None or conv.status != Status.BOT.value:
                 return InboundResult(conv.id, stored.id)
             decision = accepted.language
             if decision is not None and decision.reason == "explicit":  # the hub's business: confirm the choice
@@ -152,15 +159,18 @@ class InboundService:
         else:
             message_store.touch_conversation(conn, conv.id, stored.created_at)
         accepted = Accepted(conv, stored, recent, decision)
-        if conv.status == Status.RESOLVED.value:
-            if take_answer(tx, conv, msg, stored):
-                accepted.csat_answered = True
-            else:
-                accepted.conv = conv = ownership.reopen(tx, conv.id)
+        for claim in self.claims:
+            outcome = claim(tx, conv, msg, stored)
+            if outcome is not None:  # an answer to the hub itself (a rating …): not for the bot, nor a reopening
+                message_store.annotate(conn, stored.id, outcome=outcome)
+                accepted.claimed = outcome
+                break
+        if conv.status == Status.RESOLVED.value and accepted.claimed is None:
+            accepted.conv = conv = ownership.reopen(tx, conv.id)
         if msg.channel in ("whatsapp",):  # the only channel that parks messages (its 24-hour window)
             accepted.released = outbox.release_parked(conn, conv.id)
         if conv.status == Status.BOT.value and decision.reason != "explicit" and msg.kind == "text" \
-                and not accepted.csat_answered:
+                and accepted.claimed is None:
             accepted.foreign = self.detector.unsupported(msg.text)
             if accepted.foreign:
                 message_store.annotate(conn, stored.id, outcome=Outcome.UNSUPPORTED_LANGUAGE.value)
