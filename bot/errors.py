@@ -1,11 +1,26 @@
-"""The hub's domain errors, and the one map from them to HTTP answers (`install_error_handlers`)."""
+"""The hub's domain errors, the one map from them to HTTP answers (`install_error_handlers`), and how those
+answers are documented in the OpenAPI schema (`ErrorBody`, `responses`).
+
+Every 4xx the hub sends has one shape: `{"error": <machine-readable code>, "detail": <what to do>}` (validation
+errors carry FastAPI's list of problems as `detail`; a refused state change adds the conversation's `status`).
+"""
 
 from __future__ import annotations
 
+from http import HTTPStatus
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connectors.base import MessageRejected
+
+#: The largest id an integer column holds on every database the hub supports (PostgreSQL INTEGER).
+MAX_ID = 2**31 - 1
 
 
 class DomainError(Exception):
@@ -49,8 +64,67 @@ class NotAllowed(Conflict):
     """An agent action the conversation's ownership or the agent's capacity does not allow."""
 
 
+class Invalid(DomainError):
+    """A value that is well-formed but cannot be used (an unknown role, a too-short password)."""
+
+    status_code = 422
+    code = "invalid_request"
+
+
+# -- the documented shape -------------------------------------------------------------------------------
+
+
+class ValidationIssue(BaseModel):
+    """One problem with the request, as FastAPI reports it."""
+
+    model_config = ConfigDict(extra="allow")
+    loc: list[str | int] = Field(description="Where: body / query / path / header, then the field")
+    msg: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx answer of the hub."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra={
+        "examples": [{"error": "not_found", "detail": "no conversation 3f2a…"}]})
+    error: str = Field(description="Machine-readable code: bad_request, unauthorized, forbidden, not_found, "
+                                   "conflict, invalid_request, message_too_long, empty_message, too_many_requests …")
+    detail: str | list[ValidationIssue] = Field(description="What went wrong and what to do; for invalid input "
+                                                            "the list of problems")
+    status: str | None = Field(None, description="A refused state change: the conversation's current status")
+
+
+_DESCRIPTIONS = {
+    400: "Bad request (for example the X-Agent header is missing or too long)",
+    401: "Not authenticated: log in, or send `Authorization: Bearer <token>`",
+    403: "Authenticated but not allowed: wrong role, or a cookie request without its X-CSRF-Token",
+    404: "No such conversation, account or record",
+    409: "The current state does not allow this (someone else got there first, or it is closed)",
+    413: "Too long (`message_too_long`: more than MAX_MESSAGE_CHARS)",
+    422: "Invalid input: `detail` lists the problems, or says which value cannot be used",
+    429: "Too many attempts: wait and try again (see Retry-After)",
+}
+
+
+def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error statuses, each with the `ErrorBody` model."""
+    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
+
+
+#: What any authenticated endpoint can answer besides its own errors.
+AUTHENTICATED = (400, 401, 403, 422)
+
+
+def _code(status: int) -> str:
+    return {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
+            409: "conflict", 413: "too_large", 422: "invalid_request", 429: "too_many_requests",
+            }.get(status) or HTTPStatus(status).phrase.lower().replace(" ", "_")
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    """Domain errors → their status and `{"error", "detail"}`; refused messages → 413 (too long) or 422."""
+    """Domain errors → their status and `{"error", "detail"}`; refused messages → 413 (too long) or 422; FastAPI's
+    own HTTP and validation errors → the same shape."""
 
     @app.exception_handler(DomainError)
     async def domain_error(_: Request, exc: DomainError) -> JSONResponse:
@@ -60,3 +134,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def rejected(_: Request, exc: MessageRejected) -> JSONResponse:
         code = 413 if exc.code == "message_too_long" else 422
         return JSONResponse({"error": exc.code, "detail": str(exc)}, status_code=code)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"error": _code(exc.status_code), "detail": exc.detail}, status_code=exc.status_code,
+                            headers=exc.headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        issues = [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in exc.errors()]
+        return JSONResponse({"error": "invalid_request", "detail": jsonable_encoder(issues)}, status_code=422)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy import create_engine, inspect, text
 
 from bot.clients.rasa import RasaClient, RasaUnavailable
@@ -69,7 +69,8 @@ def build_ops(c: "Container") -> APIRouter:
     async def live() -> dict[str, bool]:
         return {"ok": True}
 
-    @ops.get("/health", summary="Hub, database, Rasa and Rasa tracker-store health")
+    @ops.get("/health", summary="Hub, database, Rasa and Rasa tracker-store health",
+             responses={503: {"description": "A dependency is down: the body says which (same shape as 200)"}})
     async def health() -> JSONResponse:
         db = await anyio.to_thread.run_sync(check_database, c.engine)
         rasa_status = await check_rasa(c.rasa)
@@ -82,7 +83,7 @@ def build_ops(c: "Container") -> APIRouter:
                 "language": {"detector": detector.loaded, "unsupported_check": detector.wide_loaded}}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    @ops.get("/metrics", summary="Prometheus metrics")
+    @ops.get("/metrics", summary="Prometheus metrics", response_class=PlainTextResponse)
     async def metrics() -> Response:
         return Response(c.metrics.render(), media_type=CONTENT_TYPE)
 
