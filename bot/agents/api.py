@@ -7,12 +7,13 @@ agent in `X-Agent` (a registered agent's e-mail acts as that agent), or `Bearer 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import anyio
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
+from bot import audit
 from bot.agents.accounts import AccountError, agent_view
 from bot.agents.auth import COOKIE, Actor
 from bot.conversations.agent_actions import AgentRef
@@ -20,6 +21,7 @@ from bot.delivery import outbox
 from bot.errors import AUTHENTICATED, MAX_ID, Conflict, Invalid, NotFound, UnknownTarget, responses
 from bot.store import conversations as conversation_store
 from bot.store import messages as message_store
+from bot.store import audit as audit_store
 from bot.store import notes as note_store
 from bot.store.models import Status, iso
 from bot.views import conversation_view, handoff_view, message_view, note_view
@@ -88,11 +90,37 @@ class AgentPatchBody(BaseModel):
     active: bool | None = None
 
 
+AuditAction = Literal[audit.ACTIONS + audit.FAMILIES]  # type: ignore[valid-type]
+
+
+class AuditFilters(BaseModel):
+    """What `GET /api/admin/audit` returns: every filter given must match."""
+
+    model_config = {"extra": "forbid"}
+    actor: str | None = Field(None, max_length=255, description="Who acted (an agent's e-mail, an X-Agent name)")
+    action: AuditAction | None = Field(None, description="An action, or a family such as `conversation.`")
+    target: str | None = Field(None, max_length=255, description="The account, dead letter … acted on")
+    conversation_id: str | None = Field(None, max_length=64)
+    since: AwareDatetime | None = Field(None, description="From this time on (ISO 8601 with a time zone)")
+    until: AwareDatetime | None = Field(None, description="Before this time")
+    before: int | None = Field(None, ge=1, le=MAX_ID, description="Page on: entries older than this id "
+                                                                  "(`next_before` of the previous page)")
+    limit: int = Field(100, ge=1, le=500)
+
 # Path and query parameters, range-checked (a 422 says which and why; an out-of-range id never reaches the database).
 ConversationId = Annotated[str, Path(min_length=1, max_length=64, description="The conversation's id")]
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=500, description="At most this many (1-500)")]
 TeamKey = Annotated[str | None, Query(max_length=64, description="Only this team's (handoff.yml key)")]
+
+
+def client_of(request: Request) -> str | None:
+    """The caller's address (uvicorn has applied X-Forwarded-For from trusted proxies already)."""
+    return request.client.host if request.client else None
+
+
+def who(actor: Actor, request: Request) -> audit.Who:
+    return audit.Who(actor.key, role=actor.role, via=actor.via, client=client_of(request))
 
 
 def actor_view(actor: Actor) -> dict[str, Any]:
@@ -117,13 +145,14 @@ def build_routers(c: "Container") -> list[APIRouter]:
     agent = Depends(auth.agent_actor)  # answers customers: agents and admins
     admin_only = Depends(auth.admin_actor)
 
-    def ref(actor: Actor) -> AgentRef:
+    def ref(actor: Actor, request: Request) -> AgentRef:
         """The actor as agent actions know agents: registered agents bring their capacity."""
         max_concurrent = None
         if actor.agent_id is not None:
             agent = accounts.get(actor.agent_id)
             max_concurrent = agent.max_concurrent if agent else None
-        return AgentRef(actor.key, actor.display_name, max_concurrent=max_concurrent, is_admin=actor.is_admin)
+        return AgentRef(actor.key, actor.display_name, max_concurrent=max_concurrent, is_admin=actor.is_admin,
+                        who=who(actor, request))
 
     # -- login -------------------------------------------------------------------------------------
 
@@ -140,9 +169,12 @@ def build_routers(c: "Container") -> list[APIRouter]:
         if agent is None:
             auth.login_by_email.failed(email_key)
             auth.login_by_client.failed(ip_key)
+            await _audit_failed_login(email_key, client_of(request))
             raise HTTPException(401, "wrong e-mail or password")
         auth.login_by_email.succeeded(email_key)
         token, csrf = accounts.open_session(agent.id, settings.session_max_age_s)
+        await db.write(lambda tx: audit.record(tx.conn, audit.Who(agent.email, role=agent.role, via="session",
+                                                                  client=client_of(request)), "auth.login"))
         response.set_cookie(
             COOKIE, auth.signer.dumps(token), max_age=settings.session_max_age_s, httponly=True, samesite="strict",
             secure=settings.public_base_url.startswith("https://"), path="/",
@@ -154,6 +186,7 @@ def build_routers(c: "Container") -> list[APIRouter]:
         cookie = request.cookies.get(COOKIE)
         if actor.via == "session" and cookie:
             accounts.close_session(auth.signer.loads(cookie))
+            await db.write(lambda tx: audit.record(tx.conn, who(actor, request), "auth.logout"))
         response.delete_cookie(COOKIE, path="/")
         return {"ok": True}
 
@@ -225,28 +258,30 @@ def build_routers(c: "Container") -> list[APIRouter]:
 
     @api.post("/conversations/{conversation_id}/claim", summary="Take a queued conversation (409 if taken)",
               responses=responses(404, 409))
-    async def claim(conversation_id: ConversationId, actor: Actor = agent) -> dict[str, Any]:
-        return {"conversation": conversation_view(await agents.claim(conversation_id, ref(actor)))}
+    async def claim(conversation_id: ConversationId, request: Request, actor: Actor = agent) -> dict[str, Any]:
+        return {"conversation": conversation_view(await agents.claim(conversation_id, ref(actor, request)))}
 
     @api.post("/conversations/{conversation_id}/reply", summary="Reply to the customer through their channel",
               responses=responses(404, 409, 413))
-    async def reply(conversation_id: ConversationId, body: ReplyBody, actor: Actor = agent) -> dict[str, Any]:
-        return {"message": await agents.reply(conversation_id, ref(actor), body.text)}
+    async def reply(conversation_id: ConversationId, request: Request, body: ReplyBody,
+                    actor: Actor = agent) -> dict[str, Any]:
+        return {"message": await agents.reply(conversation_id, ref(actor, request), body.text)}
 
     @api.post("/conversations/{conversation_id}/resolve",
               summary="Close the conversation; the customer is asked for a 1-5 rating", responses=responses(404, 409))
-    async def resolve(conversation_id: ConversationId, actor: Actor = agent) -> dict[str, Any]:
-        return {"conversation": conversation_view(await agents.resolve(conversation_id, ref(actor)))}
+    async def resolve(conversation_id: ConversationId, request: Request, actor: Actor = agent) -> dict[str, Any]:
+        return {"conversation": conversation_view(await agents.resolve(conversation_id, ref(actor, request)))}
 
     @api.post("/conversations/{conversation_id}/hand-back", summary="Give the conversation back to the bot",
               responses=responses(404, 409))
-    async def hand_back(conversation_id: ConversationId, actor: Actor = agent) -> dict[str, Any]:
-        return {"conversation": conversation_view(await agents.hand_back(conversation_id, ref(actor)))}
+    async def hand_back(conversation_id: ConversationId, request: Request, actor: Actor = agent) -> dict[str, Any]:
+        return {"conversation": conversation_view(await agents.hand_back(conversation_id, ref(actor, request)))}
 
     @api.post("/conversations/{conversation_id}/transfer",
               summary="Transfer to a team's queue or to another agent, with a private note",
               responses=responses(404, 409))
-    async def transfer(conversation_id: ConversationId, body: TransferBody, actor: Actor = agent) -> dict[str, Any]:
+    async def transfer(conversation_id: ConversationId, request: Request, body: TransferBody,
+                       actor: Actor = agent) -> dict[str, Any]:
         to_agent = None
         if body.agent:
             target = accounts.by_email(body.agent)
@@ -255,13 +290,15 @@ def build_routers(c: "Container") -> list[APIRouter]:
             to_agent = AgentRef(target.email, target.display_name, max_concurrent=target.max_concurrent)
         if (body.team is None) == (to_agent is None):
             raise Invalid("name either a team or an agent to transfer to")
-        conv = await agents.transfer(conversation_id, ref(actor), team=body.team, to_agent=to_agent, note=body.note)
+        conv = await agents.transfer(conversation_id, ref(actor, request), team=body.team, to_agent=to_agent,
+                                     note=body.note)
         return {"conversation": conversation_view(conv)}
 
     @api.post("/conversations/{conversation_id}/notes", summary="Add a private note (never sent to the customer)",
               responses=responses(404, 413))
-    async def add_note(conversation_id: ConversationId, body: NoteBody, actor: Actor = agent) -> dict[str, Any]:
-        return {"note": note_view(await agents.add_note(conversation_id, ref(actor), body.text))}
+    async def add_note(conversation_id: ConversationId, request: Request, body: NoteBody,
+                       actor: Actor = agent) -> dict[str, Any]:
+        return {"note": note_view(await agents.add_note(conversation_id, ref(actor, request), body.text))}
 
     @api.post("/conversations/{conversation_id}/read", summary="Mark the customer's messages read (unread counts)",
               responses=responses(404))
@@ -277,13 +314,15 @@ def build_routers(c: "Container") -> list[APIRouter]:
 
     @api.post("/conversations/{conversation_id}/customer", summary="Link the conversation to a customer identity",
               responses=responses(404))
-    async def link_customer(conversation_id: ConversationId, body: CustomerBody,
+    async def link_customer(conversation_id: ConversationId, request: Request, body: CustomerBody,
                             actor: Actor = agent) -> dict[str, Any]:
         key = body.customer_key.strip().lower() if body.customer_key and body.customer_key.strip() else None
 
         def work(tx: Any) -> Any:
             conversation_store.get(tx.conn, conversation_id)
             conversation_store.set_fields(tx.conn, conversation_id, customer_key=key)
+            audit.record(tx.conn, who(actor, request), "conversation.link_customer", conversation_id=conversation_id,
+                         linked=key is not None)  # never the key itself: it is the customer's e-mail or the like
             return conversation_store.get(tx.conn, conversation_id)
 
         return {"conversation": conversation_view(await db.write(work))}
@@ -294,7 +333,8 @@ def build_routers(c: "Container") -> list[APIRouter]:
     async def suggestions(conversation_id: ConversationId, k: Annotated[int, Query(ge=1, le=10)] = 3,
                           actor: Actor = agent) -> dict[str, Any]:
         def read(conn: Any) -> tuple[Any, str | None]:
-            return conversation_store.get(conn, conversation_id), message_store.last_customer_text(conn, conversation_id)
+            return (conversation_store.get(conn, conversation_id),
+                    message_store.last_customer_text(conn, conversation_id))
 
         conv, query = await db.read(read)
         if not query:
@@ -337,9 +377,9 @@ def build_routers(c: "Container") -> list[APIRouter]:
 
     @api.post("/dead-letters/{letter_id}/retry", summary="Try a dead letter again (a fresh set of delivery rounds)",
               responses=responses(404, 409))
-    async def retry_dead_letter(letter_id: RowId, actor: Actor = agent) -> dict[str, Any]:
+    async def retry_dead_letter(letter_id: RowId, request: Request, actor: Actor = agent) -> dict[str, Any]:
         try:
-            state = await c.delivery.retry(letter_id)
+            state = await c.delivery.retry(letter_id, who=who(actor, request))
         except ValueError as exc:
             raise Conflict(f"message {letter_id} is {exc}, not a dead letter") from None
         if state is None:
@@ -355,19 +395,21 @@ def build_routers(c: "Container") -> list[APIRouter]:
         return {"agents": [agent_view(a) for a in accounts.all()]}
 
     @admin_api.post("/agents", status_code=201, summary="Create an agent or admin account", responses=responses(409))
-    async def create_agent(body: NewAgentBody, admin: Actor = admin_only) -> dict[str, Any]:
+    async def create_agent(body: NewAgentBody, request: Request, admin: Actor = admin_only) -> dict[str, Any]:
         try:
-            agent = await anyio.to_thread.run_sync(lambda: accounts.create(**body.model_dump()))
+            agent = await anyio.to_thread.run_sync(lambda: accounts.create(**body.model_dump(),
+                                                                           who=who(admin, request)))
         except AccountError as exc:
             raise _account_error(exc) from None
         return {"agent": agent_view(agent)}
 
     @admin_api.patch("/agents/{agent_id}", summary="Change an account (password, role, teams, capacity, active)",
                      responses=responses(404, 409))
-    async def update_agent(agent_id: RowId, body: AgentPatchBody, admin: Actor = admin_only) -> dict[str, Any]:
+    async def update_agent(agent_id: RowId, body: AgentPatchBody, request: Request,
+                           admin: Actor = admin_only) -> dict[str, Any]:
         try:
             agent = await anyio.to_thread.run_sync(
-                lambda: accounts.update(agent_id, **body.model_dump(exclude_unset=True)))
+                lambda: accounts.update(agent_id, **body.model_dump(exclude_unset=True), who=who(admin, request)))
         except AccountError as exc:
             raise _account_error(exc) from None
         except LookupError as exc:
@@ -384,5 +426,21 @@ def build_routers(c: "Container") -> list[APIRouter]:
         return {"urls": list(sender.urls), "deliveries": [
             {"id": d.delivery_id, "event": d.event, "url": d.url, "attempts": d.attempts, "ok": d.ok, "done": d.done,
              "last_status": d.last_status, "last_error": d.last_error} for d in reversed(sender.deliveries)]}
+
+    @admin_api.get("/audit", summary="The audit log: agent and admin actions, newest first (never message content)")
+    async def audit_log(filters: Annotated[AuditFilters, Query()], admin: Actor = admin_only) -> dict[str, Any]:
+        f = filters
+        rows = await db.read(audit_store.search, actor=f.actor.strip().lower() if f.actor else None, action=f.action,
+                             target=f.target, conversation_id=f.conversation_id, since=f.since, until=f.until,
+                             before_id=f.before, limit=f.limit)
+        return {"entries": [audit.entry_view(r) for r in rows],
+                "next_before": rows[-1].id if len(rows) == f.limit else None}
+
+    async def _audit_failed_login(email: str, client: str | None) -> None:
+        """A failed login names the account only if it exists (what was typed could be a password)."""
+        known = await anyio.to_thread.run_sync(accounts.by_email, email)
+        await db.write(lambda tx: audit.record(tx.conn, audit.Who(None, via="session", client=client),
+                                               "auth.login_failed", target=known.email if known else None,
+                                               known_account=known is not None))
 
     return [auth_api, api, admin_api]
