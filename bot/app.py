@@ -23,6 +23,7 @@ from bot.container import Container, build_container
 from bot.demo_shop import shop
 from bot.errors import install_error_handlers
 from bot.ops.health import build_ops
+from bot.privacy.api import build_privacy_api
 from core.logs import configure_logging
 from core.settings import HubSettings
 
@@ -71,6 +72,7 @@ def _mount(app: FastAPI, c: Container) -> None:
         app.router.routes.append(Mount(f"/channels/{name}", app=StarletteRouter(routes=connector.routes())))
     for router in build_routers(c):
         app.include_router(router)
+    app.include_router(build_privacy_api(c))
     app.include_router(build_console(c))
     app.include_router(build_ops(c))
     if c.settings.demo_shop:

@@ -42,6 +42,13 @@ class Who:
 SYSTEM = Who("system", via="system")
 
 
+def who_of(actor: Any, request: Any) -> Who:
+    """An API caller (`bot.agents.auth.Actor`) as the audit log records them; the address is the one uvicorn
+    resolved (X-Forwarded-For only from trusted proxies)."""
+    client = request.client.host if request.client else None
+    return Who(actor.key, role=actor.role, via=actor.via, client=client)
+
+
 def record(conn: Connection, who: Who | None, action: str, *, conversation_id: str | None = None,
            target: str | int | None = None, **details: Any) -> None:
     """Append one entry in the caller's transaction. `details` must hold no content (texts, passwords)."""

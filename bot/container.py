@@ -35,6 +35,9 @@ from bot.handoff.dispatch import Dispatcher
 from bot.handoff.queue import QueueNotices
 from bot.handoff.teams import HandoffConfig
 from bot.ops.metrics import Metrics
+from bot.privacy.logs import LogFiles
+from bot.privacy.service import Privacy, forget_webhook_copies
+from bot.privacy.tracker import RasaTrackerStore
 from bot.store.db import Database, make_engine, migrate
 from connectors.base import Connector
 from connectors.registry import build_connectors
@@ -68,6 +71,7 @@ class Container:
     csat: CsatSurvey
     notices: StatusNotices
     webhooks: WebhookSender
+    privacy: Privacy
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -77,6 +81,8 @@ class Container:
             await connector.start()
         self.delivery.start()  # also resumes messages left unsent by a previous run
         self._background.append(asyncio.create_task(self._queue_ticker(), name="queue-ticker"))
+        if self.settings.retention_days > 0:
+            self._background.append(asyncio.create_task(self._retention_ticker(), name="retention"))
         log.info("hub ready on %s; channels live: %s", self.settings.hub_url, ", ".join(sorted(self.connectors)))
 
     async def stop(self) -> None:
@@ -91,6 +97,7 @@ class Container:
         await self.delivery.stop()
         await self.rasa.aclose()
         await self.actions.aclose()
+        self.privacy.tracker.dispose()
         self.engine.dispose()
 
     async def queue_tick(self) -> None:
@@ -105,6 +112,15 @@ class Container:
                 await self.queue_tick()
             except Exception:  # noqa: BLE001 - the next tick tries again
                 log.exception("queue tick failed")
+
+    async def _retention_ticker(self) -> None:
+        """RETENTION_DAYS: delete what is past it at start, then every RETENTION_SWEEP_S."""
+        while True:
+            try:
+                await self.privacy.sweep()
+            except Exception:  # noqa: BLE001 - the next sweep tries again (Rasa's store may be back)
+                log.exception("retention sweep failed")
+            await asyncio.sleep(self.settings.retention_sweep_s)
 
 
 def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) -> Container:
@@ -145,6 +161,8 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     notices = StatusNotices(outbound, presence)
     webhooks = WebhookSender(settings.webhook_urls, settings.webhook_secret.get_secret_value(),
                              max_attempts=settings.webhook_max_attempts)
+    privacy = Privacy(db, RasaTrackerStore(settings.tracker_store_url), LogFiles(settings.data_dir / "logs"),
+                      retention_days=settings.retention_days, in_memory=[forget_webhook_copies(webhooks.deliveries)])
 
     # Side effects of state changes, in the order they happen for one event.
     bus.on("message", "delivery", "queued")(metrics.on_event)
@@ -162,6 +180,6 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
         accounts=accounts, auth=Auth(settings, accounts), handoff_config=handoff_config, presence=presence,
         language_detector=detector, connectors=connectors, delivery=delivery, outbound=outbound,
         bot_turns=bot_turns, inbound=inbound, agents=agents, queue_notices=queue_notices, dispatcher=dispatcher,
-        csat=csat, notices=notices, webhooks=webhooks,
+        csat=csat, notices=notices, webhooks=webhooks, privacy=privacy,
     )
     return container

@@ -104,6 +104,7 @@ _DESCRIPTIONS = {
     413: "Too long (`message_too_long`: more than MAX_MESSAGE_CHARS)",
     422: "Invalid input: `detail` lists the problems, or says which value cannot be used",
     429: "Too many attempts: wait and try again (see Retry-After)",
+    503: "A store the hub needs is unreachable (Rasa's tracker store): nothing was changed, try again",
 }
 
 

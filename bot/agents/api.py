@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from pydantic import AwareDatetime, BaseModel, Field
 
 from bot import audit
+from bot.audit import who_of
 from bot.agents.accounts import AccountError, agent_view
 from bot.agents.auth import COOKIE, Actor
 from bot.conversations.agent_actions import AgentRef
@@ -114,15 +115,6 @@ Limit = Annotated[int, Query(ge=1, le=500, description="At most this many (1-500
 TeamKey = Annotated[str | None, Query(max_length=64, description="Only this team's (handoff.yml key)")]
 
 
-def client_of(request: Request) -> str | None:
-    """The caller's address (uvicorn has applied X-Forwarded-For from trusted proxies already)."""
-    return request.client.host if request.client else None
-
-
-def who(actor: Actor, request: Request) -> audit.Who:
-    return audit.Who(actor.key, role=actor.role, via=actor.via, client=client_of(request))
-
-
 def actor_view(actor: Actor) -> dict[str, Any]:
     return {"key": actor.key, "display_name": actor.display_name, "role": actor.role, "via": actor.via,
             "agent_id": actor.agent_id}
@@ -152,7 +144,7 @@ def build_routers(c: "Container") -> list[APIRouter]:
             agent = accounts.get(actor.agent_id)
             max_concurrent = agent.max_concurrent if agent else None
         return AgentRef(actor.key, actor.display_name, max_concurrent=max_concurrent, is_admin=actor.is_admin,
-                        who=who(actor, request))
+                        who=who_of(actor, request))
 
     # -- login -------------------------------------------------------------------------------------
 
@@ -169,12 +161,12 @@ def build_routers(c: "Container") -> list[APIRouter]:
         if agent is None:
             auth.login_by_email.failed(email_key)
             auth.login_by_client.failed(ip_key)
-            await _audit_failed_login(email_key, client_of(request))
+            await _audit_failed_login(email_key, request)
             raise HTTPException(401, "wrong e-mail or password")
         auth.login_by_email.succeeded(email_key)
         token, csrf = accounts.open_session(agent.id, settings.session_max_age_s)
         await db.write(lambda tx: audit.record(tx.conn, audit.Who(agent.email, role=agent.role, via="session",
-                                                                  client=client_of(request)), "auth.login"))
+                                                                  client=client), "auth.login"))
         response.set_cookie(
             COOKIE, auth.signer.dumps(token), max_age=settings.session_max_age_s, httponly=True, samesite="strict",
             secure=settings.public_base_url.startswith("https://"), path="/",
@@ -186,7 +178,7 @@ def build_routers(c: "Container") -> list[APIRouter]:
         cookie = request.cookies.get(COOKIE)
         if actor.via == "session" and cookie:
             accounts.close_session(auth.signer.loads(cookie))
-            await db.write(lambda tx: audit.record(tx.conn, who(actor, request), "auth.logout"))
+            await db.write(lambda tx: audit.record(tx.conn, who_of(actor, request), "auth.logout"))
         response.delete_cookie(COOKIE, path="/")
         return {"ok": True}
 
@@ -321,8 +313,9 @@ def build_routers(c: "Container") -> list[APIRouter]:
         def work(tx: Any) -> Any:
             conversation_store.get(tx.conn, conversation_id)
             conversation_store.set_fields(tx.conn, conversation_id, customer_key=key)
-            audit.record(tx.conn, who(actor, request), "conversation.link_customer", conversation_id=conversation_id,
-                         linked=key is not None)  # never the key itself: it is the customer's e-mail or the like
+            # never the key itself: it is the customer's e-mail or the like
+            audit.record(tx.conn, who_of(actor, request), "conversation.link_customer",
+                         conversation_id=conversation_id, linked=key is not None)
             return conversation_store.get(tx.conn, conversation_id)
 
         return {"conversation": conversation_view(await db.write(work))}
@@ -379,7 +372,7 @@ def build_routers(c: "Container") -> list[APIRouter]:
               responses=responses(404, 409))
     async def retry_dead_letter(letter_id: RowId, request: Request, actor: Actor = agent) -> dict[str, Any]:
         try:
-            state = await c.delivery.retry(letter_id, who=who(actor, request))
+            state = await c.delivery.retry(letter_id, who=who_of(actor, request))
         except ValueError as exc:
             raise Conflict(f"message {letter_id} is {exc}, not a dead letter") from None
         if state is None:
@@ -398,7 +391,7 @@ def build_routers(c: "Container") -> list[APIRouter]:
     async def create_agent(body: NewAgentBody, request: Request, admin: Actor = admin_only) -> dict[str, Any]:
         try:
             agent = await anyio.to_thread.run_sync(lambda: accounts.create(**body.model_dump(),
-                                                                           who=who(admin, request)))
+                                                                           who=who_of(admin, request)))
         except AccountError as exc:
             raise _account_error(exc) from None
         return {"agent": agent_view(agent)}
@@ -409,7 +402,8 @@ def build_routers(c: "Container") -> list[APIRouter]:
                            admin: Actor = admin_only) -> dict[str, Any]:
         try:
             agent = await anyio.to_thread.run_sync(
-                lambda: accounts.update(agent_id, **body.model_dump(exclude_unset=True), who=who(admin, request)))
+                lambda: accounts.update(agent_id, **body.model_dump(exclude_unset=True),
+                                        who=who_of(admin, request)))
         except AccountError as exc:
             raise _account_error(exc) from None
         except LookupError as exc:
@@ -436,9 +430,10 @@ def build_routers(c: "Container") -> list[APIRouter]:
         return {"entries": [audit.entry_view(r) for r in rows],
                 "next_before": rows[-1].id if len(rows) == f.limit else None}
 
-    async def _audit_failed_login(email: str, client: str | None) -> None:
+    async def _audit_failed_login(email: str, request: Request) -> None:
         """A failed login names the account only if it exists (what was typed could be a password)."""
         known = await anyio.to_thread.run_sync(accounts.by_email, email)
+        client = request.client.host if request.client else None
         await db.write(lambda tx: audit.record(tx.conn, audit.Who(None, via="session", client=client),
                                                "auth.login_failed", target=known.email if known else None,
                                                known_account=known is not None))

@@ -76,6 +76,7 @@ class Conversation(Base):
         Index("ix_conversations_user", "channel", "external_user_id"),
         Index("ix_conversations_queue", "status", "priority", "queued_at"),
         Index("ix_conversations_agent", "status", "assigned_agent"),
+        Index("ix_conversations_updated", "updated_at"),  # 0009: retention by last activity
     )
 
 
