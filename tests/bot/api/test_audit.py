@@ -4,25 +4,16 @@ written with the change itself, never holding message content or passwords; admi
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from handoff_kit import ADMIN, AGENT_TOKEN, Customer, admin_headers, agent_session, create_agent, make_client
+from handoff_kit import ADMIN, AGENT_TOKEN, Customer, admin_headers, agent_session, create_agent
 
 REPLY = "Your parcel left the warehouse this morning"
 NOTE = "customer sounds upset about the delay"
 PASSWORD = "agent-password-1"
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with make_client(tmp_path) as c:
-        yield c
 
 
 def audit(client: TestClient, **filters: str) -> list[dict]:

@@ -4,7 +4,6 @@ every operation, and every request they make goes to the hub itself (no CDN)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -29,6 +28,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Module-scoped on purpose: a sync Playwright left running would break the asyncio tests that follow."""
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
         yield b

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,12 +23,6 @@ from privacy_kit import rows_mentioning, tracker_events, write_trackers
 RAW = "my card is 4111 1111 1111 1111 and my mail jo@example.org"  # what Rasa's tracker keeps in clear
 NOTE = "Jo prefers to be called after 6pm"
 REPLY = "Hi Jo, I am looking at your order now"
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with make_client(tmp_path) as c:
-        yield c
 
 
 def _customer(client: TestClient, who: str = "jo") -> tuple[Customer, str]:
@@ -201,7 +195,6 @@ def test_the_hub_sweeps_by_itself_when_retention_is_set(tmp_path: Path) -> None:
         for _ in range(100):  # the first sweep runs at start, in the background
             if client.get("/api/admin/privacy/retention", headers=admin_headers()).json()["last_sweep"]:
                 break
-            import time
             time.sleep(0.05)
         assert client.get(f"/api/agent/conversations/{old.conversation_id}", headers=admin_headers()
                           ).status_code == 404
@@ -248,3 +241,32 @@ def test_the_command_line_exports_erases_and_sweeps(tmp_path: Path) -> None:
         assert all(e["via"] == "cli" and e["actor"].startswith("cli:") for e in entries)
         assert client.get(f"/api/agent/conversations/{jo.conversation_id}", headers=admin_headers()
                           ).status_code == 404
+
+
+@pytest.mark.postgres
+def test_on_postgresql_export_erase_retention_and_the_audit_log_work_alike(tmp_path: Path,
+                                                                           postgres_url: str) -> None:
+    from bot.store.db import make_engine
+
+    engine = make_engine(postgres_url)
+    with engine.begin() as conn:  # a clean schema for this test
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+    with make_client(tmp_path, database_url=postgres_url) as client:
+        jo, visitor = _customer(client)
+        old, _ = _customer(client, "old")
+        _age(client, old.conversation_id, 60)
+        doc = client.post("/api/admin/privacy/export", headers=admin_headers(),
+                          json={"channel": "web", "external_id": visitor}).json()
+        assert [n["text"] for n in doc["records"]["notes"]] == [NOTE + "jo"]
+        assert doc["records"]["handoffs"][0]["details"]["intents"]  # JSON columns come back as JSON
+        report = _erase(client, channel="web", external_id=visitor)
+        assert report["erased"]["records"]["conversations"] == 1
+        swept = client.post("/api/admin/privacy/retention", headers=admin_headers(), json={"days": 30}).json()
+        assert swept["conversations"] == 1
+        pg = client.app.state.container.engine
+        assert rows_mentioning(pg, [jo.conversation_id, old.conversation_id, visitor], skip=("audit_log",)) == {}
+        since = (utcnow() - timedelta(minutes=10)).isoformat()
+        actions = [e["action"] for e in client.get("/api/admin/audit", headers=admin_headers(),
+                                                   params={"since": since, "action": "privacy."}).json()["entries"]]
+        assert actions == ["privacy.retention", "privacy.erase", "privacy.export"]

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 
-from handoff_kit import Customer, admin_headers, make_client
+from handoff_kit import Customer, admin_headers
 
 HUGE = 10**30  # past every integer column (SQLite and PostgreSQL alike)
-
-
-@pytest.fixture
-def client(tmp_path: Path) -> Iterator[TestClient]:
-    with make_client(tmp_path) as c:
-        yield c
 
 
 def test_huge_ids_are_refused_not_crashed(client: TestClient) -> None:
