@@ -86,8 +86,7 @@ class ValidationIssue(BaseModel):
 class ErrorBody(BaseModel):
     """Every 4xx answer of the hub."""
 
-    model_config = ConfigDict(extra="allow", json_schema_extra={
-        "examples": [{"error": "not_found", "detail": "no conversation 3f2a…"}]})
+    model_config = ConfigDict(extra="allow")
     error: str = Field(description="Machine-readable code: bad_request, unauthorized, forbidden, not_found, "
                                    "conflict, invalid_request, message_too_long, empty_message, too_many_requests …")
     detail: str | list[ValidationIssue] = Field(description="What went wrong and what to do; for invalid input "
@@ -95,22 +94,34 @@ class ErrorBody(BaseModel):
     status: str | None = Field(None, description="A refused state change: the conversation's current status")
 
 
-_DESCRIPTIONS = {
-    400: "Bad request (for example the X-Agent header is missing or too long)",
-    401: "Not authenticated: log in, or send `Authorization: Bearer <token>`",
-    403: "Authenticated but not allowed: wrong role, or a cookie request without its X-CSRF-Token",
-    404: "No such conversation, account or record",
-    409: "The current state does not allow this (someone else got there first, or it is closed)",
-    413: "Too long (`message_too_long`: more than MAX_MESSAGE_CHARS)",
-    422: "Invalid input: `detail` lists the problems, or says which value cannot be used",
-    429: "Too many attempts: wait and try again (see Retry-After)",
-    503: "A store the hub needs is unreachable (Rasa's tracker store): nothing was changed, try again",
+_DESCRIPTIONS = {  # status → (what it means, an example body)
+    400: ("Bad request (for example the X-Agent header is missing or too long)",
+          {"error": "bad_request", "detail": "name the acting agent in the X-Agent header"}),
+    401: ("Not authenticated: log in, or send `Authorization: Bearer <token>`",
+          {"error": "unauthorized", "detail": "log in first (POST /api/auth/login) or send Authorization: Bearer "
+                                              "<token>"}),
+    403: ("Authenticated but not allowed: wrong role, or a cookie request without its X-CSRF-Token",
+          {"error": "forbidden", "detail": "admins only"}),
+    404: ("No such conversation, account or record", {"error": "not_found", "detail": "no conversation 3f2a…"}),
+    409: ("The current state does not allow this (someone else got there first, or it is closed)",
+          {"error": "conflict", "detail": "cannot claim conversation 3f2a…: it is assigned", "status": "assigned"}),
+    413: ("Too long (`message_too_long`: more than MAX_MESSAGE_CHARS)",
+          {"error": "message_too_long", "detail": "A reply can be at most 4096 characters."}),
+    422: ("Invalid input: `detail` lists the problems, or says which value cannot be used",
+          {"error": "invalid_request", "detail": [{"loc": ["query", "limit"], "type": "less_than_equal",
+                                                   "msg": "Input should be less than or equal to 500"}]}),
+    429: ("Too many attempts: wait and try again (see Retry-After)",
+          {"error": "too_many_requests", "detail": "too many failed logins: wait a few minutes and try again"}),
+    503: ("A store the hub needs is unreachable (Rasa's tracker store): nothing was changed, try again",
+          {"error": "tracker_unavailable", "detail": "Rasa's tracker store is unreachable: check "
+                                                     "RASA_TRACKER_STORE_URL and try again"}),
 }
 
 
 def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for these error statuses, each with the `ErrorBody` model."""
-    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code]} for code in codes}
+    """OpenAPI `responses` for these error statuses, each with the `ErrorBody` model and an example."""
+    return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code][0],
+                   "content": {"application/json": {"example": _DESCRIPTIONS[code][1]}}} for code in codes}
 
 
 #: What any authenticated endpoint can answer besides its own errors.

@@ -108,6 +108,24 @@ class AuditFilters(BaseModel):
                                                                   "(`next_before` of the previous page)")
     limit: int = Field(100, ge=1, le=500)
 
+class AuditEntryView(BaseModel):
+    id: int
+    at: str
+    action: str
+    actor: str | None = Field(description="An agent's e-mail, an X-Agent name, system, cli:<user>; null: unknown")
+    role: str | None
+    via: str | None = Field(description="session, token, auto, cli or system")
+    client: str | None = Field(description="The caller's address")
+    conversation_id: str | None
+    target: str | None = Field(description="The account, dead letter … acted on")
+    details: dict[str, Any] = Field(description="Never content or passwords")
+
+
+class AuditPage(BaseModel):
+    entries: list[AuditEntryView]
+    next_before: int | None = Field(description="Pass as `before` for the next (older) page; null: no more")
+
+
 # Path and query parameters, range-checked (a 422 says which and why; an out-of-range id never reaches the database).
 ConversationId = Annotated[str, Path(min_length=1, max_length=64, description="The conversation's id")]
 RowId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -421,7 +439,8 @@ def build_routers(c: "Container") -> list[APIRouter]:
             {"id": d.delivery_id, "event": d.event, "url": d.url, "attempts": d.attempts, "ok": d.ok, "done": d.done,
              "last_status": d.last_status, "last_error": d.last_error} for d in reversed(sender.deliveries)]}
 
-    @admin_api.get("/audit", summary="The audit log: agent and admin actions, newest first (never message content)")
+    @admin_api.get("/audit", summary="The audit log: agent and admin actions, newest first (never message content)",
+                   response_model=AuditPage)
     async def audit_log(filters: Annotated[AuditFilters, Query()], admin: Actor = admin_only) -> dict[str, Any]:
         f = filters
         rows = await db.read(audit_store.search, actor=f.actor.strip().lower() if f.actor else None, action=f.action,
