@@ -177,7 +177,8 @@ class AgentStore:
         if existing is not None:
             return existing
         try:
-            return self.create(email=email, password=password, display_name=display_name, role="admin")
+            return self.create(email=email, password=password, display_name=display_name, role="admin",
+                               who=audit.SYSTEM)  # from ADMIN_EMAIL / ADMIN_PASSWORD
         except AccountError as exc:
             if exc.conflict:  # another worker created it at the same moment
                 return self.by_email(email)
