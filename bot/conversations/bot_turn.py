@@ -29,6 +29,7 @@ from bot.store.models import Sender
 from connectors.base import Button, OutboundMessage
 from core.contracts import CHOOSE_KB_ENTRY_INTENT, FALLBACK_INTENT, HandoffReason
 from core.payloads import BotCustom, HandoffRequest, KBOutcome
+from core.pii import redact
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ CHOICE_PAYLOAD = "/" + CHOOSE_KB_ENTRY_INTENT  # the payload of a knowledge-base
 class Outcome(str, Enum):
     """What the bot did with a customer message (stored on the message)."""
 
+    PENDING = "pending"  # stored, the bot's turn not finished yet (a crash leaves it so: resumed at start)
     ANSWERED = "answered"  # a response that is not from the knowledge base (greeting, order status …)
     KB_ANSWER = "kb_answer"  # answered from a knowledge-base entry
     CHOICES = "choices"  # offered the best knowledge-base entries as buttons
@@ -167,10 +169,12 @@ class BotTurns:
         self.action_health_url = action_health_url
 
     def handoff_values(self, reason: HandoffReason, summary: str, details: dict[str, Any],
-                       team: str | None) -> dict[str, Any]:
-        """Where a handoff goes (`handoff.yml`: team, priority) and what the agent reads first."""
+                       team: str | None, language: str = "en") -> dict[str, Any]:
+        """Where a handoff goes (`handoff.yml`: team, priority) and what the agent reads first (contact details
+        redacted: the summary quotes the customer)."""
         routed = self.config.team_for(reason=reason.value, details=details, named=team)
-        return {"reason": reason, "summary": summary or fallback_summary(reason.value, details), "details": details,
+        summary = redact(summary or fallback_summary(reason.value, details), language)
+        return {"reason": reason, "summary": summary, "details": details,
                 "priority": self.config.priority(reason.value), "team": routed}
 
     async def run(self, conv: Any, message: Any, text: str, recent: list[Any]) -> None:
@@ -213,7 +217,8 @@ class BotTurns:
         if plan.handoff is not None:
             details = dict(plan.handoff.details)
             details.setdefault("intents", recent_intents(recent, (plan.intent, plan.confidence, message.text)))
-            values = self.handoff_values(plan.handoff.reason, plan.handoff.summary, details, plan.handoff.team)
+            values = self.handoff_values(plan.handoff.reason, plan.handoff.summary, details, plan.handoff.team,
+                                         conv.language)
             try:
                 ownership.hand_off(tx, conv.id, **values)
             except InvalidTransition as exc:
@@ -224,6 +229,11 @@ class BotTurns:
             except InvalidTransition as exc:
                 log.info("no resolution for %s: %s", conv.id, exc)
         return staged
+
+    async def interrupted(self, conv: Any, message: Any, recent: list[Any]) -> None:
+        """A turn the hub could not finish in time (it stopped mid-turn long ago): a person takes over."""
+        await self._fail(conv, message, recent, HandoffReason.BOT_UNAVAILABLE,
+                         "The hub stopped before the bot answered this message; it was not answered.")
 
     async def _fail(self, conv: Any, message: Any, recent: list[Any], reason: HandoffReason, summary: str) -> None:
         """Rasa could not answer: the message is kept and a person takes over (the customer is told)."""

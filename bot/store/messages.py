@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
@@ -68,6 +69,17 @@ def insert_message(conn: Connection, new: NewMessage, *, touch: bool = True) -> 
 def touch_conversation(conn: Connection, conversation_id: str, now: Any = None) -> None:
     """Bump the conversation's `updated_at` (the console lists the most recently active first)."""
     conn.execute(_TOUCH, {"cid": conversation_id, "now": now or utcnow()})
+
+
+def by_id(conn: Connection, message_id: str) -> MessageRow | None:
+    return conn.execute(select(messages).where(messages.c.id == message_id)).first()
+
+
+def pending_turns(conn: Connection, *, older_than_s: float = 0, limit: int = 1000) -> list[MessageRow]:
+    """Customer messages whose bot turn never finished (outcome `pending`), oldest first."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    return list(conn.execute(select(messages).where(messages.c.outcome == "pending", messages.c.created_at <= cutoff)
+                             .order_by(messages.c.seq).limit(limit)))
 
 
 def by_external_id(conn: Connection, conversation_id: str, external_id: str) -> MessageRow | None:

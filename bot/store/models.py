@@ -73,7 +73,7 @@ class Conversation(Base):
     messages: Mapped[list["Message"]] = relationship(back_populates="conversation", order_by="Message.seq")
 
     __table_args__ = (
-        Index("ix_conversations_user", "channel", "external_user_id"),
+        Index("ix_conversations_user", "channel", "external_user_id", unique=True),  # 0006: one per customer
         Index("ix_conversations_queue", "status", "priority", "queued_at"),
         Index("ix_conversations_agent", "status", "assigned_agent"),
     )
@@ -103,6 +103,7 @@ class Message(Base):
 
     __table_args__ = (
         Index("ix_messages_conversation", "conversation_id", "seq"),
+        Index("ix_messages_outcome", "outcome"),
         UniqueConstraint("conversation_id", "external_id", name="uq_messages_external"),
     )
 
