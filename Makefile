@@ -26,7 +26,7 @@ encoder: install
 	@$(PY) -m nlu_components.export_onnx --config config.yml --quiet >/dev/null
 
 run: install encoder
-	@$(PY) -m tools.launcher run
+	@$(PY) -m tools.launcher run --dev
 
 test-deps:
 	@scripts/install-test-deps.sh

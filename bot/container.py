@@ -124,7 +124,8 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     bus = EventBus()
     db = Database(engine, bus)
     metrics = Metrics()
-    rasa = rasa or RasaClient(settings.rasa_endpoints, timeout_s=settings.rasa_timeout_s, retries=settings.rasa_retries)
+    rasa = rasa or RasaClient(settings.rasa_endpoints, timeout_s=settings.rasa_timeout_s, retries=settings.rasa_retries,
+                              auth_token=settings.rasa_auth_token.get_secret_value())
     actions = ActionServerClient(settings.action_server_url)
     accounts = AgentStore(engine)
     if settings.admin_email:  # the first admin, from ADMIN_EMAIL / ADMIN_PASSWORD

@@ -1,7 +1,7 @@
 """Start the whole bot on loopback: train Rasa and build the KB index when their inputs changed, then run the
 Rasa server, the action server and the hub, wait until each is healthy, print the URLs, stop all on Ctrl-C.
 
-    python -m tools.launcher run          # what `make run` calls
+    python -m tools.launcher run --dev    # what `make run` calls (development mode)
     python -m tools.launcher train [--force] [--config FILE]
     python -m tools.launcher kb [--force]
     python -m tools.launcher endpoints    # write var/endpoints.yml for Rasa
@@ -25,6 +25,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy.engine import make_url
 
+from bot.ops import secrets
 from core.settings import PROJECT_ROOT, HubSettings
 
 RASA_VENV = PROJECT_ROOT / ".venv-rasa"
@@ -294,10 +295,13 @@ def services(settings: HubSettings, model: Path, endpoints: Path) -> dict[str, S
     stack = {
         "rasa": Service(
             "Rasa server",
-            [*rasa_command(), "run", "--enable-api", "-i", host, "--port", str(settings.rasa_port),
+            [*rasa_command(), "run", "--enable-api", "--auth-token", settings.rasa_auth_token.get_secret_value(),
+             "-i", host, "--port", str(settings.rasa_port),
              "--model", str(model), "--endpoints", str(endpoints),
              "--credentials", str(PROJECT_ROOT / "credentials.yml")],
-            f"http://{host}:{settings.rasa_port}/status", logs / "rasa.log",
+            # /status needs the token: it answers once the model is loaded
+            f"http://{host}:{settings.rasa_port}/status?token={settings.rasa_auth_token.get_secret_value()}",
+            logs / "rasa.log",
         ),
         "actions": Service(
             "action server",
@@ -307,13 +311,21 @@ def services(settings: HubSettings, model: Path, endpoints: Path) -> dict[str, S
         "hub": Service(
             "hub",
             [str(HUB_PYTHON), "-m", "uvicorn", "--factory", "bot.app:create_app", "--host", host,
-             "--port", str(settings.hub_port), "--no-access-log"],
+             "--port", str(settings.hub_port), "--no-access-log", *proxy_args(settings)],
             f"http://{host}:{settings.hub_port}/health/live", logs / "hub.log",
         ),
     }
     for svc in stack.values():
         svc.env = env
     return stack
+
+
+def proxy_args(settings: HubSettings) -> list[str]:
+    """Believe X-Forwarded-For only from the configured proxies (uvicorn would trust 127.0.0.1 by default, so
+    any local process could pose as any client)."""
+    if not settings.forwarded_allow_ips:
+        return ["--no-proxy-headers"]
+    return ["--proxy-headers", "--forwarded-allow-ips", ",".join(settings.forwarded_allow_ips)]
 
 
 def start_all(stack: dict[str, Service], timeout_s: float = 180) -> None:
@@ -337,6 +349,9 @@ def stop_all(stack: dict[str, Service]) -> None:
 
 
 def cmd_run(settings: HubSettings, args: argparse.Namespace) -> int:
+    if args.dev:
+        settings = settings.replace(dev_mode=True)
+    settings = secrets.resolve(settings)  # the children get the same generated secrets
     model = ensure_model(config=settings.rasa_config, out_dir=settings.rasa_model_dir, force=args.force_train)
     ensure_kb(settings)
     endpoints = write_endpoints(settings)
@@ -359,6 +374,8 @@ def cmd_run(settings: HubSettings, args: argparse.Namespace) -> int:
         tracker = check_tracker_store(settings.tracker_store_url)
         if not tracker["ok"]:
             say(f"WARNING: {tracker['error']}")
+        if settings.dev_mode:
+            print(dev_banner(settings), flush=True)
         print(banner(settings), flush=True)
         while True:
             for svc in stack.values():
@@ -371,6 +388,16 @@ def cmd_run(settings: HubSettings, args: argparse.Namespace) -> int:
     finally:
         stop_all(stack)
         say("stopped")
+
+
+def dev_banner(settings: HubSettings) -> str:
+    lines = [
+        "",
+        "DEVELOPMENT MODE: the agent API accepts 'Bearer dev-agent-token' and the admin API 'Bearer dev-admin-token'.",
+        f"Keep this hub on {settings.host}; for a real deployment set DEV_MODE=false and your own AGENT_API_TOKEN /",
+        "ADMIN_API_TOKEN (or none) in .env: docs/console.md, \"Production\".",
+    ]
+    return "\n".join(f"[supportbot] {line}".rstrip() for line in lines)
 
 
 def banner(settings: HubSettings) -> str:
@@ -396,6 +423,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="train/index if needed, start everything, stop on Ctrl-C")
     run.add_argument("--force-train", action="store_true")
+    run.add_argument("--dev", action="store_true", help="development mode (what `make run` uses): DEV_MODE=true")
     train = sub.add_parser("train", help="train the Rasa model if its inputs changed")
     train.add_argument("--force", action="store_true")
     train.add_argument("--config", type=Path, default=None)

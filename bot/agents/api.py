@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import Path as FastPath
 from pydantic import BaseModel, Field
 
 from bot.agents.accounts import AccountError, agent_view
@@ -344,6 +345,14 @@ def build_routers(c: "Container") -> list[APIRouter]:
         except LookupError as exc:
             raise HTTPException(404, str(exc)) from None
         return {"agent": agent_view(agent)}
+
+    @admin_api.post("/visitors/{visitor}/revoke-tokens",
+                    summary="Sign a web chat visitor out everywhere: their tokens are refused and open chats closed")
+    async def revoke_visitor(visitor: str = FastPath(..., min_length=1, max_length=64),
+                             admin: Actor = admin_only) -> dict[str, Any]:
+        web = c.connectors.get("web")
+        closed = await web.revoke(visitor) if web is not None else 0  # type: ignore[attr-defined]
+        return {"visitor": visitor, "revoked": True, "closed_chats": closed}
 
     @admin_api.get("/csat", summary="Average CSAT per agent (agent null: the bot)")
     async def csat_summary(admin: Actor = admin_only) -> dict[str, Any]:

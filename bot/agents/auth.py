@@ -76,9 +76,10 @@ class Auth:
         if len(x_agent) > 100:
             raise HTTPException(400, "the X-Agent header is too long (100 characters at most)")
         admin = self.settings.admin_api_token.get_secret_value()
+        agent = self.settings.agent_api_token.get_secret_value()  # empty (not configured): no bearer access
         if admin and hmac.compare_digest(token.encode(), admin.encode()):
             role = "admin"
-        elif hmac.compare_digest(token.encode(), self.settings.agent_api_token.get_secret_value().encode()):
+        elif agent and hmac.compare_digest(token.encode(), agent.encode()):
             role = "agent"
             if not x_agent:
                 raise HTTPException(400, "name the acting agent in the X-Agent header")
