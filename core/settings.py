@@ -165,6 +165,7 @@ class HubSettings(ActionSettings, ChannelSettings):
     admin_api_token: SecretStr = SecretStr("")  # bearer token of the admin API; empty: no bearer access
     rasa_auth_token: SecretStr = SecretStr("")  # Rasa's HTTP API token; empty: generated, kept in DATA_DIR/secrets/
     metrics_token: SecretStr = SecretStr("")  # bearer token for /metrics and the detailed /health (else loopback)
+    redis_url: str = ""  # e.g. redis://127.0.0.1:6379/0: state shared by several hub processes (login throttle …)
     forwarded_allow_ips: CommaList = ()  # proxies whose X-Forwarded-For is believed (e.g. 127.0.0.1 behind nginx)
     outbox_max_rounds: int = Field(6, ge=1)  # rounds of delivery attempts before a message becomes a dead letter
     outbox_base_delay_s: float = Field(30.0, ge=0)  # wait before the second round; doubles each round (≤ 1 h)

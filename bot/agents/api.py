@@ -119,16 +119,18 @@ def build_routers(c: "Container") -> list[APIRouter]:
 
     @auth_api.post("/login", summary="Log in to the console: sets the session cookie, returns the CSRF token")
     async def login(request: Request, body: LoginBody, response: Response) -> dict[str, Any]:
-        client = request.client.host if request.client else "?"
-        email_key, ip_key = body.email.strip().lower(), client
-        if auth.login_by_email.blocked(email_key) or auth.login_by_client.blocked(ip_key):
-            raise HTTPException(429, "too many failed logins: wait a few minutes and try again")
+        client = request.client.host if request.client else "?"  # the proxy's word only from FORWARDED_ALLOW_IPS
+        account = body.email.strip().lower()
+        wait = await anyio.to_thread.run_sync(auth.throttle.wait_s, account, client)
+        if wait > 0:
+            seconds = max(1, round(wait))
+            raise HTTPException(429, f"too many failed logins: try again in {seconds} s",
+                                headers={"Retry-After": str(seconds)})
         agent = await anyio.to_thread.run_sync(accounts.authenticate, body.email, body.password)
         if agent is None:
-            auth.login_by_email.failed(email_key)
-            auth.login_by_client.failed(ip_key)
+            await anyio.to_thread.run_sync(auth.throttle.failed, account, client)
             raise HTTPException(401, "wrong e-mail or password")
-        auth.login_by_email.succeeded(email_key)
+        await anyio.to_thread.run_sync(auth.throttle.succeeded, account, client)
         token, csrf = accounts.open_session(agent.id, settings.session_max_age_s)
         response.set_cookie(
             COOKIE, auth.signer.dumps(token), max_age=settings.session_max_age_s, httponly=True, samesite="strict",
