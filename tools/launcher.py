@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -342,6 +343,75 @@ def start_all(stack: dict[str, Service], timeout_s: float = 180) -> None:
     stack["hub"].wait_healthy(60)
 
 
+SUPERVISOR_STATUS = "supervisor.json"  # read by the hub's /health (bot/ops/health.py)
+
+
+@dataclass
+class Watch:
+    restarts: int = 0
+    failures_in_a_row: int = 0
+    state: str = "up"  # up | down (waiting to restart) | starting
+    restart_at: float = 0.0
+    up_since: float = field(default_factory=time.time)
+    last_exit: int | None = None
+    last_exit_at: float | None = None
+
+
+class Supervisor:
+    """Keeps the stack up: a service that exits is restarted after a growing pause (1 s, 2 s, 4 s … 60 s; back to
+    1 s once it has stayed up a minute). Meanwhile the hub hands conversations to people as it does whenever
+    Rasa or the action server does not answer. The state is written to `status_path` for `/health`."""
+
+    STABLE_S = 60.0
+    MAX_PAUSE_S = 60.0
+
+    def __init__(self, stack: dict[str, Service], status_path: Path) -> None:
+        self.stack = stack
+        self.status_path = status_path
+        self.watches = {name: Watch() for name in stack}
+        self._write()
+
+    def pause(self, failures_in_a_row: int) -> float:
+        return min(2.0 ** max(0, failures_in_a_row - 1), self.MAX_PAUSE_S)
+
+    def check(self) -> None:
+        now = time.time()
+        changed = False
+        for name, svc in self.stack.items():
+            w = self.watches[name]
+            exited = svc.proc is not None and svc.proc.poll() is not None
+            if w.state in ("up", "starting") and exited:
+                code = svc.proc.returncode if svc.proc is not None else None
+                w.failures_in_a_row = 1 if w.state == "up" and now - w.up_since >= self.STABLE_S \
+                    else w.failures_in_a_row + 1
+                w.state, w.last_exit, w.last_exit_at = "down", code, now
+                w.restart_at = now + self.pause(w.failures_in_a_row)
+                say(f"{svc.name} stopped (exit {code}); restarting in {self.pause(w.failures_in_a_row):.0f} s "
+                    f"(log: {_shown(svc.log_path)})")
+                changed = True
+            elif w.state == "down" and now >= w.restart_at:
+                svc.start()
+                w.state, w.restarts = "starting", w.restarts + 1
+                changed = True
+            elif w.state == "starting" and svc.healthy():
+                w.state, w.up_since = "up", now
+                say(f"{svc.name} is back (restart {w.restarts})")
+                changed = True
+        if changed:
+            self._write()
+
+    def status(self) -> dict[str, dict[str, object]]:
+        return {name: {"state": w.state, "restarts": w.restarts, "last_exit": w.last_exit,
+                       "last_exit_at": w.last_exit_at, "up_since": w.up_since if w.state == "up" else None}
+                for name, w in self.watches.items()}
+
+    def _write(self) -> None:
+        self.status_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.status_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"supervised": True, "pid": os.getpid(), "processes": self.status()}, indent=1))
+        os.replace(tmp, self.status_path)
+
+
 def stop_all(stack: dict[str, Service]) -> None:
     for name in ("hub", "rasa", "actions"):
         if name in stack:
@@ -377,11 +447,10 @@ def cmd_run(settings: HubSettings, args: argparse.Namespace) -> int:
         if settings.dev_mode:
             print(dev_banner(settings), flush=True)
         print(banner(settings), flush=True)
+        supervisor = Supervisor(stack, settings.data_dir / SUPERVISOR_STATUS)
         while True:
-            for svc in stack.values():
-                if svc.proc is not None and svc.proc.poll() is not None:
-                    raise LaunchError(f"{svc.name} stopped unexpectedly (exit {svc.proc.returncode}):\n{svc.tail()}")
-            time.sleep(1)
+            supervisor.check()
+            time.sleep(0.5)
     except KeyboardInterrupt:
         say("stopping…")
         return 0

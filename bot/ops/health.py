@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import json
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -100,6 +101,12 @@ def build_ops(c: "Container") -> APIRouter:
                 "channels": sorted(c.connectors),
                 # the language models load in the background at start (seconds); not a reason to be unhealthy
                 "language": {"detector": detector.loaded, "unsupported_check": detector.wide_loaded}}
+        supervisor = c.settings.data_dir / "supervisor.json"  # written by `make run`'s supervisor (tools/launcher.py)
+        if supervisor.exists():
+            try:
+                body["processes"] = json.loads(supervisor.read_text()).get("processes", {})
+            except (OSError, ValueError):
+                body["processes"] = {"error": "unreadable supervisor status"}
         if not operator(request):
             body = {"ok": ok}
         return JSONResponse(body, status_code=200 if ok else 503)
