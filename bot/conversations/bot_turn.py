@@ -55,6 +55,10 @@ class Outcome(str, Enum):
         return self.value
 
 
+class TurnTaken(Exception):
+    """The customer message was answered by another turn in the meantime (nothing of this turn is kept)."""
+
+
 @dataclass
 class TurnPlan:
     messages: list[tuple[OutboundMessage, str | None]]  # (message, knowledge-base entry it answers from)
@@ -200,18 +204,23 @@ class BotTurns:
         nlu = turn.nlu or await self.rasa.latest_parse(conv.id)
         previous = next((m.outcome for m in reversed(recent) if m.sender == Sender.CUSTOMER.value), None)
         plan = interpret(turn.messages, nlu, language=conv.language, previous_outcome=previous)
-        staged, events = await self.db.write_deferred(self._commit, conv, message, plan, recent)
+        try:
+            staged, events = await self.db.write_deferred(self._commit, conv, message, plan, recent)
+        except TurnTaken:
+            log.info("conversation %s: message %s was answered by another turn meanwhile", conv.id, message.id)
+            return
         await self.outbound.flush(staged)
         await self.db.publish(events)
 
     def _commit(self, tx: Tx, conv: Any, message: Any, plan: TurnPlan, recent: list[Any]) -> Staged:
         """The whole turn in one transaction. `conv` is the conversation as the accepting transaction left it;
         if its owner changed since (an admin closed it), the ownership changes below refuse and are skipped."""
-        message_store.annotate_turn(tx.conn, message.id, intent=plan.intent, confidence=plan.confidence,
-                                    outcome=plan.outcome.value)
+        if not message_store.finish_turn(tx.conn, message.id, intent=plan.intent, confidence=plan.confidence,
+                                         outcome=plan.outcome.value):
+            raise TurnTaken(message.id)  # rolls this transaction back: the customer is answered once
         staged = Staged([], {})
         for out, entry in plan.messages:
-            self.outbound.stage(tx, conv, out, kb_entry_id=entry, staged=staged, touch=False)
+            self.outbound.stage(tx, conv, out, kb_entry_id=entry, staged=staged, touch=False, reply_to=message.id)
         if plan.messages:
             message_store.touch_conversation(tx.conn, conv.id)
         if plan.handoff is not None:
@@ -241,7 +250,9 @@ class BotTurns:
         values = self.handoff_values(reason, summary, details, None)
 
         def work(tx: Tx) -> None:
-            message_store.annotate(tx.conn, message.id, outcome=Outcome.BOT_UNAVAILABLE.value)
+            if not message_store.finish_turn(tx.conn, message.id, intent=None, confidence=None,
+                                             outcome=Outcome.BOT_UNAVAILABLE.value):
+                return  # another turn answered it meanwhile
             try:
                 ownership.hand_off(tx, conv.id, announce="bot_unavailable", **values)
             except InvalidTransition as exc:

@@ -28,7 +28,7 @@ _BY_EXTERNAL_ID = select(messages).where(messages.c.conversation_id == bindparam
                                          messages.c.external_id == bindparam("ext"))
 _RECENT = (select(messages).where(messages.c.conversation_id == bindparam("cid"))
            .order_by(messages.c.seq.desc()).limit(bindparam("limit")))
-_ANNOTATE_TURN = (update(messages).where(messages.c.id == bindparam("mid"))
+_ANNOTATE_TURN = (update(messages).where(messages.c.id == bindparam("mid"), messages.c.outcome == "pending")
                   .values(intent=bindparam("intent"), confidence=bindparam("confidence"),
                           outcome=bindparam("outcome")))
 _SET_DELIVERY = (update(messages).where(messages.c.id == bindparam("mid"))
@@ -49,6 +49,7 @@ class NewMessage:
     external_id: str | None = None
     delivery_status: str | None = None
     outcome: str | None = None
+    reply_to: str | None = None
 
 
 def insert_message(conn: Connection, new: NewMessage, *, touch: bool = True) -> MessageRow:
@@ -59,7 +60,7 @@ def insert_message(conn: Connection, new: NewMessage, *, touch: bool = True) -> 
         "sender_name": new.sender_name, "text": new.text, "payload": new.payload, "language": new.language,
         "intent": new.intent, "confidence": new.confidence, "kb_entry_id": new.kb_entry_id,
         "external_id": new.external_id, "delivery_status": new.delivery_status, "outcome": new.outcome,
-        "created_at": now,
+        "reply_to": new.reply_to, "created_at": now,
     }).one()
     if touch:
         touch_conversation(conn, new.conversation_id, now)
@@ -125,10 +126,12 @@ def annotate(conn: Connection, message_id: str, **values: Any) -> None:
     conn.execute(update(messages).where(messages.c.id == message_id).values(**values))
 
 
-def annotate_turn(conn: Connection, message_id: str, *, intent: str | None, confidence: float | None,
-                  outcome: str) -> None:
-    """What the bot made of a customer message: its intent and the turn's outcome."""
-    conn.execute(_ANNOTATE_TURN, {"mid": message_id, "intent": intent, "confidence": confidence, "outcome": outcome})
+def finish_turn(conn: Connection, message_id: str, *, intent: str | None, confidence: float | None,
+                outcome: str) -> bool:
+    """What the bot made of a customer message: its intent and the turn's outcome. Only a pending turn can be
+    finished, once: False when another turn finished it first (a resumed turn racing the original)."""
+    return conn.execute(_ANNOTATE_TURN, {"mid": message_id, "intent": intent, "confidence": confidence,
+                                         "outcome": outcome}).rowcount == 1
 
 
 def set_delivery(conn: Connection, statuses: list[tuple[str, str]]) -> None:

@@ -98,6 +98,8 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # 0005: what the bot did with a customer message (`bot.conversations.bot_turn.Outcome`)
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # 0006: the customer message a bot message answers (one bot turn per customer message)
+    reply_to: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 

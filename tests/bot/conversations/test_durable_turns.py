@@ -131,3 +131,19 @@ async def test_concurrent_first_messages_of_a_new_customer_never_fork(tmp_path: 
         assert len(convs) == 10
         replies = hubs[0].db.read_sync(lambda conn: conn.execute(text("SELECT count(*) FROM messages WHERE sender = 'bot'")).scalar())
         assert replies == 10  # each customer answered once
+
+
+async def test_a_message_is_answered_by_one_turn_even_when_two_race(tmp_path: Path) -> None:
+    """A resumed turn and a late original (or two hub processes) racing for one message: one answer."""
+    await crash_mid_turn(tmp_path, ["hi"])
+    app = create_app(settings(tmp_path), rasa=scripted_rasa(DEFAULT_SCRIPT, nlu_header=True))
+    hub = app.state.container
+    async with app.router.lifespan_context(app):
+        for task in hub._background:
+            if task.get_name() == "resume-turns":
+                task.cancel()
+        [pending] = hub.db.read_sync(message_store.pending_turns)
+        conv = hub.db.read_sync(conversation_store.get, pending.conversation_id)
+        await asyncio.gather(*(hub.bot_turns.run(conv, pending, "hi", []) for _ in range(3)))
+        replies = [m for m in hub.db.read_sync(message_store.listing, conv.id) if m.sender == "bot"]
+        assert [(m.text, m.reply_to) for m in replies] == [("Hello! I'm the Brightcart assistant.", pending.id)]

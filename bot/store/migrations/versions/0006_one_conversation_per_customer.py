@@ -1,4 +1,5 @@
-"""One conversation per customer and channel, enforced by the database; an index for unfinished bot turns.
+"""One conversation per customer and channel, enforced by the database; an index for unfinished bot turns; the
+customer message each bot message answers.
 
 Two copies of a new customer's first webhook arriving at the same moment used to open two conversations. Any
 such duplicates already stored are kept: the older ones get `#dup-<id>` appended to their customer id (their
@@ -30,9 +31,13 @@ def upgrade() -> None:
     op.drop_index("ix_conversations_user", table_name="conversations")
     op.create_index("ix_conversations_user", "conversations", ["channel", "external_user_id"], unique=True)
     op.create_index("ix_messages_outcome", "messages", ["outcome"])
+    with op.batch_alter_table("messages") as batch:  # the customer message a bot message answers
+        batch.add_column(sa.Column("reply_to", sa.String(32), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("messages") as batch:
+        batch.drop_column("reply_to")
     op.drop_index("ix_messages_outcome", table_name="messages")
     op.drop_index("ix_conversations_user", table_name="conversations")
     op.create_index("ix_conversations_user", "conversations", ["channel", "external_user_id"])
