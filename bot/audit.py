@@ -24,6 +24,7 @@ ACTIONS = (
     "conversation.transfer", "conversation.note", "conversation.link_customer",
     "account.create", "account.update",
     "dead_letter.retry",
+    "visitor.revoke_tokens",
     "privacy.export", "privacy.erase", "privacy.retention",
 )
 FAMILIES = tuple(sorted({a.split(".")[0] + "." for a in ACTIONS}))

@@ -171,17 +171,19 @@ def build_routers(c: "Container") -> list[APIRouter]:
     @auth_api.post("/login", summary="Log in to the console: sets the session cookie, returns the CSRF token",
                    responses=responses(401, 422, 429))
     async def login(request: Request, body: LoginBody, response: Response) -> dict[str, Any]:
-        client = request.client.host if request.client else "?"
-        email_key, ip_key = body.email.strip().lower(), client
-        if auth.login_by_email.blocked(email_key) or auth.login_by_client.blocked(ip_key):
-            raise HTTPException(429, "too many failed logins: wait a few minutes and try again")
+        client = request.client.host if request.client else "?"  # the proxy's word only from FORWARDED_ALLOW_IPS
+        account = body.email.strip().lower()
+        wait = await anyio.to_thread.run_sync(auth.throttle.wait_s, account, client)
+        if wait > 0:
+            seconds = max(1, round(wait))
+            raise HTTPException(429, f"too many failed logins: try again in {seconds} s",
+                                headers={"Retry-After": str(seconds)})
         agent = await anyio.to_thread.run_sync(accounts.authenticate, body.email, body.password)
         if agent is None:
-            auth.login_by_email.failed(email_key)
-            auth.login_by_client.failed(ip_key)
-            await _audit_failed_login(email_key, request)
+            await anyio.to_thread.run_sync(auth.throttle.failed, account, client)
+            await _audit_failed_login(account, request)
             raise HTTPException(401, "wrong e-mail or password")
-        auth.login_by_email.succeeded(email_key)
+        await anyio.to_thread.run_sync(auth.throttle.succeeded, account, client)
         token, csrf = accounts.open_session(agent.id, settings.session_max_age_s)
         await db.write(lambda tx: audit.record(tx.conn, audit.Who(agent.email, role=agent.role, via="session",
                                                                   client=client), "auth.login"))
@@ -427,6 +429,19 @@ def build_routers(c: "Container") -> list[APIRouter]:
         except LookupError as exc:
             raise NotFound(str(exc)) from None
         return {"agent": agent_view(agent)}
+
+    @admin_api.post("/visitors/{visitor}/revoke-tokens",
+                    summary="Sign a web chat visitor out everywhere: their tokens are refused and open chats closed",
+                    responses=responses(404))
+    async def revoke_visitor(visitor: Annotated[str, Path(min_length=1, max_length=64)], request: Request,
+                             admin: Actor = admin_only) -> dict[str, Any]:
+        web = c.connectors.get("web")
+        if web is None:
+            raise NotFound("the web chat is not enabled on this hub: there are no visitor tokens to revoke")
+        closed = await web.revoke(visitor)  # type: ignore[attr-defined]
+        await db.write(lambda tx: audit.record(tx.conn, who_of(admin, request), "visitor.revoke_tokens",
+                                               target=visitor, closed_chats=closed))
+        return {"visitor": visitor, "revoked": True, "closed_chats": closed}
 
     @admin_api.get("/csat", summary="Average CSAT per agent (agent null: the bot)")
     async def csat_summary(admin: Actor = admin_only) -> dict[str, Any]:

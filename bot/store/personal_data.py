@@ -9,7 +9,8 @@ is covered as soon as it has one of the columns that tie a row to a customer:
 
 `audit_log` is the organisation's record of what its people did: it holds no content and stays (its
 conversation ids point at nothing once those are erased). Accounts, sessions and button payloads hold nothing
-about customers.
+about customers. `visitor_revocations` (a web visitor's id and when their tokens were revoked) is a security
+record, not customer data: it stays, so a revoked token keeps being refused after an erasure.
 """
 
 from __future__ import annotations

@@ -79,7 +79,7 @@ def test_a_refused_change_leaves_no_entry(client: TestClient) -> None:
         ("conversation.claim", "alice")]
 
 
-def test_logins_account_changes_and_dead_letter_retries_are_recorded(client: TestClient) -> None:
+def test_logins_account_changes_dead_letter_retries_and_token_revocations_are_recorded(client: TestClient) -> None:
     agent = create_agent(client, "li@example.com", teams=["billing"])
     assert client.patch(f"/api/admin/agents/{agent['id']}", headers=admin_headers(),
                         json={"password": "a-new-password-9", "max_concurrent": 5}).status_code == 200
@@ -95,6 +95,7 @@ def test_logins_account_changes_and_dead_letter_retries_are_recorded(client: Tes
         letter = conn.execute(text("UPDATE outbound_queue SET state='dead' WHERE conversation_id=:c RETURNING id"),
                               {"c": customer.conversation_id}).scalar_one()
     assert client.post(f"/api/agent/dead-letters/{letter}/retry", headers=admin_headers()).status_code == 200
+    assert client.post("/api/admin/visitors/v-leaked-1/revoke-tokens", headers=admin_headers()).status_code == 200
 
     got = [(e["action"], e["actor"], e["target"], e["details"]) for e in reversed(audit(client))]
     assert got == [
@@ -106,8 +107,9 @@ def test_logins_account_changes_and_dead_letter_retries_are_recorded(client: Tes
         ("auth.login", "li@example.com", None, {}),
         ("auth.logout", "li@example.com", None, {}),
         ("dead_letter.retry", "admin", str(letter), {}),
+        ("visitor.revoke_tokens", "admin", "v-leaked-1", {"closed_chats": 0}),
     ]
-    assert audit(client)[0]["conversation_id"] == customer.conversation_id
+    assert audit(client, action="dead_letter.retry")[0]["conversation_id"] == customer.conversation_id
     stored = whole_table(client)
     assert "a-new-password-9" not in stored and "my-password-123" not in stored and "wrong-wrong-1" not in stored
 
