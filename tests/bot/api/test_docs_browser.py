@@ -7,12 +7,12 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 from core.settings import PROJECT_ROOT
 from handoff_kit import make_client
 from live_hub import serve
-from tests.integration.support import CHROMIUM_ARGS, chromium_path
+from tests.integration.support import chromium
 
 pytestmark = pytest.mark.browser
 
@@ -29,10 +29,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     """Module-scoped on purpose: a sync Playwright left running would break the asyncio tests that follow."""
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _open(browser: Browser, url: str) -> tuple[Page, list[str]]:
