@@ -38,6 +38,9 @@ from bot.handoff.queue import QueueNotices
 from bot.handoff.teams import HandoffConfig
 from bot.locks import KeyedLocks, Lease, Locks, RedisLocks
 from bot.ops.metrics import Metrics
+from bot.privacy.logs import LogFiles
+from bot.privacy.service import Privacy, forget_webhook_copies
+from bot.privacy.tracker import RasaTrackerStore
 from bot.store.db import Database, make_engine, migrate
 from connectors.base import Connector
 from connectors.registry import build_connectors
@@ -72,8 +75,10 @@ class Container:
     csat: CsatSurvey
     notices: StatusNotices
     webhooks: WebhookSender
+    privacy: Privacy
     redis: Any = None  # REDIS_URL: the state several hub processes share (events, sockets, presence, locks …)
     ticker_lease: Lease | None = None
+    retention_lease: Lease | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -86,6 +91,8 @@ class Container:
         self.delivery.start()  # also resumes messages left unsent by a previous run
         self._background.append(asyncio.create_task(self._queue_ticker(), name="queue-ticker"))
         self._background.append(asyncio.create_task(self._resume(), name="resume-turns"))
+        if self.settings.retention_days > 0:
+            self._background.append(asyncio.create_task(self._retention_ticker(), name="retention"))
         log.info("hub ready on %s; channels live: %s", self.settings.hub_url, ", ".join(sorted(self.connectors)))
 
     async def stop(self) -> None:
@@ -101,6 +108,7 @@ class Container:
         await self.bus.stop()
         await self.rasa.aclose()
         await self.actions.aclose()
+        self.privacy.tracker.dispose()
         if self.redis is not None:
             await self.redis.aclose()
         self.engine.dispose()
@@ -132,6 +140,17 @@ class Container:
                 await self.queue_tick()
             except Exception:  # noqa: BLE001 - the next tick tries again
                 log.exception("queue tick failed")
+
+    async def _retention_ticker(self) -> None:
+        """RETENTION_DAYS: delete what is past it at start, then every RETENTION_SWEEP_S."""
+        while True:
+            try:
+                # one hub process sweeps at a time (a lease in Redis); two would only repeat each other's work
+                if self.retention_lease is None or await self.retention_lease.acquire():
+                    await self.privacy.sweep()
+            except Exception:  # noqa: BLE001 - the next sweep tries again (Rasa's store may be back)
+                log.exception("retention sweep failed")
+            await asyncio.sleep(self.settings.retention_sweep_s)
 
 
 def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) -> Container:
@@ -179,6 +198,8 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     notices = StatusNotices(outbound, presence)
     webhooks = WebhookSender(settings.webhook_urls, settings.webhook_secret.get_secret_value(),
                              max_attempts=settings.webhook_max_attempts)
+    privacy = Privacy(db, RasaTrackerStore(settings.tracker_store_url), LogFiles(settings.data_dir / "logs"),
+                      retention_days=settings.retention_days, in_memory=[forget_webhook_copies(webhooks.deliveries)])
 
     # Side effects of state changes, in the order they happen for one event.
     bus.on("message", "delivery", "queued")(metrics.on_event)
@@ -196,7 +217,8 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
         accounts=accounts, auth=Auth(settings, accounts), handoff_config=handoff_config, presence=presence,
         language_detector=detector, connectors=connectors, delivery=delivery, outbound=outbound,
         bot_turns=bot_turns, inbound=inbound, agents=agents, queue_notices=queue_notices, dispatcher=dispatcher,
-        csat=csat, notices=notices, webhooks=webhooks, redis=redis,
+        csat=csat, notices=notices, webhooks=webhooks, privacy=privacy, redis=redis,
         ticker_lease=Lease("queue-ticker", redis, delivery.holder, ttl_s=settings.queue_tick_s * 2),
+        retention_lease=Lease("retention", redis, delivery.holder, ttl_s=settings.retention_sweep_s * 2),
     )
     return container

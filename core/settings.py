@@ -186,6 +186,10 @@ class HubSettings(ActionSettings, ChannelSettings):
     webhook_secret: SecretStr = SecretStr("")  # HMAC-SHA256 key for their signatures
     webhook_max_attempts: int = Field(6, ge=1)
 
+    # Personal data (docs/privacy.md): conversations inactive this many days are deleted, Rasa trackers included
+    retention_days: int = Field(0, ge=0, le=36500)  # 0: keep everything
+    retention_sweep_s: float = Field(3600.0, gt=0)  # how often the hub deletes what is past retention
+
     # Derived values: computed, never stored twice.
     @property
     def db_url(self) -> str:

@@ -18,6 +18,8 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot import audit
+from bot.audit import Who
 from bot.delivery import outbox
 from bot.delivery.outbox import Queued
 from bot.store import messages as message_store
@@ -124,13 +126,20 @@ class DeliveryWorker:
                 log.exception("delivery round for conversation %s failed", conversation_id)
         return len(heads)
 
-    async def retry(self, row_id: int) -> str | None:
-        """An agent's retry of a dead letter: fresh rounds, tried now. The row's state after, or None if missing;
-        raises `ValueError` with the state when the row is not a dead letter."""
+    async def retry(self, row_id: int, *, who: Who | None = None) -> str | None:
+        """An agent's retry of a dead letter: fresh rounds, tried now (audited as `who`). The row's state after, or
+        None if missing; raises `ValueError` with the state when the row is not a dead letter."""
         row = await self.db.read(outbox.get, row_id)
         if row is None:
             return None
-        if not await self.db.write(lambda tx: outbox.revive(tx.conn, row_id)):
+
+        def revive(tx: Tx) -> bool:
+            if not outbox.revive(tx.conn, row_id):
+                return False
+            audit.record(tx.conn, who, "dead_letter.retry", conversation_id=row.conversation_id, target=row_id)
+            return True
+
+        if not await self.db.write(revive):
             raise ValueError(row.state)
         await self.drain(row.conversation_id)
         after = await self.db.read(outbox.get, row_id)

@@ -76,6 +76,7 @@ class Conversation(Base):
         Index("ix_conversations_user", "channel", "external_user_id", unique=True),  # 0006: one per customer
         Index("ix_conversations_queue", "status", "priority", "queued_at"),
         Index("ix_conversations_agent", "status", "assigned_agent"),
+        Index("ix_conversations_updated", "updated_at"),  # 0009: retention by last activity
     )
 
 
@@ -217,3 +218,25 @@ class QueuedDelivery(Base):
 
     __table_args__ = (Index("ix_outbound_queue_due", "state", "next_attempt_at"),
                       Index("ix_outbound_queue_conversation", "conversation_id", "state", "id"))
+
+
+class AuditEntry(Base):
+    """One agent or admin action: who, what, on which conversation or account, when, from which address.
+    Never message content or passwords. No foreign key to conversations: the record outlives their erasure."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    action: Mapped[str] = mapped_column(String(64))  # bot.audit.ACTIONS
+    actor: Mapped[str | None] = mapped_column(String(255), nullable=True)  # agent key; None: an unknown account
+    role: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    via: Mapped[str | None] = mapped_column(String(16), nullable=True)  # session | token | auto | cli | system
+    client: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the caller's address
+    conversation_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    target: Mapped[str | None] = mapped_column(String(255), nullable=True)  # an account, a dead letter …
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+    __table_args__ = (Index("ix_audit_log_at", "at"), Index("ix_audit_log_actor", "actor", "at"),
+                      Index("ix_audit_log_action", "action", "at"),
+                      Index("ix_audit_log_conversation", "conversation_id"))

@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from bot.ops import secrets
 from core.settings import PROJECT_ROOT, HubSettings
-from tests.integration.support import ADMIN_TOKEN, AGENT_TOKEN, CHROMIUM_ARGS, Chat, Stack, chromium_path
+from tests.integration.support import ADMIN_TOKEN, AGENT_TOKEN, Chat, Stack, chromium
 from tests_support import free_port_dead as free_port
 from tools.launcher import Service, child_env, ensure_model, services, write_endpoints
 
@@ -69,10 +69,8 @@ def chat(stack: Stack) -> Iterator[Chat]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture

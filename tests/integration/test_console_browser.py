@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 
 from core.settings import PROJECT_ROOT
-from tests.integration.support import AGENT_TOKEN, CHROMIUM_ARGS, Chat, Stack, chromium_path
+from tests.integration.support import AGENT_TOKEN, Chat, Stack, chromium, chromium_path
 
 pytestmark = pytest.mark.integration
 
@@ -41,12 +41,8 @@ def _in_own_thread(scenario: Callable[[Browser], None]) -> None:
 
     def run() -> None:
         try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-                try:
-                    scenario(browser)
-                finally:
-                    browser.close()
+            with chromium() as browser:
+                scenario(browser)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
             errors.append(exc)
 
