@@ -360,9 +360,11 @@ class ContentService:
                              base: str | None = None) -> Saved:
         return await self._change(author, lambda: self._plan_examples(intent, language, "delete", text, None, base))
 
-    async def move_example(self, author: Author, intent: str, language: str, text: str, to_intent: str, *,
-                           base: str | None = None) -> Saved:
-        return await self._change(author, lambda: self._plan_move(intent, language, text, to_intent, base))
+    async def move_example(self, author: Author, intent: str, language: str, text: str | list[str], to_intent: str,
+                           *, base: str | None = None) -> Saved:
+        """Move one example (or several: one revision) to another intent, in the same language."""
+        texts = [text] if isinstance(text, str) else list(text)
+        return await self._change(author, lambda: self._plan_move(intent, language, texts, to_intent, base))
 
     async def create_intent(self, author: Author, name: str, examples: dict[str, list[str]]) -> Saved:
         """A new intent with its first examples (per language), declared in the domain."""
@@ -389,11 +391,23 @@ class ContentService:
     async def delete_faq(self, author: Author, entry_id: str, language: str, *, base: str | None) -> Saved:
         return await self._change(author, lambda: self._plan_faq_delete(entry_id, language, base))
 
-    async def revert(self, author: Author, revision_id: int, key: str, *, force: bool = False) -> Saved:
-        """Undo what revision `revision_id` did to item `key`, as a new revision."""
+    async def revert(self, author: Author, revision_id: int, key: str | None = None, *, force: bool = False) -> Saved:
+        """Undo what revision `revision_id` did to item `key` — or, with no key, to every item it changed (a move
+        changed two intents: undoing one without the other would put an example under both) — as a new
+        revision."""
         found = await self.db.read(studio_store.revision, revision_id)
         if found is None:
             raise UnknownItem(f"no revision {revision_id}")
+        if key is not None and len(found.items) > 1 and all(c.key.startswith("examples:") for c in found.items):
+            key = None  # the examples a revision moved go back together
+        if key is None:
+            if len(found.items) == 1:
+                key = found.items[0].key
+            elif all(c.key.startswith("examples:") for c in found.items):
+                return await self._change(author, lambda: self._plan_revert_examples(found, found.items))
+            else:
+                raise InvalidContent([FieldProblem("", "this revision changed several kinds of items: revert them one "
+                                                       "by one from their history")])
         change = next((c for c in found.items if c.key == key), None)
         if change is None:
             raise UnknownItem(f"revision {revision_id} did not change {key}")
@@ -611,27 +625,35 @@ class ContentService:
                             by=found.author_name if found else None, at=found.created_at if found else None,
                             detail=detail)
 
-    def _plan_move(self, intent: str, language: str, text: str, to_intent: str, base: str | None) -> _Change:
+    def _plan_move(self, intent: str, language: str, texts: list[str], to_intent: str, base: str | None) -> _Change:
         self._check_language(language)
         self._check_intent_exists(intent)
         self._check_intent_exists(to_intent)
         if to_intent == intent:
             raise InvalidContent([FieldProblem("to_intent", "choose another intent")])
+        texts = list(dict.fromkeys(texts))
+        if not texts:
+            raise InvalidContent([FieldProblem("text", "choose the examples to move")])
         before = self.nlu.examples(intent, language)
         target_before = self.nlu.examples(to_intent, language)
         key = f"examples:{intent}:{language}"
-        if text not in before:
-            raise self._conflict_for_examples(key, before, f"{text!r} is no longer an example of {intent}",
-                                              yours={"op": "move", "old": text, "to": to_intent})
-        plans = self.nlu.plan_replace(intent, language, text, None)
-        if text not in target_before:
-            plans = self.nlu.plan_add(to_intent, language, [text], plans)
+        gone = [t for t in texts if t not in before]
+        if gone:
+            raise self._conflict_for_examples(key, before, f"{gone[0]!r} is no longer an example of {intent}",
+                                              yours={"op": "move", "old": gone[0], "to": to_intent})
+        plans: dict[Path, str | None] = {}
+        for text in texts:
+            plans = self.nlu.plan_replace(intent, language, text, None, plans)  # type: ignore[arg-type]
+        new = [t for t in texts if t not in target_before]
+        if new:
+            plans = self.nlu.plan_add(to_intent, language, new, plans)  # type: ignore[arg-type]
         lang = language_name(language)
+        what = f"“{texts[0]}”" if len(texts) == 1 else f"{len(texts)} examples"
         return _Change(plans, [
-            ItemChange(key, f"examples of {intent} ({lang})", before, [t for t in before if t != text]),
+            ItemChange(key, f"examples of {intent} ({lang})", before, [t for t in before if t not in texts]),
             ItemChange(f"examples:{to_intent}:{language}", f"examples of {to_intent} ({lang})", target_before,
-                       target_before + ([text] if text not in target_before else [])),
-        ], f"Move {a_language(language)} example from {intent} to {to_intent}: “{text}”")
+                       target_before + new),
+        ], f"Move {a_language(language)} example{'s' if len(texts) > 1 else ''} from {intent} to {to_intent}: {what}")
 
     def _check_intent_name(self, name: str, field_name: str = "name") -> None:
         if not INTENT_NAME.match(name or ""):
@@ -863,32 +885,41 @@ class ContentService:
 
     # -- planning: revert ------------------------------------------------------------------------------
 
+    def _plan_revert_examples(self, revision: studio_store.RevisionView, changes: list[ItemChange]) -> _Change:
+        """Undo examples changes: what they added is removed, what they removed is added back (other examples
+        saved since are left alone)."""
+        plans: dict[Path, str | None] = {}
+        items = []
+        removals = []
+        for change in changes:  # removals first: a moved example leaves its new intent before it is back
+            intent, _, language = change.key.removeprefix("examples:").rpartition(":")
+            current = self.nlu.examples_in(plans, intent, language)  # type: ignore[arg-type]
+            target = list(current)
+            for text in [t for t in change.after or [] if t not in (change.before or [])]:
+                if text in target:
+                    plans = self.nlu.plan_replace(intent, language, text, None, plans)  # type: ignore[arg-type]
+                    target.remove(text)
+            removals.append((change, intent, language, current, target))
+        for change, intent, language, current, target in removals:
+            back = [t for t in change.before or [] if t not in (change.after or []) and t not in target]
+            if back:
+                if intent not in self.nlu.intents() and intent not in self.domain.intents():
+                    raise InvalidContent([FieldProblem("", f"intent {intent} no longer exists")])
+                plans = self.nlu.plan_add(intent, language, back, plans)  # type: ignore[arg-type]
+                target += back
+            if target != current:
+                items.append(ItemChange(change.key, change.label, current, target))
+        if not plans:
+            raise InvalidContent([FieldProblem("", "nothing to revert: the change was undone already")],
+                                 "nothing to revert: the change was undone already")
+        return _Change(plans, items, f"Revert “{revision.summary}” (revision {revision.id})", "revert", revision.id)
+
     def _plan_revert(self, revision: studio_store.RevisionView, change: ItemChange,
                      latest: studio_store.RevisionView | None, force: bool) -> _Change:
         kind, _, rest = change.key.partition(":")
         note = f"Revert “{revision.summary}” (revision {revision.id})"
         if kind == "examples":
-            intent, _, language = rest.rpartition(":")
-            current = self.nlu.examples(intent, language)
-            added = [t for t in change.after or [] if t not in (change.before or [])]
-            removed = [t for t in change.before or [] if t not in (change.after or [])]
-            plans: dict[Path, str] = {}
-            target = list(current)
-            for text in added:
-                if text in target:
-                    plans = self.nlu.plan_replace(intent, language, text, None, plans)
-                    target.remove(text)
-            back = [t for t in removed if t not in target]
-            if back:
-                if intent not in self.nlu.intents() and intent not in self.domain.intents():
-                    raise InvalidContent([FieldProblem("", f"intent {intent} no longer exists")])
-                plans = self.nlu.plan_add(intent, language, back, plans)
-                target += back
-            if not plans:
-                raise InvalidContent([FieldProblem("", "nothing to revert: the change was undone already")],
-                                     "nothing to revert: the change was undone already")
-            return _Change(plans, [ItemChange(change.key, change.label, current, target)], note, "revert",
-                           revision.id)
+            return self._plan_revert_examples(revision, [change])
         if kind == "intent":
             before, after = change.before, change.after
             if before and after and before.get("name") != after.get("name"):

@@ -8,6 +8,7 @@ payloads, channels) are kept as they are.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,15 @@ class DomainFile:
     def __init__(self, path: Path, default_language: str) -> None:
         self.path = path
         self.default_language = default_language
+        self._cache = yt.FileCache()
 
     def _parse(self, text: str | None = None) -> tuple[list[str], yaml.Node | None, Any]:
-        text = self.path.read_text(encoding="utf-8") if text is None else text
+        if text is None:
+            lines, root, data = self._cache.get(self.path, lambda: self._read(self.path.read_text(encoding="utf-8")))
+            return list(lines), root, copy.deepcopy(data)
+        return self._read(text)
+
+    def _read(self, text: str) -> tuple[list[str], yaml.Node | None, Any]:
         root = yt.compose(text, self.path.name)
         return text.splitlines(keepends=True), root, yt.load(text) if root is not None else None
 

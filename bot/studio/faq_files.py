@@ -86,11 +86,13 @@ class FaqFiles:
     def __init__(self, content_dir: Path, default_language: str = "en") -> None:
         self.content_dir = content_dir
         self.default_language = default_language
+        self._cache = yt.FileCache()
 
     # -- reading -----------------------------------------------------------------------------------
 
     def _parse(self, path: Path, text: str | None = None) -> _Parsed:
-        text = path.read_text(encoding="utf-8") if text is None else text
+        if text is None:
+            return self._cache.get(path, lambda: self._parse(path, path.read_text(encoding="utf-8")))
         root = yt.compose(text, self._name(path))
         data = yt.load(text) if root is not None else None
         style = yt.Style.of(root, quoted_keys=())

@@ -56,6 +56,7 @@ class NluFiles:
         self.data_dir = data_dir
         self.languages = tuple(languages)
         self.default_language = default_language
+        self._cache = yt.FileCache()
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -71,7 +72,11 @@ class NluFiles:
 
     def parse(self, path: Path, text: str | None = None) -> NluFile | None:
         """The file's intent blocks; None when it holds no `nlu:` list (rules, stories)."""
-        text = path.read_text(encoding="utf-8") if text is None else text
+        if text is None:
+            return self._cache.get(path, lambda: self._parse(path, path.read_text(encoding="utf-8")))
+        return self._parse(path, text)
+
+    def _parse(self, path: Path, text: str) -> NluFile | None:
         root = yt.compose(text, path.name)
         nlu = yt.mapping_get(root, "nlu")
         if not isinstance(nlu, yaml.SequenceNode):
@@ -194,6 +199,10 @@ class NluFiles:
                 continue
             out += [(parsed, b) for b in parsed.blocks if b.intent == intent and b.language == language]
         return out
+
+    def examples_in(self, plans: dict[Path, str], intent: str, language: str) -> list[str]:
+        """The examples as they would be after `plans`."""
+        return [t for _f, b in self._blocks_in(plans, intent, language) for _line, t in b.examples]
 
     def plan_replace(self, intent: str, language: str, old: str, new: str | None,
                      plans: dict[Path, str] | None = None) -> dict[Path, str]:

@@ -68,6 +68,24 @@ def mapping_key(node: yaml.Node | None, key: str) -> yaml.ScalarNode | None:
     return None
 
 
+class FileCache:
+    """Parsed files by path, valid while the file's size and modification time are unchanged (the pages read
+    the same files many times between two saves)."""
+
+    def __init__(self) -> None:
+        self._entries: dict[Path, tuple[tuple[int, int, int], Any]] = {}
+
+    def get(self, path: Path, parse: Any) -> Any:
+        st = path.stat()
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)  # a save replaces the file: a new inode
+        found = self._entries.get(path)
+        if found is not None and found[0] == stamp:
+            return found[1]
+        value = parse()
+        self._entries[path] = (stamp, value)
+        return value
+
+
 # -- lines -----------------------------------------------------------------------------------------
 
 

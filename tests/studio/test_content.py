@@ -285,3 +285,15 @@ async def test_restoring_a_snapshot_lists_each_item_it_changes(content: ContentS
     assert not (project / "kb_index/content/ro/new-topic.yml").exists()
     assert git(project, "status", "--porcelain") == ""
     assert await content.restore(TOM, snap, "again") is None  # nothing left to change
+
+
+async def test_a_bulk_move_is_one_revision_and_reverts_as_a_whole(content: ContentService, project: Path) -> None:
+    greetings = content.intent("greet")["languages"]["it"]["examples"]
+    saved = await content.move_example(MARIA, "greet", "it", greetings[:5], "goodbye")
+    assert numstat(project) == [(5, 5, "nlu_data/nlu_it.yml")]
+    assert set(greetings[:5]) <= set(content.intent("goodbye")["languages"]["it"]["examples"])
+    # Reverting from greet's history undoes the whole move (greet alone would leave the examples under both).
+    await content.revert(TOM, saved.revision, "examples:greet:it")
+    assert sorted(content.intent("greet")["languages"]["it"]["examples"]) == sorted(greetings)
+    assert not set(greetings[:5]) & set(content.intent("goodbye")["languages"]["it"]["examples"])
+    assert validate([project / "nlu_data"]).errors == []
