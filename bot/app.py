@@ -22,6 +22,7 @@ from bot.container import Container, build_container
 from bot.demo_shop import shop
 from bot.errors import install_error_handlers
 from bot.ops.health import build_ops
+from bot.studio.api import build_studio
 from core.logs import configure_logging
 from core.settings import HubSettings
 
@@ -60,6 +61,8 @@ def _mount(app: FastAPI, c: Container) -> None:
         app.include_router(router)
     app.include_router(build_console(c))
     app.include_router(build_ops(c))
+    for router in build_studio(c):
+        app.include_router(router)
     if c.settings.demo_shop:
         app.include_router(shop)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

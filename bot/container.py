@@ -36,6 +36,7 @@ from bot.handoff.queue import QueueNotices
 from bot.handoff.teams import HandoffConfig
 from bot.ops.metrics import Metrics
 from bot.store.db import Database, make_engine, migrate
+from bot.studio.service import Studio
 from connectors.base import Connector
 from connectors.registry import build_connectors
 from core.settings import HubSettings
@@ -68,6 +69,7 @@ class Container:
     csat: CsatSurvey
     notices: StatusNotices
     webhooks: WebhookSender
+    studio: Studio
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -84,6 +86,7 @@ class Container:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         self._background.clear()
+        await self.studio.stop()
         await self.webhooks.drain(timeout_s=2)
         await self.webhooks.aclose()
         for connector in self.connectors.values():
@@ -145,6 +148,7 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     notices = StatusNotices(outbound, presence)
     webhooks = WebhookSender(settings.webhook_urls, settings.webhook_secret.get_secret_value(),
                              max_attempts=settings.webhook_max_attempts)
+    studio = Studio.build(settings, db=db, rasa=rasa, actions=actions, detector=detector)  # /studio: content, publish
 
     # Side effects of state changes, in the order they happen for one event.
     bus.on("message", "delivery", "queued")(metrics.on_event)
@@ -162,6 +166,6 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
         accounts=accounts, auth=Auth(settings, accounts), handoff_config=handoff_config, presence=presence,
         language_detector=detector, connectors=connectors, delivery=delivery, outbound=outbound,
         bot_turns=bot_turns, inbound=inbound, agents=agents, queue_notices=queue_notices, dispatcher=dispatcher,
-        csat=csat, notices=notices, webhooks=webhooks,
+        csat=csat, notices=notices, webhooks=webhooks, studio=studio,
     )
     return container
