@@ -14,6 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from core.settings import PROJECT_ROOT, HubSettings
+from tests.integration.studio_support import StudioStack
 from tests.integration.support import AGENT_TOKEN, CHROMIUM_ARGS, Chat, Stack, chromium_path
 from tests_support import free_port_dead as free_port
 from tools.launcher import Service, child_env, ensure_model, services, write_endpoints
@@ -80,3 +81,17 @@ def page(browser: Browser) -> Iterator[Page]:
     pg = context.new_page()
     yield pg
     context.close()
+
+
+@pytest.fixture(scope="session")
+def studio_stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioStack]:
+    """A stack whose studio edits and publishes a private copy of the content (its own git repository)."""
+    from tests.integration.studio_support import prepare, running
+
+    root = tmp_path_factory.mktemp("studio")
+    settings, project = prepare(root, trained_model)
+    with running(settings, project) as studio:
+        yield studio
+        if os.environ.get("CI"):
+            for svc in studio.services.values():
+                print(f"\n---- studio {svc.name} log (tail) ----\n{svc.tail(60)}")
