@@ -901,12 +901,15 @@ class ContentService:
                     target.remove(text)
             removals.append((change, intent, language, current, target))
         for change, intent, language, current, target in removals:
-            back = [t for t in change.before or [] if t not in (change.after or []) and t not in target]
-            if back:
-                if intent not in self.nlu.intents() and intent not in self.domain.intents():
-                    raise InvalidContent([FieldProblem("", f"intent {intent} no longer exists")])
-                plans = self.nlu.plan_add(intent, language, back, plans)  # type: ignore[arg-type]
-                target += back
+            before = list(change.before or [])
+            back = [t for t in before if t not in (change.after or []) and t not in target]
+            if back and intent not in self.nlu.intents() and intent not in self.domain.intents():
+                raise InvalidContent([FieldProblem("", f"intent {intent} no longer exists")])
+            for text in back:  # each one where it was: after the example that preceded it
+                i = before.index(text)
+                after = next((t for t in reversed(before[:i]) if t in target), None)
+                plans = self.nlu.plan_insert(intent, language, text, after, plans)  # type: ignore[arg-type]
+                target.insert(target.index(after) + 1 if after is not None else 0, text)
             if target != current:
                 items.append(ItemChange(change.key, change.label, current, target))
         if not plans:

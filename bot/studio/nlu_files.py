@@ -200,6 +200,28 @@ class NluFiles:
             out += [(parsed, b) for b in parsed.blocks if b.intent == intent and b.language == language]
         return out
 
+    def plan_insert(self, intent: str, language: str, text: str, after: str | None,
+                    plans: dict[Path, str] | None = None) -> dict[Path, str]:
+        """Put `text` back right after the example `after` (None: before the first one), where it was."""
+        plans = dict(plans or {})
+        found = [(f, b) for f, b in self._blocks_in(plans, intent, language) if b.editable]
+        for f, b in found:
+            for line_no, existing in b.examples:
+                if after is not None and existing == after:
+                    at = line_no + 1
+                    break
+            else:
+                continue
+            break
+        else:
+            if not found or not found[0][1].examples:
+                return self.plan_add(intent, language, [text], plans)
+            f, b = found[0]
+            at = b.examples[0][0]
+        new = " " * b.indent + "- " + text + "\n"
+        plans[f.path] = "".join(yt.splice(yt.with_final_newline(list(f.lines)), at, at, [new]))
+        return plans
+
     def examples_in(self, plans: dict[Path, str], intent: str, language: str) -> list[str]:
         """The examples as they would be after `plans`."""
         return [t for _f, b in self._blocks_in(plans, intent, language) for _line, t in b.examples]
