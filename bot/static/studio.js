@@ -199,16 +199,18 @@
     return { view: parts[0] || "intents", arg: parts[1] || null, params: params };
   }
   function route() {
-    var r = parseHash(); S.route = r;
+    var r = parseHash(), previous = S.route; S.route = r;
+    var fresh = !previous || previous.view !== r.view;  // lists load when their page opens (and after saves)
     ["intents", "responses", "faq", "gaps", "publish", "audit"].forEach(function (v) {
       $("view-" + v).hidden = v !== r.view;
       var link = document.querySelector('[data-nav="' + v + '"]'); if (link) link.classList.toggle("on", v === r.view);
     });
     document.title = "Studio · " + ({ intents: "Intents", responses: "Responses", faq: "FAQ", gaps: "Language gaps",
                                       publish: "Publish", audit: "Audit log" }[r.view] || "");
-    if (r.view === "intents") { loadIntents().then(function () { if (r.arg === "new") newIntentForm(); else if (r.arg) openIntent(r.arg, r.params.lang, r.params.text); }); }
-    else if (r.view === "responses") { loadResponses().then(function () { if (r.arg) openResponse(r.arg, r.params.add); }); }
-    else if (r.view === "faq") { loadFaq().then(function () { if (r.arg === "new") newFaqForm(); else if (r.arg) openFaq(r.arg, r.params.lang); }); }
+    var ready = function (load) { return fresh ? load() : Promise.resolve(); };
+    if (r.view === "intents") { ready(loadIntents).then(function () { if (r.arg === "new") newIntentForm(); else if (r.arg) openIntent(r.arg, r.params.lang, r.params.text); }); }
+    else if (r.view === "responses") { ready(loadResponses).then(function () { if (r.arg) openResponse(r.arg, r.params.add); }); }
+    else if (r.view === "faq") { ready(loadFaq).then(function () { if (r.arg === "new") newFaqForm(); else if (r.arg) openFaq(r.arg, r.params.lang); }); }
     else if (r.view === "gaps") loadGaps();
     else if (r.view === "publish") renderPublish();
     else if (r.view === "audit") loadAudit();
@@ -416,7 +418,7 @@
     var filter = $("response-filter").value.toLowerCase(), list = clear($("response-list"));
     S.responses.filter(function (r) { return !filter || r.name.indexOf(filter) >= 0 || r.preview.toLowerCase().indexOf(filter) >= 0; })
       .forEach(function (r) {
-        list.appendChild(el("li", { tabindex: "0", class: S.route && S.route.arg === r.name ? "sel" : "", onclick: function () { location.hash = "#/responses/" + q(r.name); } }, [
+        list.appendChild(el("li", { tabindex: "0", "data-name": r.name, class: S.route && S.route.arg === r.name ? "sel" : "", onclick: function () { location.hash = "#/responses/" + q(r.name); } }, [
           el("div", { class: "name", text: r.name }), el("div", { class: "muted small clip", text: r.preview }),
           el("div", { class: "chips" }, S.languages.map(function (l) {
             return el("span", { class: "chip" + (r.languages.indexOf(l) < 0 ? " missing" : ""), text: l,
@@ -427,7 +429,10 @@
   $("response-filter").addEventListener("input", renderResponseList);
 
   function openResponse(name, addLang) {
-    return api("GET", "/api/studio/responses/" + q(name)).then(function (d) { renderResponse(d, addLang); })
+    return api("GET", "/api/studio/responses/" + q(name)).then(function (d) {
+      document.querySelectorAll("#response-list li").forEach(function (li) { li.classList.toggle("sel", li.dataset.name === name); });
+      renderResponse(d, addLang);
+    })
       .catch(function (e) { clear($("response-detail")).appendChild(el("p", { class: "error", text: e.message })); });
   }
   function renderResponse(d, addLang, draft) {
