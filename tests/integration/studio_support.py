@@ -19,11 +19,11 @@ import httpx
 
 from core.settings import PROJECT_ROOT, HubSettings
 from nlu_components import training
+from tests_support import copy_content
 from tests_support import free_port_dead as free_port
 from tools.launcher import Service, child_env, services, write_endpoints
 
 ADMIN = ("lead@example.com", "studio-admin-password")
-CONTENT = ("nlu_data", "kb_index/content", "benchmarks/data/starter_heldout")
 
 
 @dataclass
@@ -72,20 +72,6 @@ def wait_for_run(api: httpx.Client, run_id: str, timeout_s: float = 400) -> dict
     raise AssertionError(f"publish {run_id} still running after {timeout_s} s")
 
 
-def copy_project(target: Path) -> Path:
-    """The project's content, config and held-out examples in `target`, committed to a fresh git repository."""
-    for rel in CONTENT:
-        shutil.copytree(PROJECT_ROOT / rel, target / rel)
-    for rel in ("domain.yml", "config.yml"):
-        shutil.copy2(PROJECT_ROOT / rel, target / rel)
-    git = ["git", "-C", str(target)]
-    subprocess.run([*git, "init", "-q"], check=True)
-    subprocess.run([*git, "add", "."], check=True)
-    subprocess.run([*git, "-c", "user.name=Developer", "-c", "user.email=dev@example.com", "commit", "-q", "-m",
-                    "The starter content"], check=True)
-    return target
-
-
 def studio_settings(root: Path, project: Path, **overrides: Any) -> HubSettings:
     hub_port = overrides.pop("hub_port", None) or free_port()
     values: dict[str, Any] = dict(
@@ -100,7 +86,7 @@ def studio_settings(root: Path, project: Path, **overrides: Any) -> HubSettings:
 
 def prepare(root: Path, trained_model: Path, **overrides: Any) -> tuple[HubSettings, Path]:
     """Content, index and model of a studio stack in `root` (the model trained from the same content is reused)."""
-    project = copy_project(root / "project")
+    project = copy_content(root / "project")
     settings = studio_settings(root, project, **overrides)
     models = settings.rasa_model_dir
     models.mkdir(parents=True)

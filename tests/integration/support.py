@@ -8,12 +8,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 from websockets.sync.client import ClientConnection, connect
 
 from core.settings import HubSettings
@@ -94,3 +97,26 @@ def chromium_path() -> str:
             pytest.fail("chromium is not installed: `make test-deps` installs it")
         pytest.skip("chromium is not installed: run `make test-deps`")
     return path
+
+
+def in_own_thread(scenario: Callable[[Browser], None]) -> None:
+    """Run `scenario` with its own Playwright in a fresh thread: Playwright's sync API refuses to start where
+    another sync Playwright (test_chat_browser's session browser) already runs an event loop."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+                try:
+                    scenario(browser)
+                finally:
+                    browser.close()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=run, name="browser-scenario")
+    worker.start()
+    worker.join()
+    if errors:
+        raise errors[0]
