@@ -70,10 +70,12 @@ class RasaClient:
         retries: int = 2,
         backoff_s: float = 0.3,
         transport: httpx.AsyncBaseTransport | None = None,
+        auth_token: str = "",
     ) -> None:
         if not urls:
             raise ValueError("at least one Rasa URL is needed")
         self.urls = [u.rstrip("/") for u in urls]
+        self._api_params = {"token": auth_token} if auth_token else {}  # Rasa's HTTP API (not the channel)
         self.retries = retries
         self.backoff_s = backoff_s
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=2.0), transport=transport)
@@ -145,7 +147,7 @@ class RasaClient:
         """The NLU result of the last customer message (intent, confidence, entities), best effort."""
         try:
             resp = await self._request("GET", f"/conversations/{sender}/tracker", sender,
-                                       params={"include_events": "NONE"})
+                                       params={"include_events": "NONE", **self._api_params})
             latest = resp.json().get("latest_message") or {}
         except (RasaUnavailable, ValueError, AttributeError) as exc:
             log.debug("no tracker for %s: %s", sender, exc)
@@ -162,13 +164,13 @@ class RasaClient:
 
     async def status(self) -> dict[str, Any]:
         """`/status` of the first replica that answers."""
-        resp = await self._request("GET", "/status", "status")
+        resp = await self._request("GET", "/status", "status", params=self._api_params)
         return resp.json()
 
     async def replica_status(self, url: str) -> dict[str, Any]:
         """`/status` of one replica (`model_file`, `model_id`); raises `RasaUnavailable`."""
         try:
-            return (await self._once("GET", url.rstrip("/"), "/status", timeout=5.0)).json()
+            return (await self._once("GET", url.rstrip("/"), "/status", timeout=5.0, params=self._api_params)).json()
         except CallError as exc:
             raise RasaUnavailable(_reason(exc), exc.detail) from exc
         except ValueError as exc:
@@ -208,7 +210,8 @@ class RasaClient:
         url = url.rstrip("/")
         async with self.holding(url):
             try:
-                resp = await self._client.put(f"{url}/model", json={"model_file": model_file}, timeout=timeout_s)
+                resp = await self._client.put(f"{url}/model", json={"model_file": model_file},
+                                              params=self._api_params, timeout=timeout_s)
             except httpx.HTTPError as exc:
                 err = from_httpx_error(exc, service=f"Rasa at {url}")
                 raise RasaUnavailable(_reason(err), err.detail) from exc

@@ -82,9 +82,13 @@ async def in_process(settings: HubSettings, args: argparse.Namespace) -> int:
     from bot.studio.content import Author
     from bot.studio.service import Studio
 
+    from bot.ops import secrets
+
+    settings = secrets.resolve(settings)  # the Rasa token the launcher generated
     engine = make_engine(settings.db_url)
     migrate(engine)
-    rasa = RasaClient(settings.rasa_endpoints, timeout_s=settings.rasa_timeout_s, retries=0)
+    rasa = RasaClient(settings.rasa_endpoints, timeout_s=settings.rasa_timeout_s, retries=0,
+                      auth_token=settings.rasa_auth_token.get_secret_value())
     actions = ActionServerClient(settings.action_server_url)
     studio = Studio.build(settings, db=Database(engine), rasa=rasa, actions=actions, detector=None)
     try:

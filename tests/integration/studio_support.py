@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from bot.ops import secrets
 from core.settings import PROJECT_ROOT, HubSettings
 from nlu_components import training
 from tests_support import copy_content
@@ -81,7 +82,7 @@ def studio_settings(root: Path, project: Path, **overrides: Any) -> HubSettings:
         rasa_domain=project / "domain.yml", rasa_config=project / "config.yml", rasa_model_dir=root / "models",
         nlu_heldout_dir=project / "benchmarks/data/starter_heldout", admin_email=ADMIN[0],
         admin_password=ADMIN[1], rasa_timeout_s=20.0)
-    return HubSettings.from_env(**{**values, **overrides})
+    return secrets.resolve(HubSettings.from_env(**{**values, **overrides}))  # the generated Rasa token, as the launcher
 
 
 def prepare(root: Path, trained_model: Path, **overrides: Any) -> tuple[HubSettings, Path]:

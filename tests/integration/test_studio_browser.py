@@ -33,7 +33,8 @@ def shots(stack: StudioStack) -> Path:
 
 
 def parse(stack: StudioStack, text: str) -> str:
-    resp = httpx.post(f"{stack.settings.rasa_endpoints[0]}/model/parse", json={"text": text}, timeout=30)
+    resp = httpx.post(f"{stack.settings.rasa_endpoints[0]}/model/parse", json={"text": text}, timeout=30,
+                      params={"token": stack.settings.rasa_auth_token.get_secret_value()})
     return resp.json()["intent"]["name"]
 
 

@@ -28,7 +28,8 @@ def bot_texts(frames: list[dict[str, Any]]) -> list[str]:
 
 def rasa_model(stack: StudioStack) -> str:
     url = stack.settings.rasa_endpoints[0]
-    return httpx.get(f"{url}/status", timeout=10).json()["model_file"]
+    return httpx.get(f"{url}/status", timeout=10,
+                     params={"token": stack.settings.rasa_auth_token.get_secret_value()}).json()["model_file"]
 
 
 def faq_fields(api: httpx.Client, entry_id: str, language: str) -> tuple[dict[str, Any], str]:
