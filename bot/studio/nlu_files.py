@@ -11,6 +11,7 @@ A plan is `{path: new text}`; `bot.studio.content` validates and writes it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -190,6 +191,13 @@ class NluFiles:
         plans[path] = "".join(lines[:at] + ["\n"] + block + lines[at:])
         return plans
 
+    def _planned(self, plans: dict[Path, str]) -> Iterator[tuple[Path, NluFile]]:
+        """Every NLU file as it would be after `plans` (files that are not NLU data left out)."""
+        for path in self.paths():
+            parsed = self.parse(path, plans.get(path) or path.read_text(encoding="utf-8"))
+            if parsed is not None:
+                yield path, parsed
+
     def _blocks_in(self, plans: dict[Path, str], intent: str, language: str) -> list[tuple[NluFile, Block]]:
         """`_blocks`, reading planned texts where a plan changed a file already."""
         out = []
@@ -248,11 +256,7 @@ class NluFiles:
     def plan_rename(self, old: str, new: str, plans: dict[Path, str] | None = None) -> dict[Path, str]:
         """Rename the intent in every NLU file (`- intent: old` → `- intent: new`)."""
         plans = dict(plans or {})
-        for path in self.paths():
-            text = plans.get(path) or path.read_text(encoding="utf-8")
-            parsed = self.parse(path, text)
-            if parsed is None:
-                continue
+        for path, parsed in self._planned(plans):
             lines = list(parsed.lines)
             nlu = yt.mapping_get(parsed.root, "nlu")
             changed = False
@@ -268,11 +272,7 @@ class NluFiles:
     def plan_remove_intent(self, intent: str, plans: dict[Path, str] | None = None) -> dict[Path, str]:
         """Remove the intent's blocks from every file."""
         plans = dict(plans or {})
-        for path in self.paths():
-            text = plans.get(path) or path.read_text(encoding="utf-8")
-            parsed = self.parse(path, text)
-            if parsed is None:
-                continue
+        for path, parsed in self._planned(plans):
             nlu = yt.mapping_get(parsed.root, "nlu")
             spans = yt.item_spans(nlu, parsed.lines) if isinstance(nlu, yaml.SequenceNode) else []
             lines = list(parsed.lines)

@@ -349,14 +349,13 @@ class Publisher:
             check.begin("taking a snapshot of the content")
             taken = await self.content.snapshot(lambda: self._snapshot(scratch))
             inputs: Path = taken["inputs"]
-            summary = await anyio.to_thread.run_sync(self._check, inputs)
+            nlu_changed = taken["model_fingerprint"] != live.model_fingerprint or self.releases.model_path(live) is None
+            summary, entries = await anyio.to_thread.run_sync(self._check, inputs, nlu_changed)
             check.end("done", summary)
             self._cancelled(run)
 
             kb_stage = run.stage("kb")
-            kb_hash = await anyio.to_thread.run_sync(lambda: content_hash(load_content(inputs / "kb")))
-            kb_changed = kb_hash != live.kb_content_hash
-            nlu_changed = taken["model_fingerprint"] != live.model_fingerprint or self.releases.model_path(live) is None
+            kb_changed = content_hash(entries) != live.kb_content_hash
             if not kb_changed and not nlu_changed:
                 for stage in run.stages[1:]:
                     stage.end("skipped", "nothing changed")
@@ -443,15 +442,19 @@ class Publisher:
         if run.cancel.is_set():
             raise PublishFailed("cancelled; the live bot is unchanged")
 
-    def _check(self, inputs: Path) -> str:
+    def _check(self, inputs: Path, nlu_changed: bool) -> tuple[str, list[Any]]:
+        """The summary of the snapshot's check and its FAQ entries; `PublishFailed` with the problems. NLU data
+        the live model was trained from (same fingerprint) was checked then: an FAQ-only publish skips it."""
+        entries = load_content(inputs / "kb")  # raises ContentError with every problem
+        if not nlu_changed:
+            return f"{len(entries)} FAQ entries; the NLU data is the live model's", entries
         report = validate([inputs / "nlu_data"])
         if report.errors:
             raise PublishFailed(f"{len(report.errors)} error(s) in the NLU data: "
                                 + "; ".join(str(p).replace(str(inputs) + "/", "") for p in report.errors[:5]))
-        entries = load_content(inputs / "kb")  # raises ContentError with every problem
         intents = {e.intent for e in report.examples}
         return (f"{len(report.examples)} examples in {len(intents)} intents, {len(entries)} FAQ entries; "
-                f"{len(report.warnings)} warning(s)")
+                f"{len(report.warnings)} warning(s)"), entries
 
     def _build_kb(self, inputs: Path) -> storage.Manifest:
         from kb_index.build import build_index
