@@ -16,9 +16,9 @@ from playwright.sync_api import Browser, Page, sync_playwright
 from bot.ops import secrets
 from core.settings import PROJECT_ROOT, HubSettings
 from tests.integration.studio_support import StudioStack
-from tests.integration.support import ADMIN_TOKEN, AGENT_TOKEN, CHROMIUM_ARGS, Chat, Stack, chromium_path
+from tests.integration.support import ADMIN_TOKEN, AGENT_TOKEN, CHROMIUM_ARGS, Chat, Stack, chromium_path, started
 from tests_support import free_port_dead as free_port
-from tools.launcher import Service, child_env, ensure_model, services, write_endpoints
+from tools.launcher import child_env, ensure_model, services, write_endpoints
 
 
 @pytest.fixture(scope="session")
@@ -45,17 +45,10 @@ def stack(trained_model: Path, kb_dir: Path, tmp_path_factory: pytest.TempPathFa
         kb_index_dir=kb_dir, agent_api_token=AGENT_TOKEN, admin_api_token=ADMIN_TOKEN, rasa_timeout_s=20.0,
     ))  # the generated Rasa token and session secret, as the launcher does
     procs = services(settings, trained_model, write_endpoints(settings))
-    started: list[Service] = []
     try:
-        for name in ("actions", "rasa", "hub"):
-            procs[name].start()
-            started.append(procs[name])
-        for name in ("actions", "rasa", "hub"):
-            procs[name].wait_healthy(240)
-        yield Stack(settings, procs, third_party_port)
+        with started(procs):
+            yield Stack(settings, procs, third_party_port)
     finally:
-        for svc in reversed(started):
-            svc.stop()
         for svc in procs.values():  # leave the logs where a failing run can be read
             if os.environ.get("CI"):
                 print(f"\n---- {svc.name} log (tail) ----\n{svc.tail(60)}")

@@ -20,6 +20,7 @@ import httpx
 from bot.ops import secrets
 from core.settings import PROJECT_ROOT, HubSettings
 from nlu_components import training
+from tests.integration.support import ADMIN_TOKEN, started
 from tests_support import copy_content
 from tests_support import free_port_dead as free_port
 from tools.launcher import Service, child_env, services, write_endpoints
@@ -81,7 +82,7 @@ def studio_settings(root: Path, project: Path, **overrides: Any) -> HubSettings:
         kb_content_dir=project / "kb_index/content", kb_index_dir=root / "kb", rasa_data_dir=project / "nlu_data",
         rasa_domain=project / "domain.yml", rasa_config=project / "config.yml", rasa_model_dir=root / "models",
         nlu_heldout_dir=project / "benchmarks/data/starter_heldout", admin_email=ADMIN[0],
-        admin_password=ADMIN[1], rasa_timeout_s=20.0)
+        admin_password=ADMIN[1], admin_api_token=ADMIN_TOKEN, rasa_timeout_s=20.0)
     return secrets.resolve(HubSettings.from_env(**{**values, **overrides}))  # the generated Rasa token, as the launcher
 
 
@@ -103,15 +104,5 @@ def prepare(root: Path, trained_model: Path, **overrides: Any) -> tuple[HubSetti
 
 @contextlib.contextmanager
 def running(settings: HubSettings, project: Path) -> Iterator[StudioStack]:
-    procs = services(settings, settings.rasa_model_dir / "current.tar.gz", write_endpoints(settings))
-    started: list[Service] = []
-    try:
-        for name in ("actions", "rasa", "hub"):
-            procs[name].start()
-            started.append(procs[name])
-        for name in ("actions", "rasa", "hub"):
-            procs[name].wait_healthy(240)
+    with started(services(settings, settings.rasa_model_dir / "current.tar.gz", write_endpoints(settings))) as procs:
         yield StudioStack(settings, procs, project)
-    finally:
-        for svc in reversed(started):
-            svc.stop()

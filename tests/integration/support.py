@@ -5,12 +5,13 @@ The fixtures that start them are in conftest.py; test modules import these names
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,22 @@ from tools.launcher import Service
 
 AGENT_TOKEN = "integration-agent-token"
 ADMIN_TOKEN = "integration-admin-token"
+
+
+@contextlib.contextmanager
+def started(procs: dict[str, Service], timeout_s: float = 240) -> Iterator[dict[str, Service]]:
+    """The action server, Rasa and the hub started together and healthy; stopped in reverse on the way out."""
+    running: list[Service] = []
+    try:
+        for name in ("actions", "rasa", "hub"):
+            procs[name].start()
+            running.append(procs[name])
+        for name in ("actions", "rasa", "hub"):
+            procs[name].wait_healthy(timeout_s)
+        yield procs
+    finally:
+        for svc in reversed(running):
+            svc.stop()
 
 
 @dataclass
