@@ -178,7 +178,8 @@ class RasaClient:
 
     async def parse(self, text: str) -> dict[str, Any]:
         """The live model's parse of `text` (`POST /model/parse`: intent, ranking, entities)."""
-        resp = await self._request("POST", "/model/parse", "parse", json={"text": text})
+        resp = await self._request("POST", "/model/parse", "parse", json={"text": text},
+                                   params=self._api_params)
         try:
             return resp.json()
         except ValueError as exc:

@@ -705,7 +705,7 @@
       var run = st.run, badge = $("live-badge");
       if (run && run.state === "running") {
         var active = run.stages.filter(function (s) { return s.state === "running"; })[0];
-        badge.textContent = "Publishing… " + (active ? active.title.toLowerCase() : "");
+        badge.textContent = "Publishing… " + (active ? active.title.charAt(0).toLowerCase() + active.title.slice(1) : "");
         badge.className = "live-badge busy";
       } else {
         badge.textContent = "Live: " + st.live.id + (st.pending.length ? " · " + st.pending.length + " change" + (st.pending.length > 1 ? "s" : "") + " waiting" : " · up to date");

@@ -355,7 +355,8 @@ class Publisher:
             self._cancelled(run)
 
             kb_stage = run.stage("kb")
-            kb_changed = content_hash(entries) != live.kb_content_hash
+            kb_hash = content_hash(entries)
+            kb_changed = kb_hash != live.kb_content_hash
             if not kb_changed and not nlu_changed:
                 for stage in run.stages[1:]:
                     stage.end("skipped", "nothing changed")

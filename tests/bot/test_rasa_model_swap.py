@@ -73,3 +73,18 @@ async def test_a_refused_model_leaves_the_old_one_serving(tmp_path: Path) -> Non
             assert (await client.send("c", "still there?")).messages == [{"text": "You said: still there?"}]
         finally:
             await client.aclose()
+
+
+async def test_the_http_api_calls_carry_the_rasa_token(tmp_path: Path) -> None:
+    with FakeRasa(token="s3cret") as rasa:
+        client = RasaClient([rasa.url], timeout_s=5.0, retries=0, auth_token="s3cret")
+        anonymous = RasaClient([rasa.url], timeout_s=5.0, retries=0)
+        try:
+            assert (await client.load_model(rasa.url, str(model(tmp_path, "new.tar.gz"))))["model_file"] == "new.tar.gz"
+            assert (await client.parse("hi"))["intent"]["name"] == "greet"
+            with pytest.raises(RasaUnavailable):
+                await anonymous.load_model(rasa.url, str(model(tmp_path, "other.tar.gz")))
+            assert (await client.replica_status(rasa.url))["model_file"] == "new.tar.gz"
+        finally:
+            await client.aclose()
+            await anonymous.aclose()
