@@ -653,7 +653,8 @@ class ContentService:
             ItemChange(key, f"examples of {intent} ({lang})", before, [t for t in before if t not in texts]),
             ItemChange(f"examples:{to_intent}:{language}", f"examples of {to_intent} ({lang})", target_before,
                        target_before + new),
-        ], f"Move {a_language(language)} example{'s' if len(texts) > 1 else ''} from {intent} to {to_intent}: {what}")
+        ], (f"Move {a_language(language)} example" if len(texts) == 1 else f"Move {lang} examples")
+           + f" from {intent} to {to_intent}: {what}")
 
     def _check_intent_name(self, name: str, field_name: str = "name") -> None:
         if not INTENT_NAME.match(name or ""):

@@ -104,6 +104,17 @@ class Chat:
         self.ws.close()
 
 
+def bot_texts(frames: list[dict[str, Any]]) -> list[str]:
+    """The bot messages as the widget shows them: a message the hub pushed twice (same id) is shown once."""
+    seen: set[str] = set()
+    texts = []
+    for f in frames:
+        if f.get("type") == "message" and f.get("sender") == "bot" and f.get("id") not in seen:
+            seen.add(f.get("id") or "")
+            texts.append(f["text"])
+    return texts
+
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 

@@ -16,14 +16,10 @@ import pytest
 
 from core.settings import PROJECT_ROOT
 from tests.integration.studio_support import StudioStack
-from tests.integration.support import Chat
+from tests.integration.support import Chat, bot_texts
 from tools.launcher import child_env
 
 pytestmark = pytest.mark.integration
-
-
-def bot_texts(frames: list[dict[str, Any]]) -> list[str]:
-    return [f["text"] for f in frames if f.get("type") == "message" and f.get("sender") == "bot"]
 
 
 def rasa_model(stack: StudioStack) -> str:
