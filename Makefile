@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: bench-hub-path bench-faults install run test test-unit test-integration test-deps train kb bench-kb bench-kb-embedding bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual languages test-nlu clean help
+.PHONY: bench-hub-path bench-publish bench-faults install run test test-unit test-integration test-deps train kb bench-kb bench-kb-embedding bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual languages test-nlu clean help
 
 help:
 	@echo "make run    install what is missing, train/index when content changed, start the bot on loopback"
@@ -92,6 +92,11 @@ bench-hub-path: install
 
 # Faults under load (kill -9 of Rasa, the action server and the hub; 100 duplicate first webhooks per channel):
 # benchmarks/results/faults.{json,md}. About 6 minutes; needs a trained model (make train).
+# Studio publishing: FAQ-only and full publishes timed, customers writing meanwhile (about 5 minutes).
+# Results: benchmarks/results/publish.{json,md}.
+bench-publish: install encoder
+	$(PY) -m benchmarks.bench_publish --save
+
 bench-faults: install encoder
 	$(PY) -m tools.launcher train
 	$(PY) -m benchmarks.bench_faults --save

@@ -25,6 +25,7 @@ from bot.errors import install_error_handlers
 from bot.ops import secrets
 from bot.ops.health import build_ops
 from bot.privacy.api import build_privacy_api
+from bot.studio.api import build_studio
 from core.logs import configure_logging
 from core.settings import HubSettings
 
@@ -76,6 +77,8 @@ def _mount(app: FastAPI, c: Container) -> None:
     app.include_router(build_privacy_api(c))
     app.include_router(build_console(c))
     app.include_router(build_ops(c))
+    for router in build_studio(c):
+        app.include_router(router)
     if c.settings.demo_shop:
         app.include_router(shop)
     install_docs(app)

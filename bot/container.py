@@ -42,6 +42,7 @@ from bot.privacy.logs import LogFiles
 from bot.privacy.service import Privacy, forget_webhook_copies
 from bot.privacy.tracker import RasaTrackerStore
 from bot.store.db import Database, make_engine, migrate
+from bot.studio.service import Studio
 from connectors.base import Connector
 from connectors.registry import build_connectors
 from connectors.relay import RedisFrameRelay
@@ -76,6 +77,7 @@ class Container:
     notices: StatusNotices
     webhooks: WebhookSender
     privacy: Privacy
+    studio: Studio
     redis: Any = None  # REDIS_URL: the state several hub processes share (events, sockets, presence, locks …)
     ticker_lease: Lease | None = None
     retention_lease: Lease | None = None
@@ -100,6 +102,7 @@ class Container:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         self._background.clear()
+        await self.studio.stop()
         await self.webhooks.drain(timeout_s=2)
         await self.webhooks.aclose()
         for connector in self.connectors.values():
@@ -200,6 +203,7 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
                              max_attempts=settings.webhook_max_attempts)
     privacy = Privacy(db, RasaTrackerStore(settings.tracker_store_url), LogFiles(settings.data_dir / "logs"),
                       retention_days=settings.retention_days, in_memory=[forget_webhook_copies(webhooks.deliveries)])
+    studio = Studio.build(settings, db=db, rasa=rasa, actions=actions, detector=detector)  # /studio: content, publish
 
     # Side effects of state changes, in the order they happen for one event.
     bus.on("message", "delivery", "queued")(metrics.on_event)
@@ -217,7 +221,7 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
         accounts=accounts, auth=Auth(settings, accounts), handoff_config=handoff_config, presence=presence,
         language_detector=detector, connectors=connectors, delivery=delivery, outbound=outbound,
         bot_turns=bot_turns, inbound=inbound, agents=agents, queue_notices=queue_notices, dispatcher=dispatcher,
-        csat=csat, notices=notices, webhooks=webhooks, privacy=privacy, redis=redis,
+        csat=csat, notices=notices, webhooks=webhooks, privacy=privacy, studio=studio, redis=redis,
         ticker_lease=Lease("queue-ticker", redis, delivery.holder, ttl_s=settings.queue_tick_s * 2),
         retention_lease=Lease("retention", redis, delivery.holder, ttl_s=settings.retention_sweep_s * 2),
     )

@@ -158,6 +158,9 @@ class HubSettings(ActionSettings, ChannelSettings):
     rasa_retries: int = Field(2, ge=0)
     rasa_model_dir: UserPath = PROJECT_ROOT / "models"
     rasa_config: UserPath = PROJECT_ROOT / "config.yml"
+    rasa_domain: UserPath = PROJECT_ROOT / "domain.yml"
+    rasa_data_dir: UserPath = PROJECT_ROOT / "nlu_data"  # NLU examples, rules and stories
+    rasa_model_load_timeout_s: float = Field(120.0, gt=0)  # a publish waits this long for each Rasa to load a model
 
     # Development mode (`make run` sets it): the development tokens below are accepted, with a warning banner.
     dev_mode: bool = False
@@ -189,11 +192,22 @@ class HubSettings(ActionSettings, ChannelSettings):
     # Personal data (docs/privacy.md): conversations inactive this many days are deleted, Rasa trackers included
     retention_days: int = Field(0, ge=0, le=36500)  # 0: keep everything
     retention_sweep_s: float = Field(3600.0, gt=0)  # how often the hub deletes what is past retention
+    # The studio (/studio, docs/studio.md): editing content, publishing releases, the evaluation gate.
+    nlu_heldout_dir: UserPath = PROJECT_ROOT / "benchmarks" / "data" / "starter_heldout"  # never trained on
+    studio_git: bool = True  # commit every save when the content is in a git work tree (else: revision table)
+    studio_keep_releases: int = Field(5, ge=1)  # published models kept for rollback
+    studio_gate_margin: float = Field(0.01, ge=0.0, le=1.0)  # refuse a model whose accuracy drops more (0.01: 1 point)
+    studio_cv_folds: int = Field(5, ge=2, le=20)
 
     # Derived values: computed, never stored twice.
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'hub.db'}"
+
+    @property
+    def releases_dir(self) -> Path:
+        """Where the studio keeps published models (the last `studio_keep_releases`) and the live pointer."""
+        return self.rasa_model_dir / "releases"
 
     @property
     def tracker_store_url(self) -> str:

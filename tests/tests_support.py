@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
+from pathlib import Path
 
 
 def free_port_dead() -> int:
@@ -10,3 +13,21 @@ def free_port_dead() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def copy_content(target: Path, *, git: bool = True) -> Path:
+    """The project's content (NLU data, domain, config, FAQ, held-out examples) copied to `target`, committed to a
+    git repository of its own: what the studio's tests edit, never the real repository."""
+    from core.settings import PROJECT_ROOT
+
+    for rel in ("nlu_data", "kb_index/content", "benchmarks/data/starter_heldout"):
+        shutil.copytree(PROJECT_ROOT / rel, target / rel)
+    for rel in ("domain.yml", "config.yml"):
+        shutil.copy2(PROJECT_ROOT / rel, target / rel)
+    if git:
+        run = ["git", "-C", str(target)]
+        subprocess.run([*run, "init", "-q"], check=True)
+        subprocess.run([*run, "add", "."], check=True)
+        subprocess.run([*run, "-c", "user.name=Developer", "-c", "user.email=dev@example.com", "commit", "-q", "-m",
+                        "The starter content"], check=True)
+    return target

@@ -10,13 +10,11 @@ Rasa server, the action server and the hub, wait until each is healthy, print th
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -28,31 +26,17 @@ from sqlalchemy.engine import make_url
 
 from bot.ops import secrets
 from core.settings import PROJECT_ROOT, HubSettings
+from nlu_components import training
+from nlu_components.training import ONE_THREAD_ENV, RASA_VENV, TrainingError, child_env, fingerprint
+from nlu_components.validate import validate
 
-RASA_VENV = PROJECT_ROOT / ".venv-rasa"
-#: Rasa's command line as the launcher runs it: Rasa's own, minus warnings nobody here can act on.
-RASA_CLI = "nlu_components.rasa_cli"
+__all__ = ["ONE_THREAD_ENV", "RASA_VENV", "LaunchError", "Service", "child_env", "ensure_model", "fingerprint",
+           "services", "write_endpoints"]
+
 HUB_PYTHON = Path(sys.executable)
 RASA_DOMAIN = PROJECT_ROOT / "domain.yml"
 RASA_DATA = PROJECT_ROOT / "nlu_data"
-# Code Rasa loads from the project (custom NLU components); part of the model's fingerprint.
-RASA_CODE_DIRS = [PROJECT_ROOT / "nlu_components"]
-
-ONE_THREAD_ENV = {
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "TF_INTRA_OP_PARALLELISM_THREADS": "1",
-    "TF_INTER_OP_PARALLELISM_THREADS": "1",
-    "TF_CPP_MIN_LOG_LEVEL": "2",
-    "TOKENIZERS_PARALLELISM": "false",
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "RASA_TELEMETRY_ENABLED": "false",
-    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-    "PYTHONUNBUFFERED": "1",
-    "RASA_CACHE_DIRECTORY": str(PROJECT_ROOT / "var" / "rasa-cache"),  # not the default .rasa/ in the work tree
-}
+RASA_CODE_DIRS = training.CODE_DIRS
 
 
 class LaunchError(Exception):
@@ -63,34 +47,15 @@ def say(message: str) -> None:
     print(f"[supportbot] {message}", flush=True)
 
 
-def child_env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, **ONE_THREAD_ENV, **extra}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")]))
-    return env
-
-
 def rasa_command() -> list[str]:
-    """`rasa` in its own runtime (`nlu_components.rasa_cli`: Rasa's command line, quiet about known warnings)."""
-    python = RASA_VENV / "bin" / "python"
-    if not (RASA_VENV / "bin" / "rasa").exists() or not python.exists():
-        raise LaunchError(f"Rasa is not installed ({RASA_VENV / 'bin' / 'rasa'} is missing). Run `make install` first.")
-    return [str(python), "-m", RASA_CLI]
+    """`rasa` in its own runtime (`nlu_components.training.rasa_command`)."""
+    try:
+        return training.rasa_command()
+    except TrainingError as exc:
+        raise LaunchError(str(exc)) from None
 
 
 # -- training ------------------------------------------------------------------------------------
-
-
-def fingerprint(paths: list[Path]) -> str:
-    """A hash of the contents of the given files and folders (names and bytes)."""
-    digest = hashlib.sha256()
-    for root in paths:
-        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root] if root.exists() else []
-        for f in files:
-            if "__pycache__" in f.parts:
-                continue
-            digest.update(str(f.relative_to(PROJECT_ROOT) if f.is_relative_to(PROJECT_ROOT) else f).encode())
-            digest.update(f.read_bytes())
-    return digest.hexdigest()
 
 
 def ensure_model(
@@ -99,35 +64,28 @@ def ensure_model(
 ) -> Path:
     """Train a Rasa model when the config, domain, data or custom components changed; return its path.
 
-    Training runs into a temporary folder, so a failed run leaves the previous model in service.
+    Training runs into a temporary folder (`nlu_components.training.train`), so a failed run leaves the previous
+    model in service.
     """
     model = out_dir / f"{name}.tar.gz"
     stamp = out_dir / f"{name}.fingerprint"
-    encoders = ensure_encoders(config)  # the ONNX sentence encoder(s) the pipeline names: built once, offline
-    fp = fingerprint([config, domain, data, *RASA_CODE_DIRS, *(e / "manifest.json" for e in encoders)])
+    try:
+        encoders = training.ensure_encoders(config)  # the ONNX sentence encoder(s) the pipeline names, once
+    except TrainingError as exc:
+        raise LaunchError(str(exc)) from None
+    fp = fingerprint(training.model_inputs(config, domain, data, encoders))
     if not force and model.exists() and stamp.exists() and stamp.read_text().strip() == fp:
         say(f"Rasa model is up to date ({_shown(model)})")
         return model
     check_training_data(data)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    rasa_command()  # says how to install Rasa when it is missing
     say(f"training the Rasa model from {config.name}, {domain.name} and {data.name}/ (this takes a minute or two)…")
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".training-") as tmp:
-        cmd = [
-            *rasa_command(), "train", "--data", str(data), "--config", str(config), "--domain", str(domain),
-            "--out", tmp, "--fixed-model-name", name, "--quiet",  # warnings and errors only, no progress bars
-        ]
-        proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=child_env(), stdout=subprocess.PIPE, text=True)
-        # Rasa names the temporary folder the model is trained into; the final path is said below.
-        sys.stdout.write("".join(line for line in (proc.stdout or "").splitlines(keepends=True)
-                                 if "Your Rasa model is trained and saved at" not in line))
-        trained = Path(tmp) / f"{name}.tar.gz"
-        if proc.returncode != 0 or not trained.exists():
-            raise LaunchError(
-                f"Rasa training failed (exit {proc.returncode}); the previous model, if any, stays in service. "
-                "Read the errors above, fix config.yml / domain.yml / nlu_data/, and run again."
-            )
-        os.replace(trained, model)
+    try:
+        training.train(config=config, domain=domain, data=data, out_dir=out_dir, name=name, quiet=True,
+                       on_line=lambda line: print(line, flush=True))
+    except TrainingError as exc:
+        raise LaunchError(f"{exc} Read the errors above.") from None
     stamp.write_text(fp)
     say(f"Rasa model trained in {time.monotonic() - started:.0f} s → {_shown(model)}")
     return model
@@ -138,22 +96,8 @@ def _shown(path: Path) -> Path:
     return path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
 
 
-def ensure_encoders(config: Path) -> list[Path]:
-    """Export the sentence encoder(s) that `config` names to ONNX when missing (nlu_components.export_onnx)."""
-    if "SentenceEmbeddingFeaturizer" not in config.read_text(encoding="utf-8", errors="replace"):
-        return []
-    proc = subprocess.run([str(HUB_PYTHON), "-m", "nlu_components.export_onnx", "--config", str(config), "--quiet"],
-                          cwd=PROJECT_ROOT, env=child_env(), stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        raise LaunchError("exporting the NLU sentence encoder to ONNX failed (see above); "
-                          "the previous Rasa model, if any, stays in service.")
-    return [Path(line) for line in proc.stdout.splitlines() if line.strip()]
-
-
 def check_training_data(data: Path) -> None:
     """Refuse to train on broken NLU data (bad encoding, empty files, contradictions); list warnings."""
-    from nlu_components.validate import validate
-
     report = validate([data])
     for problem in report.problems:
         say(str(problem))
@@ -422,7 +366,8 @@ def cmd_run(settings: HubSettings, args: argparse.Namespace) -> int:
     if args.dev:
         settings = settings.replace(dev_mode=True)
     settings = secrets.resolve(settings)  # the children get the same generated secrets
-    model = ensure_model(config=settings.rasa_config, out_dir=settings.rasa_model_dir, force=args.force_train)
+    model = ensure_model(config=settings.rasa_config, out_dir=settings.rasa_model_dir, force=args.force_train,
+                         data=settings.rasa_data_dir, domain=settings.rasa_domain)
     ensure_kb(settings)
     endpoints = write_endpoints(settings)
     stack = services(settings, model, endpoints)
@@ -508,6 +453,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(settings, args)
         if args.command == "train":
             ensure_model(config=args.config or settings.rasa_config, out_dir=args.out or settings.rasa_model_dir,
+                         data=settings.rasa_data_dir, domain=settings.rasa_domain,
                          name=args.name, force=args.force)
         elif args.command == "kb":
             ensure_kb(settings, force=args.force)

@@ -240,3 +240,46 @@ class AuditEntry(Base):
     __table_args__ = (Index("ix_audit_log_at", "at"), Index("ix_audit_log_actor", "actor", "at"),
                       Index("ix_audit_log_action", "action", "at"),
                       Index("ix_audit_log_conversation", "conversation_id"))
+class StudioRevision(Base):
+    """One save in the studio: who, when, what (its items, below), which files, and the git commit if any."""
+
+    __tablename__ = "studio_revisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    author: Mapped[str] = mapped_column(String(255))
+    author_name: Mapped[str] = mapped_column(String(255))
+    summary: Mapped[str] = mapped_column(Text)
+    files: Mapped[list[str]] = mapped_column(JSON, default=list)  # relative to the project
+    commit: Mapped[str | None] = mapped_column(String(64), nullable=True)  # git commit, in a git work tree
+    reverts: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the revision this one undoes
+
+
+class StudioRevisionItem(Base):
+    """One item a revision changed (an FAQ entry in one language, a response, an intent's examples in one
+    language, an intent), with its value before and after: per-item history and one-click revert read these."""
+
+    __tablename__ = "studio_revision_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("studio_revisions.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(255), index=True)  # faq:<id>:<lang> | response:<name> | examples:<intent>:<lang> | intent:<name>
+    label: Mapped[str] = mapped_column(Text)
+    before: Mapped[Any] = mapped_column(JSON, nullable=True)
+    after: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class StudioAudit(Base):
+    """The audit log of content changes and publishes (admins read it in the studio)."""
+
+    __tablename__ = "studio_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(255))
+    actor_name: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(32))  # save | revert | publish | publish_refused | publish_failed | rollback
+    summary: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    revision_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    release: Mapped[str | None] = mapped_column(String(64), nullable=True)
