@@ -83,6 +83,7 @@ def _twilio(name: str, from_setting: str) -> Callable[[BuildContext], Connector]
             api_base_url=s.twilio_api_base_url or None,
             template_sid=s.whatsapp_template_sid if name == "whatsapp" else "",
             max_media_bytes=s.max_media_bytes, default_language=s.default_language, on_status=ctx.on_status,
+            sms_max_segments=s.sms_max_segments,
         )
 
     return build

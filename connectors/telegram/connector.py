@@ -6,7 +6,8 @@ base class's `keep_trying()` backoff). `parse.py` turns each update into an `Inb
 customer gets instead: group chats, unreadable content, oversized media); button presses are answered at once.
 An update never crashes the hub.
 
-Outbound: text (split at Telegram's 4096 characters), buttons as an inline keyboard (payloads longer than
+Outbound: text rendered from Markdown for Telegram's HTML parse mode (bold, italics, links, code; sent again
+as plain text if Telegram refuses the markup; split at its 4096 characters), buttons as an inline keyboard (payloads longer than
 callback_data's 64 bytes go through a short key kept in the `ChannelState`), images by URL (`sendPhoto`), other files by URL
 (`sendDocument`), and a typing indicator while the bot thinks. Failures are mapped to `core.errors` in one
 place, `errors.py`; the base class retries them.
@@ -27,7 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import ChatAction
-from telegram.error import TelegramError, TimedOut
+from telegram.error import BadRequest, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
 
 from connectors.base import Connector, DeliveryResult, InboundHandler, MessageRejected, OutboundMessage, split_text
@@ -40,6 +41,7 @@ from connectors.telegram.parse import (
     LONG_PAYLOAD_PREFIX, Notice, long_payload_key, parse_button, parse_message, read_update,
 )
 from core.errors import CallError
+from core.markdown import to_plain, to_telegram_html
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ WEBHOOK_PATH = "/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
 MAX_TEXT = 4096
+MARKDOWN_CHUNK = 3500  # Markdown is split before rendering; its HTML (tags, escapes) stays under MAX_TEXT
 MAX_CALLBACK_DATA = 64
 MAX_UPDATE_BYTES = 1024 * 1024
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp")
@@ -269,7 +272,17 @@ class TelegramConnector(Connector):
 
         async def send_one(part: tuple[str, dict[str, Any]]) -> str:
             method, kwargs = part
-            sent: Message = await getattr(self.bot, method)(chat_id=chat_id, **kwargs)
+            plain = kwargs.pop("plain", None)
+            try:
+                sent: Message = await getattr(self.bot, method)(chat_id=chat_id, **kwargs)
+            except BadRequest as exc:
+                if plain is None or "parse entities" not in exc.message.lower():
+                    raise
+                # Telegram could not read the markup (a renderer bug, odd input): the text still gets through.
+                log.warning("telegram: HTML refused (%s); sending message %s as plain text", exc.message,
+                            message.message_id)
+                kwargs = {**kwargs, "text": plain, "parse_mode": None}
+                sent = await getattr(self.bot, method)(chat_id=chat_id, **kwargs)
             return str(sent.message_id)
 
         provider_id = await self.send_parts(message, await self._plan(message), send_one)
@@ -280,11 +293,13 @@ class TelegramConnector(Connector):
         text = message.signed_text()
         markup = await self._keyboard(message)
         parts: list[tuple[str, dict[str, Any]]] = []
-        chunks = split_text(text, MAX_TEXT) if text else []
+        chunks = [rendered for chunk in split_text(text, MARKDOWN_CHUNK) for rendered in _rendered(chunk)] if text else []
         if not chunks and markup is not None and not message.media_urls:
-            chunks = ["👇"]
-        for n, chunk in enumerate(chunks):
+            chunks = [("👇", None)]
+        for n, (chunk, plain) in enumerate(chunks):
             kwargs: dict[str, Any] = {"text": chunk}
+            if plain is not None:
+                kwargs.update(parse_mode="HTML", plain=plain)
             if markup is not None and n == len(chunks) - 1 and not message.media_urls:
                 kwargs["reply_markup"] = markup
             parts.append(("send_message", kwargs))
@@ -306,6 +321,15 @@ class TelegramConnector(Connector):
                 data = LONG_PAYLOAD_PREFIX + await self.state.shorten(self.name, data)
             rows.append([InlineKeyboardButton(text=b.title[:200] or "…", callback_data=data)])
         return InlineKeyboardMarkup(rows)
+
+
+def _rendered(markdown: str) -> list[tuple[str, str | None]]:
+    """One Markdown chunk as Telegram messages: (HTML, its plain text for a retry), or plain text alone when the
+    HTML would pass Telegram's 4096 characters."""
+    html, plain = to_telegram_html(markdown), to_plain(markdown)
+    if len(html) <= MAX_TEXT:
+        return [(html, plain)]
+    return [(part, None) for part in split_text(plain, MAX_TEXT)]
 
 
 def _chat_id(recipient: str) -> int | str:

@@ -36,13 +36,15 @@ from twilio.rest import Client
 from connectors.base import (
     Connector, DeliveryResult, InboundHandler, InboundMessage, MessageRejected, OutboundMessage, split_text,
 )
-from connectors.notices import mb, notice
+from connectors.notices import mb, notice, numbered_options
 from connectors.runner import InboundRunner
+from connectors.sms import split_sms
 from connectors.state import ChannelState, StatusHook
 from connectors.twilio.errors import from_twilio_error
 from connectors.twilio.parse import BadForm, chosen_button, customer, parse_message, parse_status
 from connectors.twilio.transport import HttpxTwilioClient
 from core.errors import CallError, Permanent
+from core.markdown import to_plain, to_whatsapp
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ class TwilioConnector(Connector):
         on_status: StatusHook | None = None,
         http_client: HttpxTwilioClient | None = None,
         default_language: str | None = None,
+        sms_max_segments: int = 4,
     ) -> None:
         super().__init__(on_message)
         self.name = name
@@ -86,6 +89,7 @@ class TwilioConnector(Connector):
         self.max_media_bytes = max_media_bytes
         self.on_status = on_status
         self.default_language = default_language
+        self.sms_max_segments = sms_max_segments
         self.validator = RequestValidator(auth_token)
         self.http = http_client or HttpxTwilioClient()
         self.client = Client(account_sid, auth_token, http_client=self.http)
@@ -249,12 +253,16 @@ class TwilioConnector(Connector):
         return from_twilio_error(exc) or super().call_error(exc)
 
     def _plan(self, message: OutboundMessage) -> list[tuple[str, list[str]]]:
-        """(body, media URLs) per Twilio message: long text split; WhatsApp carries one file per message."""
-        text = message.signed_text()
+        """(body, media URLs) per Twilio message: the Markdown rendered for the channel (WhatsApp's *bold*, plain
+        SMS within `sms_max_segments`), buttons as a numbered list, long text split; WhatsApp carries one file
+        per message."""
+        text = self._render(message.signed_text())
         if message.buttons:
-            listing = "\n".join(f"{n}. {b.title}" for n, b in enumerate(message.buttons, 1))
-            text = f"{text}\n\n{listing}\n\n(Reply with a number)" if text else f"{listing}\n\n(Reply with a number)"
-        chunks = split_text(text, MAX_BODY) if text else []
+            text = "\n\n".join(p for p in (text, numbered_options(message.buttons, message.language)) if p)
+        if self.whatsapp:
+            chunks = split_text(text, MAX_BODY) if text else []
+        else:
+            chunks = [c for part in split_text(text, MAX_BODY) for c in split_sms(part, self.sms_max_segments)]
         media = list(message.media_urls)
         if not self.whatsapp:  # SMS/MMS: the files ride with the last text chunk
             if not media:
@@ -264,6 +272,9 @@ class TwilioConnector(Connector):
         parts: list[tuple[str, list[str]]] = [(c, []) for c in chunks]
         parts += [("", [url]) for url in media]
         return parts
+
+    def _render(self, markdown: str) -> str:
+        return to_whatsapp(markdown) if self.whatsapp else to_plain(markdown)
 
     async def _outside_window(self, recipient: str, message: OutboundMessage) -> DeliveryResult:
         """Free text is not allowed: send the approved template once per closed window and park the message
