@@ -17,6 +17,7 @@ from starlette.routing import Mount, Router as StarletteRouter
 
 from bot.agents.api import build_routers
 from bot.agents.console import build_console
+from bot.agents.media import build_media_router
 from bot.clients.rasa import RasaClient
 from bot.container import Container, build_container
 from bot.demo_shop import shop
@@ -58,6 +59,7 @@ def _mount(app: FastAPI, c: Container) -> None:
         app.router.routes.append(Mount(f"/channels/{name}", app=StarletteRouter(routes=connector.routes())))
     for router in build_routers(c):
         app.include_router(router)
+    app.include_router(build_media_router(c))
     app.include_router(build_console(c))
     app.include_router(build_ops(c))
     if c.settings.demo_shop:

@@ -37,7 +37,8 @@ from bot.handoff.teams import HandoffConfig
 from bot.ops.metrics import Metrics
 from bot.store.db import Database, make_engine, migrate
 from connectors.base import Connector
-from connectors.registry import build_connectors
+from connectors.media import FileMediaStore
+from connectors.registry import PARKING_CHANNELS, build_connectors
 from core.settings import HubSettings
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class Container:
     csat: CsatSurvey
     notices: StatusNotices
     webhooks: WebhookSender
+    media: FileMediaStore
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -135,9 +137,10 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     inbound = InboundService(db=db, bot=bot_turns, outbound=outbound, delivery=delivery, detector=detector,
                              metrics=metrics, default_language=settings.default_language,
                              max_message_chars=settings.max_message_chars, redact_pii=settings.redact_pii,
-                             claims=[take_answer])
+                             claims=[take_answer], parking_channels=PARKING_CHANNELS)
+    media = FileMediaStore(settings.data_dir / "media")  # customers' files, shown to agents
     connectors.update(build_connectors(settings, inbound.handle, web_history=WebHistory(db), state=SqlChannelState(engine),
-                                       on_status=delivery.provider_status))
+                                       on_status=delivery.provider_status, media=media))
     agents = AgentActions(db, outbound, handoff_config, max_message_chars=settings.max_message_chars)
     queue_notices = QueueNotices(db, outbound, handoff_config, lambda team: len(presence.online(team)))
     dispatcher = Dispatcher(db, handoff_config, presence, agents)
@@ -162,6 +165,6 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
         accounts=accounts, auth=Auth(settings, accounts), handoff_config=handoff_config, presence=presence,
         language_detector=detector, connectors=connectors, delivery=delivery, outbound=outbound,
         bot_turns=bot_turns, inbound=inbound, agents=agents, queue_notices=queue_notices, dispatcher=dispatcher,
-        csat=csat, notices=notices, webhooks=webhooks,
+        csat=csat, notices=notices, webhooks=webhooks, media=media,
     )
     return container

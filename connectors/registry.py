@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from connectors.base import Connector, InboundHandler
+from connectors.media import MediaStore
 from connectors.state import ChannelState, MemoryChannelState, StatusHook
 from connectors.webchat import HistoryLoader, WebChatConnector
 from core.settings import ChannelSettings
@@ -30,6 +31,7 @@ class BuildContext:
     web_history: HistoryLoader
     state: ChannelState
     on_status: StatusHook | None = None
+    media: MediaStore | None = None
 
 
 def _require(settings: ChannelSettings, channel: str, *names: str) -> None:
@@ -89,12 +91,47 @@ def _twilio(name: str, from_setting: str) -> Callable[[BuildContext], Connector]
     return build
 
 
+def _meta(ctx: BuildContext, channel: str, token_setting: str, *required: str) -> dict[str, object]:
+    """What both Meta channels are built with (one app: its secret and verify token)."""
+    from connectors.meta.graph import GraphClient
+
+    s = ctx.settings
+    _require(s, channel, "meta_app_secret", "meta_verify_token", token_setting, *required)
+    graph = GraphClient(token=getattr(s, token_setting).get_secret_value(), service=channel,
+                        base_url=s.meta_graph_base_url or None, version=s.meta_graph_version)
+    return dict(app_secret=s.meta_app_secret.get_secret_value(), verify_token=s.meta_verify_token.get_secret_value(),
+                graph=graph, state=ctx.state, media=ctx.media, max_media_bytes=s.max_media_bytes,
+                on_status=ctx.on_status, default_language=s.default_language)
+
+
+def _messenger(ctx: BuildContext) -> Connector:
+    from connectors.messenger.connector import MessengerConnector
+
+    return MessengerConnector(ctx.on_message, **_meta(ctx, "messenger", "messenger_page_token"))  # type: ignore[arg-type]
+
+
+def _whatsapp_cloud(ctx: BuildContext) -> Connector:
+    from connectors.whatsapp_cloud.connector import WhatsAppCloudConnector
+
+    s = ctx.settings
+    return WhatsAppCloudConnector(
+        ctx.on_message, **_meta(ctx, "whatsapp_cloud", "whatsapp_cloud_token", "whatsapp_cloud_phone_number_id"),  # type: ignore[arg-type]
+        phone_number_id=s.whatsapp_cloud_phone_number_id, template=s.whatsapp_cloud_template,
+        template_language=s.whatsapp_cloud_template_language)
+
+
 FACTORIES: dict[str, Callable[[BuildContext], Connector]] = {
     "web": _web,
     "telegram": _telegram,
     "whatsapp": _twilio("whatsapp", "twilio_whatsapp_from"),
     "sms": _twilio("sms", "twilio_sms_from"),
+    "messenger": _messenger,
+    "whatsapp_cloud": _whatsapp_cloud,
 }
+
+
+# Channels whose messages can wait in the outbox for the customer's next message (a closed 24-hour window).
+PARKING_CHANNELS = frozenset({"whatsapp", "whatsapp_cloud", "messenger"})
 
 
 def build_connectors(
@@ -104,13 +141,14 @@ def build_connectors(
     web_history: HistoryLoader,
     state: ChannelState | None = None,
     on_status: StatusHook | None = None,
+    media: MediaStore | None = None,
 ) -> dict[str, Connector]:
     """The live connectors, by channel name (the name is also the URL segment: `/channels/<name>/...`).
 
     `state` is what the connectors remember about customers and provider messages (the hub passes its
     database-backed one; default: in memory, forgotten at restart). `on_status(message_id, provider_id,
     status, error_code)` hears every provider status callback (message_id is the hub's stored message id,
-    or None when the provider message is unknown).
+    or None when the provider message is unknown). `media` keeps customers' files for agents (default: not kept).
     """
     wanted = [c.strip().lower() for c in settings.enabled_channels if c.strip()]
     unknown = sorted(set(wanted) - set(FACTORIES))
@@ -118,7 +156,7 @@ def build_connectors(
         raise ChannelConfigError(f"unknown channel(s) in ENABLED_CHANNELS: {', '.join(unknown)}; "
                                  f"known: {', '.join(FACTORIES)}")
     ctx = BuildContext(settings, on_message, web_history, state if state is not None else MemoryChannelState(),
-                       on_status)
+                       on_status, media)
     connectors: dict[str, Connector] = {}
     for name in ["web", *wanted]:
         if name not in connectors:

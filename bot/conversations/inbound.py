@@ -78,7 +78,8 @@ def with_values(row: Any, **changes: Any) -> SimpleNamespace:
 class InboundService:
     def __init__(self, *, db: Database, bot: BotTurns, outbound: Outbound, delivery: DeliveryWorker,
                  detector: LanguageDetector, metrics: Metrics, default_language: str, max_message_chars: int,
-                 redact_pii: bool = True, claims: Sequence[Claim] = ()) -> None:
+                 redact_pii: bool = True, claims: Sequence[Claim] = (),
+                 parking_channels: frozenset[str] = frozenset()) -> None:
         self.db = db
         self.bot = bot
         self.outbound = outbound
@@ -89,6 +90,7 @@ class InboundService:
         self.max_message_chars = max_message_chars
         self.redact_pii = redact_pii
         self.claims = list(claims)
+        self.parking_channels = parking_channels
         self._locks = KeyedLocks()
 
     def validate(self, msg: InboundMessage) -> None:
@@ -167,7 +169,7 @@ class InboundService:
                 break
         if conv.status == Status.RESOLVED.value and accepted.claimed is None:
             accepted.conv = conv = ownership.reopen(tx, conv.id)
-        if msg.channel in ("whatsapp",):  # the only channel that parks messages (its 24-hour window)
+        if msg.channel in self.parking_channels:  # messages parked behind a closed 24-hour window
             accepted.released = outbox.release_parked(conn, conv.id)
         if conv.status == Status.BOT.value and decision.reason != "explicit" and msg.kind == "text" \
                 and accepted.claimed is None:

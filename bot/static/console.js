@@ -202,6 +202,8 @@
       li.appendChild(span("by", m.sender === "customer" ? "Customer" : m.sender === "bot" ? "Bot" : (m.sender_name || "Agent")));
     }
     li.appendChild(document.createTextNode(m.text || ""));
+    (m.media || []).forEach(function (f) { if (f.media_id) li.appendChild(mediaLink(f)); });
+    if (m.sender !== "customer" && m.delivery_status) li.appendChild(span("delivery " + m.delivery_status, m.delivery_status));
     if (m.buttons && m.buttons.length) li.appendChild(span("nlu", "buttons: " + m.buttons.map(function (b) { return b.title; }).join(" | ")));
     if (m.sender === "customer" && m.intent) li.appendChild(span("nlu", "intent " + m.intent + (m.confidence != null ? " · " + Number(m.confidence).toFixed(2) : "")));
     if (m.sender === "bot") {
@@ -215,6 +217,15 @@
     t.appendChild(li);
     if (S.detail && S.detail.messages.indexOf(m) < 0 && !S.detail.messages.some(function (x) { return x.id === m.id; })) S.detail.messages.push(m);
     t.scrollTop = t.scrollHeight;
+  }
+
+  // A customer's file (kept by the hub): images inline, anything else as a download link.
+  function mediaLink(f) {
+    var url = "/api/agent/media/" + encodeURIComponent(f.media_id), a = el("a");
+    a.href = url; a.target = "_blank"; a.rel = "noopener"; a.className = "media";
+    if (/^image\//.test(f.content_type || "")) { var img = el("img"); img.src = url; img.alt = f.file_name || "image"; a.appendChild(img); }
+    else a.textContent = "📎 " + (f.file_name || "file") + (f.size ? " (" + Math.max(1, Math.round(f.size / 1024)) + " KB)" : "");
+    return a;
   }
 
   function renderProfile(p, c) {

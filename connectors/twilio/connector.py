@@ -8,7 +8,9 @@ customer is told, nothing stored). Twilio gets an empty TwiML `<Response/>`; see
 processing is inline with a deadline.
 
 Status callbacks: `POST /channels/<name>/status` (signed the same way) store queued/sent/delivered/read/failed
-per provider message in the injected `ChannelState`; `on_status` (optional) hears about each change.
+per provider message in the injected `ChannelState`; `on_status` (optional) hears about each change. Error
+63016 (WhatsApp: outside the window, by Twilio's clock) closes the window and is reported as "outside_window":
+the hub sends the message again, so it goes through the approved template.
 
 Outbound: `client.messages.create_async` with text (split at 1600 characters; buttons as a numbered list),
 `media_url` (one file per WhatsApp message) and a status callback URL. WhatsApp's 24-hour customer-care window:
@@ -21,7 +23,7 @@ send fails (`Permanent`, not retried) saying why. Failures are mapped to `core.e
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlparse
 
@@ -39,7 +41,7 @@ from connectors.base import (
 from connectors.notices import mb, notice, numbered_options
 from connectors.runner import InboundRunner
 from connectors.sms import split_sms
-from connectors.state import ChannelState, StatusHook
+from connectors.state import WINDOW, ChannelState, StatusHook, close_window, window_open
 from connectors.twilio.errors import from_twilio_error
 from connectors.twilio.parse import BadForm, chosen_button, customer, parse_message, parse_status
 from connectors.twilio.transport import HttpxTwilioClient
@@ -51,7 +53,7 @@ log = logging.getLogger(__name__)
 TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 MAX_BODY = 1600  # Twilio's limit for one message body
 MAX_FORM_BYTES = 64 * 1024
-WINDOW = timedelta(hours=24)
+OUTSIDE_WINDOW_ERROR = "63016"  # "failed to send freeform message because you are outside the allowed window"
 
 
 class TwilioConnector(Connector):
@@ -201,12 +203,20 @@ class TwilioConnector(Connector):
             return JSONResponse({"error": "bad_request", "detail": str(exc)}, status_code=400)
         message_id = await self.state.update_status(self.name, update.provider_id, update.status,
                                                     error_code=update.error_code, detail=update.detail)
-        if update.status in ("failed", "undelivered"):
+        status = update.status
+        if status in ("failed", "undelivered"):
             log.warning("%s: message %s (hub %s) %s, error %s", self.name, update.provider_id, message_id,
                         update.status, update.error_code)
+            if self.whatsapp and update.error_code == OUTSIDE_WINDOW_ERROR:
+                # Twilio's clock said the window was closed although ours did not: the message goes again, as
+                # the window rules say (the approved template, then parked until the customer writes).
+                known = await self.state.delivery(self.name, update.provider_id)
+                if known is not None and known.recipient:
+                    await close_window(self.state, self.name, known.recipient)
+                    status = "outside_window"
         if self.on_status is not None:
             try:
-                await self.on_status(message_id, update.provider_id, update.status, update.error_code)
+                await self.on_status(message_id, update.provider_id, status, update.error_code)
             except Exception:
                 log.exception("%s: status hook failed", self.name)
         return Response(status_code=204)
@@ -220,9 +230,7 @@ class TwilioConnector(Connector):
         """Whether the customer wrote within the last 24 hours (always True for SMS)."""
         if not self.whatsapp:
             return True
-        contact = await self.state.contact(self.name, recipient)
-        last = contact.last_inbound_at if contact else None
-        return last is not None and datetime.now(timezone.utc) - last < WINDOW
+        return window_open(await self.state.contact(self.name, recipient))
 
     async def send(self, recipient: str, message: OutboundMessage) -> DeliveryResult:
         if not await self.in_window(recipient):
