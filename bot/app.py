@@ -22,6 +22,8 @@ from bot.clients.rasa import RasaClient
 from bot.container import Container, build_container
 from bot.demo_shop import shop
 from bot.errors import install_error_handlers
+from bot.notifications.api import build_notifications_router
+from bot.notifications.pages import build_notification_pages
 from bot.ops.health import build_ops
 from core.logs import configure_logging
 from core.settings import HubSettings
@@ -60,6 +62,8 @@ def _mount(app: FastAPI, c: Container) -> None:
     for router in build_routers(c):
         app.include_router(router)
     app.include_router(build_media_router(c))
+    app.include_router(build_notifications_router(c))
+    app.include_router(build_notification_pages(c))
     app.include_router(build_console(c))
     app.include_router(build_ops(c))
     if c.settings.demo_shop:

@@ -34,6 +34,9 @@ from bot.events import EventBus
 from bot.handoff.dispatch import Dispatcher
 from bot.handoff.queue import QueueNotices
 from bot.handoff.teams import HandoffConfig
+from bot.notifications.consent import ConsentNotices, take_consent
+from bot.notifications.scheduler import NotificationScheduler, parse_rate_limits
+from bot.notifications.service import NotificationService
 from bot.ops.metrics import Metrics
 from bot.store.db import Database, make_engine, migrate
 from connectors.base import Connector
@@ -70,6 +73,8 @@ class Container:
     notices: StatusNotices
     webhooks: WebhookSender
     media: FileMediaStore
+    notifications: NotificationService
+    notification_scheduler: NotificationScheduler
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -78,6 +83,7 @@ class Container:
         for connector in self.connectors.values():
             await connector.start()
         self.delivery.start()  # also resumes messages left unsent by a previous run
+        self.notification_scheduler.start()  # also sends what came due while the hub was down
         self._background.append(asyncio.create_task(self._queue_ticker(), name="queue-ticker"))
         log.info("hub ready on %s; channels live: %s", self.settings.hub_url, ", ".join(sorted(self.connectors)))
 
@@ -86,6 +92,7 @@ class Container:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         self._background.clear()
+        await self.notification_scheduler.stop()
         await self.webhooks.drain(timeout_s=2)
         await self.webhooks.aclose()
         for connector in self.connectors.values():
@@ -137,7 +144,7 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     inbound = InboundService(db=db, bot=bot_turns, outbound=outbound, delivery=delivery, detector=detector,
                              metrics=metrics, default_language=settings.default_language,
                              max_message_chars=settings.max_message_chars, redact_pii=settings.redact_pii,
-                             claims=[take_answer], parking_channels=PARKING_CHANNELS)
+                             claims=[take_answer, take_consent], parking_channels=PARKING_CHANNELS)
     media = FileMediaStore(settings.data_dir / "media")  # customers' files, shown to agents
     connectors.update(build_connectors(settings, inbound.handle, web_history=WebHistory(db), state=SqlChannelState(engine),
                                        on_status=delivery.provider_status, media=media))
@@ -148,6 +155,13 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     notices = StatusNotices(outbound, presence)
     webhooks = WebhookSender(settings.webhook_urls, settings.webhook_secret.get_secret_value(),
                              max_attempts=settings.webhook_max_attempts)
+    notifications = NotificationService(db, outbound, channels=lambda: list(connectors),
+                                        default_language=settings.default_language,
+                                        max_recipients=settings.notify_max_recipients)
+    scheduler = NotificationScheduler(db, notifications, channels=list(connectors),
+                                      rate_limits=parse_rate_limits(settings.notify_rate_limits),
+                                      poll_s=settings.notify_poll_s)
+    consent_notices = ConsentNotices(outbound)
 
     # Side effects of state changes, in the order they happen for one event.
     bus.on("message", "delivery", "queued")(metrics.on_event)
@@ -159,12 +173,15 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     bus.on("resolved")(csat.on_resolved)
     bus.on("csat")(csat.on_answer)
     bus.on("queued", "assigned", "resolved", "csat")(webhooks.on_event)
+    bus.on("consent")(consent_notices.on_consent)
+    bus.on("delivery")(notifications.on_delivery)
 
     container = Container(
         settings=settings, engine=engine, db=db, bus=bus, metrics=metrics, rasa=rasa, actions=actions,
         accounts=accounts, auth=Auth(settings, accounts), handoff_config=handoff_config, presence=presence,
         language_detector=detector, connectors=connectors, delivery=delivery, outbound=outbound,
         bot_turns=bot_turns, inbound=inbound, agents=agents, queue_notices=queue_notices, dispatcher=dispatcher,
-        csat=csat, notices=notices, webhooks=webhooks, media=media,
+        csat=csat, notices=notices, webhooks=webhooks, media=media, notifications=notifications,
+        notification_scheduler=scheduler,
     )
     return container

@@ -22,6 +22,7 @@ send fails (`Permanent`, not retried) saying why. Failures are mapped to `core.e
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timezone
 from typing import Any
@@ -290,6 +291,18 @@ class TwilioConnector(Connector):
         contact = await self.state.contact(self.name, recipient)
         last = contact.last_inbound_at if contact else None
         since = f"last wrote {last.isoformat(timespec='minutes')}" if last else "has never written"
+        template = (message.extra.get("template") or {}).get("twilio")
+        if template:  # a notification with its own approved template: sent as that, with its variables
+            sent = await self.client.messages.create_async(
+                to=self._address(recipient), from_=self.from_, content_sid=template["content_sid"],
+                content_variables=json.dumps(template.get("variables") or {}), status_callback=self.status_url)
+            await self.state.record_delivery(self.name, recipient, message_id=message.message_id,
+                                             provider_id=str(sent.sid), status=str(sent.status or "queued"))
+            return DeliveryResult("sent", provider_id=str(sent.sid), detail=f"template {template['content_sid']}")
+        if message.extra.get("proactive"):
+            raise Permanent(f"not sent: outside WhatsApp's 24-hour window (the customer {since}) and the "
+                            f"notification has no approved WhatsApp template (Content SID) for this language",
+                            service="whatsapp")
         if not self.template_sid:
             raise Permanent(
                 f"not sent: outside WhatsApp's 24-hour customer-care window (the customer {since}); free text "

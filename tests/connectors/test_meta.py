@@ -197,7 +197,7 @@ def test_whatsapp_cloud_outside_the_window_sends_the_template_and_parks(meta_hub
     client = meta_hub(whatsapp_cloud_template="support_update", whatsapp_cloud_template_language="it")
     phone = "393330000006"
     post(client, WA_HOOK, whatsapp_notification(messages=[wa_text(phone, "help")]))  # Rasa is down: handed off
-    conv = wait_until(lambda: conversations(client, "whatsapp_cloud", phone))[0]["id"]
+    conv = wait_until(lambda: conversations(client, "whatsapp_cloud", phone), timeout=60)[0]["id"]
     assert client.post(f"/api/agent/conversations/{conv}/claim", headers=AGENT).status_code == 200
     connector = client.app.state.container.connectors["whatsapp_cloud"]
     run(connector.state.touch_inbound("whatsapp_cloud", phone, datetime.now(timezone.utc) - timedelta(hours=30)))
@@ -213,7 +213,7 @@ def test_a_window_closed_status_sends_the_message_again_through_the_template(met
     client = meta_hub(whatsapp_cloud_template="support_update")
     phone = "393330000007"
     post(client, WA_HOOK, whatsapp_notification(messages=[wa_text(phone, "help")]))
-    conv = wait_until(lambda: conversations(client, "whatsapp_cloud", phone))[0]["id"]
+    conv = wait_until(lambda: conversations(client, "whatsapp_cloud", phone), timeout=60)[0]["id"]
     client.post(f"/api/agent/conversations/{conv}/claim", headers=AGENT)
     reply = client.post(f"/api/agent/conversations/{conv}/reply", headers=AGENT, json={"text": "Any news?"})
     assert reply.json()["message"]["delivery_status"] == "sent"
@@ -256,7 +256,7 @@ def test_messenger_quick_replies_postbacks_and_read_receipts(meta_hub: Any, grap
 def test_messenger_outside_the_window_uses_human_agent_for_agents(meta_hub: Any, graph: FakeGraph) -> None:
     client = meta_hub()
     post(client, FB_HOOK, messenger_notification(fb_text("psid-7", "help")))
-    conv = wait_until(lambda: conversations(client, "messenger", "psid-7"))[0]["id"]
+    conv = wait_until(lambda: conversations(client, "messenger", "psid-7"), timeout=60)[0]["id"]
     client.post(f"/api/agent/conversations/{conv}/claim", headers=AGENT)
     connector = client.app.state.container.connectors["messenger"]
     run(connector.state.touch_inbound("messenger", "psid-7", datetime.now(timezone.utc) - timedelta(days=2)))

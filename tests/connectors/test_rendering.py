@@ -31,7 +31,7 @@ def test_telegram_gets_html_parse_mode(make_hub: HubFactory, telegram_api: FakeT
     with FakeRasa(markdown_bot) as rasa:
         client = make_hub(rasa.url)
         client.post("/channels/telegram/webhook", content=telegram_text(1, 601, "gift cards?"), headers=TG_HEADERS)
-        sent = telegram_api.wait_text(601, "Gift cards are valid")
+        sent = telegram_api.wait_text(601, "Gift cards are valid", timeout=90)
     assert sent.params["parse_mode"] == "HTML"
     assert "<b>3 years</b>" in sent.params["text"] and "<i>any</i>" in sent.params["text"]
     assert '<a href="https://brightcart.example/gift-cards">Gift cards</a>' in sent.params["text"]
@@ -45,7 +45,7 @@ def test_telegram_refusing_the_markup_gets_the_same_answer_as_plain_text(
     with FakeRasa(markdown_bot) as rasa:
         client = make_hub(rasa.url)
         client.post("/channels/telegram/webhook", content=telegram_text(1, 602, "gift cards?"), headers=TG_HEADERS)
-        plain = telegram_api.wait_text(602, "Gift cards are valid for 3 years")
+        plain = telegram_api.wait_text(602, "Gift cards are valid for 3 years", timeout=90)
     assert "parse_mode" not in plain.params
     assert "Gift cards: https://brightcart.example/gift-cards" in plain.params["text"]
     refused = [c for c in telegram_api.api_calls("sendMessage") if c.params.get("_status") == 400]
@@ -56,7 +56,7 @@ def test_whatsapp_gets_its_own_formatting_and_numbered_options(make_hub: HubFact
     with FakeRasa(markdown_bot) as rasa:
         client = make_hub(rasa.url)
         twilio_post(client, HOOK, inbound("+393331110000", "gift cards?"))
-        body = twilio_api.wait_message("whatsapp:+393331110000", "Gift cards are valid").params["Body"]
+        body = twilio_api.wait_message("whatsapp:+393331110000", "Gift cards are valid", timeout=90).params["Body"]
     assert body.startswith("Gift cards are valid for *3 years* and work on _any_ product.")
     assert "• Gift cards: https://brightcart.example/gift-cards" in body  # bare link: WhatsApp makes it clickable
     assert body.endswith("1. Thanks\n\n(Reply with the number of your choice)")
@@ -70,7 +70,7 @@ def test_sms_is_plain_gsm_text_within_the_segment_limit(make_hub: HubFactory, tw
         form = {"MessageSid": "SMrender01", "From": "+15550001111", "To": "+15005550006", "Body": "returns?",
                 "NumMedia": "0"}
         twilio_post(client, "/channels/sms/webhook", form)
-        twilio_api.wait_message("+15550001111", "Step 11")
+        twilio_api.wait_message("+15550001111", "Step 11", timeout=90)
     parts = [str(c.params["Body"]) for c in twilio_api.messages("+15550001111")]
     assert len(parts) > 1
     assert parts[0].startswith("Returns are free within 30 days - here's how:")  # GSM-7, no Markdown markers

@@ -56,7 +56,7 @@ class FakeGraph(FakeServer):
                 out.append(c.params)
         return out
 
-    def wait_sent(self, to: str, predicate: Any = lambda body: True, timeout: float = 10.0) -> dict[str, Any]:
+    def wait_sent(self, to: str, predicate: Any = lambda body: True, timeout: float = 60.0) -> dict[str, Any]:
         def found(calls: list[Call]) -> dict[str, Any] | None:
             return next((b for b in self.sent(to) if predicate(b)), None)
         return self.wait_for(found, timeout)
