@@ -120,6 +120,30 @@ def _whatsapp_cloud(ctx: BuildContext) -> Connector:
         template_language=s.whatsapp_cloud_template_language)
 
 
+def _email(ctx: BuildContext) -> Connector:
+    from connectors.email.connector import EmailConnector, ImapSettings, SmtpSettings
+
+    s = ctx.settings
+    _require(s, "email", "email_from", "smtp_host", "email_inbound_secret")
+    if "@" not in s.email_from:
+        raise ChannelConfigError(f"EMAIL_FROM must be an e-mail address, got {s.email_from!r}")
+    security = s.smtp_security.strip().lower()
+    if security not in ("starttls", "tls", "none"):
+        raise ChannelConfigError(f"SMTP_SECURITY must be starttls, tls or none, got {s.smtp_security!r}")
+    imap = None
+    if s.imap_host:
+        _require(s, "email (IMAP)", "imap_username", "imap_password")
+        imap = ImapSettings(s.imap_host, s.imap_port, s.imap_username, s.imap_password.get_secret_value(),
+                            s.imap_folder, s.imap_poll_s)
+    return EmailConnector(
+        ctx.on_message, address=s.email_from, display_name=s.email_from_name,
+        smtp=SmtpSettings(s.smtp_host, s.smtp_port, security, s.smtp_username, s.smtp_password.get_secret_value()),
+        inbound_secret=s.email_inbound_secret.get_secret_value(), public_base_url=s.public_base_url,
+        unsubscribe_secret=s.session_secret.get_secret_value(), state=ctx.state, media=ctx.media,
+        max_media_bytes=s.max_media_bytes, max_outbound_bytes=s.max_outbound_email_bytes, imap=imap,
+        default_language=s.default_language)
+
+
 FACTORIES: dict[str, Callable[[BuildContext], Connector]] = {
     "web": _web,
     "telegram": _telegram,
@@ -127,6 +151,7 @@ FACTORIES: dict[str, Callable[[BuildContext], Connector]] = {
     "sms": _twilio("sms", "twilio_sms_from"),
     "messenger": _messenger,
     "whatsapp_cloud": _whatsapp_cloud,
+    "email": _email,
 }
 
 

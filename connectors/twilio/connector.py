@@ -39,12 +39,12 @@ from twilio.rest import Client
 from connectors.base import (
     Connector, DeliveryResult, InboundHandler, InboundMessage, MessageRejected, OutboundMessage, split_text,
 )
-from connectors.notices import mb, notice, numbered_options
+from connectors.notices import chosen_button, mb, notice, numbered_options
 from connectors.runner import InboundRunner
 from connectors.sms import split_sms
 from connectors.state import WINDOW, ChannelState, StatusHook, close_window, window_open
 from connectors.twilio.errors import from_twilio_error
-from connectors.twilio.parse import BadForm, chosen_button, customer, parse_message, parse_status
+from connectors.twilio.parse import BadForm, customer, parse_message, parse_status
 from connectors.twilio.transport import HttpxTwilioClient
 from core.errors import CallError, Permanent
 from core.markdown import to_plain, to_whatsapp

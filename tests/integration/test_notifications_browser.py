@@ -54,6 +54,7 @@ def _scenario(stack: Stack, browser: Browser) -> None:
     row = page.locator("#sent tbody tr", has_text=conv["customer"]).first
     expect(row).to_contain_text(re.compile("delivered|stored"), timeout=15_000)
     target = PROJECT_ROOT / "docs" if os.environ.get("UPDATE_DOCS_SCREENSHOTS") else stack.settings.data_dir
+    page.evaluate("() => { document.activeElement.blur(); window.scrollTo(0, 0); }")
     page.screenshot(path=str(target / "notifications.png"))
 
     customer.get_by_label("Your message").fill("thanks, can I still change the address?")
