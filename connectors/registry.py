@@ -64,7 +64,7 @@ def _telegram(ctx: BuildContext) -> Connector:
         ctx.on_message, token=token, secret_token=secret, mode=mode,
         webhook_url=f"{s.public_base_url}/channels/telegram/webhook" if mode == "webhook" else None,
         api_base_url=s.telegram_api_base_url or None, max_media_bytes=s.max_media_bytes,
-        state=ctx.state,
+        state=ctx.state, media=ctx.media,
     )
 
 

@@ -253,13 +253,14 @@ def build_routers(c: "Container") -> list[APIRouter]:
 
         return {"unread": await db.write(work)}
 
-    @api.post("/conversations/{conversation_id}/customer", summary="Link the conversation to a customer identity")
+    @api.post("/conversations/{conversation_id}/customer",
+              summary="Link the conversation to a customer identity (its linked conversations follow)")
     async def link_customer(conversation_id: str, body: CustomerBody, actor: Actor = agent) -> dict[str, Any]:
         key = body.customer_key.strip().lower() if body.customer_key and body.customer_key.strip() else None
 
         def work(tx: Any) -> Any:
-            conversation_store.get(tx.conn, conversation_id)
-            conversation_store.set_fields(tx.conn, conversation_id, customer_key=key)
+            conv = conversation_store.get(tx.conn, conversation_id)
+            conversation_store.link_customer(tx.conn, conv, key)
             return conversation_store.get(tx.conn, conversation_id)
 
         return {"conversation": conversation_view(await db.write(work))}

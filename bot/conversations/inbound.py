@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from bot.conversations import ownership
 from bot.conversations.bot_turn import BotTurns, Outcome
+from bot.conversations.identity import key_for, resolve_key
 from bot.conversations.language import ConversationLanguage, LanguageDecision, LanguageDetector, seed_language
 from bot.conversations.outbound import Outbound, system_message
 from bot.delivery import outbox
@@ -135,9 +136,17 @@ class InboundService:
         if conv is None:
             language = seed_language(msg.language_hint, self.default_language, self.detector.supported)
             conv = ownership.open_conversation(tx, msg.channel, msg.external_user_id, language=language,
-                                               customer_name=msg.customer_name)
-        elif msg.customer_name and not conv.customer_name:
-            conversation_store.set_fields(conn, conv.id, customer_name=msg.customer_name)
+                                               customer_name=msg.customer_name, customer_key=resolve_key(conn, msg))
+        else:
+            changes: dict[str, Any] = {}
+            if msg.customer_name and not conv.customer_name:
+                changes["customer_name"] = msg.customer_name
+            key = key_for(conn, conv, msg)
+            if key:
+                changes["customer_key"] = key
+            if changes:
+                conversation_store.set_fields(conn, conv.id, **changes)
+                conv = with_values(conv, **changes)
         if msg.external_id is not None and message_store.by_external_id(conn, conv.id, msg.external_id) is not None:
             log.info("replayed message %s in conversation %s ignored", msg.external_id, conv.id)
             return Accepted(conv)

@@ -64,13 +64,13 @@ def _apply(tx: Tx, conversation_id: str, action: str, *, only_if_agent: str | No
 
 
 def open_conversation(tx: Tx, channel: str, external_user_id: str, *, language: str,
-                      customer_name: str | None) -> Any:
-    """A new conversation, owned by the bot."""
+                      customer_name: str | None, customer_key: str | None = None) -> Any:
+    """A new conversation, owned by the bot. `customer_key` links it with the customer's other conversations."""
     now = utcnow()
     row = tx.conn.execute(insert(conversations).values(
         id=new_id(), channel=channel, external_user_id=external_user_id, language=language,
         customer_name=customer_name, status=Status.BOT.value, priority=0, created_at=now, updated_at=now,
-        agent_read_seq=0,
+        agent_read_seq=0, customer_key=customer_key,
     ).returning(conversations)).one()
     log.info("new conversation %s on %s", row.id, channel)
     return row

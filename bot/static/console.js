@@ -49,6 +49,7 @@
     $("login").hidden = true; $("app").hidden = false;
     connect(); refreshLists(); loadTeams();
     $("list").focus();
+    if (location.hash.length > 1) openConversation(decodeURIComponent(location.hash.slice(1)));  // a link from elsewhere
   }
 
   // -- live updates ----------------------------------------------------------------------------------

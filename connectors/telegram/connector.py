@@ -9,7 +9,8 @@ An update never crashes the hub.
 Outbound: text rendered from Markdown for Telegram's HTML parse mode (bold, italics, links, code; sent again
 as plain text if Telegram refuses the markup; split at its 4096 characters), buttons as an inline keyboard (payloads longer than
 callback_data's 64 bytes go through a short key kept in the `ChannelState`), images by URL (`sendPhoto`), other files by URL
-(`sendDocument`), and a typing indicator while the bot thinks. Failures are mapped to `core.errors` in one
+(`sendDocument`), each checked against the Bot API's size limits first, and a typing indicator while the bot
+thinks. Customers' photos and documents are downloaded into the injected `MediaStore` for agents. Failures are mapped to `core.errors` in one
 place, `errors.py`; the base class retries them.
 """
 
@@ -19,10 +20,12 @@ import asyncio
 import hashlib
 import hmac
 import logging
+import mimetypes
 import time
 from typing import Any
 from urllib.parse import urlparse
 
+import httpx
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -31,7 +34,10 @@ from telegram.constants import ChatAction
 from telegram.error import BadRequest, TelegramError, TimedOut
 from telegram.request import HTTPXRequest
 
-from connectors.base import Connector, DeliveryResult, InboundHandler, MessageRejected, OutboundMessage, split_text
+from connectors.base import (
+    Connector, DeliveryResult, InboundHandler, InboundMessage, MessageRejected, OutboundMessage, split_text,
+)
+from connectors.media import MediaStore, check_outbound
 from connectors.http import shared_ssl_context
 from connectors.notices import notice
 from connectors.runner import InboundRunner
@@ -54,6 +60,8 @@ MAX_CALLBACK_DATA = 64
 MAX_UPDATE_BYTES = 1024 * 1024
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp")
 GROUP_NOTICE_EVERY_S = 3600
+# What the Bot API fetches from a URL: photos up to 5 MB, other files up to 20 MB.
+MEDIA_LIMITS = {"image": 5 * 1024 * 1024, "document": 20 * 1024 * 1024}
 
 
 def derive_webhook_secret(token: str, session_secret: str) -> str:
@@ -82,6 +90,7 @@ class TelegramConnector(Connector):
         ack_timeout_s: float = 8.0,
         poll_timeout_s: int = 25,
         request: HTTPXRequest | None = None,
+        media: MediaStore | None = None,
     ) -> None:
         super().__init__(on_message)
         if mode not in ("webhook", "polling"):
@@ -96,6 +105,8 @@ class TelegramConnector(Connector):
         self.max_media_bytes = max_media_bytes
         self.poll_timeout_s = poll_timeout_s
         self.state: ChannelState = state if state is not None else MemoryChannelState()
+        self.media = media
+        self.http = httpx.AsyncClient(timeout=10.0, verify=shared_ssl_context())  # outgoing media size checks
         base = (api_base_url or "https://api.telegram.org/bot").rstrip("/")
         if not base.endswith("/bot"):
             base += "/bot"
@@ -134,6 +145,7 @@ class TelegramConnector(Connector):
                 pass
             self._worker = None
         await self.runner.drain()
+        await self.http.aclose()
         try:
             await self.bot.shutdown()
         except Exception:  # shutting down a never-initialised bot
@@ -225,8 +237,25 @@ class TelegramConnector(Connector):
             self._notify(parsed)
             return parsed.outcome
         chat_id, language = parsed.external_user_id, parsed.language_hint
+        await self._keep_media(parsed)
         self.runner.spawn(self.typing(chat_id))
         return await self.runner.submit(parsed, on_rejected=lambda exc: self._refuse(chat_id, language, exc))
+
+    async def _keep_media(self, message: InboundMessage) -> None:
+        """Download the customer's photos and documents into the media store, so agents see them."""
+        if self.media is None:
+            return
+        for item in message.payload.get("media", []):
+            try:
+                file = await self.bot.get_file(item["file_id"])
+                data = bytes(await file.download_as_bytearray())
+            except TelegramError as exc:  # the message still reaches the agent, without the file
+                log.warning("telegram: could not download file %s: %s", item.get("file_id"), exc)
+                continue
+            content_type = item.get("mime_type") or mimetypes.guess_type(file.file_path or "")[0]
+            stored = await self.media.save(data, content_type=content_type or "application/octet-stream",
+                                           file_name=item.get("file_name") or (file.file_path or "").rsplit("/", 1)[-1])
+            item.update(stored.item())
 
     async def _button_payload(self, data: str) -> str | None:
         """A pressed button's payload: its callback_data, or the long payload a "~key" stands for."""
@@ -285,6 +314,8 @@ class TelegramConnector(Connector):
                 sent = await getattr(self.bot, method)(chat_id=chat_id, **kwargs)
             return str(sent.message_id)
 
+        await check_outbound(self.http, message.media_urls, channel="Telegram",
+                             limit_for=lambda kind: MEDIA_LIMITS["image" if kind == "image" else "document"])
         provider_id = await self.send_parts(message, await self._plan(message), send_one)
         return DeliveryResult("sent", provider_id=provider_id)
 

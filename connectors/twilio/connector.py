@@ -39,6 +39,7 @@ from twilio.rest import Client
 from connectors.base import (
     Connector, DeliveryResult, InboundHandler, InboundMessage, MessageRejected, OutboundMessage, split_text,
 )
+from connectors.media import check_outbound
 from connectors.notices import chosen_button, mb, notice, numbered_options
 from connectors.runner import InboundRunner
 from connectors.sms import split_sms
@@ -54,6 +55,7 @@ log = logging.getLogger(__name__)
 TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 MAX_BODY = 1600  # Twilio's limit for one message body
 MAX_FORM_BYTES = 64 * 1024
+WHATSAPP_MEDIA_LIMIT, MMS_LIMIT = 16 * 1024 * 1024, 5 * 1024 * 1024  # Twilio's limits per file
 OUTSIDE_WINDOW_ERROR = "63016"  # "failed to send freeform message because you are outside the allowed window"
 
 
@@ -240,6 +242,8 @@ class TwilioConnector(Connector):
 
     async def _send_now(self, recipient: str, message: OutboundMessage) -> DeliveryResult:
         """Send every part; a retry after a partial failure skips the parts Twilio already accepted."""
+        await check_outbound(self.http.httpx, message.media_urls, channel="WhatsApp" if self.whatsapp else "MMS",
+                             limit_for=lambda kind: WHATSAPP_MEDIA_LIMIT if self.whatsapp else MMS_LIMIT)
         async def send_one(part: tuple[str, list[str]]) -> str:
             body, media = part
             kwargs: dict[str, Any] = {"to": self._address(recipient), "from_": self.from_,
