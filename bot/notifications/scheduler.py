@@ -6,7 +6,7 @@ A row stays `scheduled` until the transaction that sends it, so nothing is lost 
 while the hub was down goes out when it is back; taking a row is a conditional UPDATE, so several hub processes
 can run this loop on one database without sending anything twice (the delivery worker's pattern).
 
-Each channel has its own queue and sender task paced by `aiolimiter` (`NOTIFY_RATE_LIMITS`, e.g. `sms=1/1`:
+Each channel has its own queue and a few sender tasks paced by one `aiolimiter` limiter (`NOTIFY_RATE_LIMITS`, e.g. `sms=1/1`:
 one SMS a second, what one Twilio long code may send): a bulk SMS send of thousands does not hold up Telegram.
 """
 
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_RATE = (10.0, 1.0)
 QUEUE_AHEAD = 200  # due rows taken per channel and poll
+SENDERS_PER_CHANNEL = 4  # customers are independent: a few sends in flight while one waits for the provider
 
 
 def parse_rate_limits(entries: Iterable[str]) -> dict[str, tuple[float, float]]:
@@ -62,7 +63,8 @@ class NotificationScheduler:
             return
         for channel in self.channels:
             self._queues[channel] = asyncio.Queue()
-            self._tasks.append(asyncio.create_task(self._sender(channel), name=f"notify-{channel}"))
+            self._tasks += [asyncio.create_task(self._sender(channel), name=f"notify-{channel}-{n}")
+                            for n in range(SENDERS_PER_CHANNEL)]
         self._tasks.append(asyncio.create_task(self._loop(), name="notify-scheduler"))
 
     async def stop(self) -> None:

@@ -7,25 +7,9 @@
   var LANGUAGES = ["en", "it", "zh", "ro"];
   var S = { csrf: null, me: null, templates: [], timer: null };
 
-  function api(method, path, body) {
-    var headers = { "Accept": "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (method !== "GET" && S.csrf) headers["X-CSRF-Token"] = S.csrf;
-    return fetch(path, { method: method, headers: headers, credentials: "same-origin",
-                         body: body === undefined ? undefined : JSON.stringify(body) })
-      .then(function (r) {
-        return r.text().then(function (t) {
-          var data = null; try { data = t ? JSON.parse(t) : null; } catch (e) { data = { detail: t }; }
-          if (r.status === 401) { location.href = "/console"; }
-          if (!r.ok) {
-            var detail = data && data.detail;
-            if (Array.isArray(detail)) detail = detail.map(function (d) { return d.msg; }).join("; ");
-            throw new Error(detail || ("HTTP " + r.status));
-          }
-          return data;
-        });
-      });
-  }
+  var api = SupportApi.client(function () { return S.csrf; }, function (status) {
+    if (status === 401) location.href = "/console";  // log in there
+  });
   function el(tag, text, cls) { var e = document.createElement(tag); if (text != null) e.textContent = text; if (cls) e.className = cls; return e; }
 
   // -- templates -------------------------------------------------------------------------------------

@@ -271,3 +271,36 @@ def test_graph_rate_limits_are_retried(meta_hub: Any, graph: FakeGraph, rasa: Fa
     post(client, WA_HOOK, whatsapp_notification(messages=[wa_text("393330000008", "hello")]))
     graph.wait_sent("393330000008")
     assert len([c for c in graph.calls if c.params.get("_status") == 400]) == 1
+
+
+def test_notifications_outside_the_window_use_the_meta_template_or_the_messenger_tag(meta_hub: Any,
+                                                                                     graph: FakeGraph) -> None:
+    client = meta_hub()
+    admin = {"Authorization": "Bearer dev-admin-token"}
+    template = client.get("/api/notifications/templates/shipment_delayed", headers=AGENT).json()["template"]
+    body = {k: template[k] for k in ("name", "description", "parameters", "variants")}
+    body["channels"] = {"whatsapp_cloud": {"it": {"name": "shipment_delayed_v2", "language": "it",
+                                                  "parameters": ["order_number", "new_date"]}},
+                        "messenger": {"tag": "POST_PURCHASE_UPDATE"}}
+    assert client.put("/api/notifications/templates/shipment_delayed", headers=admin, json=body).status_code == 200
+    connector = client.app.state.container.connectors["whatsapp_cloud"]
+    old = datetime.now(timezone.utc) - timedelta(days=3)
+    run(connector.state.touch_inbound("whatsapp_cloud", "393330000009", old))
+    run(connector.state.touch_inbound("messenger", "psid-5", old))
+    resp = client.post("/api/notifications", headers=AGENT, json={
+        "template": "shipment_delayed", "params": {"order_number": "BC-7", "new_date": "lunedì"},
+        "recipients": [{"channel": "whatsapp_cloud", "customer": "393330000009", "language": "it"},
+                       {"channel": "messenger", "customer": "psid-5", "language": "en"},
+                       {"channel": "whatsapp_cloud", "customer": "393330000010", "language": "en"}]})
+    assert resp.status_code == 202
+    sent = graph.wait_sent("393330000009", lambda b: b.get("type") == "template")
+    assert sent["template"] == {"name": "shipment_delayed_v2", "language": {"code": "it"}, "components": [
+        {"type": "body", "parameters": [{"type": "text", "text": "BC-7"}, {"type": "text", "text": "lunedì"}]}]}
+    tagged = graph.wait_sent("psid-5")
+    assert tagged["messaging_type"] == "MESSAGE_TAG" and tagged["tag"] == "POST_PURCHASE_UPDATE"
+    assert "*BC-7*" in tagged["message"]["text"]
+    # No English WhatsApp template and the customer never wrote: it fails, saying why, and nothing is sent.
+    failed = wait_until(lambda: [n for n in client.get("/api/notifications", headers=AGENT).json()["notifications"]
+                                 if n["customer"] == "393330000010" and n["state"] == "failed"])
+    assert "no approved WhatsApp Cloud template" in failed[0]["error"]
+    assert graph.sent("393330000010") == []
