@@ -133,8 +133,10 @@ def _email(ctx: BuildContext) -> Connector:
     imap = None
     if s.imap_host:
         _require(s, "email (IMAP)", "imap_username", "imap_password")
+        if s.imap_security not in ("tls", "none"):
+            raise ChannelConfigError(f"IMAP_SECURITY must be tls or none, got {s.imap_security!r}")
         imap = ImapSettings(s.imap_host, s.imap_port, s.imap_username, s.imap_password.get_secret_value(),
-                            s.imap_folder, s.imap_poll_s)
+                            s.imap_folder, s.imap_poll_s, s.imap_security)
     return EmailConnector(
         ctx.on_message, address=s.email_from, display_name=s.email_from_name,
         smtp=SmtpSettings(s.smtp_host, s.smtp_port, security, s.smtp_username, s.smtp_password.get_secret_value()),

@@ -161,6 +161,7 @@ class ChannelSettings(CommonSettings):
     imap_username: str = ""
     imap_password: SecretStr = SecretStr("")
     imap_folder: str = "INBOX"
+    imap_security: str = "tls"  # tls (IMAPS) | none (a mailbox on this machine)
     imap_poll_s: float = Field(60.0, gt=0)
     max_outbound_email_bytes: int = Field(20 * 1024 * 1024, gt=0)
 

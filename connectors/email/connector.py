@@ -21,6 +21,7 @@ import binascii
 import imaplib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +35,7 @@ from connectors.email.compose import MAX_REFERENCES, compose, new_message_id
 from connectors.email.errors import from_smtp_error
 from connectors.email.parse import BadEmail, ParsedEmail, authentic, parse_form, parse_json, parse_mime
 from connectors.email.reply import html_to_text, latest_reply
+from connectors.http import shared_ssl_context
 from connectors.media import MediaStore
 from connectors.notices import chosen_button, mb, notice
 from connectors.runner import InboundRunner
@@ -64,6 +66,7 @@ class ImapSettings:
     password: str = ""
     folder: str = "INBOX"
     poll_s: float = 60.0
+    security: str = "tls"  # tls (IMAPS, port 993) | none
 
 
 class EmailConnector(Connector):
@@ -163,8 +166,8 @@ class EmailConnector(Connector):
             log.info("email: auto-reply from %s not answered", parsed.sender)
             return "ignored_auto_reply"
         text = latest_reply(parsed.text or html_to_text(parsed.html or ""))
-        if not parsed.in_reply_to and parsed.subject and parsed.subject.lower() not in text.lower():
-            text = f"{parsed.subject}\n\n{text}".strip()
+        if not parsed.in_reply_to and parsed.subject and not _mentions(text, parsed.subject):
+            text = f"{parsed.subject}\n\n{text}".strip()  # a new thread's subject is often the question
         media = []
         for a in parsed.attachments:
             if len(a.data) > self.max_media_bytes:
@@ -217,7 +220,11 @@ class EmailConnector(Connector):
     def _imap(self) -> imaplib.IMAP4:
         assert self.imap is not None
         try:
-            conn: imaplib.IMAP4 = imaplib.IMAP4_SSL(self.imap.host, self.imap.port, timeout=30)
+            if self.imap.security == "none":  # a mailbox on this machine or a private network only
+                conn: imaplib.IMAP4 = imaplib.IMAP4(self.imap.host, self.imap.port, timeout=30)
+            else:  # imaplib's default context verifies nothing: use the verified one
+                conn = imaplib.IMAP4_SSL(self.imap.host, self.imap.port, ssl_context=shared_ssl_context(),
+                                         timeout=30)
             conn.login(self.imap.username, self.imap.password)
             conn.select(self.imap.folder)
         except imaplib.IMAP4.error as exc:
@@ -273,6 +280,11 @@ class EmailConnector(Connector):
         await self.state.record_delivery(self.name, recipient, message_id=message.message_id, provider_id=message_id,
                                          status="sent")
         return DeliveryResult("sent", provider_id=message_id)
+
+
+def _mentions(text: str, phrase: str) -> bool:
+    """Whether `text` already says `phrase` (as words, not inside another word)."""
+    return re.search(rf"(?<!\w){re.escape(phrase.strip())}(?!\w)", text, re.IGNORECASE) is not None
 
 
 def _basic_password(header: str) -> str | None:

@@ -48,10 +48,12 @@ class Inbox:
         with self.changed:
             while True:
                 for m in self.messages:
-                    if to in str(m["To"]) and contains in m.get_body(preferencelist=("plain",)).get_content():
+                    plain = m.get_body(preferencelist=("plain",)).get_content().replace("\r\n", "\n")
+                    if to in str(m["To"]) and contains in plain:
                         return m
                 if time.monotonic() > deadline:
-                    raise AssertionError(f"no e-mail to {to} containing {contains!r}: {[m['Subject'] for m in self.messages]}")
+                    seen = [m.get_body(preferencelist=("plain",)).get_content()[:200] for m in self.messages]
+                    raise AssertionError(f"no e-mail to {to} containing {contains!r}: {seen}")
                 self.changed.wait(0.2)
 
 
@@ -196,3 +198,23 @@ def test_the_reply_parser_keeps_only_the_new_words() -> None:
     mail["Subject"] = "x"
     mail.set_content("hi")
     assert parse_mime(mail.as_bytes()).sender == "zoe@example.com"
+
+
+def test_imap_polling_takes_unseen_mail_once_and_marks_it_seen(email_hub: Any, inbox: tuple[Inbox, int],
+                                                              rasa: FakeRasa) -> None:
+    from fakes.imap_server import FakeImap
+
+    mails, _ = inbox
+    with FakeImap("support", "imap-pass") as imap:
+        raw = EmailMessage()
+        raw["From"], raw["To"], raw["Subject"], raw["Message-ID"] = "Fay <fay@example.com>", SUPPORT, "Hi", "<imap-1@x>"
+        raw.set_content("Do you ship to Norway?\n\nOn Mon, Support wrote:\n> earlier")
+        uid = imap.add(raw.as_bytes())
+        client = email_hub(rasa.url, imap_host="127.0.0.1", imap_port=imap.port, imap_username="support",
+                           imap_password="imap-pass", imap_security="none", imap_poll_s=0.2)
+        mails.wait("fay@example.com", "You said: Hi\n\nDo you ship to Norway?")
+        wait_until(lambda: imap.seen(uid))
+        time.sleep(0.6)  # a few more polls: nothing is taken twice
+    assert len([c for c in rasa.calls if c.path == "/webhooks/rest/webhook"]) == 1
+    assert [m["text"] for m in transcript(client, "email", "fay@example.com") if m["sender"] == "customer"] == [
+        "Hi\n\nDo you ship to Norway?"]
