@@ -81,7 +81,7 @@ def keyword(msg: InboundMessage) -> tuple[bool, str] | None:
     return None
 
 
-def take_consent(tx: Tx, conv: Any, msg: InboundMessage, stored: Any) -> str | None:
+def take_consent(tx: Tx, conv: Any, msg: InboundMessage) -> str | None:
     """An inbound claim: an opt-out word is recorded (and so is an opt-in word from someone opted out); a
     `consent` event asks for the confirmation. `/start` and START from anyone else go to the bot as usual."""
     found = keyword(msg)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from channel_support import AGENT, HubFactory, conversations, run, transcript, wait_until
+from channel_support import ADMIN, AGENT, HubFactory, conversations, run, transcript, wait_until
 from fakes.graph_api import FakeGraph, messenger_notification, signed_body, whatsapp_notification
 from fakes.rasa import FakeRasa
 
@@ -276,13 +276,12 @@ def test_graph_rate_limits_are_retried(meta_hub: Any, graph: FakeGraph, rasa: Fa
 def test_notifications_outside_the_window_use_the_meta_template_or_the_messenger_tag(meta_hub: Any,
                                                                                      graph: FakeGraph) -> None:
     client = meta_hub()
-    admin = {"Authorization": "Bearer dev-admin-token"}
     template = client.get("/api/notifications/templates/shipment_delayed", headers=AGENT).json()["template"]
     body = {k: template[k] for k in ("name", "description", "parameters", "variants")}
     body["channels"] = {"whatsapp_cloud": {"it": {"name": "shipment_delayed_v2", "language": "it",
                                                   "parameters": ["order_number", "new_date"]}},
                         "messenger": {"tag": "POST_PURCHASE_UPDATE"}}
-    assert client.put("/api/notifications/templates/shipment_delayed", headers=admin, json=body).status_code == 200
+    assert client.put("/api/notifications/templates/shipment_delayed", headers=ADMIN, json=body).status_code == 200
     connector = client.app.state.container.connectors["whatsapp_cloud"]
     old = datetime.now(timezone.utc) - timedelta(days=3)
     run(connector.state.touch_inbound("whatsapp_cloud", "393330000009", old))

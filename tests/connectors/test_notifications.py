@@ -13,13 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from channel_support import (
-    AGENT, HOOK, HubFactory, bodies, close_window, conversations, inbound, transcript, twilio_post, wait_until,
+    ADMIN, AGENT, HOOK, HubFactory, bodies, close_window, conversations, inbound, transcript, twilio_post, wait_until,
 )
 from fakes.rasa import FakeRasa
 from fakes.telegram_api import FakeTelegram
 from fakes.twilio_api import FakeTwilio
 
-ADMIN = {"Authorization": "Bearer dev-admin-token"}
 SID = "HX" + "ab" * 16
 DELAYED = {"template": "shipment_delayed", "params": {"order_number": "BC-1001", "new_date": "venerdì 4 dicembre"}}
 TG_HEADERS = {"X-Telegram-Bot-Api-Secret-Token": "tg-webhook-secret", "Content-Type": "application/json"}

@@ -1,13 +1,13 @@
 """What a channel keeps about a customer besides the window: an e-mail thread's subject and references.
 
 Revision ID: 0030
-Revises: 0005
+Revises: 0007
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0030"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
