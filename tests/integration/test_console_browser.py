@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from core.settings import PROJECT_ROOT
 from tests.integration.support import AGENT_TOKEN, CHROMIUM_ARGS, Chat, Stack, chromium_path
@@ -32,6 +32,15 @@ def _new_agent(stack: Stack, name: str) -> tuple[str, str]:
         resp = admin.post("/api/admin/agents", json={"email": email, "password": password, "display_name": name})
     assert resp.status_code == 201, resp.text
     return email, password
+
+
+def _log_in(page: Page, stack: Stack, email: str, password: str, name: str) -> None:
+    """Sign in on the console's login form as the agent `name`."""
+    page.goto(f"{stack.hub}/console")
+    page.fill("#login-email", email)
+    page.fill("#login-password", password)
+    page.keyboard.press("Enter")
+    expect(page.locator("#me")).to_have_text(name, timeout=15_000)
 
 
 def _in_own_thread(scenario: Callable[[Browser], None]) -> None:
@@ -68,11 +77,7 @@ def _console_scenario(stack: Stack, browser: Browser) -> None:
     customer = browser.new_context(viewport={"width": 420, "height": 800}).new_page()  # a phone
     email, password = _new_agent(stack, "Maria")
 
-    console.goto(f"{stack.hub}/console")
-    console.fill("#login-email", email)
-    console.fill("#login-password", password)
-    console.keyboard.press("Enter")
-    expect(console.locator("#me")).to_have_text("Maria", timeout=15_000)
+    _log_in(console, stack, email, password, "Maria")
     expect(console.locator("#conn")).to_have_text("live", timeout=15_000)
     console.keyboard.press("m")  # looking at my own conversations when the customer arrives
     expect(console.locator("#tab-mine")).to_have_attribute("aria-selected", "true")

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, expect
 
 from core.settings import PROJECT_ROOT
 from tests.integration.support import Stack, chromium_path
-from tests.integration.test_console_browser import _in_own_thread, _new_agent
+from tests.integration.test_console_browser import _in_own_thread, _log_in, _new_agent
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -34,11 +34,7 @@ def _scenario(stack: Stack, browser: Browser) -> None:
 
     page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
     email, password = _new_agent(stack, "Sofia")
-    page.goto(f"{stack.hub}/console")
-    page.fill("#login-email", email)
-    page.fill("#login-password", password)
-    page.keyboard.press("Enter")
-    expect(page.locator("#me")).to_have_text("Sofia", timeout=15_000)
+    _log_in(page, stack, email, password, "Sofia")
     page.get_by_role("link", name="Notifications").click()
     expect(page.locator("#template")).to_have_value("shipment_delayed", timeout=15_000)
     page.get_by_label("order number").fill("BC-2044")
