@@ -13,7 +13,7 @@ class StatusNotices:
         self.presence = presence
 
     async def on_assigned(self, event: Event) -> None:
-        self.presence.assigned(event.data["agent"])
+        await self.presence.assigned(event.data["agent"])
         if event.data.get("proactive"):  # the agent wrote first: their own message is the introduction
             return
         await self.outbound.notice(event.data["conversation_id"], "agent_joined", agent=event.data["agent_name"])
