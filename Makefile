@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: bench-hub-path bench-publish bench-faults install run test test-unit test-integration test-deps train kb bench-kb bench-kb-embedding bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual languages test-nlu clean help
+.PHONY: bench-hub-path bench-publish bench-faults bench-notifications install run test test-unit test-integration test-deps train kb bench-kb bench-kb-embedding bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual languages test-nlu clean help
 
 help:
 	@echo "make run    install what is missing, train/index when content changed, start the bot on loopback"
@@ -89,6 +89,11 @@ clean:
 # started from: benchmarks/results/hub-path.{json,md}. About 3 minutes.
 bench-hub-path: install
 	$(PY) -m benchmarks.bench_hub_path --save
+
+# A bulk notification: the API's latency and the hub's sending throughput (SMS to a local fake Twilio).
+# benchmarks/results/notifications.{json,md}. About a minute.
+bench-notifications: install
+	$(PY) -m benchmarks.bench_notifications --save
 
 # Faults under load (kill -9 of Rasa, the action server and the hub; 100 duplicate first webhooks per channel):
 # benchmarks/results/faults.{json,md}. About 6 minutes; needs a trained model (make train).

@@ -18,10 +18,13 @@ from starlette.routing import Mount, Router as StarletteRouter
 from bot.agents.api import build_routers
 from bot.api_docs import install_docs
 from bot.agents.console import build_console
+from bot.agents.media import build_media_router
 from bot.clients.rasa import RasaClient
 from bot.container import Container, build_container
 from bot.demo_shop import shop
 from bot.errors import install_error_handlers
+from bot.notifications.api import build_notifications_router
+from bot.notifications.pages import build_notification_pages
 from bot.ops import secrets
 from bot.ops.health import build_ops
 from bot.privacy.api import build_privacy_api
@@ -75,6 +78,9 @@ def _mount(app: FastAPI, c: Container) -> None:
     for router in build_routers(c):
         app.include_router(router)
     app.include_router(build_privacy_api(c))
+    app.include_router(build_media_router(c))
+    app.include_router(build_notifications_router(c))
+    app.include_router(build_notification_pages(c))
     app.include_router(build_console(c))
     app.include_router(build_ops(c))
     for router in build_studio(c):

@@ -37,6 +37,9 @@ from bot.handoff.dispatch import Dispatcher
 from bot.handoff.queue import QueueNotices
 from bot.handoff.teams import HandoffConfig
 from bot.locks import KeyedLocks, Lease, Locks, RedisLocks
+from bot.notifications.consent import ConsentNotices, take_consent
+from bot.notifications.scheduler import NotificationScheduler, parse_rate_limits
+from bot.notifications.service import NotificationService
 from bot.ops.metrics import Metrics
 from bot.privacy.logs import LogFiles
 from bot.privacy.service import Privacy, forget_webhook_copies
@@ -44,7 +47,8 @@ from bot.privacy.tracker import RasaTrackerStore
 from bot.store.db import Database, make_engine, migrate
 from bot.studio.service import Studio
 from connectors.base import Connector
-from connectors.registry import build_connectors
+from connectors.media import FileMediaStore
+from connectors.registry import PARKING_CHANNELS, build_connectors
 from connectors.relay import RedisFrameRelay
 from core.settings import HubSettings
 
@@ -78,6 +82,9 @@ class Container:
     webhooks: WebhookSender
     privacy: Privacy
     studio: Studio
+    media: FileMediaStore
+    notifications: NotificationService
+    notification_scheduler: NotificationScheduler
     redis: Any = None  # REDIS_URL: the state several hub processes share (events, sockets, presence, locks …)
     ticker_lease: Lease | None = None
     retention_lease: Lease | None = None
@@ -91,6 +98,7 @@ class Container:
             await connector.start()
         await self.delivery.release_stale_claims()
         self.delivery.start()  # also resumes messages left unsent by a previous run
+        self.notification_scheduler.start()  # also sends what came due while the hub was down
         self._background.append(asyncio.create_task(self._queue_ticker(), name="queue-ticker"))
         self._background.append(asyncio.create_task(self._resume(), name="resume-turns"))
         if self.settings.retention_days > 0:
@@ -103,6 +111,7 @@ class Container:
         await asyncio.gather(*self._background, return_exceptions=True)
         self._background.clear()
         await self.studio.stop()
+        await self.notification_scheduler.stop()
         await self.webhooks.drain(timeout_s=2)
         await self.webhooks.aclose()
         for connector in self.connectors.values():
@@ -188,11 +197,12 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     inbound = InboundService(db=db, bot=bot_turns, outbound=outbound, delivery=delivery, detector=detector,
                              metrics=metrics, default_language=settings.default_language,
                              max_message_chars=settings.max_message_chars, redact_pii=settings.redact_pii,
-                             claims=[take_answer], locks=locks,
+                             claims=[take_answer, take_consent], locks=locks, parking_channels=PARKING_CHANNELS,
                              # a turn not finished after Rasa's whole timeout budget was interrupted
                              stale_after_s=settings.rasa_timeout_s * (settings.rasa_retries + 1) + 30)
+    media = FileMediaStore(settings.data_dir / "media")  # customers' files, shown to agents
     connectors.update(build_connectors(settings, inbound.handle, web_history=WebHistory(db), state=SqlChannelState(engine),
-                                       on_status=delivery.provider_status,
+                                       on_status=delivery.provider_status, media=media,
                                        relay=RedisFrameRelay(redis) if redis is not None else None))
     agents = AgentActions(db, outbound, handoff_config, max_message_chars=settings.max_message_chars, locks=locks)
     queue_notices = QueueNotices(db, outbound, handoff_config, presence)
@@ -204,6 +214,13 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     privacy = Privacy(db, RasaTrackerStore(settings.tracker_store_url), LogFiles(settings.data_dir / "logs"),
                       retention_days=settings.retention_days, in_memory=[forget_webhook_copies(webhooks.deliveries)])
     studio = Studio.build(settings, db=db, rasa=rasa, actions=actions, detector=detector)  # /studio: content, publish
+    notifications = NotificationService(db, outbound, channels=lambda: list(connectors),
+                                        default_language=settings.default_language,
+                                        max_recipients=settings.notify_max_recipients)
+    scheduler = NotificationScheduler(db, notifications, channels=list(connectors),
+                                      rate_limits=parse_rate_limits(settings.notify_rate_limits),
+                                      poll_s=settings.notify_poll_s)
+    consent_notices = ConsentNotices(outbound)
 
     # Side effects of state changes, in the order they happen for one event.
     bus.on("message", "delivery", "queued")(metrics.on_event)
@@ -215,13 +232,16 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     bus.on("resolved")(csat.on_resolved)
     bus.on("csat")(csat.on_answer)
     bus.on("queued", "assigned", "resolved", "csat")(webhooks.on_event)
+    bus.on("consent")(consent_notices.on_consent)
+    bus.on("delivery")(notifications.on_delivery)
 
     container = Container(
         settings=settings, engine=engine, db=db, bus=bus, metrics=metrics, rasa=rasa, actions=actions,
         accounts=accounts, auth=Auth(settings, accounts), handoff_config=handoff_config, presence=presence,
         language_detector=detector, connectors=connectors, delivery=delivery, outbound=outbound,
         bot_turns=bot_turns, inbound=inbound, agents=agents, queue_notices=queue_notices, dispatcher=dispatcher,
-        csat=csat, notices=notices, webhooks=webhooks, privacy=privacy, studio=studio, redis=redis,
+        csat=csat, notices=notices, webhooks=webhooks, privacy=privacy, studio=studio, media=media,
+        notifications=notifications, notification_scheduler=scheduler, redis=redis,
         ticker_lease=Lease("queue-ticker", redis, delivery.holder, ttl_s=settings.queue_tick_s * 2),
         retention_lease=Lease("retention", redis, delivery.holder, ttl_s=settings.retention_sweep_s * 2),
     )

@@ -19,6 +19,8 @@ def message_view(m: Any) -> dict[str, Any]:
         "sender_name": m.sender_name,
         "text": m.text,
         "buttons": payload.get("buttons", []),
+        "media": [m for m in payload.get("media") or [] if isinstance(m, dict)],  # a customer's files
+        "media_urls": payload.get("media_urls", []),  # files the bot sent
         "event": payload.get("event"),
         "language": m.language,
         "intent": m.intent,

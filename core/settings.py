@@ -139,6 +139,34 @@ class ChannelSettings(CommonSettings):
     twilio_sms_from: str = ""  # e.g. +15005550006
     twilio_api_base_url: str = ""  # default https://api.twilio.com; tests point it at a local fake
     whatsapp_template_sid: str = ""  # approved Content template (HX…) sent outside the 24-hour window
+    sms_max_segments: int = Field(4, ge=1, le=10)  # a longer SMS answer goes out as several messages
+    # Meta: Facebook Messenger and the WhatsApp Cloud API (one Meta app serves both; docs/channels.md)
+    meta_app_secret: SecretStr = SecretStr("")  # checks X-Hub-Signature-256 on every webhook
+    meta_verify_token: SecretStr = SecretStr("")  # echoed by Meta's GET verification handshake
+    meta_graph_base_url: str = ""  # default https://graph.facebook.com; tests point it at a local fake
+    meta_graph_version: str = "v21.0"
+    messenger_page_token: SecretStr = SecretStr("")  # the Facebook page's access token
+    whatsapp_cloud_token: SecretStr = SecretStr("")  # a system user's access token
+    whatsapp_cloud_phone_number_id: str = ""  # the business phone number's id (not the number)
+    whatsapp_cloud_template: str = ""  # approved template name sent outside the 24-hour window
+    whatsapp_cloud_template_language: str = "en"
+    # E-mail (docs/channels.md): SMTP out, an inbound-parse webhook (and optionally IMAP) in
+    email_from: str = ""  # e.g. support@example.com; replies come back to this address
+    email_from_name: str = "Support"
+    smtp_host: str = ""
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_security: str = "starttls"  # starttls | tls (implicit, port 465) | none (a local relay)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    email_inbound_secret: SecretStr = SecretStr("")  # the inbound-parse provider's webhook signing key
+    imap_host: str = ""  # optional: poll this mailbox instead of (or besides) the inbound webhook
+    imap_port: int = Field(993, ge=1, le=65535)
+    imap_username: str = ""
+    imap_password: SecretStr = SecretStr("")
+    imap_folder: str = "INBOX"
+    imap_security: str = "tls"  # tls (IMAPS) | none (a mailbox on this machine)
+    imap_poll_s: float = Field(60.0, gt=0)
+    max_outbound_email_bytes: int = Field(20 * 1024 * 1024, gt=0)
 
     @property
     def public_base_url(self) -> str:
@@ -198,6 +226,11 @@ class HubSettings(ActionSettings, ChannelSettings):
     studio_keep_releases: int = Field(5, ge=1)  # published models kept for rollback
     studio_gate_margin: float = Field(0.01, ge=0.0, le=1.0)  # refuse a model whose accuracy drops more (0.01: 1 point)
     studio_cv_folds: int = Field(5, ge=2, le=20)
+    # Proactive notifications (docs/notifications.md)
+    notify_rate_limits: CommaList = ("web=50/1", "telegram=25/1", "whatsapp=20/1", "sms=1/1", "messenger=20/1",
+                                     "whatsapp_cloud=20/1", "email=5/1")  # channel=messages/seconds
+    notify_max_recipients: int = Field(5000, ge=1)  # one bulk send names at most this many customers
+    notify_poll_s: float = Field(1.0, gt=0)
 
     # Derived values: computed, never stored twice.
     @property

@@ -324,15 +324,16 @@ def build_routers(c: "Container") -> list[APIRouter]:
 
         return {"unread": await db.write(work)}
 
-    @api.post("/conversations/{conversation_id}/customer", summary="Link the conversation to a customer identity",
+    @api.post("/conversations/{conversation_id}/customer",
+              summary="Link the conversation to a customer identity (its linked conversations follow)",
               responses=responses(404))
     async def link_customer(conversation_id: ConversationId, request: Request, body: CustomerBody,
                             actor: Actor = agent) -> dict[str, Any]:
         key = body.customer_key.strip().lower() if body.customer_key and body.customer_key.strip() else None
 
         def work(tx: Any) -> Any:
-            conversation_store.get(tx.conn, conversation_id)
-            conversation_store.set_fields(tx.conn, conversation_id, customer_key=key)
+            conv = conversation_store.get(tx.conn, conversation_id)
+            conversation_store.link_customer(tx.conn, conv, key)
             # never the key itself: it is the customer's e-mail or the like
             audit.record(tx.conn, who_of(actor, request), "conversation.link_customer",
                          conversation_id=conversation_id, linked=key is not None)

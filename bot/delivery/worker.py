@@ -147,8 +147,23 @@ class DeliveryWorker:
 
     async def provider_status(self, message_id: str | None, provider_id: str, status: str,
                               error_code: str | None) -> None:
-        """A provider's delivery callback (queued/sent/delivered/read/failed): statuses only move forward."""
+        """A provider's delivery callback (queued/sent/delivered/read/failed): statuses only move forward.
+        "outside_window": the provider refused it because the customer's window closed; it is sent again (the
+        connector then applies the window rules: an approved template, or parked)."""
         if not message_id:
+            return
+        if status == "outside_window":
+            def again(tx: Tx) -> str | None:
+                conversation_id = outbox.resend(tx.conn, message_id)
+                if conversation_id is not None:
+                    message_store.set_delivery(tx.conn, [(message_id, "pending")])
+                return conversation_id
+
+            conversation_id = await self.db.write(again)
+            if conversation_id is not None:
+                log.info("message %s: outside the customer's window (error %s); sending it again", message_id,
+                         error_code)
+                await self.drain(conversation_id)
             return
 
         def work(tx: Tx) -> None:

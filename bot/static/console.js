@@ -7,21 +7,9 @@
             seenQueued: null, canned: {}, teams: null, ws: null, retry: 0, audio: null, refreshTimer: null };
 
   // -- HTTP ------------------------------------------------------------------------------------------
-  function api(method, path, body) {
-    var headers = { "Accept": "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (method !== "GET" && S.csrf) headers["X-CSRF-Token"] = S.csrf;
-    return fetch(path, { method: method, headers: headers, credentials: "same-origin",
-                         body: body === undefined ? undefined : JSON.stringify(body) })
-      .then(function (r) {
-        return r.text().then(function (t) {
-          var data = null; try { data = t ? JSON.parse(t) : null; } catch (e) { data = { detail: t }; }
-          if (r.status === 401 && path !== "/api/auth/login") { showLogin(); }
-          if (!r.ok) { var err = new Error((data && data.detail) || ("HTTP " + r.status)); err.status = r.status; throw err; }
-          return data;
-        });
-      });
-  }
+  var api = SupportApi.client(function () { return S.csrf; }, function (status, path) {
+    if (status === 401 && path !== "/api/auth/login") showLogin();
+  });
   function showError(e) { $("action-error").textContent = e ? (e.message || String(e)) : ""; }
 
   // -- login -----------------------------------------------------------------------------------------
@@ -49,6 +37,7 @@
     $("login").hidden = true; $("app").hidden = false;
     connect(); refreshLists(); loadTeams();
     $("list").focus();
+    if (location.hash.length > 1) openConversation(decodeURIComponent(location.hash.slice(1)));  // a link from elsewhere
   }
 
   // -- live updates ----------------------------------------------------------------------------------
@@ -202,6 +191,8 @@
       li.appendChild(span("by", m.sender === "customer" ? "Customer" : m.sender === "bot" ? "Bot" : (m.sender_name || "Agent")));
     }
     li.appendChild(document.createTextNode(m.text || ""));
+    (m.media || []).forEach(function (f) { if (f.media_id) li.appendChild(mediaLink(f)); });
+    if (m.sender !== "customer" && m.delivery_status) li.appendChild(span("delivery " + m.delivery_status, m.delivery_status));
     if (m.buttons && m.buttons.length) li.appendChild(span("nlu", "buttons: " + m.buttons.map(function (b) { return b.title; }).join(" | ")));
     if (m.sender === "customer" && m.intent) li.appendChild(span("nlu", "intent " + m.intent + (m.confidence != null ? " · " + Number(m.confidence).toFixed(2) : "")));
     if (m.sender === "bot") {
@@ -215,6 +206,15 @@
     t.appendChild(li);
     if (S.detail && S.detail.messages.indexOf(m) < 0 && !S.detail.messages.some(function (x) { return x.id === m.id; })) S.detail.messages.push(m);
     t.scrollTop = t.scrollHeight;
+  }
+
+  // A customer's file (kept by the hub): images inline, anything else as a download link.
+  function mediaLink(f) {
+    var url = "/api/agent/media/" + encodeURIComponent(f.media_id), a = el("a");
+    a.href = url; a.target = "_blank"; a.rel = "noopener"; a.className = "media";
+    if (/^image\//.test(f.content_type || "")) { var img = el("img"); img.src = url; img.alt = f.file_name || "image"; a.appendChild(img); }
+    else a.textContent = "📎 " + (f.file_name || "file") + (f.size ? " (" + Math.max(1, Math.round(f.size / 1024)) + " KB)" : "");
+    return a;
   }
 
   function renderProfile(p, c) {

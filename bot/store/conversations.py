@@ -56,6 +56,15 @@ def set_fields(conn: Connection, conversation_id: str, **values: Any) -> None:
     conn.execute(update(conversations).where(conversations.c.id == conversation_id).values(**values))
 
 
+def link_customer(conn: Connection, conv: ConversationRow, key: str | None) -> None:
+    """Give the conversation the customer key `key` (None: unlink it). Linking merges: the conversations that
+    shared its old key take the new one too."""
+    if key is not None and conv.customer_key:
+        conn.execute(update(conversations).where(conversations.c.customer_key == conv.customer_key)
+                     .values(customer_key=key))
+    set_fields(conn, conv.id, customer_key=key)
+
+
 def mark_read(conn: Connection, conversation_id: str, seq: int) -> None:
     conn.execute(update(conversations)
                  .where(conversations.c.id == conversation_id, conversations.c.agent_read_seq < seq)

@@ -283,3 +283,60 @@ class StudioAudit(Base):
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     revision_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     release: Mapped[str | None] = mapped_column(String(64), nullable=True)
+class NotificationTemplate(Base):
+    """A named message the business sends first ("your shipment is late"): its text per language (Markdown with
+    {parameters}) and, per channel, what the channel needs outside the customer's 24-hour window (an approved
+    Twilio Content SID or Meta template per language; a Messenger message tag)."""
+
+    __tablename__ = "notification_templates"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    parameters: Mapped[list[str]] = mapped_column(JSON, default=list)
+    variants: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # language → text
+    channels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # twilio / whatsapp_cloud / messenger
+    updated_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Notification(Base):
+    """One proactive message to one customer, now or at `send_at`: scheduled → sent (handed to the outbox in
+    the same transaction that stores it in the conversation) | skipped (opted out) | cancelled | failed."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    batch_id: Mapped[str] = mapped_column(String(32), index=True)
+    template_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    external_user_id: Mapped[str] = mapped_column(String(255))
+    language: Mapped[str] = mapped_column(String(16))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)  # a one-off text instead of a template
+    send_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(16), default="scheduled")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reply_to: Mapped[str] = mapped_column(String(16), default="bot")  # bot | agent (the one who sent it)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_by_name: Mapped[str] = mapped_column(String(255))
+    conversation_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    message_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_notifications_due", "state", "send_at"),)
+
+
+class OptOut(Base):
+    """A customer's word on proactive messages on one channel: out since `opted_out_at`, unless they opted in
+    again later (`opted_in_at`). Both moments and how they said it are kept."""
+
+    __tablename__ = "opt_outs"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    external_user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    opted_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    opted_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    source: Mapped[str] = mapped_column(String(255), default="")  # "keyword STOP", "unsubscribe link", "agent x"

@@ -12,7 +12,7 @@ import uuid
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Page, expect
 
 from core.settings import PROJECT_ROOT
 from tests.integration.support import AGENT_TOKEN, Chat, Stack, chromium_path, in_own_thread
@@ -33,6 +33,15 @@ def _new_agent(stack: Stack, name: str) -> tuple[str, str]:
     return email, password
 
 
+def _log_in(page: Page, stack: Stack, email: str, password: str, name: str) -> None:
+    """Sign in on the console's login form as the agent `name`."""
+    page.goto(f"{stack.hub}/console")
+    page.fill("#login-email", email)
+    page.fill("#login-password", password)
+    page.keyboard.press("Enter")
+    expect(page.locator("#me")).to_have_text(name, timeout=15_000)
+
+
 @pytest.mark.browser
 def test_agent_takes_a_conversation_from_the_live_queue_in_the_console(stack: Stack) -> None:
     chromium_path()  # skips (or fails on CI) without a browser
@@ -44,11 +53,7 @@ def _console_scenario(stack: Stack, browser: Browser) -> None:
     customer = browser.new_context(viewport={"width": 420, "height": 800}).new_page()  # a phone
     email, password = _new_agent(stack, "Maria")
 
-    console.goto(f"{stack.hub}/console")
-    console.fill("#login-email", email)
-    console.fill("#login-password", password)
-    console.keyboard.press("Enter")
-    expect(console.locator("#me")).to_have_text("Maria", timeout=15_000)
+    _log_in(console, stack, email, password, "Maria")
     expect(console.locator("#conn")).to_have_text("live", timeout=15_000)
     console.keyboard.press("m")  # looking at my own conversations when the customer arrives
     expect(console.locator("#tab-mine")).to_have_attribute("aria-selected", "true")
