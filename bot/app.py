@@ -21,6 +21,7 @@ from bot.clients.rasa import RasaClient
 from bot.container import Container, build_container
 from bot.demo_shop import shop
 from bot.errors import install_error_handlers
+from bot.insights.api import build_insights
 from bot.ops.health import build_ops
 from core.logs import configure_logging
 from core.settings import HubSettings
@@ -59,6 +60,8 @@ def _mount(app: FastAPI, c: Container) -> None:
     for router in build_routers(c):
         app.include_router(router)
     app.include_router(build_console(c))
+    for router in build_insights(c):
+        app.include_router(router)
     app.include_router(build_ops(c))
     if c.settings.demo_shop:
         app.include_router(shop)

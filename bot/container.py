@@ -22,7 +22,9 @@ from bot.clients.rasa import RasaClient
 from bot.clients.webhooks import WebhookSender
 from bot.conversations.agent_actions import AgentActions
 from bot.conversations.bot_turn import BotTurns
+from bot.conversations import feedback
 from bot.conversations.csat import CsatSurvey, take_answer
+from bot.conversations.feedback import FeedbackReplies
 from bot.conversations.history import WebHistory
 from bot.conversations.inbound import InboundService
 from bot.conversations.language import LanguageDetector, shared_detector
@@ -34,7 +36,12 @@ from bot.events import EventBus
 from bot.handoff.dispatch import Dispatcher
 from bot.handoff.queue import QueueNotices
 from bot.handoff.teams import HandoffConfig
+from bot.insights.content_changes import ContentFiles
+from bot.insights.facts import FactsProjector
+from bot.insights.gaps import GapFinder
+from bot.insights.review import ReviewInbox
 from bot.ops.metrics import Metrics
+from bot.store import conversations as conversation_store
 from bot.store.db import Database, make_engine, migrate
 from connectors.base import Connector
 from connectors.registry import build_connectors
@@ -68,6 +75,9 @@ class Container:
     csat: CsatSurvey
     notices: StatusNotices
     webhooks: WebhookSender
+    facts: FactsProjector
+    review: ReviewInbox
+    gaps: GapFinder
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -77,6 +87,7 @@ class Container:
             await connector.start()
         self.delivery.start()  # also resumes messages left unsent by a previous run
         self._background.append(asyncio.create_task(self._queue_ticker(), name="queue-ticker"))
+        self._background.append(asyncio.create_task(self.facts.run(), name="conversation-records"))
         log.info("hub ready on %s; channels live: %s", self.settings.hub_url, ", ".join(sorted(self.connectors)))
 
     async def stop(self) -> None:
@@ -131,11 +142,12 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
                               base_delay_s=settings.outbox_base_delay_s, poll_s=settings.outbox_poll_s)
     outbound = Outbound(db, delivery)
     bot_turns = BotTurns(db=db, rasa=rasa, outbound=outbound, config=handoff_config, metrics=metrics,
-                         action_health_url=f"{settings.action_server_url}/health")
+                         action_health_url=f"{settings.action_server_url}/health",
+                         ask_feedback=settings.kb_feedback_enabled)
     inbound = InboundService(db=db, bot=bot_turns, outbound=outbound, delivery=delivery, detector=detector,
                              metrics=metrics, default_language=settings.default_language,
                              max_message_chars=settings.max_message_chars, redact_pii=settings.redact_pii,
-                             claims=[take_answer])
+                             claims=[take_answer, feedback.take_answer])
     connectors.update(build_connectors(settings, inbound.handle, web_history=WebHistory(db), state=SqlChannelState(engine),
                                        on_status=delivery.provider_status))
     agents = AgentActions(db, outbound, handoff_config, max_message_chars=settings.max_message_chars)
@@ -145,9 +157,16 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     notices = StatusNotices(outbound, presence)
     webhooks = WebhookSender(settings.webhook_urls, settings.webhook_secret.get_secret_value(),
                              max_attempts=settings.webhook_max_attempts)
+    # Learning from conversations: one outcome record per conversation, the review inbox, content gaps.
+    facts = FactsProjector(db, handoff_config, review_confidence=settings.review_confidence_threshold)
+    content = ContentFiles(settings.nlu_data_dir, settings.kb_content_dir, settings.kb_drafts_dir)
+    review = ReviewInbox(db, content)
+    gaps = GapFinder(db, settings.embedding_model)
+    feedback_replies = FeedbackReplies(outbound)
+    metrics.watch_queue(lambda: db.read_sync(conversation_store.queue_by_team))
 
     # Side effects of state changes, in the order they happen for one event.
-    bus.on("message", "delivery", "queued")(metrics.on_event)
+    bus.on("message", "delivery", "queued", "assigned", "turn", "resolved", "csat", "feedback")(metrics.on_event)
     bus.on("queued")(queue_notices.on_queued)
     bus.on("queued", "agent_online")(dispatcher.on_event)
     bus.on("assigned")(notices.on_assigned)
@@ -155,6 +174,9 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     bus.on("resolved")(notices.on_resolved)
     bus.on("resolved")(csat.on_resolved)
     bus.on("csat")(csat.on_answer)
+    bus.on("feedback")(feedback_replies.on_feedback)
+    bus.on("message", "turn", "queued", "assigned", "resolved", "handed_back", "reopened", "csat",
+           "feedback")(facts.on_event)
     bus.on("queued", "assigned", "resolved", "csat")(webhooks.on_event)
 
     container = Container(
@@ -162,6 +184,6 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
         accounts=accounts, auth=Auth(settings, accounts), handoff_config=handoff_config, presence=presence,
         language_detector=detector, connectors=connectors, delivery=delivery, outbound=outbound,
         bot_turns=bot_turns, inbound=inbound, agents=agents, queue_notices=queue_notices, dispatcher=dispatcher,
-        csat=csat, notices=notices, webhooks=webhooks,
+        csat=csat, notices=notices, webhooks=webhooks, facts=facts, review=review, gaps=gaps,
     )
     return container

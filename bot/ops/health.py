@@ -84,6 +84,7 @@ def build_ops(c: "Container") -> APIRouter:
 
     @ops.get("/metrics", summary="Prometheus metrics")
     async def metrics() -> Response:
-        return Response(c.metrics.render(), media_type=CONTENT_TYPE)
+        # the queue figures are read from the database at scrape time: off the event loop
+        return Response(await anyio.to_thread.run_sync(c.metrics.render), media_type=CONTENT_TYPE)
 
     return ops
