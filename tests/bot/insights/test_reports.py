@@ -8,8 +8,7 @@ import csv
 import io
 from collections import Counter, defaultdict
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -17,7 +16,7 @@ from sqlalchemy import select
 from bot.handoff.teams import HandoffConfig
 from bot.store.models import Conversation, Handoff, Message
 from handoff_kit import agent_session
-from week import EDITOR, HANDOFF_YML, Done, Week, generate
+from week import HANDOFF_YML, Done, Week
 
 HANDED = {"handoff_agent", "complaint", "miss_queued"}
 REASON = {"handoff_agent": "customer_request", "complaint": "complaint", "miss_queued": "no_confident_answer"}
@@ -25,14 +24,6 @@ TEAM = {"handoff_agent": "support", "complaint": "care", "miss_queued": "support
 INTENT = {"kb_yes": "faq", "kb_no": "faq", "kb_silent": "faq", "handoff_agent": "faq", "choices": "return_refund",
           "complaint": "complaint"}
 KB_ANSWERS = {"kb_yes", "kb_no", "kb_silent", "handoff_agent"}
-
-
-@pytest.fixture(scope="module")
-def week(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Week]:
-    generated = generate(tmp_path_factory.mktemp("week"))
-    generated.editor = agent_session(generated.client, EDITOR[0], EDITOR[1])
-    yield generated
-    generated.client.__exit__(None, None, None)
 
 
 def outcome(d: Done) -> str:

@@ -9,6 +9,7 @@ conversation is moved back to its day and hour, and what happened after an agent
 from __future__ import annotations
 
 import random
+import shutil
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from bot.store.models import Conversation, Csat, Feedback, Handoff, Message, utcnow
+from core.settings import PROJECT_ROOT
 from handoff_kit import (ADMIN, DEFAULT_SCRIPT, HANDOFF, Customer, admin_headers, agent_session, create_agent,
                          make_client)
 
@@ -110,7 +112,11 @@ def _shift(client: TestClient, cid: str, offset: timedelta, marks: list[tuple[da
 
 def generate(tmp: Path, *, per_day: int = 6, seed: int = 15) -> Week:
     rng = random.Random(seed)
-    client = make_client(tmp, script=SCRIPT, handoff_yml=HANDOFF_YML)
+    content = tmp / "content"
+    shutil.copytree(PROJECT_ROOT / "nlu_data", content / "nlu_data")
+    shutil.copytree(PROJECT_ROOT / "kb_index" / "content", content / "kb")
+    client = make_client(tmp, script=SCRIPT, handoff_yml=HANDOFF_YML, nlu_data_dir=content / "nlu_data",
+                         kb_content_dir=content / "kb", kb_drafts_dir=content / "drafts")
     client.__enter__()
     for team, (email, name) in AGENTS.items():
         create_agent(client, email, display_name=name, teams=[team], max_concurrent=50)
