@@ -32,6 +32,10 @@ routing:
   reasons: {complaint: care}
 """
 
+# the questions the bot cannot answer, each asked in several ways (content gaps group them by meaning)
+ADDRESS = ("how do I change my address", "how can I update my delivery address",
+           "I moved, where do I change the address on my account")
+WARRANTY = ("is my gadget under warranty", "does the warranty cover my headphones")
 KB = {"decision": "answer", "entry_id": "gift-cards", "score": 0.81}
 SCRIPT = {
     **DEFAULT_SCRIPT,
@@ -43,12 +47,11 @@ SCRIPT = {
         {"title": "Damaged items", "payload": '/choose_kb_entry{"kb_entry_id":"damaged-items"}'}]},
         {"custom": {"kb": {"decision": "choices", "choices": ["returns-policy", "damaged-items"],
                            "best_score": 0.5}}}], ("return_refund", 0.71)),
-    "how do I change my address": ([{"text": "Sorry, I can't help with that."}], ("out_of_scope", 0.63)),
-    "is my gadget under warranty": ([{"text": "I couldn't find an answer to that."},
-                                     {"custom": {"kb": {"decision": "none", "best_score": 0.21},
-                                                 "handoff": {"reason": "no_confident_answer",
-                                                             "summary": "The bot found no confident answer.",
-                                                             "details": {}}}}], ("nlu_fallback", 0.31)),
+    **{text: ([{"text": "Sorry, I can't help with that."}], ("out_of_scope", 0.63)) for text in ADDRESS},
+    **{text: ([{"text": "I couldn't find an answer to that."},
+               {"custom": {"kb": {"decision": "none", "best_score": 0.21},
+                           "handoff": {"reason": "no_confident_answer", "summary": "The bot found no confident answer.",
+                                       "details": {}}}}], ("nlu_fallback", 0.31)) for text in WARRANTY},
     "person please": (HANDOFF["customer_request"], ("request_human", 0.97)),
 }
 
@@ -153,14 +156,14 @@ def generate(tmp: Path, *, per_day: int = 6, seed: int = 15) -> Week:
             elif kind == "choices":
                 say("what about returns")
             elif kind == "out_of_scope":
-                say("how do I change my address")
+                say(ADDRESS[(n // len(KINDS)) % len(ADDRESS)])
             elif kind == "bot_resolved":
                 say("hi")
                 say("thanks, solved")
                 done.csat = rng.choice([5, 3])
                 say(str(done.csat), button=f'/csat{{"score": {done.csat}}}')
             elif kind == "miss_queued":
-                say("is my gadget under warranty")
+                say(WARRANTY[(n // len(KINDS)) % len(WARRANTY)])
             else:  # handed to a person, who answers twice and resolves; the customer rates them
                 team = "care" if kind == "complaint" else "support"
                 if kind == "complaint":
