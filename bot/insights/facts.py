@@ -46,6 +46,8 @@ BOT_TURN_OUTCOMES = frozenset({"answered", "kb_answer", "choices", "miss", "hand
                                "bot_unavailable"})
 #: Bot turns that answered the customer (for "assumed" resolutions: the bot's last word was an answer).
 ANSWER_OUTCOMES = frozenset({"answered", "kb_answer", "resolved"})
+#: Customer messages that answered the hub itself (a CSAT rating, "Was this helpful?").
+CLAIMED_OUTCOMES = frozenset({"csat", "feedback"})
 #: Review reasons, most telling first: an item's `reason` is the first that applies.
 REVIEW_REASONS = ("not_helpful", "handoff_after_answer", "out_of_scope", "fallback", "choices", "low_confidence")
 SEARCH_TEXT_CHARS = 8000
@@ -120,7 +122,8 @@ def compute(conv: Any, msgs: list[Any], conv_handoffs: list[Any], ratings: list[
                     and m.intent not in (FALLBACK_INTENT, "out_of_scope")), None)
     orders = sorted({n for m in customer for raw in ORDER_NUMBER_RE.finditer(m.text or "")
                      if (n := normalise_order_number(raw.group(0)))})
-    visible = [m for m in msgs if m.sender != Sender.SYSTEM.value and (m.text or "").strip()]
+    visible = [m for m in msgs if m.sender != Sender.SYSTEM.value and (m.text or "").strip()
+               and m.outcome not in CLAIMED_OUTCOMES]  # a rating or a "yes" is no preview
     last = visible[-1] if visible else (msgs[-1] if msgs else None)
     words = [conv.customer_name or "", conv.external_user_id or "", conv.customer_key or "", " ".join(orders)]
     words += [m.text or "" for m in msgs if m.sender in (Sender.CUSTOMER.value, Sender.AGENT.value)]

@@ -48,7 +48,8 @@ def questions(conn: Connection, start: datetime, end: datetime, language: str | 
 
 
 def agent_replies(conn: Connection, picks: list[dict[str, Any]], limit: int = 3) -> list[dict[str, Any]]:
-    """The first agent reply after each question, in conversations that were resolved (distinct texts)."""
+    """The agent's last reply after each question (what closed it), in conversations that were resolved;
+    distinct texts."""
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     for p in picks:
@@ -56,7 +57,7 @@ def agent_replies(conn: Connection, picks: list[dict[str, Any]], limit: int = 3)
             continue
         row = conn.execute(select(messages.c.text, messages.c.sender_name).where(
             messages.c.conversation_id == p["conversation_id"], messages.c.seq > p["seq"],
-            messages.c.sender == Sender.AGENT.value).order_by(messages.c.seq).limit(1)).first()
+            messages.c.sender == Sender.AGENT.value).order_by(messages.c.seq.desc()).limit(1)).first()
         if row is not None and row.text not in seen:
             seen.add(row.text)
             out.append({"text": row.text, "by": row.sender_name, "conversation_id": p["conversation_id"]})
@@ -118,13 +119,24 @@ class GapFinder:
                 "trend": "rising" if late > early else "falling" if late < early else "steady",
                 "languages": dict(Counter(p["language"] or "?" for p in picks).most_common()),
                 "reasons": dict(Counter(p["reason"] for p in picks).most_common()),
-                "samples": [{"text": texts[i], "language": found[i]["language"], "message_id": found[i]["message_id"],
-                             "conversation_id": found[i]["conversation_id"], "at": iso(found[i]["created_at"])}
-                            for i in idx[:6]],
+                "samples": _samples(idx, texts, found),
                 "message_ids": [found[i]["message_id"] for i in idx],
                 "agent_replies": replies,
             })
         return {"questions": len(found), "clusters": out}
+
+
+def _samples(idx: list[int], texts: list[str], found: list[dict[str, Any]], limit: int = 6) -> list[dict[str, Any]]:
+    """Up to `limit` distinct wordings, the most asked first, each with how often and its newest message."""
+    counts = Counter(texts[i].casefold() for i in idx)
+    out: dict[str, dict[str, Any]] = {}
+    for i in idx:  # newest first
+        key = texts[i].casefold()
+        if key not in out:
+            out[key] = {"text": texts[i], "times": counts[key], "language": found[i]["language"],
+                        "message_id": found[i]["message_id"], "conversation_id": found[i]["conversation_id"],
+                        "at": iso(found[i]["created_at"])}
+    return sorted(out.values(), key=lambda s: -s["times"])[:limit]
 
 
 def _naive(value: datetime) -> datetime:

@@ -129,7 +129,9 @@
   function makeChart(name, type, labels, values, buckets, opts) {
     var canvas = $("c-" + name); if (!canvas || !window.Chart) return;
     if (S.charts[name]) S.charts[name].destroy();
-    var colors = buckets.map(function (b, i) { return (opts && opts.colors && opts.colors[b]) || PALETTE[i % PALETTE.length]; });
+    var colors = buckets.map(function (b, i) {
+      return (opts && opts.colors && opts.colors[b]) || (type === "doughnut" ? PALETTE[i % PALETTE.length] : "#2357d9");
+    });
     S.charts[name] = new window.Chart(canvas, {
       type: type,
       data: { labels: labels, datasets: [{ label: (opts && opts.label) || "Conversations", data: values, backgroundColor: type === "line" ? "#2357d9" : colors,
@@ -137,7 +139,7 @@
       options: {
         responsive: true, maintainAspectRatio: false, animation: false,
         indexAxis: opts && opts.horizontal ? "y" : "x",
-        plugins: { legend: { display: type === "doughnut", position: "right" },
+        plugins: { legend: { display: type === "doughnut", position: "bottom", labels: { boxWidth: 12 } },
                    tooltip: { callbacks: opts && opts.percent ? { label: function (c) { return pct(c.raw) + " (" + c.dataset.counts[c.dataIndex] + " ratings)"; } } : {} } },
         scales: type === "doughnut" ? {} : { y: { beginAtZero: true, ticks: opts && opts.percent && !opts.horizontal ? { callback: function (v) { return pct(v); } } : { precision: 0 } },
                                              x: { beginAtZero: true, ticks: opts && opts.percent && opts.horizontal ? { callback: function (v) { return pct(v); } } : { precision: 0 } } },
@@ -326,7 +328,7 @@
         Object.keys(g.languages).forEach(function (l) { head.appendChild(span("badge", l + " " + g.languages[l])); });
         li.appendChild(head);
         var ul = document.createElement("ul"); ul.className = "samples";
-        g.samples.forEach(function (s) { ul.appendChild(el("li", s.text + " (" + s.language + ")")); });
+        g.samples.forEach(function (s) { ul.appendChild(el("li", s.text + " (" + s.language + (s.times > 1 ? ", ×" + s.times : "") + ")")); });
         li.appendChild(ul);
         g.agent_replies.forEach(function (r) { li.appendChild(div("agent", "Agent " + (r.by || "") + " resolved it with: " + r.text)); });
         list.appendChild(li);

@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -94,3 +96,28 @@ def chromium_path() -> str:
             pytest.fail("chromium is not installed: `make test-deps` installs it")
         pytest.skip("chromium is not installed: run `make test-deps`")
     return path
+
+
+def in_own_thread(scenario: Callable[[Any], None]) -> None:
+    """Run `scenario(browser)` with its own Playwright and Chromium in a fresh thread: Playwright's sync API
+    refuses to start where another sync Playwright (test_chat_browser's session browser) runs an event loop."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+                try:
+                    scenario(browser)
+                finally:
+                    browser.close()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=run, name="browser-scenario")
+    worker.start()
+    worker.join()
+    if errors:
+        raise errors[0]
