@@ -125,8 +125,9 @@ def compute(conv: Any, msgs: list[Any], conv_handoffs: list[Any], ratings: list[
     visible = [m for m in msgs if m.sender != Sender.SYSTEM.value and (m.text or "").strip()
                and m.outcome not in CLAIMED_OUTCOMES]  # a rating or a "yes" is no preview
     last = visible[-1] if visible else (msgs[-1] if msgs else None)
-    words = [conv.customer_name or "", conv.external_user_id or "", conv.customer_key or "", " ".join(orders)]
-    words += [m.text or "" for m in msgs if m.sender in (Sender.CUSTOMER.value, Sender.AGENT.value)]
+    # what was said first (search snippets come from it), then who the customer is
+    words = [m.text or "" for m in msgs if m.sender in (Sender.CUSTOMER.value, Sender.AGENT.value)]
+    words += ["|", conv.customer_name or "", conv.external_user_id or "", conv.customer_key or "", " ".join(orders)]
     last_at = max([aware(m.created_at) for m in msgs] + [aware(conv.updated_at) or started])
 
     record = {
@@ -161,9 +162,16 @@ def compute(conv: Any, msgs: list[Any], conv_handoffs: list[Any], ratings: list[
         "csat_agent": rating.agent if rating is not None else None,
         "feedback_yes": sum(1 for a in given if a.helpful), "feedback_no": sum(1 for a in given if not a.helpful),
         "last_feedback": last_feedback, "bot_confirmed": confirmed, "bot_assumable": assumable,
-        "search_text": " ".join(" ".join(words).lower().split())[:SEARCH_TEXT_CHARS], "refreshed_at": now,
+        "search_text": _search_text(words), "refreshed_at": now,
     }
     return Computed(record, _reviews(conv, turns, msgs, handoff_at, given, review_confidence))
+
+
+def _search_text(words: list[str]) -> str:
+    """Lower-cased, one space between words; long conversations keep their start and the identities at the end."""
+    said, who = " ".join(" ".join(words).lower().split()).rsplit(" | ", 1) if words else ("", "")
+    room = SEARCH_TEXT_CHARS - len(who) - 3
+    return f"{said[:max(room, 0)]} | {who}"
 
 
 def _low(m: Any, threshold: float) -> bool:

@@ -54,11 +54,13 @@ def search(conn: Connection, query: str = "", *, status: str | None = None, chan
 
 def _view(r: Any, words: list[str]) -> dict[str, Any]:
     snippet = None
-    if words:
-        at = r.search_text.find(words[0])
-        if at >= 0:
-            lo = max(0, at - 60)
-            snippet = ("…" if lo else "") + r.search_text[lo:at + len(words[0]) + 60] + "…"
+    said = r.search_text.rsplit(" | ", 1)[0]
+    at = said.find(words[0]) if words else -1
+    if at >= 0:  # the words around the first match, cut at spaces
+        lo = said.rfind(" ", 0, max(0, at - 40)) + 1
+        hi = said.find(" ", at + len(words[0]) + 60)
+        hi = len(said) if hi < 0 else hi
+        snippet = ("…" if lo else "") + said[lo:hi] + ("…" if hi < len(said) else "")
     return {"id": r.conversation_id, "channel": r.channel, "language": r.language, "status": r.status,
             "team": r.team, "agent": r.agent, "customer_name": r.customer_name, "customer": r.external_user_id,
             "customer_key": r.customer_key, "started_at": iso(r.started_at), "last_message_at": iso(r.last_message_at),

@@ -104,3 +104,42 @@ def _scenario(browser: Any, base: str, week: Week) -> None:
     expect(page.locator("#gaps-list .gap").first).to_be_visible(timeout=120_000)
     page.screenshot(path=str(DOCS / "content-gaps.png"), full_page=False)
     assert errors == []
+
+
+def test_console_search_history_and_previews_in_chromium(week: Week, served: str) -> None:
+    chromium_path()
+    in_own_thread(lambda browser: _console(browser, served, week))
+
+
+def _console(browser: Any, base: str, week: Week) -> None:
+    from playwright.sync_api import expect
+
+    page = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(f"{base}/console")
+    page.fill("#login-email", "maria@example.com")
+    page.fill("#login-password", "agent-password-1")
+    page.keyboard.press("Enter")
+    expect(page.locator("#me")).to_have_text("Maria", timeout=15_000)
+    queued = [d for d in week.log if d.kind == "miss_queued"]
+    expect(page.locator("#list li[data-id]")).to_have_count(len(queued), timeout=10_000)
+    expect(page.locator("#list li[data-id] .preview").first).to_have_text("Bot: I couldn't find an answer to that.")
+
+    page.keyboard.press("h")  # history: resolved conversations, newest first
+    resolved = {d.id for d in week.log if d.kind in ("handoff_agent", "complaint", "bot_resolved")}
+    expect(page.locator("#list li[data-id]")).to_have_count(len(resolved), timeout=10_000)
+    assert set(page.eval_on_selector_all("#list li[data-id]", "l => l.map(x => x.dataset.id)")) == resolved
+
+    page.keyboard.press("f")
+    page.keyboard.type("address")
+    page.keyboard.press("Enter")
+    found = {d.id for d in week.log if d.kind == "out_of_scope"}
+    expect(page.locator("#tab-search")).to_have_attribute("aria-selected", "true", timeout=10_000)
+    expect(page.locator("#list li[data-id]")).to_have_count(len(found))
+    page.locator("#list li[data-id]").first.click()
+    expect(page.locator("#transcript li.customer").first).to_contain_text("address", timeout=10_000)
+    page.screenshot(path=str(DOCS / "console-search.png"))
+    expect(page.locator("#action-error")).to_have_text("")
+    assert [e for e in errors if "401" not in e and "404" not in e] == []  # 401: before login; 404: favicon
