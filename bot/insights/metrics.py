@@ -208,8 +208,8 @@ def breakdown(conn: Connection, chart: Chart, where: list[ColumnElement[bool]], 
     columns: list[Any] = [group, func.count().label("n")]
     if chart.value == "share_4_5":
         columns.append(func.sum(case((c.csat_score >= 4, 1), else_=0)).label("good"))
-    rows = conn.execute(select(*columns).where(*where, chart.scope()).group_by(group)
-                        .order_by(group if chart.name == "volume" else func.count().desc()))
+    order = (group,) if chart.name == "volume" else (func.count().desc(), group)  # ties in one order everywhere
+    rows = conn.execute(select(*columns).where(*where, chart.scope()).group_by(group).order_by(*order))
     out = []
     for r in rows:
         item: dict[str, Any] = {"bucket": str(r.bucket), "conversations": int(r.n)}
