@@ -8,6 +8,7 @@ conversations belong to the day (UTC) they started on, and the date range and fi
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
@@ -88,8 +89,15 @@ class Chart:
     name: str
     title: str
     group: Callable[[Connection, datetime], ColumnElement[Any]]
-    scope: Callable[[], ColumnElement[bool]] = lambda: true()
+    scope_of: Callable[[], ColumnElement[bool]] | None = None
     value: str = "count"  # count | share_4_5
+
+    @property
+    def scoped(self) -> bool:
+        return self.scope_of is not None
+
+    def scope(self) -> ColumnElement[bool]:
+        return self.scope_of() if self.scope_of is not None else true()
 
 
 def _column(column: Any) -> Callable[[Connection, datetime], ColumnElement[Any]]:
@@ -103,11 +111,11 @@ CHARTS: dict[str, Chart] = {chart.name: chart for chart in (
     Chart("language", "By language", _column(c.language)),
     Chart("intent", "By topic (first intent)", _column(c.intent)),
     Chart("team", "By team", _column(c.team)),
-    Chart("handoff_reason", "Handoff reasons", _column(c.handoff_reason), scope=lambda: c.handoffs > 0),
+    Chart("handoff_reason", "Handoff reasons", _column(c.handoff_reason), scope_of=lambda: c.handoffs > 0),
     Chart("csat_agent", "CSAT by agent (share of 4-5)", lambda conn, now: func.coalesce(c.csat_agent, "bot"),
-          scope=lambda: c.csat_score.is_not(None), value="share_4_5"),
+          scope_of=lambda: c.csat_score.is_not(None), value="share_4_5"),
     Chart("csat_team", "CSAT by team (share of 4-5)", lambda conn, now: _csat_team(),
-          scope=lambda: c.csat_score.is_not(None), value="share_4_5"),
+          scope_of=lambda: c.csat_score.is_not(None), value="share_4_5"),
 )}
 
 
@@ -148,18 +156,15 @@ def _avg(total: Any, n: Any) -> float | None:
 
 
 def report(conn: Connection, filters: Filters, *, now: datetime | None = None) -> dict[str, Any]:
-    """Every figure of the reports page for these filters."""
+    """Every figure of the reports page for these filters, in one pass over the records: the conversations are
+    grouped by every chart's bucket at once, and the charts and totals are added up from those groups."""
     now = now or utcnow()
-    where = filters.clauses()
-    outcome = outcome_expr(now)
-    n = func.count()
     s = func.sum
-    row = conn.execute(select(
-        n.label("conversations"),
+    dims = [chart.group(conn, now).label(f"g_{name}") for name, chart in CHARTS.items()]
+    dims += [case((chart.scope(), 1), else_=0).label(f"s_{name}") for name, chart in CHARTS.items() if chart.scoped]
+    measures = [
+        func.count().label("conversations"),
         s(case((c.bot_turns > 0, 1), else_=0)).label("bot_conversations"),
-        s(case((outcome == "confirmed", 1), else_=0)).label("confirmed"),
-        s(case((outcome == "assumed", 1), else_=0)).label("assumed"),
-        s(case((c.handoffs > 0, 1), else_=0)).label("handed_off"),
         s(c.kb_answers).label("kb_answered"), s(c.kb_choices).label("kb_choices"), s(c.kb_misses).label("kb_missed"),
         s(c.feedback_yes).label("feedback_yes"), s(c.feedback_no).label("feedback_no"),
         s(case((c.csat_score.is_not(None), 1), else_=0)).label("csat_answers"),
@@ -168,54 +173,55 @@ def report(conn: Connection, filters: Filters, *, now: datetime | None = None) -
             s(cal).label(f"{name}_sum"), s(bh).label(f"{name}_bh_sum"), func.count(cal).label(f"{name}_n"))],
         s(c.reply_time_sum_s).label("reply_time_sum"), s(c.reply_time_bh_sum_s).label("reply_time_bh_sum"),
         s(c.reply_time_n).label("reply_time_n"),
-    ).where(*where)).one()._mapping
-    total = int(row["conversations"] or 0)
-    bot_total = int(row["bot_conversations"] or 0)
-    confirmed, assumed = int(row["confirmed"] or 0), int(row["assumed"] or 0)
+    ]
+    rows = conn.execute(select(*dims, *measures).where(*filters.clauses()).group_by(*dims)).all()
+    total: dict[str, float] = defaultdict(float)
+    counted: dict[str, dict[str, list[int]]] = {name: defaultdict(lambda: [0, 0]) for name in CHARTS}
+    for r in rows:
+        m = r._mapping
+        for key in m.keys():
+            if not key.startswith(("g_", "s_")):
+                total[key] += m[key] or 0
+        for name, chart in CHARTS.items():
+            if chart.scoped and not m[f"s_{name}"]:
+                continue
+            slot = counted[name][str(m[f"g_{name}"])]
+            slot[0] += int(m["conversations"])
+            slot[1] += int(m["csat_good"] or 0)
+    charts = {name: _buckets(chart, counted[name]) for name, chart in CHARTS.items()}
+    outcomes = {b["bucket"]: b["conversations"] for b in charts["outcome"]}
+    n, bot_total = int(total["conversations"]), int(total["bot_conversations"])
+    confirmed, assumed, handed = outcomes.get("confirmed", 0), outcomes.get("assumed", 0), outcomes.get("handed_off", 0)
+    yes, no = int(total["feedback_yes"]), int(total["feedback_no"])
     summary = {
-        "conversations": total,
-        "bot_conversations": bot_total,
-        "bot_resolved": confirmed + assumed,
-        "bot_resolved_rate": _share(confirmed + assumed, bot_total),
-        "bot_resolved_confirmed": confirmed,
-        "bot_resolved_assumed": assumed,
-        "handed_off": int(row["handed_off"] or 0),
-        "handoff_rate": _share(row["handed_off"] or 0, total),
-        "csat_answers": int(row["csat_answers"] or 0),
-        "csat_good": int(row["csat_good"] or 0),
-        "csat_share_4_5": _share(row["csat_good"] or 0, row["csat_answers"] or 0),
-        "feedback_yes": int(row["feedback_yes"] or 0),
-        "feedback_no": int(row["feedback_no"] or 0),
-        "helpful_share": _share(row["feedback_yes"] or 0, (row["feedback_yes"] or 0) + (row["feedback_no"] or 0)),
+        "conversations": n, "bot_conversations": bot_total, "bot_resolved": confirmed + assumed,
+        "bot_resolved_rate": _share(confirmed + assumed, bot_total), "bot_resolved_confirmed": confirmed,
+        "bot_resolved_assumed": assumed, "handed_off": handed, "handoff_rate": _share(handed, n),
+        "csat_answers": int(total["csat_answers"]), "csat_good": int(total["csat_good"]),
+        "csat_share_4_5": _share(total["csat_good"], total["csat_answers"]),
+        "feedback_yes": yes, "feedback_no": no, "helpful_share": _share(yes, yes + no),
     }
-    kb = {"answered": int(row["kb_answered"] or 0), "choices": int(row["kb_choices"] or 0),
-          "missed": int(row["kb_missed"] or 0)}
+    kb = {"answered": int(total["kb_answered"]), "choices": int(total["kb_choices"]),
+          "missed": int(total["kb_missed"])}
     times: dict[str, dict[str, Any]] = {}
-    for name in TIMES:
-        count = int(row[f"{name}_n"] or 0)
-        times[name] = {"avg_s": _avg(row[f"{name}_sum"] or 0, count), "avg_bh_s": _avg(row[f"{name}_bh_sum"] or 0, count),
+    for name in (*TIMES, "reply_time"):
+        count = int(total[f"{name}_n"])
+        times[name] = {"avg_s": _avg(total[f"{name}_sum"], count), "avg_bh_s": _avg(total[f"{name}_bh_sum"], count),
                        "n": count}
-    reply_n = int(row["reply_time_n"] or 0)
-    times["reply_time"] = {"avg_s": _avg(row["reply_time_sum"] or 0, reply_n),
-                           "avg_bh_s": _avg(row["reply_time_bh_sum"] or 0, reply_n), "n": reply_n}
-    charts = {name: breakdown(conn, chart, where, now) for name, chart in CHARTS.items()}
     return {"filters": filters.view(), "as_of": iso(now), "summary": summary, "kb": kb, "times": times,
             "charts": charts}
 
 
-def breakdown(conn: Connection, chart: Chart, where: list[ColumnElement[bool]], now: datetime) -> list[dict[str, Any]]:
-    group = chart.group(conn, now).label("bucket")
-    columns: list[Any] = [group, func.count().label("n")]
-    if chart.value == "share_4_5":
-        columns.append(func.sum(case((c.csat_score >= 4, 1), else_=0)).label("good"))
-    order = (group,) if chart.name == "volume" else (func.count().desc(), group)  # ties in one order everywhere
-    rows = conn.execute(select(*columns).where(*where, chart.scope()).group_by(group).order_by(*order))
+def _buckets(chart: Chart, counted: dict[str, list[int]]) -> list[dict[str, Any]]:
+    """A chart's buckets: days in order, the others largest first (ties by name: one order on every database)."""
+    order = sorted(counted.items(), key=(lambda kv: kv[0]) if chart.name == "volume" else (lambda kv: (-kv[1][0], kv[0])))
     out = []
-    for r in rows:
-        item: dict[str, Any] = {"bucket": str(r.bucket), "conversations": int(r.n)}
-        item["value"] = _share(r.good, r.n) if chart.value == "share_4_5" else int(r.n)
+    for bucket, (n, good) in order:
+        item: dict[str, Any] = {"bucket": bucket, "conversations": n}
         if chart.value == "share_4_5":
-            item["good"] = int(r.good or 0)
+            item.update(value=_share(good, n), good=good)
+        else:
+            item["value"] = n
         out.append(item)
     return out
 
