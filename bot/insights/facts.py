@@ -13,13 +13,14 @@ they read. docs/metrics.md defines every field the reports use.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import Connection, delete, insert, or_, select, update
+from sqlalchemy import Connection, delete, insert, or_, select, text, update
 
 from bot.conversations.summary import SMALL_TALK
 from bot.handoff.teams import HandoffConfig
@@ -162,9 +163,14 @@ def compute(conv: Any, msgs: list[Any], conv_handoffs: list[Any], ratings: list[
         "csat_agent": rating.agent if rating is not None else None,
         "feedback_yes": sum(1 for a in given if a.helpful), "feedback_no": sum(1 for a in given if not a.helpful),
         "last_feedback": last_feedback, "bot_confirmed": confirmed, "bot_assumable": assumable,
-        "search_text": _search_text(words), "refreshed_at": now,
+        "search_text": _search_text(words), "search_key": search_key(conv.id), "refreshed_at": now,
     }
     return Computed(record, _reviews(conv, turns, msgs, handoff_at, given, review_confidence))
+
+
+def search_key(conversation_id: str) -> int:
+    """A stable 56-bit integer for the conversation: its row in SQLite's full-text index."""
+    return int.from_bytes(hashlib.blake2b(conversation_id.encode(), digest_size=7).digest(), "big")
 
 
 def _search_text(words: list[str]) -> str:
@@ -232,6 +238,12 @@ def refresh(tx: Tx | Connection, ids: Iterable[str], config: HandoffConfig, *, r
     conn.execute(delete(facts).where(facts.c.conversation_id.in_(ids)))
     if computed:
         conn.execute(insert(facts), [c.facts for c in computed])
+    if conn.dialect.name == "sqlite":  # its full-text index is a table of its own (migration 0020)
+        keys = [{"k": search_key(i)} for i in ids]
+        conn.execute(text("DELETE FROM facts_search WHERE rowid = :k"), keys)
+        if computed:
+            conn.execute(text("INSERT INTO facts_search (rowid, search_text) VALUES (:k, :t)"),
+                         [{"k": x.facts["search_key"], "t": x.facts["search_text"]} for x in computed])
     existing = {r.message_id: r.state for r in conn.execute(
         select(review_items.c.message_id, review_items.c.state).where(review_items.c.conversation_id.in_(found)))}
     wanted = {item["message_id"]: item for c in computed for item in c.reviews}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, select, text
 
 from bot.insights.facts import facts
 from bot.store.models import iso
@@ -16,6 +16,7 @@ from core.pii import normalise_order_number
 
 c = facts.c
 MAX_TERMS = 8
+INDEXED_MAX = 2000
 
 
 def _escape(term: str) -> str:
@@ -31,6 +32,20 @@ def terms(query: str) -> list[str]:
     return out
 
 
+def _indexed_keys(conn: Connection, words: list[str]) -> list[int] | None:
+    """On SQLite, the rows whose text holds every word, from the trigram index, when there are at most
+    `INDEXED_MAX` of them; None when the words are common (or unfit for the index: shorter than 3 characters,
+    or holding a LIKE wildcard, which the index cannot take with an ESCAPE). PostgreSQL's pg_trgm index serves
+    the plain LIKE instead."""
+    if conn.dialect.name != "sqlite" or not words or any(len(w) < 3 or "%" in w or "_" in w for w in words):
+        return None
+    sql = text("SELECT rowid FROM facts_search WHERE " + " AND ".join(
+        f"search_text LIKE :w{i}" for i in range(len(words))) + " LIMIT :most")
+    found = [r[0] for r in conn.execute(sql, {**{f"w{i}": f"%{w}%" for i, w in enumerate(words)},
+                                              "most": INDEXED_MAX + 1})]
+    return found if len(found) <= INDEXED_MAX else None
+
+
 def search(conn: Connection, query: str = "", *, status: str | None = None, channel: str | None = None,
            language: str | None = None, start: datetime | None = None, end: datetime | None = None,
            customer: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
@@ -38,8 +53,13 @@ def search(conn: Connection, query: str = "", *, status: str | None = None, chan
     q = select(c.conversation_id, c.channel, c.language, c.status, c.team, c.agent, c.customer_name,
                c.external_user_id, c.customer_key, c.started_at, c.last_message_at, c.last_text, c.last_sender,
                c.resolved_at, c.handoff_reason, c.intent, c.csat_score, c.order_numbers, c.search_text)
-    for word in words:
-        q = q.where(c.search_text.like(f"%{_escape(word)}%", escape="\\"))
+    keys = _indexed_keys(conn, words)
+    if keys is not None:  # few matches: those rows (checked again below, so a key collision cannot add one)
+        q = q.where(c.search_key.in_(keys))
+    # PostgreSQL: backslash is LIKE's default escape, and an explicit ESCAPE would keep pg_trgm's index away
+    escape = "\\" if conn.dialect.name != "postgresql" else None
+    for word in words:  # common words (or too short for the index): newest first, until enough match
+        q = q.where(c.search_text.like(f"%{_escape(word)}%", escape=escape))
     for column, value in ((c.status, status), (c.channel, channel), (c.language, language),
                           (c.external_user_id, customer)):
         if value:

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -291,6 +291,7 @@ class ConversationFacts(Base):
     bot_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
     bot_assumable: Mapped[bool] = mapped_column(Boolean, default=False)
     search_text: Mapped[str] = mapped_column(Text, default="")
+    search_key: Mapped[int] = mapped_column(BigInteger)  # its row in SQLite's full-text index (facts_search)
     refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -87,8 +87,10 @@ def upgrade() -> None:
         sa.Column("bot_confirmed", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("bot_assumable", sa.Boolean, nullable=False, server_default=sa.false()),
         sa.Column("search_text", sa.Text, nullable=False, server_default=""),
+        sa.Column("search_key", sa.BigInteger, nullable=False),  # the row of the SQLite full-text index
         sa.Column("refreshed_at", sa.DateTime(timezone=True), nullable=False),
     )
+    _search_index()
     for name, columns in (("started", ["started_at"]), ("channel", ["channel", "started_at"]),
                           ("team", ["team", "started_at"]), ("agent", ["agent", "started_at"]),
                           ("language", ["language", "started_at"]), ("recent", ["last_message_at"]),
@@ -126,9 +128,31 @@ def upgrade() -> None:
     )
 
 
+def _search_index() -> None:
+    """Substring search over `search_text` through each database's own trigram index: SQLite's FTS5 with its
+    trigram tokenizer (a table of its own, keyed by `search_key`, written by the projector), PostgreSQL's pg_trgm
+    GIN index (the same LIKE then uses it). Without pg_trgm (no permission to create it) search still works, by
+    scanning."""
+    bind = op.get_bind()
+    if bind.dialect.name == "sqlite":
+        op.execute("CREATE VIRTUAL TABLE facts_search USING fts5(search_text, tokenize='trigram')")
+        op.create_index("ix_facts_search_key", "conversation_facts", ["search_key"])
+    elif bind.dialect.name == "postgresql":
+        try:
+            with bind.begin_nested():
+                op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+                op.execute("CREATE INDEX ix_facts_search_trgm ON conversation_facts USING gin (search_text gin_trgm_ops)")
+        except sa.exc.DBAPIError as exc:
+            import logging
+
+            logging.getLogger(__name__).warning("no pg_trgm (%s): console search will scan", exc.orig)
+
+
 def downgrade() -> None:
     op.drop_table("content_changes")
     op.drop_table("review_items")
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("DROP TABLE IF EXISTS facts_search")
     op.drop_table("conversation_facts")
     op.drop_table("feedback")
     with op.batch_alter_table("messages") as batch:
