@@ -19,13 +19,10 @@ from typing import Any, Callable
 import anyio
 from sqlalchemy import Connection, select
 
-from bot.store.models import Conversation, Message, ReviewItem, Sender, iso
+from bot.insights.facts import conversations, messages, review_items
+from bot.store.models import Sender, iso
 
 log = logging.getLogger(__name__)
-
-review_items = ReviewItem.__table__
-messages = Message.__table__
-conversations = Conversation.__table__
 
 GAP_REASONS = ("fallback", "out_of_scope", "choices", "low_confidence", "not_helpful", "handoff_after_answer")
 DISTANCE = 0.45  # cosine distance (1 - similarity) under which questions are merged

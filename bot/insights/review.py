@@ -17,14 +17,9 @@ from sqlalchemy import Connection, func, insert, select, update
 from bot.errors import DomainError, NotFound
 from bot.insights.content_changes import ContentChangeError, ContentChanges, Written
 from bot.store.db import Database, Tx
-from bot.store.models import (ContentChange, Conversation, Feedback, Handoff, Message, ReviewItem, Sender, iso,
-                              utcnow)
+from bot.insights.facts import conversations, feedback, handoffs, messages, review_items
+from bot.store.models import ContentChange, Sender, iso, utcnow
 
-review_items = ReviewItem.__table__
-messages = Message.__table__
-conversations = Conversation.__table__
-feedback = Feedback.__table__
-handoffs = Handoff.__table__
 changes_table = ContentChange.__table__
 
 ACTIONS = ("example", "phrasing", "draft", "dismiss")

@@ -7,21 +7,7 @@
             seenQueued: null, canned: {}, teams: null, ws: null, retry: 0, audio: null, refreshTimer: null };
 
   // -- HTTP ------------------------------------------------------------------------------------------
-  function api(method, path, body) {
-    var headers = { "Accept": "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (method !== "GET" && S.csrf) headers["X-CSRF-Token"] = S.csrf;
-    return fetch(path, { method: method, headers: headers, credentials: "same-origin",
-                         body: body === undefined ? undefined : JSON.stringify(body) })
-      .then(function (r) {
-        return r.text().then(function (t) {
-          var data = null; try { data = t ? JSON.parse(t) : null; } catch (e) { data = { detail: t }; }
-          if (r.status === 401 && path !== "/api/auth/login") { showLogin(); }
-          if (!r.ok) { var err = new Error((data && data.detail) || ("HTTP " + r.status)); err.status = r.status; throw err; }
-          return data;
-        });
-      });
-  }
+  var api = window.supportApi(function () { return S.csrf; }, function () { showLogin(); });
   function showError(e) { $("action-error").textContent = e ? (e.message || String(e)) : ""; }
 
   // -- login -----------------------------------------------------------------------------------------
