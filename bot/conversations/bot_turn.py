@@ -13,6 +13,7 @@ sends the messages, and only then publishes the turn's events.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from types import SimpleNamespace
@@ -185,11 +186,11 @@ class BotTurns:
         self.ask_feedback = ask_feedback
 
     def handoff_values(self, reason: HandoffReason, summary: str, details: dict[str, Any],
-                       team: str | None, customer_turns: list[Any] = ()) -> dict[str, Any]:  # type: ignore[assignment]
+                       team: str | None, turns: Sequence[Any] = ()) -> dict[str, Any]:
         """Where a handoff goes (`handoff.yml`: team, priority) and what the agent reads first: the summary
-        names the customer's problem among `customer_turns` (their messages, oldest first)."""
+        names the customer's problem among `turns` (their messages, oldest first)."""
         routed = self.config.team_for(reason=reason.value, details=details, named=team)
-        problem = problem_of(customer_turns)
+        problem = problem_of(turns)
         if problem is not None:
             details = {**details, "problem": problem.as_dict()}
         summary = with_problem(summary or fallback_summary(reason.value, details), problem)

@@ -10,6 +10,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import anyio
 from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field
@@ -156,8 +157,6 @@ def build_insights(c: "Container") -> list[APIRouter]:
 
     @review_api.get("/targets", summary="Intents (per language) and FAQ entries that messages can be added to")
     async def review_targets(actor: Actor = editor) -> dict[str, Any]:
-        import anyio
-
         intents = await anyio.to_thread.run_sync(review.changes.intents)
         entries = await anyio.to_thread.run_sync(review.changes.faq_entries)
         return {"intents": intents, "entries": entries}
