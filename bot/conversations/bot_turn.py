@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from types import SimpleNamespace
 from typing import Any
@@ -32,6 +32,7 @@ from bot.store.models import Sender
 from connectors.base import Button, OutboundMessage
 from core.contracts import CHOOSE_KB_ENTRY_INTENT, FALLBACK_INTENT, HandoffReason
 from core.payloads import BotCustom, HandoffRequest, KBOutcome
+from core.pii import redact
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ OUT_OF_SCOPE_INTENT = "out_of_scope"  # domain.yml: answered with a polite refus
 class Outcome(str, Enum):
     """What the bot did with a customer message (stored on the message)."""
 
+    PENDING = "pending"  # stored, the bot's turn not finished yet (a crash leaves it so: resumed at start)
     ANSWERED = "answered"  # a response that is not from the knowledge base (greeting, order status …)
     KB_ANSWER = "kb_answer"  # answered from a knowledge-base entry
     CHOICES = "choices"  # offered the best knowledge-base entries as buttons
@@ -57,6 +59,10 @@ class Outcome(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+class TurnTaken(Exception):
+    """The customer message was answered by another turn in the meantime (nothing of this turn is kept)."""
 
 
 @dataclass
@@ -186,14 +192,15 @@ class BotTurns:
         self.ask_feedback = ask_feedback
 
     def handoff_values(self, reason: HandoffReason, summary: str, details: dict[str, Any],
-                       team: str | None, turns: Sequence[Any] = ()) -> dict[str, Any]:
+                       team: str | None, turns: Sequence[Any] = (), language: str = "en") -> dict[str, Any]:
         """Where a handoff goes (`handoff.yml`: team, priority) and what the agent reads first: the summary
-        names the customer's problem among `turns` (their messages, oldest first)."""
+        names the customer's problem among `turns` (their messages, oldest first), contact details redacted."""
         routed = self.config.team_for(reason=reason.value, details=details, named=team)
         problem = problem_of(turns)
         if problem is not None:
+            problem = replace(problem, text=redact(problem.text, language))
             details = {**details, "problem": problem.as_dict()}
-        summary = with_problem(summary or fallback_summary(reason.value, details), problem)
+        summary = redact(with_problem(summary or fallback_summary(reason.value, details), problem), language)
         return {"reason": reason, "summary": summary, "details": details,
                 "priority": self.config.priority(reason.value), "team": routed}
 
@@ -220,7 +227,11 @@ class BotTurns:
         nlu = turn.nlu or await self.rasa.latest_parse(conv.id)
         previous = next((m.outcome for m in reversed(recent) if m.sender == Sender.CUSTOMER.value), None)
         plan = interpret(turn.messages, nlu, language=conv.language, previous_outcome=previous)
-        staged, events = await self.db.write_deferred(self._commit, conv, message, plan, recent)
+        try:
+            staged, events = await self.db.write_deferred(self._commit, conv, message, plan, recent)
+        except TurnTaken:
+            log.info("conversation %s: message %s was answered by another turn meanwhile", conv.id, message.id)
+            return
         await self.outbound.flush(staged)
         await self.db.publish(events)
 
@@ -229,16 +240,17 @@ class BotTurns:
         if its owner changed since (an admin closed it), the ownership changes below refuse and are skipped."""
         kb = plan.kb
         answered_entry = next((entry for _, entry in plan.messages if entry), None)
-        message_store.annotate_turn(
-            tx.conn, message.id, intent=plan.intent, confidence=plan.confidence, outcome=plan.outcome.value,
-            kb_decision=kb.decision if kb is not None else ("answer" if answered_entry else None),
-            kb_score=(kb.score if kb.decision == "answer" else kb.best_score) if kb is not None else None,
-            kb_choices=list(kb.choices) if kb is not None and kb.choices else None,
-            kb_entry_id=answered_entry or (kb.entry_id if kb is not None else None))
+        if not message_store.finish_turn(
+                tx.conn, message.id, intent=plan.intent, confidence=plan.confidence, outcome=plan.outcome.value,
+                kb_decision=kb.decision if kb is not None else ("answer" if answered_entry else None),
+                kb_score=(kb.score if kb.decision == "answer" else kb.best_score) if kb is not None else None,
+                kb_choices=list(kb.choices) if kb is not None and kb.choices else None,
+                kb_entry_id=answered_entry or (kb.entry_id if kb is not None else None)):
+            raise TurnTaken(message.id)  # rolls this transaction back: the customer is answered once
         staged = Staged([], {})
         answer_id: str | None = None
         for out, entry in plan.messages:
-            self.outbound.stage(tx, conv, out, kb_entry_id=entry, staged=staged, touch=False)
+            self.outbound.stage(tx, conv, out, kb_entry_id=entry, staged=staged, touch=False, reply_to=message.id)
             if entry and answer_id is None:
                 answer_id = out.message_id
         if (self.ask_feedback and answer_id is not None and plan.outcome is Outcome.KB_ANSWER
@@ -254,7 +266,7 @@ class BotTurns:
             details.setdefault("intents", recent_intents(recent, (plan.intent, plan.confidence, message.text)))
             current = with_turn(message, plan)
             values = self.handoff_values(plan.handoff.reason, plan.handoff.summary, details, plan.handoff.team,
-                                         customer_turns(recent) + [current])
+                                         customer_turns(recent) + [current], conv.language)
             try:
                 ownership.hand_off(tx, conv.id, **values)
             except InvalidTransition as exc:
@@ -266,13 +278,21 @@ class BotTurns:
                 log.info("no resolution for %s: %s", conv.id, exc)
         return staged
 
+    async def interrupted(self, conv: Any, message: Any, recent: list[Any]) -> None:
+        """A turn the hub could not finish in time (it stopped mid-turn long ago): a person takes over."""
+        await self._fail(conv, message, recent, HandoffReason.BOT_UNAVAILABLE,
+                         "The hub stopped before the bot answered this message; it was not answered.")
+
     async def _fail(self, conv: Any, message: Any, recent: list[Any], reason: HandoffReason, summary: str) -> None:
         """Rasa could not answer: the message is kept and a person takes over (the customer is told)."""
         details = {"intents": recent_intents(recent)}
-        values = self.handoff_values(reason, summary, details, None, customer_turns(recent) + [message])
+        values = self.handoff_values(reason, summary, details, None, customer_turns(recent) + [message],
+                                     conv.language)
 
         def work(tx: Tx) -> None:
-            message_store.annotate(tx.conn, message.id, outcome=Outcome.BOT_UNAVAILABLE.value)
+            if not message_store.finish_turn(tx.conn, message.id, intent=None, confidence=None,
+                                             outcome=Outcome.BOT_UNAVAILABLE.value):
+                return  # another turn answered it meanwhile
             tx.emit("turn", conversation_id=conv.id, channel=conv.channel, outcome=Outcome.BOT_UNAVAILABLE.value,
                     intent=None, confidence=None)
             try:

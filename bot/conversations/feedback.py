@@ -49,7 +49,7 @@ def stage_question(tx: Tx, conv: Any, outbound: Outbound, staged: Staged, *, ans
                                             extra={"answer": answer_message_id}), staged=staged, touch=False)
 
 
-def take_answer(tx: Tx, conv: Any, msg: InboundMessage, stored: Any) -> str | None:
+def take_answer(tx: Tx, conv: Any, msg: InboundMessage) -> str | None:
     """An inbound claim: a "Was this helpful?" button press. It is recorded once (a second press, or one for
     another conversation's answer, is taken but changes nothing) and emits `feedback`."""
     parsed = parse(msg)

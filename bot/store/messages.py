@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
@@ -27,7 +28,7 @@ _BY_EXTERNAL_ID = select(messages).where(messages.c.conversation_id == bindparam
                                          messages.c.external_id == bindparam("ext"))
 _RECENT = (select(messages).where(messages.c.conversation_id == bindparam("cid"))
            .order_by(messages.c.seq.desc()).limit(bindparam("limit")))
-_ANNOTATE_TURN = (update(messages).where(messages.c.id == bindparam("mid"))
+_ANNOTATE_TURN = (update(messages).where(messages.c.id == bindparam("mid"), messages.c.outcome == "pending")
                   .values(intent=bindparam("intent"), confidence=bindparam("confidence"),
                           outcome=bindparam("outcome"), kb_decision=bindparam("kb_decision"),
                           kb_score=bindparam("kb_score"), kb_choices=bindparam("kb_choices"),
@@ -50,6 +51,7 @@ class NewMessage:
     external_id: str | None = None
     delivery_status: str | None = None
     outcome: str | None = None
+    reply_to: str | None = None
 
 
 def insert_message(conn: Connection, new: NewMessage, *, touch: bool = True) -> MessageRow:
@@ -60,7 +62,7 @@ def insert_message(conn: Connection, new: NewMessage, *, touch: bool = True) -> 
         "sender_name": new.sender_name, "text": new.text, "payload": new.payload, "language": new.language,
         "intent": new.intent, "confidence": new.confidence, "kb_entry_id": new.kb_entry_id,
         "external_id": new.external_id, "delivery_status": new.delivery_status, "outcome": new.outcome,
-        "created_at": now,
+        "reply_to": new.reply_to, "created_at": now,
     }).one()
     if touch:
         touch_conversation(conn, new.conversation_id, now)
@@ -70,6 +72,17 @@ def insert_message(conn: Connection, new: NewMessage, *, touch: bool = True) -> 
 def touch_conversation(conn: Connection, conversation_id: str, now: Any = None) -> None:
     """Bump the conversation's `updated_at` (the console lists the most recently active first)."""
     conn.execute(_TOUCH, {"cid": conversation_id, "now": now or utcnow()})
+
+
+def by_id(conn: Connection, message_id: str) -> MessageRow | None:
+    return conn.execute(select(messages).where(messages.c.id == message_id)).first()
+
+
+def pending_turns(conn: Connection, *, older_than_s: float = 0, limit: int = 1000) -> list[MessageRow]:
+    """Customer messages whose bot turn never finished (outcome `pending`), oldest first."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    return list(conn.execute(select(messages).where(messages.c.outcome == "pending", messages.c.created_at <= cutoff)
+                             .order_by(messages.c.seq).limit(limit)))
 
 
 def by_external_id(conn: Connection, conversation_id: str, external_id: str) -> MessageRow | None:
@@ -127,14 +140,15 @@ def annotate(conn: Connection, message_id: str, **values: Any) -> None:
     conn.execute(update(messages).where(messages.c.id == message_id).values(**values))
 
 
-def annotate_turn(conn: Connection, message_id: str, *, intent: str | None, confidence: float | None,
-                  outcome: str, kb_decision: str | None = None, kb_score: float | None = None,
-                  kb_choices: list[str] | None = None, kb_entry_id: str | None = None) -> None:
+def finish_turn(conn: Connection, message_id: str, *, intent: str | None, confidence: float | None,
+                outcome: str, kb_decision: str | None = None, kb_score: float | None = None,
+                kb_choices: list[str] | None = None, kb_entry_id: str | None = None) -> bool:
     """What the bot made of a customer message: its intent, the turn's outcome and the knowledge base's
-    decision (the entry answered, or the entries offered, with the score)."""
-    conn.execute(_ANNOTATE_TURN, {"mid": message_id, "intent": intent, "confidence": confidence, "outcome": outcome,
-                                  "kb_decision": kb_decision, "kb_score": kb_score, "kb_choices": kb_choices,
-                                  "kb_entry_id": kb_entry_id})
+    decision (the entry answered, or the entries offered, with the score). Only a pending turn can be finished,
+    once: False when another turn finished it first (a resumed turn racing the original)."""
+    return conn.execute(_ANNOTATE_TURN, {"mid": message_id, "intent": intent, "confidence": confidence,
+                                         "outcome": outcome, "kb_decision": kb_decision, "kb_score": kb_score,
+                                         "kb_choices": kb_choices, "kb_entry_id": kb_entry_id}).rowcount == 1
 
 
 def set_delivery(conn: Connection, statuses: list[tuple[str, str]]) -> None:

@@ -2,13 +2,13 @@
 one outcome record per conversation (the reports' table), the review inbox and the content changes it made.
 
 Revision ID: 0020
-Revises: 0005
+Revises: 0007
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0005"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
