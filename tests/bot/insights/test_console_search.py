@@ -82,7 +82,7 @@ def test_the_problem_is_the_topical_message_not_the_off_topic_one(tmp_path: Path
 def test_a_new_conversation_is_in_the_reports_at_once_and_prometheus_counts_per_team(tmp_path: Path) -> None:
     from week import EDITOR, HANDOFF_YML, SCRIPT
 
-    with make_client(tmp_path, script=SCRIPT, handoff_yml=HANDOFF_YML) as client:
+    with make_client(tmp_path, script=SCRIPT, handoff_yml=HANDOFF_YML, metrics_token="scrape") as client:
         create_agent(client, EDITOR[0], EDITOR[1], role="editor")
         editor = agent_session(client, EDITOR[0], EDITOR[1])
         assert editor.get("/api/reports").json()["summary"]["conversations"] == 0
@@ -96,7 +96,7 @@ def test_a_new_conversation_is_in_the_reports_at_once_and_prometheus_counts_per_
         assert report["summary"]["conversations"] == 1 and report["summary"]["feedback_yes"] == 1
         listed = editor.get("/api/reports/conversations", params={"chart": "team", "bucket": "care"}).json()
         assert [r["conversation_id"] for r in listed["conversations"]] == [customer.conversation_id]
-        metrics = client.get("/metrics").text
+        metrics = client.get("/metrics", headers={"Authorization": "Bearer scrape"}).text
         assert 'supportbot_queue_length{team="care"} 1.0' in metrics
         assert 'supportbot_team_handoffs_total{reason="complaint",team="care"} 1.0' in metrics
         assert 'supportbot_bot_turns_total{channel="web",outcome="kb_answer"} 1.0' in metrics
