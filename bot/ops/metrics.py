@@ -3,14 +3,18 @@
 Most are counted by a listener on the event bus (`on_event`): messages in and out, handoffs by reason, dead
 letters. The few that no state change carries (Rasa latency and failures, replays, language switches) are
 counted where they happen. One registry per app, so several hubs in one process (tests) never mix counts.
+
+Several hub processes (`make run-scale`) set `PROMETHEUS_MULTIPROC_DIR`: prometheus_client then keeps each
+process's values in files there, and `/metrics` of any process reports the sums over all of them.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
@@ -55,6 +59,7 @@ def _seconds_between(start: object, end: object) -> float | None:
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._queue: QueueCollector | None = None
         r = self.registry
         self.messages_in = Counter("supportbot_messages_in", "Customer messages stored", ["channel"], registry=r)
         self.messages_out = Counter("supportbot_messages_out", "Messages to customers, by delivery outcome",
@@ -85,8 +90,9 @@ class Metrics:
         self.kb_feedback = Counter("supportbot_kb_feedback", '"Was this helpful?" answers', ["helpful"], registry=r)
 
     def watch_queue(self, read: QueueReader) -> None:
-        """Expose the queue, read at scrape time."""
-        self.registry.register(QueueCollector(read))
+        """Expose the queue, read at scrape time (from the shared database: the same for every process)."""
+        self._queue = QueueCollector(read)
+        self.registry.register(self._queue)
 
     # -- counted where they happen -----------------------------------------------------------------
 
@@ -142,6 +148,12 @@ class Metrics:
             self.kb_feedback.labels(helpful="yes" if data.get("helpful") else "no").inc()
 
     def render(self) -> bytes:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            combined = CollectorRegistry()
+            multiprocess.MultiProcessCollector(combined)  # every hub process's counts, summed
+            if self._queue is not None:  # read from the database, not summed
+                combined.register(self._queue)
+            return generate_latest(combined)
         return generate_latest(self.registry)
 
     def value(self, name: str, **labels: str) -> float:
