@@ -9,12 +9,12 @@ export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: bench-hub-path bench-publish bench-faults bench-notifications install run test test-unit test-integration test-deps train kb bench-kb bench-kb-embedding bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual languages test-nlu clean help
+.PHONY: bench-hub-path bench-publish bench-faults bench-notifications bench-reports install run test test-unit test-integration test-deps train kb bench-kb bench-kb-embedding bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual languages test-nlu clean help
 
 help:
 	@echo "make run    install what is missing, train/index when content changed, start the bot on loopback"
 	@echo "make test   install what is missing, then run every test (unit, integration, browser)"
-	@echo "make kb | train | bench-kb | test-unit | clean"
+	@echo "make kb | train | bench-kb | bench-reports | test-unit | clean"
 	@echo "make encoder | bench-nlu | calibrate | test-nlu   (NLU: ONNX encoder, benchmarks, fallback threshold, data report)"
 
 install:
@@ -84,6 +84,11 @@ test-nlu: install encoder
 
 clean:
 	rm -rf var models kb_index/build .pytest_cache
+
+# Reports and console search at 1M messages / 100k conversations, on SQLite and a private PostgreSQL:
+# benchmarks/results/reports.{json,md}. About 10-20 minutes (most of it building the data).
+bench-reports: install
+	$(PY) -m benchmarks.bench_reports --save
 
 # The hub's own cost per bot-answered message (Rasa stubbed), side by side with the commit the redesign
 # started from: benchmarks/results/hub-path.{json,md}. About 3 minutes.

@@ -25,6 +25,7 @@ from bot.demo_shop import shop
 from bot.errors import install_error_handlers
 from bot.notifications.api import build_notifications_router
 from bot.notifications.pages import build_notification_pages
+from bot.insights.api import build_insights
 from bot.ops import secrets
 from bot.ops.health import build_ops
 from bot.privacy.api import build_privacy_api
@@ -82,6 +83,8 @@ def _mount(app: FastAPI, c: Container) -> None:
     app.include_router(build_notifications_router(c))
     app.include_router(build_notification_pages(c))
     app.include_router(build_console(c))
+    for router in build_insights(c):
+        app.include_router(router)
     app.include_router(build_ops(c))
     for router in build_studio(c):
         app.include_router(router)

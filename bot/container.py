@@ -24,7 +24,9 @@ from bot.clients.rasa import RasaClient
 from bot.clients.webhooks import WebhookSender
 from bot.conversations.agent_actions import AgentActions
 from bot.conversations.bot_turn import BotTurns
+from bot.conversations import feedback
 from bot.conversations.csat import CsatSurvey, take_answer
+from bot.conversations.feedback import FeedbackReplies
 from bot.conversations.history import WebHistory
 from bot.conversations.inbound import InboundService
 from bot.conversations.language import LanguageDetector, shared_detector
@@ -36,6 +38,10 @@ from bot.events import EventBus, RedisBroadcast
 from bot.handoff.dispatch import Dispatcher
 from bot.handoff.queue import QueueNotices
 from bot.handoff.teams import HandoffConfig
+from bot.insights.content_changes import ContentFiles
+from bot.insights.facts import FactsProjector
+from bot.insights.gaps import GapFinder
+from bot.insights.review import ReviewInbox
 from bot.locks import KeyedLocks, Lease, Locks, RedisLocks
 from bot.notifications.consent import ConsentNotices, take_consent
 from bot.notifications.scheduler import NotificationScheduler, parse_rate_limits
@@ -44,6 +50,7 @@ from bot.ops.metrics import Metrics
 from bot.privacy.logs import LogFiles
 from bot.privacy.service import Privacy, forget_webhook_copies
 from bot.privacy.tracker import RasaTrackerStore
+from bot.store import conversations as conversation_store
 from bot.store.db import Database, make_engine, migrate
 from bot.studio.service import Studio
 from connectors.base import Connector
@@ -85,6 +92,9 @@ class Container:
     media: FileMediaStore
     notifications: NotificationService
     notification_scheduler: NotificationScheduler
+    facts: FactsProjector
+    review: ReviewInbox
+    gaps: GapFinder
     redis: Any = None  # REDIS_URL: the state several hub processes share (events, sockets, presence, locks …)
     ticker_lease: Lease | None = None
     retention_lease: Lease | None = None
@@ -100,6 +110,7 @@ class Container:
         self.delivery.start()  # also resumes messages left unsent by a previous run
         self.notification_scheduler.start()  # also sends what came due while the hub was down
         self._background.append(asyncio.create_task(self._queue_ticker(), name="queue-ticker"))
+        self._background.append(asyncio.create_task(self.facts.run(), name="conversation-records"))
         self._background.append(asyncio.create_task(self._resume(), name="resume-turns"))
         if self.settings.retention_days > 0:
             self._background.append(asyncio.create_task(self._retention_ticker(), name="retention"))
@@ -193,11 +204,13 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
                               locks=locks, alone=redis is None, lease_s=60.0 if redis is not None else 180.0)
     outbound = Outbound(db, delivery)
     bot_turns = BotTurns(db=db, rasa=rasa, outbound=outbound, config=handoff_config, metrics=metrics,
-                         action_health_url=f"{settings.action_server_url}/health")
+                         action_health_url=f"{settings.action_server_url}/health",
+                         ask_feedback=settings.kb_feedback_enabled)
     inbound = InboundService(db=db, bot=bot_turns, outbound=outbound, delivery=delivery, detector=detector,
                              metrics=metrics, default_language=settings.default_language,
                              max_message_chars=settings.max_message_chars, redact_pii=settings.redact_pii,
-                             claims=[take_answer, take_consent], locks=locks, parking_channels=PARKING_CHANNELS,
+                             claims=[take_answer, take_consent, feedback.take_answer], locks=locks,
+                             parking_channels=PARKING_CHANNELS,
                              # a turn not finished after Rasa's whole timeout budget was interrupted
                              stale_after_s=settings.rasa_timeout_s * (settings.rasa_retries + 1) + 30)
     media = FileMediaStore(settings.data_dir / "media")  # customers' files, shown to agents
@@ -221,9 +234,16 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
                                       rate_limits=parse_rate_limits(settings.notify_rate_limits),
                                       poll_s=settings.notify_poll_s)
     consent_notices = ConsentNotices(outbound)
+    # Learning from conversations: one outcome record per conversation, the review inbox, content gaps.
+    facts = FactsProjector(db, handoff_config, review_confidence=settings.review_confidence_threshold)
+    content = ContentFiles(settings.nlu_data_dir, settings.kb_content_dir, settings.kb_drafts_dir)
+    review = ReviewInbox(db, content)
+    gaps = GapFinder(db, settings.embedding_model)
+    feedback_replies = FeedbackReplies(outbound)
+    metrics.watch_queue(lambda: db.read_sync(conversation_store.queue_by_team))
 
     # Side effects of state changes, in the order they happen for one event.
-    bus.on("message", "delivery", "queued")(metrics.on_event)
+    bus.on("message", "delivery", "queued", "assigned", "turn", "resolved", "csat", "feedback")(metrics.on_event)
     bus.on("queued")(queue_notices.on_queued)
     bus.on("queued", "agent_online")(dispatcher.on_event)
     bus.on("assigned")(notices.on_assigned)
@@ -231,6 +251,9 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     bus.on("resolved")(notices.on_resolved)
     bus.on("resolved")(csat.on_resolved)
     bus.on("csat")(csat.on_answer)
+    bus.on("feedback")(feedback_replies.on_feedback)
+    bus.on("message", "turn", "queued", "assigned", "resolved", "handed_back", "reopened", "csat",
+           "feedback")(facts.on_event)
     bus.on("queued", "assigned", "resolved", "csat")(webhooks.on_event)
     bus.on("consent")(consent_notices.on_consent)
     bus.on("delivery")(notifications.on_delivery)
@@ -241,7 +264,8 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
         language_detector=detector, connectors=connectors, delivery=delivery, outbound=outbound,
         bot_turns=bot_turns, inbound=inbound, agents=agents, queue_notices=queue_notices, dispatcher=dispatcher,
         csat=csat, notices=notices, webhooks=webhooks, privacy=privacy, studio=studio, media=media,
-        notifications=notifications, notification_scheduler=scheduler, redis=redis,
+        notifications=notifications, notification_scheduler=scheduler, facts=facts,
+        review=review, gaps=gaps, redis=redis,
         ticker_lease=Lease("queue-ticker", redis, delivery.holder, ttl_s=settings.queue_tick_s * 2),
         retention_lease=Lease("retention", redis, delivery.holder, ttl_s=settings.retention_sweep_s * 2),
     )

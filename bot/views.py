@@ -27,6 +27,9 @@ def message_view(m: Any) -> dict[str, Any]:
         "confidence": m.confidence,
         "kb_entry_id": m.kb_entry_id,
         "outcome": m.outcome,
+        "kb_decision": getattr(m, "kb_decision", None),
+        "kb_score": getattr(m, "kb_score", None),
+        "kb_choices": getattr(m, "kb_choices", None) or [],
         "delivery_status": m.delivery_status,
         "created_at": iso(m.created_at),
     }

@@ -138,6 +138,14 @@ def actor_view(actor: Actor) -> dict[str, Any]:
             "agent_id": actor.agent_id}
 
 
+def preview(m: Any) -> dict[str, Any] | None:
+    if m is None:
+        return None
+    text = " ".join((m.text or "").split())
+    return {"sender": m.sender, "sender_name": m.sender_name, "text": text[:140] + ("…" if len(text) > 140 else ""),
+            "created_at": iso(m.created_at)}
+
+
 def _dead_letter_view(row: Any) -> dict[str, Any]:
     return {"id": row.id, "message_id": row.message_id, "conversation_id": row.conversation_id,
             "channel": row.channel, "text": (row.body or {}).get("text", ""), "attempts": row.attempts,
@@ -214,8 +222,12 @@ def build_routers(c: "Container") -> list[APIRouter]:
     api = APIRouter(prefix="/api/agent", tags=["agent"], responses=responses(*AUTHENTICATED))
 
     def with_unread(conn: Any, items: list[Any]) -> list[dict[str, Any]]:
-        unread = conversation_store.unread(conn, [c.id for c in items])
-        return [{**conversation_view(c), "unread": unread.get(c.id, 0)} for c in items]
+        """List rows: the conversation, its unread count and a preview of its last message."""
+        ids = [c.id for c in items]
+        unread = conversation_store.unread(conn, ids)
+        last = message_store.last_messages(conn, ids)
+        return [{**conversation_view(c), "unread": unread.get(c.id, 0), "last_message": preview(last.get(c.id))}
+                for c in items]
 
     @api.get("/queue", summary="Queued conversations, highest priority first, then oldest first")
     async def queue(limit: Limit = 100, team: TeamKey = None, actor: Actor = agent) -> dict[str, Any]:

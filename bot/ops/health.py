@@ -122,6 +122,7 @@ def build_ops(c: "Container") -> APIRouter:
             return JSONResponse({"error": "forbidden", "detail": "metrics are for operators: scrape from the machine "
                                                                   "or send Authorization: Bearer <METRICS_TOKEN>"},
                                 status_code=403)
-        return Response(c.metrics.render(), media_type=CONTENT_TYPE)
+        # the queue figures are read from the database at scrape time: off the event loop
+        return Response(await anyio.to_thread.run_sync(c.metrics.render), media_type=CONTENT_TYPE)
 
     return ops

@@ -3,7 +3,7 @@
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
-  var S = { me: null, csrf: null, tab: "queue", lists: { queue: [], mine: [] }, sel: null, detail: null,
+  var S = { me: null, csrf: null, tab: "queue", lists: { queue: [], mine: [], history: [], search: [] }, sel: null, detail: null,
             seenQueued: null, canned: {}, teams: null, ws: null, retry: 0, audio: null, refreshTimer: null };
 
   // -- HTTP ------------------------------------------------------------------------------------------
@@ -34,6 +34,7 @@
   function start(me) {
     S.me = me.actor; S.csrf = me.csrf_token;
     $("me").textContent = S.me.display_name + (S.me.role === "admin" ? " (admin)" : "");
+    $("reports-link").hidden = S.me.role !== "admin";
     $("login").hidden = true; $("app").hidden = false;
     connect(); refreshLists(); loadTeams();
     $("list").focus();
@@ -94,7 +95,8 @@
     list.textContent = "";
     if (!items.length) {
       var li = document.createElement("li"); li.className = "sub";
-      li.textContent = S.tab === "queue" ? "Nobody is waiting." : "No conversations assigned to you.";
+      li.textContent = { queue: "Nobody is waiting.", mine: "No conversations assigned to you.",
+                         history: "No resolved conversations yet.", search: "Nothing found." }[S.tab];
       list.appendChild(li); return;
     }
     items.forEach(function (c) {
@@ -107,20 +109,55 @@
       if (c.priority > 0) row.appendChild(span("badge prio", "P" + c.priority));
       if (c.unread && c.id !== S.sel) row.appendChild(span("badge unread", String(c.unread)));
       li.appendChild(row);
-      var since = c.status === "queued" ? c.queued_at : c.assigned_at;
-      li.appendChild(span("sub", [c.channel, c.language, c.team || "no team", (c.handoff_reason || "").replace(/_/g, " "),
-                                  since ? ago(since) : ""].filter(Boolean).join(" · ")));
+      var since = c.status === "queued" ? c.queued_at : c.status === "assigned" ? c.assigned_at : (c.last_message_at || c.updated_at);
+      li.appendChild(span("sub", [S.tab === "search" ? c.status : null, c.channel, c.language, c.team || "no team",
+                                  (c.handoff_reason || "").replace(/_/g, " "), since ? ago(since) : ""].filter(Boolean).join(" · ")));
+      var last = c.last_message ? previewOf(c.last_message.sender, c.last_message.sender_name, c.last_message.text)
+                                : (c.snippet || previewOf(c.last_sender, null, c.last_text));
+      if (last) li.appendChild(span("preview", last));
       li.addEventListener("click", function () { openConversation(c.id); });
       list.appendChild(li);
     });
   }
+  function previewOf(sender, name, text) {
+    if (!text) return "";
+    return (sender === "bot" ? "Bot: " : sender === "agent" ? (name || "Agent") + ": " : "") + text;
+  }
   function setTab(tab) {
     S.tab = tab;
-    ["queue", "mine"].forEach(function (t) { $("tab-" + t).setAttribute("aria-selected", t === tab ? "true" : "false"); });
+    ["queue", "mine", "history", "search"].forEach(function (t) { $("tab-" + t).setAttribute("aria-selected", t === tab ? "true" : "false"); });
+    if (tab === "history") loadHistory();
     renderLists();
   }
   $("tab-queue").addEventListener("click", function () { setTab("queue"); });
   $("tab-mine").addEventListener("click", function () { setTab("mine"); });
+  $("tab-history").addEventListener("click", function () { setTab("history"); });
+  $("tab-search").addEventListener("click", function () { setTab("search"); });
+
+  // -- search and history ----------------------------------------------------------------------------
+  function searchParams(extra) {
+    var p = new URLSearchParams(extra || {});
+    if ($("search-channel").value) p.set("channel", $("search-channel").value);
+    if ($("search-since").value) p.set("start", $("search-since").value);
+    return p;
+  }
+  function loadHistory() {
+    return api("GET", "/api/agent/search?" + searchParams({ status: "resolved", limit: "100" })).then(function (d) {
+      S.lists.history = d.conversations; if (S.tab === "history") renderLists();
+    }).catch(showError);
+  }
+  function runSearch() {
+    var p = searchParams({ q: $("search").value.trim(), limit: "100" });
+    if ($("search-status").value) p.set("status", $("search-status").value);
+    return api("GET", "/api/agent/search?" + p).then(function (d) {
+      S.lists.search = d.conversations; $("tab-search").hidden = false;
+      $("count-search").textContent = d.conversations.length; setTab("search");
+    }).catch(showError);
+  }
+  $("search-form").addEventListener("submit", function (ev) { ev.preventDefault(); runSearch(); });
+  ["search-status", "search-channel", "search-since"].forEach(function (id) {
+    $(id).addEventListener("change", function () { if (S.tab === "history") loadHistory(); else runSearch(); });
+  });
   window.addEventListener("focus", renderLists);
 
   // -- notifications ---------------------------------------------------------------------------------
@@ -227,7 +264,8 @@
     box.appendChild(el("div", p.conversations.length ? "Other conversations:" : "No other conversations."));
     var ul = document.createElement("ul");
     p.conversations.forEach(function (o) {
-      var li = el("li", o.channel + " · " + o.status + " · " + (o.updated_at || "").slice(0, 10));
+      var li = el("li", o.channel + " · " + o.status + " · " + (o.created_at || "").slice(0, 10) +
+                        (o.handoff_reason ? " · " + o.handoff_reason.replace(/_/g, " ") : ""));
       li.style.cursor = "pointer"; li.addEventListener("click", function () { openConversation(o.id); });
       ul.appendChild(li);
     });
@@ -371,6 +409,8 @@
     else if (k === "Enter" && !S.sel) { move(0); }
     else if (k === "q") setTab("queue");
     else if (k === "m") setTab("mine");
+    else if (k === "h") setTab("history");
+    else if (k === "f") { ev.preventDefault(); $("search").focus(); }
     else if (k === "c") click("act-claim");
     else if (k === "r") click("act-resolve");
     else if (k === "b") click("act-handback");

@@ -91,6 +91,15 @@ def listing(conn: Connection, *, status: str | None = None, agent: str | None = 
     return list(conn.execute(q))
 
 
+def queue_by_team(conn: Connection) -> dict[str, tuple[int, float]]:
+    """Per team ("none" for conversations without one): how many wait, and the longest wait in seconds."""
+    rows = conn.execute(select(conversations.c.team, func.count(), func.min(conversations.c.queued_at))
+                        .where(conversations.c.status == Status.QUEUED.value).group_by(conversations.c.team))
+    now = utcnow()
+    return {team or "none": (int(n), max(0.0, (now - aware(oldest)).total_seconds()) if oldest else 0.0)  # type: ignore[operator]
+            for team, n, oldest in rows}
+
+
 def queue_position(conn: Connection, conv: ConversationRow) -> int | None:
     """1-based place in the queue, or None when the conversation is not queued."""
     if conv.status != Status.QUEUED.value or conv.queued_at is None:
