@@ -16,8 +16,10 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.settings import PROJECT_ROOT
 from tools.launcher import LaunchError, Service, child_env
 
+PROXY_RULES = PROJECT_ROOT / "deploy" / "nginx" / "supportbot-proxy.conf"
 INSTALL_HINT = "`make run-scale` installs it from Debian (scripts/install-scale-deps.sh)"
 
 
@@ -181,17 +183,8 @@ class Nginx:
     def config(self) -> str:
         tmp = self.root / "tmp"
         servers = "\n".join(f"        server {self.host}:{p} max_fails=1 fail_timeout=3s;" for p in self.upstreams)
-        proxy = f"""            proxy_pass http://hubs;
-            proxy_http_version 1.1;
-            proxy_set_header Host $http_host;
-            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header Upgrade $http_upgrade;
-            proxy_set_header Connection $connection_upgrade;
-            # A worker that refuses the connection (stopped, restarting): the next one. nginx never resends a
-            # POST that reached a worker, so a webhook is not processed twice.
-            proxy_next_upstream error timeout;
-            proxy_connect_timeout 2s;"""
+        # The proxy rules are the deployed ones (deploy/nginx/), so what `make run-scale` tests is what ships.
+        proxy = f"            include {PROXY_RULES};"
         user = "user nobody nogroup;\n" if os.geteuid() == 0 else ""
         return f"""# Written by tools.scale at every start; edit tools/engines.py, not this file.
 {user}daemon off;
@@ -213,7 +206,7 @@ http {{
         default upgrade;
         ''      '';
     }}
-    upstream hubs {{
+    upstream supportbot_hubs {{
         least_conn;  # WebSockets are long-lived: new ones go to the worker holding fewest
 {servers}
         keepalive 64;
