@@ -19,6 +19,8 @@ under `DATA_DIR/scale/`; their passwords, the session secret and Rasa's token ar
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import shutil
 import socket
 import sys
@@ -143,6 +145,8 @@ def build(settings: HubSettings, topology: Topology, model: Path) -> ScaleStack:
         forwarded_allow_ips=tuple(dict.fromkeys([*settings.forwarded_allow_ips, "127.0.0.1"])),
         public_url=settings.public_url or f"http://{host}:{topology.public_port}",
     )
+    root.mkdir(parents=True, exist_ok=True)  # which process listens where, for operators and benchmarks
+    (root / "topology.json").write_text(json.dumps(dataclasses.asdict(topology), indent=1) + "\n")
     metrics_dir = root / "prometheus"  # prometheus_client's multiprocess mode: one file set per worker
     shutil.rmtree(metrics_dir, ignore_errors=True)  # stale files from an earlier run would be summed in
     metrics_dir.mkdir(parents=True)
