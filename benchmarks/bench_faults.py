@@ -63,10 +63,10 @@ def log(message: str) -> None:
 class Stack:
     """The launcher and its children, with the launcher's output followed in a thread."""
 
-    def __init__(self, settings: HubSettings) -> None:
+    def __init__(self, settings: HubSettings, argv: list[str] | None = None) -> None:
         self.settings = settings
         self.lines: list[tuple[float, str]] = []
-        self.proc = subprocess.Popen([sys.executable, "-m", "tools.launcher", "run"], cwd=ROOT,
+        self.proc = subprocess.Popen(argv or [sys.executable, "-m", "tools.launcher", "run"], cwd=ROOT,
                                      env=child_env(**settings.to_env()), stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         threading.Thread(target=self._follow, daemon=True).start()
