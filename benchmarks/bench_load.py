@@ -207,14 +207,19 @@ def throughput(stack: ScaledStack, concurrency: int, conversations: int) -> dict
     return result
 
 
+def query(db_url: str, sql: str) -> list[Any]:
+    engine = create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(sql)).all())
+    finally:
+        engine.dispose()
+
+
 def replies_per_text(db_url: str) -> dict[str, int]:
     """How many bot messages answer each text when nothing fails (the baseline for counting doubles)."""
-    engine = create_engine(db_url)
-    with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT c.text, count(b.id) FROM messages c JOIN messages b ON b.reply_to = c.id "
-            "WHERE c.sender = 'customer' GROUP BY c.id, c.text")).all()
-    engine.dispose()
+    rows = query(db_url, "SELECT c.text, count(b.id) FROM messages c JOIN messages b ON b.reply_to = c.id "
+                         "WHERE c.sender = 'customer' GROUP BY c.id, c.text")
     most: dict[str, int] = {}
     for t, n in rows:
         most[t] = max(most.get(t, 0), int(n))
@@ -223,12 +228,9 @@ def replies_per_text(db_url: str) -> dict[str, int]:
 
 def silent_handoffs(db_url: str) -> list[str]:
     """Conversations that went to a person without a reason, or without the customer being told."""
-    engine = create_engine(db_url)
-    with engine.connect() as conn:
-        rows = conn.execute(text(
-            "SELECT c.id FROM conversations c WHERE c.status IN ('queued', 'assigned') AND (c.handoff_reason IS NULL "
-            "OR NOT EXISTS (SELECT 1 FROM messages s WHERE s.conversation_id = c.id AND s.sender = 'system'))")).all()
-    engine.dispose()
+    rows = query(db_url, "SELECT c.id FROM conversations c WHERE c.status IN ('queued', 'assigned') AND "
+                         "(c.handoff_reason IS NULL OR NOT EXISTS (SELECT 1 FROM messages s WHERE "
+                         "s.conversation_id = c.id AND s.sender = 'system'))")
     return [r[0] for r in rows]
 
 
@@ -293,7 +295,9 @@ async def faults_under_load(stack: ScaledStack, visitors_n: int, messages: int, 
         act()
         log(f"fault: {name}")
         back = await asyncio.to_thread(stack.wait_for, back_line, mark, 300)
-        faults[name] = {"back_s": round(back - mark, 1)}
+        # the customers it hit: mid-conversation when it happened, or starting before the process was back
+        hit = [v for v, t in zip(visitors, tasks) if not t.done()]
+        faults[name] = {"back_s": round(back - mark, 1), "visitors": hit}
     await asyncio.sleep(messages * think_s)  # and some load after the last one
     done.set()
     await spawner
@@ -420,6 +424,11 @@ def main(argv: list[str] | None = None) -> int:
                 time.sleep(3)
                 counted = count(stack.db_url, outcome["visitors"], {}, calibration)
                 silent = silent_handoffs(stack.db_url)
+                for name, fault in outcome["faults"].items():  # each fault counted on the customers it hit
+                    hit = fault.pop("visitors")
+                    mine = count(stack.db_url, hit, {}, calibration, only=True)
+                    fault.update(customers=len(hit), **{k: mine[k] for k in (
+                        "customer_messages_sent", "lost", "duplicated", "unanswered")})
                 result["faults"] = {**counted, "handed_off_silently": len(silent), "faults": outcome["faults"],
                                     "customers": len(outcome["visitors"])}
                 result.update(lost=counted["lost"], duplicated=counted["duplicated"],
@@ -519,9 +528,18 @@ def markdown(r: dict[str, Any]) -> str:
             if layout in a) + ".\n"
     if "faults" in r:
         f = r["faults"]
-        backs = ", ".join(f"{k} {v['back_s']} s" for k, v in f["faults"].items())
+        per_fault = "\n".join(
+            f"| {k} | {v['back_s']} | {v.get('customers', '')} | {v.get('customer_messages_sent', '')} | "
+            f"**{v.get('lost', '')}** | **{v.get('duplicated', '')}** | **{v.get('unanswered', '')}** |"
+            for k, v in f["faults"].items())
         text_ += f"""
 ## Faults under load (2 x 2)
+
+| fault | back after (s) | customers hit | their messages | lost | duplicated | unanswered |
+|---|---|---|---|---|---|---|
+{per_fault}
+
+All customers of the fault phase together:
 
 | measure | result | target |
 |---|---|---|
@@ -529,7 +547,8 @@ def markdown(r: dict[str, Any]) -> str:
 | duplicated (stored twice {f['stored_twice']}, answered twice {f['answered_twice']}) | **{r['duplicated']}** | 0 |
 | unanswered (no bot answer and no person's queue {f['unanswered']}; handed to a person without a reason or a notice {f['handed_off_silently']}) | **{r['unanswered']}** | 0 |
 
-Back after the fault (the supervisor's "is back"): {backs}. {f['customers']} customers in waves throughout.
+{f['customers']} customers in waves throughout; "back after" is the supervisor's "is back"; a customer is hit by a
+fault when mid-conversation as it happens or starting before the process is back.
 """
     if "soak" in r:
         s = r["soak"]

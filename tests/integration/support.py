@@ -8,9 +8,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -18,6 +20,9 @@ from websockets.sync.client import ClientConnection, connect
 
 from core.settings import HubSettings
 from tools.launcher import Service
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
 
 AGENT_TOKEN = "integration-agent-token"
 ADMIN_TOKEN = "integration-admin-token"
@@ -95,3 +100,28 @@ def chromium_path() -> str:
             pytest.fail("chromium is not installed: `make test-deps` installs it")
         pytest.skip("chromium is not installed: run `make test-deps`")
     return path
+
+
+def in_own_browser_thread(scenario: Callable[[Browser], None], name: str = "browser") -> None:
+    """Run `scenario` with its own Playwright and Chromium in a fresh thread: Playwright's sync API refuses to
+    start where another sync Playwright (test_chat_browser's session browser) already runs an event loop."""
+    from playwright.sync_api import sync_playwright
+
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+                try:
+                    scenario(browser)
+                finally:
+                    browser.close()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=run, name=name)
+    worker.start()
+    worker.join()
+    if errors:
+        raise errors[0]

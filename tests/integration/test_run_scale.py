@@ -17,12 +17,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from sqlalchemy import bindparam, create_engine, text
 from websockets.sync.client import connect
 
 from core.settings import PROJECT_ROOT, HubSettings
-from tests.integration.support import CHROMIUM_ARGS, chromium_path
+from tests.integration.support import chromium_path, in_own_browser_thread
 from tests_support import free_port_dead as free_port
 from tools.launcher import child_env
 
@@ -155,35 +155,21 @@ def test_run_scale_serves_chat_and_console_through_nginx_with_two_of_everything(
 def _browser_chat_and_console(base: str, settings: HubSettings) -> None:
     """In Chromium, through nginx: a customer chats with the bot; the admin logs in to the console and its live
     socket connects."""
-    errors: list[BaseException] = []
+    def scenario(browser: Browser) -> None:
+        customer = browser.new_context(viewport={"width": 420, "height": 800}).new_page()
+        customer.goto(f"{base}/chat")
+        expect(customer.locator(".sb-conn")).to_have_text("online", timeout=20_000)
+        customer.get_by_label("Your message").fill("do you sell gift cards?")
+        customer.keyboard.press("Enter")
+        expect(customer.locator(".sb-bot").first).to_contain_text("gift card", timeout=60_000)
+        console = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
+        console.goto(f"{base}/console")
+        console.fill("#login-email", settings.admin_email)
+        console.fill("#login-password", settings.admin_password.get_secret_value())
+        console.keyboard.press("Enter")
+        expect(console.locator("#conn")).to_have_text("live", timeout=20_000)
+        shots = PROJECT_ROOT / "docs" if os.environ.get("UPDATE_DOCS_SCREENSHOTS") else settings.data_dir
+        customer.screenshot(path=str(shots / "run-scale-chat.png"))
+        console.screenshot(path=str(shots / "run-scale-console.png"))
 
-    def run() -> None:
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-                try:
-                    customer = browser.new_context(viewport={"width": 420, "height": 800}).new_page()
-                    customer.goto(f"{base}/chat")
-                    expect(customer.locator(".sb-conn")).to_have_text("online", timeout=20_000)
-                    customer.get_by_label("Your message").fill("do you sell gift cards?")
-                    customer.keyboard.press("Enter")
-                    expect(customer.locator(".sb-bot").first).to_contain_text("gift card", timeout=60_000)
-                    console = browser.new_context(viewport={"width": 1366, "height": 768}).new_page()
-                    console.goto(f"{base}/console")
-                    console.fill("#login-email", settings.admin_email)
-                    console.fill("#login-password", settings.admin_password.get_secret_value())
-                    console.keyboard.press("Enter")
-                    expect(console.locator("#conn")).to_have_text("live", timeout=20_000)
-                    shots = PROJECT_ROOT / "docs" if os.environ.get("UPDATE_DOCS_SCREENSHOTS") else settings.data_dir
-                    customer.screenshot(path=str(shots / "run-scale-chat.png"))
-                    console.screenshot(path=str(shots / "run-scale-console.png"))
-                finally:
-                    browser.close()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
-            errors.append(exc)
-
-    worker = threading.Thread(target=run, name="run-scale-browser")
-    worker.start()
-    worker.join()
-    if errors:
-        raise errors[0]
+    in_own_browser_thread(scenario, "run-scale-browser")
