@@ -226,6 +226,15 @@ def replies_per_text(db_url: str) -> dict[str, int]:
     return most
 
 
+def refusals(counted: dict[str, Any], visitors: list[Visitor], db_url: str) -> dict[str, Any]:
+    """`lost` counts every message sent and never stored; of those, the ones the hub refused with an error frame
+    (the customer saw "please try again") are `refused_with_error`, the others `lost_silently`."""
+    stored = {r[0] for r in query(db_url, "SELECT external_id FROM messages WHERE sender = 'customer' AND "
+                                          "external_id IS NOT NULL")}
+    refused = {cid for v in visitors for cid in getattr(v, "refused", ()) if cid not in stored}
+    return {**counted, "refused_with_error": len(refused), "lost_silently": counted["lost"] - len(refused)}
+
+
 def silent_handoffs(db_url: str) -> list[str]:
     """Conversations that went to a person without a reason, or without the customer being told."""
     rows = query(db_url, "SELECT c.id FROM conversations c WHERE c.status IN ('queued', 'assigned') AND "
@@ -238,19 +247,26 @@ def silent_handoffs(db_url: str) -> list[str]:
 
 
 class TimedVisitor(Visitor):
-    """The widget-like visitor of `make bench-faults`, also timing each message to its acknowledgement."""
+    """The widget-like visitor of `make bench-faults`, also timing each message to its acknowledgement, and
+    doing what the widget does with an error frame: the message leaves the resend queue and the customer sees
+    "please try again" (`refused`)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.acked_after: list[float] = []
+        self.refused: set[str] = set()
 
     async def _read(self, ws: Any) -> None:
         try:
             async for raw in ws:
                 frame = json.loads(raw)
-                if frame.get("type") == "ack" and frame.get("client_id") and frame["client_id"] not in self.acked:
-                    self.acked.add(frame["client_id"])
+                cid = frame.get("client_id")
+                if frame.get("type") == "ack" and cid and cid not in self.acked:
+                    self.acked.add(cid)
                     self.acked_after.append(time.monotonic())
+                elif frame.get("type") == "error" and cid and cid not in self.acked:
+                    self.refused.add(cid)
+                    self.acked.add(cid)  # settled: not resent (the widget drops it from its outbox)
         except Exception:  # noqa: BLE001 - the hub went away: `run` reconnects and resends
             return
 
@@ -422,13 +438,14 @@ def main(argv: list[str] | None = None) -> int:
                 outcome = asyncio.run(faults_under_load(stack, args.fault_visitors, args.fault_messages, args.think_s))
                 settle(stack.db_url, timeout_s=300)
                 time.sleep(3)
-                counted = count(stack.db_url, outcome["visitors"], {}, calibration)
+                counted = refusals(count(stack.db_url, outcome["visitors"], {}, calibration), outcome["visitors"],
+                                   stack.db_url)
                 silent = silent_handoffs(stack.db_url)
                 for name, fault in outcome["faults"].items():  # each fault counted on the customers it hit
                     hit = fault.pop("visitors")
-                    mine = count(stack.db_url, hit, {}, calibration, only=True)
+                    mine = refusals(count(stack.db_url, hit, {}, calibration, only=True), hit, stack.db_url)
                     fault.update(customers=len(hit), **{k: mine[k] for k in (
-                        "customer_messages_sent", "lost", "duplicated", "unanswered")})
+                        "customer_messages_sent", "lost", "refused_with_error", "duplicated", "unanswered")})
                 result["faults"] = {**counted, "handed_off_silently": len(silent), "faults": outcome["faults"],
                                     "customers": len(outcome["visitors"])}
                 result.update(lost=counted["lost"], duplicated=counted["duplicated"],
@@ -440,7 +457,8 @@ def main(argv: list[str] | None = None) -> int:
                 soaked = asyncio.run(soak(stack, rate, args.soak_min, messages=6, think_s=2.0))
                 settle(stack.db_url, timeout_s=300)
                 time.sleep(3)
-                counted = count(stack.db_url, soaked["visitors"], {}, calibration)
+                counted = refusals(count(stack.db_url, soaked["visitors"], {}, calibration), soaked["visitors"],
+                                   stack.db_url)
                 acks = sorted(t for v in soaked["visitors"] for t in v.acked_after)
                 result["soak"] = {"minutes": args.soak_min, "target_msgs_s": rate,
                                   "sent": counted["customer_messages_sent"],
@@ -448,6 +466,7 @@ def main(argv: list[str] | None = None) -> int:
                                   "achieved_msgs_s": round(len(acks) / max(1.0, acks[-1] - acks[0]), 2) if acks else 0,
                                   "conversations": soaked["conversations"],
                                   "unanswered": counted["unanswered"] - before["unanswered"],
+                                  "refused_with_error": counted["refused_with_error"],
                                   "memory_mb": soaked["memory_mb"], "load_average_after": load_average()}
                 result.update(soak_lost=counted["lost"],
                               soak_duplicated=counted["duplicated"] - before["duplicated"],
@@ -530,12 +549,12 @@ def markdown(r: dict[str, Any]) -> str:
         f = r["faults"]
         per_fault = "\n".join(
             f"| {k} | {v['back_s']} | {v.get('customers', '')} | {v.get('customer_messages_sent', '')} | "
-            f"**{v.get('lost', '')}** | **{v.get('duplicated', '')}** | **{v.get('unanswered', '')}** |"
+            f"**{v.get('lost', '')}** ({v.get('refused_with_error', '')}) | **{v.get('duplicated', '')}** | **{v.get('unanswered', '')}** |"
             for k, v in f["faults"].items())
         text_ += f"""
 ## Faults under load (2 x 2)
 
-| fault | back after (s) | customers hit | their messages | lost | duplicated | unanswered |
+| fault | back after (s) | customers hit | their messages | lost (of which refused with an error) | duplicated | unanswered |
 |---|---|---|---|---|---|---|
 {per_fault}
 
@@ -543,7 +562,7 @@ All customers of the fault phase together:
 
 | measure | result | target |
 |---|---|---|
-| lost (sent, never stored) | **{r['lost']}** of {f['customer_messages_sent']} | 0 |
+| lost (sent, never stored: silently {f['lost_silently']}, refused with an error the customer saw {f['refused_with_error']}) | **{r['lost']}** of {f['customer_messages_sent']} | 0 |
 | duplicated (stored twice {f['stored_twice']}, answered twice {f['answered_twice']}) | **{r['duplicated']}** | 0 |
 | unanswered (no bot answer and no person's queue {f['unanswered']}; handed to a person without a reason or a notice {f['handed_off_silently']}) | **{r['unanswered']}** | 0 |
 
@@ -559,7 +578,7 @@ fault when mid-conversation as it happens or starting before the process is back
 
 | measure | result | target |
 |---|---|---|
-| soak_lost | **{r['soak_lost']}** of {s['sent']} | 0 |
+| soak_lost (of which refused with an error {s['refused_with_error']}) | **{r['soak_lost']}** of {s['sent']} | 0 |
 | soak_duplicated | **{r['soak_duplicated']}** | 0 |
 | unanswered | {s['unanswered']} | 0 |
 
