@@ -255,6 +255,7 @@ class TimedVisitor(Visitor):
         super().__init__(*args, **kwargs)
         self.acked_after: list[float] = []
         self.refused: set[str] = set()
+        self.refused_at: list[float] = []
 
     async def _read(self, ws: Any) -> None:
         try:
@@ -266,6 +267,7 @@ class TimedVisitor(Visitor):
                     self.acked_after.append(time.monotonic())
                 elif frame.get("type") == "error" and cid and cid not in self.acked:
                     self.refused.add(cid)
+                    self.refused_at.append(time.monotonic())
                     self.acked.add(cid)  # settled: not resent (the widget drops it from its outbox)
         except Exception:  # noqa: BLE001 - the hub went away: `run` reconnects and resends
             return
@@ -313,7 +315,7 @@ async def faults_under_load(stack: ScaledStack, visitors_n: int, messages: int, 
         back = await asyncio.to_thread(stack.wait_for, back_line, mark, 300)
         # the customers it hit: mid-conversation when it happened, or starting before the process was back
         hit = [v for v, t in zip(visitors, tasks) if not t.done()]
-        faults[name] = {"back_s": round(back - mark, 1), "visitors": hit}
+        faults[name] = {"back_s": round(back - mark, 1), "visitors": hit, "window": (mark, back)}
     await asyncio.sleep(messages * think_s)  # and some load after the last one
     done.set()
     await spawner
@@ -442,10 +444,13 @@ def main(argv: list[str] | None = None) -> int:
                                    stack.db_url)
                 silent = silent_handoffs(stack.db_url)
                 for name, fault in outcome["faults"].items():  # each fault counted on the customers it hit
-                    hit = fault.pop("visitors")
+                    hit, (down, up) = fault.pop("visitors"), fault.pop("window")
                     mine = refusals(count(stack.db_url, hit, {}, calibration, only=True), hit, stack.db_url)
                     fault.update(customers=len(hit), **{k: mine[k] for k in (
-                        "customer_messages_sent", "lost", "refused_with_error", "duplicated", "unanswered")})
+                        "customer_messages_sent", "lost", "duplicated", "unanswered")})
+                    # customers hit by two faults close together count under both; the refusals are split by
+                    # when they came: during this outage (up to 10 s after the process was back)
+                    fault["refused_during_outage"] = sum(down <= t <= up + 10 for v in hit for t in v.refused_at)
                 result["faults"] = {**counted, "handed_off_silently": len(silent), "faults": outcome["faults"],
                                     "customers": len(outcome["visitors"])}
                 result.update(lost=counted["lost"], duplicated=counted["duplicated"],
@@ -501,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
         "duration_s": round(time.monotonic() - started, 1),
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": "make bench-load  (python -m benchmarks.bench_load --save" +
-                   (f" {' '.join(argv)}" if argv else (" " + " ".join(sys.argv[1:]) if sys.argv[1:] else "")) + ")",
+                   "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]) if a != "--save") + ")",
     })
     result["load_average"]["after"] = load_average()
     print(json.dumps(result, indent=2, default=str))
@@ -549,12 +554,12 @@ def markdown(r: dict[str, Any]) -> str:
         f = r["faults"]
         per_fault = "\n".join(
             f"| {k} | {v['back_s']} | {v.get('customers', '')} | {v.get('customer_messages_sent', '')} | "
-            f"**{v.get('lost', '')}** ({v.get('refused_with_error', '')}) | **{v.get('duplicated', '')}** | **{v.get('unanswered', '')}** |"
+            f"**{v.get('lost', '')}** ({v.get('refused_during_outage', v.get('refused_with_error', ''))}) | **{v.get('duplicated', '')}** | **{v.get('unanswered', '')}** |"
             for k, v in f["faults"].items())
         text_ += f"""
 ## Faults under load (2 x 2)
 
-| fault | back after (s) | customers hit | their messages | lost (of which refused with an error) | duplicated | unanswered |
+| fault | back after (s) | customers hit | their messages | lost (refused with an error during this outage) | duplicated | unanswered |
 |---|---|---|---|---|---|---|
 {per_fault}
 
@@ -586,6 +591,8 @@ fault when mid-conversation as it happens or starting before the process is back
 |---|---|---|---|
 {growth}
 """
+    if r.get("notes"):  # what the person who ran it observed (kept in load.json)
+        text_ += "\n## Notes\n\n" + "\n".join(f"- {n}" for n in r["notes"]) + "\n"
     return text_
 
 
