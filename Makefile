@@ -9,11 +9,12 @@ export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: bench-hub-path bench-publish bench-faults bench-notifications bench-reports install run test test-unit test-integration test-deps train kb bench-kb bench-kb-embedding bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual languages test-nlu clean help
+.PHONY: bench-hub-path bench-publish bench-faults bench-notifications bench-reports bench-load run-scale install run test test-unit test-integration test-deps train kb bench-kb bench-kb-embedding bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual languages test-nlu clean help
 
 help:
 	@echo "make run    install what is missing, train/index when content changed, start the bot on loopback"
 	@echo "make test   install what is missing, then run every test (unit, integration, browser)"
+	@echo "make run-scale [HUBS=2 RASA=2]   the same behind nginx: N hub workers, M Rasa replicas, PostgreSQL, Redis"
 	@echo "make kb | train | bench-kb | bench-reports | test-unit | clean"
 	@echo "make encoder | bench-nlu | calibrate | test-nlu   (NLU: ONNX encoder, benchmarks, fallback threshold, data report)"
 
@@ -30,6 +31,15 @@ run: install encoder
 
 test-deps:
 	@scripts/install-test-deps.sh
+
+# Scaled out on loopback: nginx on HUB_PORT in front of HUBS hub workers, RASA Rasa replicas with their action
+# servers, PostgreSQL and Redis (private instances under var/scale/); the same URLs as `make run`.
+HUBS ?= 2
+RASA ?= 2
+SCALE_ARGS ?=
+run-scale: install encoder
+	@scripts/install-scale-deps.sh
+	@$(PY) -m tools.scale run --dev --hubs $(HUBS) --rasa $(RASA) $(SCALE_ARGS)
 
 test: install test-deps encoder
 	@$(PY) -m pytest
@@ -110,3 +120,13 @@ bench-publish: install encoder
 bench-faults: install encoder
 	$(PY) -m tools.launcher train
 	$(PY) -m benchmarks.bench_faults --save
+
+# Load, faults and soak on the scaled-out stack (PostgreSQL, Redis, nginx): plain Rasa vs the hub at 1/8/32
+# conversations, 1x1 vs 2x2, kill -9 / restarts under load, a soak at 70 % of capacity (SOAK_MIN minutes):
+# benchmarks/results/load.{json,md}. About 50 minutes with the default 30-minute soak.
+SOAK_MIN ?= 30
+BENCH_LOAD_ARGS ?=
+bench-load: install encoder
+	@scripts/install-scale-deps.sh
+	$(PY) -m tools.launcher train
+	$(PY) -m benchmarks.bench_load --save --soak-min $(SOAK_MIN) $(BENCH_LOAD_ARGS)

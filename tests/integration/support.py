@@ -140,7 +140,7 @@ def chromium_path() -> str:
     return path
 
 
-def in_own_thread(scenario: Callable[[Browser], None]) -> None:
+def in_own_thread(scenario: Callable[[Browser], None], name: str = "browser-scenario") -> None:
     """Run `scenario` with its own Playwright in a fresh thread: Playwright's sync API refuses to start where
     another sync Playwright (test_chat_browser's session browser) already runs an event loop."""
     errors: list[BaseException] = []
@@ -152,7 +152,7 @@ def in_own_thread(scenario: Callable[[Browser], None]) -> None:
         except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
             errors.append(exc)
 
-    worker = threading.Thread(target=run, name="browser-scenario")
+    worker = threading.Thread(target=run, name=name)
     worker.start()
     worker.join()
     if errors:
