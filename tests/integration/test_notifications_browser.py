@@ -12,14 +12,15 @@ from playwright.sync_api import Browser, expect
 
 from core.settings import PROJECT_ROOT
 from tests.integration.support import Stack, chromium_path
-from tests.integration.test_console_browser import _in_own_thread, _log_in, _new_agent
+from tests.integration.support import in_own_thread
+from tests.integration.test_console_browser import _log_in, _new_agent
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 
 def test_an_agent_sends_a_notification_from_the_console(stack: Stack) -> None:
     chromium_path()
-    _in_own_thread(lambda browser: _scenario(stack, browser))
+    in_own_thread(lambda browser: _scenario(stack, browser))
 
 
 def _scenario(stack: Stack, browser: Browser) -> None:
