@@ -41,7 +41,7 @@ run-scale: install encoder
 	@scripts/install-scale-deps.sh
 	@$(PY) -m tools.scale run --dev --hubs $(HUBS) --rasa $(RASA) $(SCALE_ARGS)
 
-test: install test-deps encoder
+test: install test-deps encoder kb
 	@$(PY) -m pytest
 
 test-unit: install encoder
