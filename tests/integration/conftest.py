@@ -61,8 +61,10 @@ def chat(stack: Stack) -> Iterator[Chat]:
     c.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
+    """Closed after the integration tests: a sync Playwright left running keeps an event loop in the main thread,
+    and every asyncio test that follows (tests/studio …) would fail to start its own."""
     with chromium() as b:
         yield b
 
