@@ -24,15 +24,13 @@ from bot.insights.facts import facts
 from bot.insights.metrics import Filters, UnknownChart
 from bot.insights.review import STATES
 from bot.insights.search import search
+from bot.pages import staff_page
 from core.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:
     from bot.container import Container
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 CHART_JS = PROJECT_ROOT / "node_modules" / "chart.js" / "dist" / "chart.umd.min.js"
-PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
-                "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'"}
 
 
 class ReviewAction(BaseModel):
@@ -197,7 +195,7 @@ def build_insights(c: "Container") -> list[APIRouter]:
 
     @pages.get("/console/reports")
     async def reports_page() -> HTMLResponse:
-        return HTMLResponse((STATIC_DIR / "reports.html").read_text(encoding="utf-8"), headers=PAGE_HEADERS)
+        return staff_page("reports.html")
 
     @pages.get("/vendor/chart.umd.min.js")
     async def chart_library() -> FileResponse:

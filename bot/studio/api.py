@@ -22,13 +22,13 @@ from bot.errors import AUTHENTICATED, MAX_ID, DomainError, described, responses
 from bot.store import studio as studio_store
 from bot.studio.content import Author
 from bot.studio.knowledge import previews
+from bot.pages import staff_page
 from encoders.base import EncoderError
 from kb_index.storage import KBIndexError
 
 if TYPE_CHECKING:
     from bot.container import Container
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
 class KnowledgeBaseUnavailable(DomainError):
@@ -157,10 +157,7 @@ def build_studio(c: "Container") -> list[APIRouter]:
 
     @pages.get("/studio")
     async def studio_page() -> HTMLResponse:
-        html = (STATIC_DIR / "studio.html").read_text(encoding="utf-8")
-        return HTMLResponse(html, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
-                                           "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
-                                                                      "frame-ancestors 'none'"})
+        return staff_page("studio.html")
 
     api = APIRouter(prefix="/api/studio", tags=["studio"], responses=SIGNED_IN)
 
