@@ -61,10 +61,10 @@ def chat(stack: Stack) -> Iterator[Chat]:
     c.close()
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Closed after the integration tests: a sync Playwright left running keeps an event loop in the main thread,
-    and every asyncio test that follows (tests/studio …) would fail to start its own."""
+    """Module-scoped on purpose: a sync Playwright left running keeps an event loop in the main thread, and every
+    asyncio test that follows (tests/studio …) would fail to start its own."""
     with chromium() as b:
         yield b
 
