@@ -7,12 +7,10 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, HTTPException
-from fastapi import Path as PathParam
+from fastapi import APIRouter, Depends, HTTPException, Path
 from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, select
@@ -78,7 +76,7 @@ def _options(conn: Connection) -> dict[str, list[str]]:
     return out
 
 
-MessageId = Annotated[str, PathParam(min_length=1, max_length=64, description="The customer message's id")]
+MessageId = Annotated[str, Path(min_length=1, max_length=64, description="The customer message's id")]
 
 
 def build_insights(c: "Container") -> list[APIRouter]:

@@ -5,7 +5,6 @@ also answers RFC 8058 one-click requests from mail clients)."""
 from __future__ import annotations
 
 import html
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request

@@ -9,7 +9,6 @@ Refused content gets 422 with `problems: [{field, message, level}]`. Every error
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
