@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-import redis.asyncio as aioredis
 from sqlalchemy import Engine
 
 from bot.agents.accounts import AgentStore
@@ -52,6 +51,7 @@ from bot.privacy.service import Privacy, forget_webhook_copies
 from bot.privacy.tracker import RasaTrackerStore
 from bot.store import conversations as conversation_store
 from bot.store.db import Database, make_engine, migrate
+from bot.store.redis import connect as shared_redis
 from bot.studio.service import Studio
 from connectors.base import Connector
 from connectors.media import FileMediaStore
@@ -180,7 +180,7 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     """Every dependency of the hub, built once, wired together."""
     engine = make_engine(settings.db_url)
     migrate(engine)
-    redis = aioredis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    redis = shared_redis(settings.redis_url) if settings.redis_url else None
     bus = EventBus(broadcast=RedisBroadcast(redis) if redis is not None else None)
     db = Database(engine, bus)
     locks: Locks = RedisLocks(redis) if redis is not None else KeyedLocks()
