@@ -18,6 +18,7 @@ from sqlalchemy import Connection, select
 from bot.agents.auth import Actor
 from bot.errors import AUTHENTICATED, responses
 from bot.insights import metrics
+from bot.insights.content_changes import Editor
 from bot.insights.facts import facts
 from bot.insights.metrics import Filters, UnknownChart
 from bot.insights.review import STATES
@@ -155,7 +156,7 @@ def build_insights(c: "Container") -> list[APIRouter]:
     @review_api.post("/items/{message_id}", summary="Add the message as an example / phrasing / FAQ draft, or "
                                                     "dismiss it", responses=responses(404))
     async def review_act(message_id: MessageId, body: ReviewAction, actor: Actor = editor) -> dict[str, Any]:
-        return await review.act(message_id, body.action, actor.key, intent=body.intent, entry_id=body.entry_id,
+        return await review.act(message_id, body.action, Editor(actor.key, actor.display_name), intent=body.intent, entry_id=body.entry_id,
                                 language=body.language, text=body.text, question=body.question,
                                 answer=body.answer)
 
