@@ -281,13 +281,13 @@ def _markdown(result: dict[str, Any]) -> str:
     for q in names:
         lines.append(f"| {q} | " + " | ".join(str(result[n]["per_query_p95_ms"].get(q)) for n in ("sqlite", "postgres")
                                              if n in result) + " |")
-    lines += ["", "A \"report\" sample is the whole reports page: every tile and chart of `metrics.report` (three "
-              "group-bys over `conversation_facts`, each by the buckets of several charts, the first also summing "
-              "the totals). Drill-down: the first 200 conversations of one bucket with their count. Search: "
-              "`search_text` of the outcome records, every word must match, newest activity first, 50 rows. \"CPU of this process\" is `time.process_time()` per "
-              "report and drill-down sample: on SQLite the whole cost of the query, unaffected by other processes "
-              "waiting for the same cores (wall times at a load average far above the core count are mostly "
-              "waiting); on PostgreSQL only the client's side.", ""]
+    lines += ["", "A \"report\" sample is the whole reports page: every tile and chart of `metrics.report` (one "
+              "aggregate query and three group-bys over `conversation_facts`, each by the buckets of several "
+              "charts). Drill-down: the first 200 conversations of one bucket with their count. Search: "
+              "`search_text` of the outcome records, every word must match, newest activity first, 50 rows. "
+              "\"CPU of this process\" is `time.process_time()` per report and drill-down sample: on SQLite the "
+              "whole cost of the query, unaffected by other processes waiting for the same cores (wall times at a "
+              "load average far above the core count are mostly waiting); on PostgreSQL only the client's side.", ""]
     return "\n".join(lines)
 
 
