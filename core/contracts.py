@@ -33,5 +33,7 @@ SHIPPED_ENCODER = "all-MiniLM-L6-v2+use-multilingual-v3"
 
 #: The intent Rasa's FallbackClassifier predicts when no intent is confident enough.
 FALLBACK_INTENT = "nlu_fallback"
+#: The intent of messages the bot does not handle; the knowledge base is asked before the refusal (actions/kb.py).
+OUT_OF_SCOPE_INTENT = "out_of_scope"
 #: The intent of a pressed knowledge-base choice button (`/choose_kb_entry{"kb_entry_id": ...}`).
 CHOOSE_KB_ENTRY_INTENT = "choose_kb_entry"

@@ -7,7 +7,7 @@ import logging
 
 from encoders.base import Encoder, EncoderError
 from encoders.concat import ConcatEncoder
-from encoders.specs import DEFAULT_MODEL, MULTILINGUAL_MODEL, as_model_list, encoder_name
+from encoders.specs import DEFAULT_MODEL, E5_MODEL, MULTILINGUAL_MODEL, as_model_list, encoder_name
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,10 @@ def _cached(name: str, backend: str) -> Encoder:
         from encoders.use import UseEncoder
 
         return UseEncoder()
+    if name == E5_MODEL:
+        from encoders.e5 import E5Encoder
+
+        return E5Encoder()
     if backend in ("auto", "onnx"):
         from encoders.onnx import EncoderNotFound, OnnxSentenceEncoder, encoder_dir
 

@@ -22,7 +22,7 @@ import numpy as np
 import kb_index.faiss_index as faiss_index
 import kb_index.storage as storage
 from core.markdown import to_plain
-from encoders.base import Encoder
+from encoders.base import Encoder, encode_passages
 from kb_index.cache import EmbeddingCache, cache_file
 from kb_index.entry import Entry, content_hash
 from kb_index.schema import load_content
@@ -96,7 +96,7 @@ def build_index(
 
     with storage.build_lock(out_dir):
         rows = index_texts(entries, embed_answers=embed_answers)
-        texts = [text for _, _, text in rows]
+        texts = cache_keys(rows)
         cache = EmbeddingCache(cache_file(out_dir / storage.CACHE_DIR, encoder.name), encoder.name, encoder.dimension)
         try:
             vectors = _embed(cache, texts, encoder, progress=progress)
@@ -167,11 +167,34 @@ def _is_current(live: Manifest | None, digest: str, model_name: str, dimension: 
     )
 
 
+# Answer paragraphs are embedded as passages (E5 tells them from queries), under their own cache keys.
+PASSAGE_KEY = "\x00passage\x00"
+
+
+def cache_keys(rows: list[tuple[int, str, str]]) -> list[str]:
+    """What each row's vector is cached under: its text, or PASSAGE_KEY + text for an answer paragraph."""
+    return [PASSAGE_KEY + text if kind == ANSWER_ROW else text for _, kind, text in rows]
+
+
+def _encode_keys(encoder: Encoder, keys: list[str]) -> np.ndarray:
+    """Vectors for cache keys: queries through `encode`, passages through `encode_passages`."""
+    passages = [i for i, key in enumerate(keys) if key.startswith(PASSAGE_KEY)]
+    if not passages:
+        return encoder.encode(keys)
+    out = np.zeros((len(keys), encoder.dimension), dtype=np.float32)
+    queries = [i for i, key in enumerate(keys) if not key.startswith(PASSAGE_KEY)]
+    if queries:
+        out[queries] = encoder.encode([keys[i] for i in queries])
+    out[passages] = encode_passages(encoder, [keys[i][len(PASSAGE_KEY):] for i in passages])
+    return out
+
+
 def _embed(cache: EmbeddingCache, texts: list[str], encoder: Encoder, *, progress: bool) -> np.ndarray:
     todo = cache.count_missing(texts)
+    encode = lambda keys: _encode_keys(encoder, keys)  # noqa: E731
     if not progress or todo < PROGRESS_MIN_TEXTS:
-        return cache.embed(texts, encoder.encode, batch_size=64)
+        return cache.embed(texts, encode, batch_size=64)
     from tqdm import tqdm
 
     with tqdm(total=todo, desc="Embedding", unit="text") as bar:
-        return cache.embed(texts, encoder.encode, batch_size=64, on_batch=bar.update)
+        return cache.embed(texts, encode, batch_size=64, on_batch=bar.update)

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from encoders.base import Encoder
+from encoders.concat import weigh_queries
 import kb_index.faiss_index as faiss_index
 import kb_index.storage as storage
 from kb_index.decision import (DEFAULT_ANSWER_THRESHOLD, DEFAULT_MARGIN, DEFAULT_SUGGEST_THRESHOLD, MAX_CHOICES,
@@ -120,7 +121,8 @@ class KnowledgeBase:
         query = " ".join((query or "").split())
         if not query or k <= 0 or self.index.ntotal == 0:
             return []
-        vector = self.encoder.encode([query])
+        # Each encoder counts for what it is good at in the customer's language (encoders.concat.weigh).
+        vector = weigh_queries(self.encoder, self.encoder.encode([query]), language or self.default_language)
         positions, scores, best_rows = self._scorer.score(vector, k, answer_weight=self.answer_weight)
         best: dict[str, tuple[float, int]] = {}  # entry id -> (score, best row), over all its languages
         for i in np.argsort(-scores, kind="stable").tolist():
