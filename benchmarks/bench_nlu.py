@@ -515,6 +515,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--encoding", default="utf-8",
                         help="encoding of CSV files (default UTF-8, with or without a byte-order mark; e.g. latin-1)")
     parser.add_argument("--config", type=Path, default=PROJECT_ROOT / "config.yml")
+    parser.add_argument("--profile", default=None,
+                        help="an encoder profile (accurate, fast, classic) instead of the config's featurizer model: "
+                             "the config is copied with that one line changed (results: nlu_<set>-<profile>)")
     parser.add_argument("--baseline-per-intent", type=int, default=10)
     parser.add_argument("--baseline-epochs", type=int, default=5)
     parser.add_argument("--baseline-test", type=int, default=1000, help="test messages for the baseline (sample)")
@@ -555,6 +558,8 @@ def main(argv: list[str] | None = None) -> int:
     say(f"{ds.name}: {len(train_rows)} train, {len(ds.val)} val, {len(ds.test)} test messages from {ds.source}")
     WORK.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{ds.name}-", dir=WORK))
+    if args.profile:
+        args.config = with_profile(args.config, args.profile, work)
     config_text = args.config.read_text(encoding="utf-8")
     ambiguity = fallback_settings(config_text)["ambiguity_threshold"]
 
@@ -578,6 +583,23 @@ def main(argv: list[str] | None = None) -> int:
     say(f"results: {path} and .md")
     subprocess.run(["rm", "-rf", str(work)], check=False)
     return 0
+
+
+def with_profile(config: Path, profile: str, work: Path) -> Path:
+    """A copy of `config` whose SentenceEmbeddingFeaturizer uses the encoder profile `profile`."""
+    import re
+
+    from encoders.specs import PROFILES
+
+    if profile not in PROFILES:
+        raise SystemExit(f"--profile {profile}: no such profile ({', '.join(PROFILES)})")
+    text = config.read_text(encoding="utf-8")
+    changed, n = re.subn(r"(SentenceEmbeddingFeaturizer\n(?:\s+#.*\n)*\s+model:)\s*[^\n]+", rf"\1 {profile}", text)
+    if n != 1:
+        raise SystemExit(f"{config}: no `model:` line under SentenceEmbeddingFeaturizer to change")
+    out = work / f"{profile}.yml"
+    out.write_text(changed, encoding="utf-8")
+    return out
 
 
 def result_stem(dataset: str, config: Path, quick: bool) -> str:

@@ -24,6 +24,7 @@ from encoders.base import encode_passages, identity
 
 CACHE_ROOT = Path(__file__).resolve().parent / "cache" / "embeddings"
 BATCH = 256
+FLUSH_EVERY_S = 60
 
 
 def say(message: str) -> None:
@@ -89,6 +90,7 @@ class CachedEncoder:
         self._stores = {"query": _Store(folder / "query", self.dimension),
                         "passage": _Store(folder / "passage", self.dimension)}
         self._lock = threading.Lock()
+        self._flushed = time.monotonic()
 
     def _encode(self, texts: list[str], role: str) -> np.ndarray:
         if not texts:
@@ -108,8 +110,9 @@ class CachedEncoder:
                         rate = done / max(time.monotonic() - started, 1e-9)
                         say(f"{self.name} ({role}s): {done}/{len(missing)} embedded, "
                             f"{(len(missing) - done) / rate:.0f} s left")
-                if len(missing) > BATCH:
-                    store.flush()
+                if len(missing) > BATCH or time.monotonic() - self._flushed > FLUSH_EVERY_S:
+                    store.flush()  # an interrupted run keeps what it embedded
+                    self._flushed = time.monotonic()
                 found = store.get(texts)
         return np.ascontiguousarray(np.stack(found), dtype=np.float32)
 

@@ -28,8 +28,9 @@ class HandoffReason(str, Enum):
 #: message as JSON, `{"intent": {"name": ..., "confidence": ...}}`, sent along with the bot's answer.
 NLU_HEADER = "X-Rasa-Nlu"
 
-#: The shipped sentence encoders (encoders/): the KB's EMBEDDING_MODEL and the NLU featurizer's `model`.
-SHIPPED_ENCODER = "all-MiniLM-L6-v2+use-multilingual-v3"
+#: The shipped sentence encoders (encoders/): the KB's EMBEDDING_MODEL and the NLU featurizer's `model`, a profile
+#: of encoders.specs.PROFILES (all-mpnet-base-v2 + multilingual-e5-small, weighed by the query's language).
+SHIPPED_ENCODER = "accurate"
 
 #: The intent Rasa's FallbackClassifier predicts when no intent is confident enough.
 FALLBACK_INTENT = "nlu_fallback"

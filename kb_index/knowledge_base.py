@@ -26,6 +26,7 @@ from kb_index.decision import (DEFAULT_ANSWER_THRESHOLD, DEFAULT_MARGIN, DEFAULT
                                Decision, Hit, decide_from_hits)
 from kb_index.entry import Entry
 from kb_index.scoring import ANSWER_WEIGHT, EntryScorer
+from kb_index.self_calibration import ContentCalibration
 from kb_index.storage import KBIndexError, Manifest
 
 log = logging.getLogger(__name__)
@@ -45,8 +46,8 @@ class KnowledgeBase:
         encoder: Encoder,
         *,
         path: Path | None = None,
-        answer_threshold: float = DEFAULT_ANSWER_THRESHOLD,
-        suggest_threshold: float = DEFAULT_SUGGEST_THRESHOLD,
+        answer_threshold: float | None = None,
+        suggest_threshold: float | None = None,
         default_language: str = "en",
         answer_weight: float | None = None,
         margin: float | None = None,
@@ -57,12 +58,19 @@ class KnowledgeBase:
         self.manifest = manifest
         self.encoder = encoder
         self.path = path
-        self.answer_threshold = answer_threshold
-        self.suggest_threshold = suggest_threshold
+        # None: the thresholds the content itself calls for (kb_index.self_calibration, stored at build time),
+        # else the defaults of core.settings.
+        calibration = ContentCalibration.from_dict(getattr(manifest, "calibration", None))
+        self.calibration = calibration
+        self.answer_threshold = answer_threshold if answer_threshold is not None else (
+            calibration.answer_threshold if calibration else DEFAULT_ANSWER_THRESHOLD)
+        self.suggest_threshold = suggest_threshold if suggest_threshold is not None else (
+            calibration.suggest_threshold if calibration else DEFAULT_SUGGEST_THRESHOLD)
         self.default_language = default_language
         self.answer_weight = ANSWER_WEIGHT if answer_weight is None else answer_weight
         self.margin = DEFAULT_MARGIN if margin is None else margin
-        self._scorer = EntryScorer(index, faiss_index.stored_vectors(index), rows, len(entries))
+        self._scorer = EntryScorer(index, faiss_index.stored_vectors(index), rows, len(entries),
+                                   getattr(encoder, "part_bounds", None))
         self._by_key = {entry.key: entry for entry in entries}
         self._languages: dict[str, list[str]] = {}
         for entry in entries:

@@ -40,6 +40,16 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+def views_config(enabled: Any, layout: Sequence[tuple[int, bool]]) -> dict[str, Any]:
+    """The model's `multilingual_views` / `part_dimensions` for the classifier option ``multilingual_views:
+    true`` and the featurizer's layout [(dimension, multilingual), …]: views need an English-only part beside a
+    multilingual one, else there is nothing to learn apart."""
+    views = [i for i, (_, multilingual) in enumerate(layout) if multilingual] if enabled is True else []
+    if not views or len(views) == len(layout):
+        return {"multilingual_views": [], "part_dimensions": []}
+    return {"multilingual_views": views, "part_dimensions": [int(d) for d, _ in layout]}
+
+
 def _vectorizer(kind: str, ngrams: Sequence[int], cfg: dict[str, Any], vocabulary: dict[str, int] | None = None,
                 n_examples: int = 0):
     from sklearn.feature_extraction.text import TfidfVectorizer

@@ -26,11 +26,9 @@ def test_defaults_are_embedded(tmp_path: Path) -> None:
     assert s.tracker_store_url.startswith("sqlite:///")
     assert s.action_endpoint == "http://127.0.0.1:5055/webhook"
     assert s.order_api == "http://127.0.0.1:8000/demo-shop/api"
-    # A bot started without .env and a KnowledgeBase opened by a tool without settings must decide alike: the
-    # knowledge base's defaults are KBSettings' (tests/kb_index/test_kb_holder.py checks a loaded one uses them).
-    from kb_index.decision import DEFAULT_ANSWER_THRESHOLD, DEFAULT_SUGGEST_THRESHOLD
-
-    assert (s.kb_answer_threshold, s.kb_suggest_threshold) == (DEFAULT_ANSWER_THRESHOLD, DEFAULT_SUGGEST_THRESHOLD)
+    # A bot started without .env and a KnowledgeBase opened by a tool without settings must decide alike: both
+    # leave the thresholds to the index's own content calibration (tests/kb_index/test_kb_self_calibration.py).
+    assert (s.kb_answer_threshold, s.kb_suggest_threshold) == (None, None)
 
 
 def test_bad_number_names_the_variable(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from core.settings import PROJECT_ROOT, HubSettings
 from tests.integration.support import AGENT_TOKEN, CHROMIUM_ARGS, Chat, Stack, chromium_path
-from tests_support import free_port_dead as free_port
+from tests_support import TEST_EMBEDDINGS, free_port_dead as free_port
 from tools.launcher import Service, child_env, ensure_model, services, write_endpoints
 
 
@@ -28,7 +28,8 @@ def trained_model() -> Path:
 @pytest.fixture(scope="session")
 def kb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("kb")
-    subprocess.run([sys.executable, "-m", "kb_index", "build", "--out", str(out)], check=True, cwd=PROJECT_ROOT,
+    subprocess.run([sys.executable, "-m", "kb_index", "build", "--out", str(out), "--cache-dir", str(TEST_EMBEDDINGS)],
+                   check=True, cwd=PROJECT_ROOT,
                    env=child_env())
     return out
 
