@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: bench-encoders bench-kb-leave-out bench-hub-path install run test test-unit test-integration test-deps train kb bench-kb bench-kb-embedding bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual languages test-nlu clean help
+.PHONY: bench-encoders bench-kb-leave-out bench-hub-path bench-faults install run test test-unit test-integration test-deps train kb bench-kb bench-kb-embedding bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual languages test-nlu clean help
 
 help:
 	@echo "make run    install what is missing, train/index when content changed, start the bot on loopback"
@@ -26,7 +26,7 @@ encoder: install
 	@$(PY) -m nlu_components.export_onnx --config config.yml --quiet >/dev/null
 
 run: install encoder
-	@$(PY) -m tools.launcher run
+	@$(PY) -m tools.launcher run --dev
 
 test-deps:
 	@scripts/install-test-deps.sh
@@ -97,3 +97,9 @@ clean:
 # started from: benchmarks/results/hub-path.{json,md}. About 3 minutes.
 bench-hub-path: install
 	$(PY) -m benchmarks.bench_hub_path --save
+
+# Faults under load (kill -9 of Rasa, the action server and the hub; 100 duplicate first webhooks per channel):
+# benchmarks/results/faults.{json,md}. About 6 minutes; needs a trained model (make train).
+bench-faults: install encoder
+	$(PY) -m tools.launcher train
+	$(PY) -m benchmarks.bench_faults --save

@@ -21,6 +21,7 @@ from bot.clients.rasa import RasaClient
 from bot.container import Container, build_container
 from bot.demo_shop import shop
 from bot.errors import install_error_handlers
+from bot.ops import secrets
 from bot.ops.health import build_ops
 from core.logs import configure_logging
 from core.settings import HubSettings
@@ -30,7 +31,7 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 def create_app(settings: HubSettings | None = None, *, rasa: RasaClient | None = None) -> FastAPI:
     """Build the hub. `rasa` lets tests talk to their own Rasa (a scripted transport)."""
-    settings = settings or HubSettings.from_env()
+    settings = secrets.resolve(settings or HubSettings.from_env())
     configure_logging(settings.log_level)
     container = build_container(settings, rasa=rasa)
 
@@ -69,6 +70,13 @@ def _mount(app: FastAPI, c: Container) -> None:
     async def index() -> RedirectResponse:
         return RedirectResponse("/chat")
 
+    ancestors = " ".join(["'self'", *c.settings.web_allowed_origins]) if c.settings.web_allowed_origins else "*"
+    chat_policy = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                   "img-src 'self' data: https:; connect-src 'self' ws: wss:; base-uri 'none'; form-action 'self'; "
+                   f"object-src 'none'; frame-ancestors {ancestors}")
+
     @app.get("/chat", include_in_schema=False)
     async def chat_page() -> HTMLResponse:
-        return HTMLResponse((STATIC_DIR / "chat.html").read_text(encoding="utf-8"))
+        return HTMLResponse((STATIC_DIR / "chat.html").read_text(encoding="utf-8"),
+                            headers={"Content-Security-Policy": chat_policy, "X-Content-Type-Options": "nosniff",
+                                     "Referrer-Policy": "no-referrer"})

@@ -77,6 +77,7 @@ class Container:
             await connector.start()
         self.delivery.start()  # also resumes messages left unsent by a previous run
         self._background.append(asyncio.create_task(self._queue_ticker(), name="queue-ticker"))
+        self._background.append(asyncio.create_task(self._resume(), name="resume-turns"))
         log.info("hub ready on %s; channels live: %s", self.settings.hub_url, ", ".join(sorted(self.connectors)))
 
     async def stop(self) -> None:
@@ -92,6 +93,15 @@ class Container:
         await self.rasa.aclose()
         await self.actions.aclose()
         self.engine.dispose()
+
+    async def _resume(self) -> None:
+        """Bot turns a previous run left unanswered are answered (or handed to a person) after start."""
+        try:
+            found = await self.inbound.resume_pending()
+            if found:
+                log.info("resumed %d bot turn(s) left unanswered by the previous run", found)
+        except Exception:  # noqa: BLE001 - a resend of the message resumes it too
+            log.exception("resuming unanswered bot turns failed")
 
     async def queue_tick(self) -> None:
         """Periodic work: auto-assign what can be, and tell customers whose wait grew."""
@@ -114,7 +124,8 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     bus = EventBus()
     db = Database(engine, bus)
     metrics = Metrics()
-    rasa = rasa or RasaClient(settings.rasa_endpoints, timeout_s=settings.rasa_timeout_s, retries=settings.rasa_retries)
+    rasa = rasa or RasaClient(settings.rasa_endpoints, timeout_s=settings.rasa_timeout_s, retries=settings.rasa_retries,
+                              auth_token=settings.rasa_auth_token.get_secret_value())
     actions = ActionServerClient(settings.action_server_url)
     accounts = AgentStore(engine)
     if settings.admin_email:  # the first admin, from ADMIN_EMAIL / ADMIN_PASSWORD
@@ -135,7 +146,9 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     inbound = InboundService(db=db, bot=bot_turns, outbound=outbound, delivery=delivery, detector=detector,
                              metrics=metrics, default_language=settings.default_language,
                              max_message_chars=settings.max_message_chars, redact_pii=settings.redact_pii,
-                             claims=[take_answer])
+                             claims=[take_answer],
+                             # a turn not finished after Rasa's whole timeout budget was interrupted
+                             stale_after_s=settings.rasa_timeout_s * (settings.rasa_retries + 1) + 30)
     connectors.update(build_connectors(settings, inbound.handle, web_history=WebHistory(db), state=SqlChannelState(engine),
                                        on_status=delivery.provider_status))
     agents = AgentActions(db, outbound, handoff_config, max_message_chars=settings.max_message_chars)

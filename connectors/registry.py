@@ -42,7 +42,8 @@ def _require(settings: ChannelSettings, channel: str, *names: str) -> None:
 def _web(ctx: BuildContext) -> Connector:
     s = ctx.settings
     return WebChatConnector(ctx.on_message, history=ctx.web_history, secret=s.session_secret.get_secret_value(),
-                            max_frame_bytes=s.max_ws_frame_bytes, allowed_origins=s.web_allowed_origins)
+                            max_frame_bytes=s.max_ws_frame_bytes, allowed_origins=s.web_allowed_origins,
+                            token_max_age_s=s.visitor_token_max_age_s, state=ctx.state)
 
 
 def _telegram(ctx: BuildContext) -> Connector:

@@ -94,6 +94,12 @@ class ChannelState(Protocol):
     async def expand(self, key: str) -> str | None:
         """The payload behind a key from `shorten()`; None when it is not (or no longer) known."""
 
+    async def tokens_revoked_at(self, visitor: str) -> datetime | None:
+        """When the web chat visitor's tokens were revoked (a token issued before that is refused), if ever."""
+
+    async def revoke_tokens(self, visitor: str, at: datetime | None = None) -> None:
+        """Refuse every token of this web chat visitor issued before `at` (default now)."""
+
     async def record_delivery(self, channel: str, recipient: str, *, message_id: str | None, provider_id: str,
                               status: str, detail: str = "") -> None:
         """One provider message was accepted for hub message `message_id` (None: not a hub message, e.g. the
@@ -115,6 +121,7 @@ class MemoryChannelState:
         self._contacts: dict[tuple[str, str], Contact] = {}
         self._payloads: OrderedDict[str, str] = OrderedDict()
         self._deliveries: OrderedDict[tuple[str, str], Delivery] = OrderedDict()
+        self._revoked: dict[str, datetime] = {}
 
     def _bounded(self, items: OrderedDict, key: object, value: object) -> None:  # type: ignore[type-arg]
         items[key] = value
@@ -145,6 +152,12 @@ class MemoryChannelState:
 
     async def expand(self, key: str) -> str | None:
         return self._payloads.get(key)
+
+    async def tokens_revoked_at(self, visitor: str) -> datetime | None:
+        return self._revoked.get(visitor)
+
+    async def revoke_tokens(self, visitor: str, at: datetime | None = None) -> None:
+        self._revoked[visitor] = at or utcnow()
 
     async def record_delivery(self, channel: str, recipient: str, *, message_id: str | None, provider_id: str,
                               status: str, detail: str = "") -> None:

@@ -20,11 +20,12 @@ import uuid
 from collections import defaultdict
 from typing import Any, Awaitable, Callable
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from connectors.base import Connector, DeliveryResult, InboundHandler, InboundMessage, MessageRejected, OutboundMessage
+from connectors.state import ChannelState, MemoryChannelState
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +45,17 @@ class WebChatConnector(Connector):
         secret: str,
         max_frame_bytes: int = 64 * 1024,
         allowed_origins: tuple[str, ...] = (),
+        token_max_age_s: int = 30 * 24 * 3600,
+        state: ChannelState | None = None,
     ) -> None:
         super().__init__(on_message)
         self.history = history
         self.max_frame_bytes = max_frame_bytes
         self.allowed_origins = tuple(o.rstrip("/") for o in allowed_origins)
-        self._signer = URLSafeSerializer(secret, salt="webchat-visitor")
+        self.token_max_age_s = token_max_age_s
+        self.state = state or MemoryChannelState()
+        # Signed with the hub's secret and dated: a token expires, and can be revoked (`revoke`).
+        self._signer = URLSafeTimedSerializer(secret, salt="webchat-visitor-v2")
         self._sockets: dict[str, set[WebSocket]] = defaultdict(set)
 
     def routes(self) -> list[BaseRoute]:
@@ -82,14 +88,32 @@ class WebChatConnector(Connector):
                 self._sockets[recipient].discard(ws)
         return DeliveryResult("delivered" if delivered else "stored")
 
-    def _visitor_from_token(self, token: Any) -> str | None:
+    async def _visitor_from_token(self, token: Any) -> str | None:
+        """The visitor a token names, if it is genuine, not expired and not revoked (else a new visitor)."""
         if not isinstance(token, str) or not token:
             return None
         try:
-            visitor = self._signer.loads(token)
-        except BadSignature:
+            visitor, issued = self._signer.loads(token, max_age=self.token_max_age_s, return_timestamp=True)
+        except BadSignature:  # forged, from another secret, or expired (SignatureExpired is a BadSignature)
             return None
-        return visitor if isinstance(visitor, str) else None
+        if not isinstance(visitor, str):
+            return None
+        revoked = await self.state.tokens_revoked_at(visitor)
+        if revoked is not None and issued <= revoked:
+            log.info("web chat: refused a revoked token")
+            return None
+        return visitor
+
+    async def revoke(self, visitor: str) -> int:
+        """Refuse the visitor's tokens from now on and close their open chats; returns how many were open."""
+        await self.state.revoke_tokens(visitor)
+        sockets = list(self._sockets.pop(visitor, ()))
+        for ws in sockets:
+            try:
+                await ws.close(code=4401, reason="signed out")
+            except Exception:  # already gone
+                pass
+        return len(sockets)
 
     async def websocket(self, ws: WebSocket) -> None:
         # Browsers always send Origin, so the allow-list stops other websites from embedding the chat.
@@ -127,7 +151,7 @@ class WebChatConnector(Connector):
                 if kind == "hello":
                     if visitor is not None:
                         self._sockets[visitor].discard(ws)
-                    visitor = self._visitor_from_token(frame.get("token")) or uuid.uuid4().hex
+                    visitor = await self._visitor_from_token(frame.get("token")) or uuid.uuid4().hex
                     language = frame.get("language") if isinstance(frame.get("language"), str) else None
                     self._sockets[visitor].add(ws)
                     after = frame.get("after_seq") if isinstance(frame.get("after_seq"), int) else 0

@@ -27,15 +27,22 @@ ORDER_NUMBER_RE = re.compile(r"(?:(?<![A-Za-z0-9])[Bb][Cc][-\s]?|#\s?|(?<![\dA-Z
 _EMAIL_RE = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 # International or national phone numbers: at least 8 digits, separators allowed, optional leading +.
 _PHONE_RE = re.compile(r"(?<![0-9A-Za-z+])\+?\d[\d\s().-]{6,18}\d(?![0-9A-Za-z])")
-# Card-like digit runs (13–19 digits, spaces or dashes allowed) are never stored.
-_CARD_RE = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+# Card-like digit runs (13–19 digits, spaces or dashes allowed) are never stored. Never inside a longer
+# alphanumeric run: a hex id such as a conversation id is not a card number.
+_CARD_RE = re.compile(r"(?<![0-9A-Za-z])(?:\d[ -]?){12,18}\d(?![0-9A-Za-z])")
+# IBAN: two letters, two check digits, 11–30 alphanumerics (spaces allowed in groups); checked with mod 97.
+_IBAN_RE = re.compile(r"(?<![0-9A-Za-z])[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}(?![0-9A-Za-z])", re.IGNORECASE)
+# A card's security code, recognised by the words around it (the three or four digits alone are not evidence).
+_CVV_RE = re.compile(
+    r"(?i)(?:\b(?:cvv2?|cvc2?|cid|csc|security code|card code|codice (?:di sicurezza|cvv)|cod(?:ul)? (?:de )?securitate)"
+    r"|安全码|验证码|安全碼)\s*(?:is|è|este|:|=|是|为)?\s*(\d{3,4})(?!\d)")
 
-REDACTIONS = {"EMAIL": "[email]", "PHONE": "[phone]", "CARD": "[card number]"}
+REDACTIONS = {"EMAIL": "[email]", "PHONE": "[phone]", "CARD": "[card number]", "IBAN": "[iban]", "CVV": "[security code]"}
 
 
 @dataclass(frozen=True)
 class Span:
-    label: str  # ORDER_NUMBER, EMAIL, PHONE, CARD
+    label: str  # ORDER_NUMBER, EMAIL, PHONE, CARD, IBAN, CVV
     text: str
     start: int  # character offsets in the input text
     end: int
@@ -74,10 +81,15 @@ def find_entities(text: str, lang: str = "en") -> list[Span]:
         spans.append(Span(ent.label_, ent.text, ent.start_char, ent.end_char))
     # Regex fallbacks: spaCy's LIKE_EMAIL needs token boundaries, which unspaced scripts lack.
     spans += _regex_spans(_EMAIL_RE, "EMAIL", text, spans)
-    spans += _regex_spans(_CARD_RE, "CARD", text, spans)
+    spans += [s for s in _regex_spans(_IBAN_RE, "IBAN", text, spans) if _iban_ok(s.text)]
+    spans += _cvv_spans(text, spans)
+    # Card numbers pass the Luhn check; a long digit run that fails it is more likely a phone number (below).
+    cards = _regex_spans(_CARD_RE, "CARD", text, spans)
+    spans += [s for s in cards if _luhn_ok(s.text)]
     # "BC-…"/"#…" are order numbers for sure; then phone numbers; then bare 6-digit numbers not inside a phone number.
     spans += [s for s in _regex_spans(ORDER_NUMBER_RE, "ORDER_NUMBER", text, spans) if not s.text[0].isdigit()]
     spans += [s for s in _regex_spans(_PHONE_RE, "PHONE", text, spans) if len(re.sub(r"\D", "", s.text)) >= 8]
+    spans += _regex_spans(_CARD_RE, "CARD", text, spans)  # still never stored, whatever it is
     spans += _regex_spans(ORDER_NUMBER_RE, "ORDER_NUMBER", text, spans)
     return sorted(spans, key=lambda s: s.start)
 
@@ -91,13 +103,35 @@ def _regex_spans(pattern: re.Pattern[str], label: str, text: str, taken: list[Sp
     return out
 
 
+def _luhn_ok(raw: str) -> bool:
+    digits = [int(d) for d in re.sub(r"\D", "", raw)][::-1]
+    total = sum(d if i % 2 == 0 else (d * 2 - 9 if d > 4 else d * 2) for i, d in enumerate(digits))
+    return total % 10 == 0
+
+
+def _iban_ok(raw: str) -> bool:
+    code = re.sub(r"\s", "", raw).upper()
+    rearranged = code[4:] + code[:4]
+    return int("".join(str(int(ch, 36)) for ch in rearranged)) % 97 == 1
+
+
+def _cvv_spans(text: str, taken: list[Span]) -> list[Span]:
+    out = []
+    for m in _CVV_RE.finditer(text):
+        start, end = m.span(1)
+        if not any(start < s.end and s.start < end for s in taken):
+            out.append(Span("CVV", m.group(1), start, end))
+    return out
+
+
 def extract_order_numbers(text: str, lang: str = "en") -> list[str]:
     """Normalised order numbers (`BC-123456`) mentioned in `text`."""
     return ["BC-" + re.sub(r"\D", "", s.text) for s in find_entities(text, lang) if s.label == "ORDER_NUMBER"]
 
 
 def redact(text: str, lang: str = "en") -> str:
-    """Replace e-mail addresses, phone and card numbers with placeholders. Order numbers are kept:
+    """Replace e-mail addresses, phone and card numbers, IBANs and card security codes with placeholders. Order
+    numbers are kept:
     agents need them and they identify no person on their own."""
     spans = [s for s in find_entities(text, lang) if s.label in REDACTIONS]
     for span in reversed(spans):

@@ -123,7 +123,10 @@ class ChannelSettings(CommonSettings):
     """The channel connectors (docs/channels.md). The web chat is always on; list the others to switch them on."""
 
     public_url: str = ""  # the URL customers and channel providers reach the hub at (webhook signatures)
-    session_secret: SecretStr = SecretStr("change-me-in-production")
+    # Signs web chat visitor tokens and console sessions. Empty: a random one is generated on first start and
+    # kept in DATA_DIR/secrets/ (bot/ops/secrets.py).
+    session_secret: SecretStr = SecretStr("")
+    visitor_token_max_age_s: int = Field(30 * 24 * 3600, gt=0)  # a web chat visitor token expires after this
     web_allowed_origins: CommaList = ()  # origins allowed to open the web chat socket; empty: any
     max_ws_frame_bytes: int = Field(64 * 1024, gt=0)
     enabled_channels: CommaList = ("web",)  # e.g. web,telegram,whatsapp,sms
@@ -158,8 +161,14 @@ class HubSettings(ActionSettings, ChannelSettings):
     rasa_model_dir: UserPath = PROJECT_ROOT / "models"
     rasa_config: UserPath = PROJECT_ROOT / "config.yml"
 
-    agent_api_token: SecretStr = SecretStr("dev-agent-token")
-    admin_api_token: SecretStr = SecretStr("dev-admin-token")
+    # Development mode (`make run` sets it): the development tokens below are accepted, with a warning banner.
+    dev_mode: bool = False
+    agent_api_token: SecretStr = SecretStr("")  # bearer token of the agent API; empty: no bearer access
+    admin_api_token: SecretStr = SecretStr("")  # bearer token of the admin API; empty: no bearer access
+    rasa_auth_token: SecretStr = SecretStr("")  # Rasa's HTTP API token; empty: generated, kept in DATA_DIR/secrets/
+    metrics_token: SecretStr = SecretStr("")  # bearer token for /metrics and the detailed /health (else loopback)
+    redis_url: str = ""  # e.g. redis://127.0.0.1:6379/0: state shared by several hub processes (login throttle …)
+    forwarded_allow_ips: CommaList = ()  # proxies whose X-Forwarded-For is believed (e.g. 127.0.0.1 behind nginx)
     outbox_max_rounds: int = Field(6, ge=1)  # rounds of delivery attempts before a message becomes a dead letter
     outbox_base_delay_s: float = Field(30.0, ge=0)  # wait before the second round; doubles each round (≤ 1 h)
     outbox_poll_s: float = Field(1.0, gt=0)

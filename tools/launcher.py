@@ -1,7 +1,7 @@
 """Start the whole bot on loopback: train Rasa and build the KB index when their inputs changed, then run the
 Rasa server, the action server and the hub, wait until each is healthy, print the URLs, stop all on Ctrl-C.
 
-    python -m tools.launcher run          # what `make run` calls
+    python -m tools.launcher run --dev    # what `make run` calls (development mode)
     python -m tools.launcher train [--force] [--config FILE]
     python -m tools.launcher kb [--force]
     python -m tools.launcher endpoints    # write var/endpoints.yml for Rasa
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -25,6 +26,7 @@ from pathlib import Path
 import yaml
 from sqlalchemy.engine import make_url
 
+from bot.ops import secrets
 from core.settings import PROJECT_ROOT, HubSettings
 
 RASA_VENV = PROJECT_ROOT / ".venv-rasa"
@@ -294,10 +296,13 @@ def services(settings: HubSettings, model: Path, endpoints: Path) -> dict[str, S
     stack = {
         "rasa": Service(
             "Rasa server",
-            [*rasa_command(), "run", "--enable-api", "-i", host, "--port", str(settings.rasa_port),
+            [*rasa_command(), "run", "--enable-api", "--auth-token", settings.rasa_auth_token.get_secret_value(),
+             "-i", host, "--port", str(settings.rasa_port),
              "--model", str(model), "--endpoints", str(endpoints),
              "--credentials", str(PROJECT_ROOT / "credentials.yml")],
-            f"http://{host}:{settings.rasa_port}/status", logs / "rasa.log",
+            # /status needs the token: it answers once the model is loaded
+            f"http://{host}:{settings.rasa_port}/status?token={settings.rasa_auth_token.get_secret_value()}",
+            logs / "rasa.log",
         ),
         "actions": Service(
             "action server",
@@ -307,13 +312,21 @@ def services(settings: HubSettings, model: Path, endpoints: Path) -> dict[str, S
         "hub": Service(
             "hub",
             [str(HUB_PYTHON), "-m", "uvicorn", "--factory", "bot.app:create_app", "--host", host,
-             "--port", str(settings.hub_port), "--no-access-log"],
+             "--port", str(settings.hub_port), "--no-access-log", *proxy_args(settings)],
             f"http://{host}:{settings.hub_port}/health/live", logs / "hub.log",
         ),
     }
     for svc in stack.values():
         svc.env = env
     return stack
+
+
+def proxy_args(settings: HubSettings) -> list[str]:
+    """Believe X-Forwarded-For only from the configured proxies (uvicorn would trust 127.0.0.1 by default, so
+    any local process could pose as any client)."""
+    if not settings.forwarded_allow_ips:
+        return ["--no-proxy-headers"]
+    return ["--proxy-headers", "--forwarded-allow-ips", ",".join(settings.forwarded_allow_ips)]
 
 
 def start_all(stack: dict[str, Service], timeout_s: float = 180) -> None:
@@ -330,6 +343,75 @@ def start_all(stack: dict[str, Service], timeout_s: float = 180) -> None:
     stack["hub"].wait_healthy(60)
 
 
+SUPERVISOR_STATUS = "supervisor.json"  # read by the hub's /health (bot/ops/health.py)
+
+
+@dataclass
+class Watch:
+    restarts: int = 0
+    failures_in_a_row: int = 0
+    state: str = "up"  # up | down (waiting to restart) | starting
+    restart_at: float = 0.0
+    up_since: float = field(default_factory=time.time)
+    last_exit: int | None = None
+    last_exit_at: float | None = None
+
+
+class Supervisor:
+    """Keeps the stack up: a service that exits is restarted after a growing pause (1 s, 2 s, 4 s … 60 s; back to
+    1 s once it has stayed up a minute). Meanwhile the hub hands conversations to people as it does whenever
+    Rasa or the action server does not answer. The state is written to `status_path` for `/health`."""
+
+    STABLE_S = 60.0
+    MAX_PAUSE_S = 60.0
+
+    def __init__(self, stack: dict[str, Service], status_path: Path) -> None:
+        self.stack = stack
+        self.status_path = status_path
+        self.watches = {name: Watch() for name in stack}
+        self._write()
+
+    def pause(self, failures_in_a_row: int) -> float:
+        return min(2.0 ** max(0, failures_in_a_row - 1), self.MAX_PAUSE_S)
+
+    def check(self) -> None:
+        now = time.time()
+        changed = False
+        for name, svc in self.stack.items():
+            w = self.watches[name]
+            exited = svc.proc is not None and svc.proc.poll() is not None
+            if w.state in ("up", "starting") and exited:
+                code = svc.proc.returncode if svc.proc is not None else None
+                w.failures_in_a_row = 1 if w.state == "up" and now - w.up_since >= self.STABLE_S \
+                    else w.failures_in_a_row + 1
+                w.state, w.last_exit, w.last_exit_at = "down", code, now
+                w.restart_at = now + self.pause(w.failures_in_a_row)
+                say(f"{svc.name} stopped (exit {code}); restarting in {self.pause(w.failures_in_a_row):.0f} s "
+                    f"(log: {_shown(svc.log_path)})")
+                changed = True
+            elif w.state == "down" and now >= w.restart_at:
+                svc.start()
+                w.state, w.restarts = "starting", w.restarts + 1
+                changed = True
+            elif w.state == "starting" and svc.healthy():
+                w.state, w.up_since = "up", now
+                say(f"{svc.name} is back (restart {w.restarts})")
+                changed = True
+        if changed:
+            self._write()
+
+    def status(self) -> dict[str, dict[str, object]]:
+        return {name: {"state": w.state, "restarts": w.restarts, "last_exit": w.last_exit,
+                       "last_exit_at": w.last_exit_at, "up_since": w.up_since if w.state == "up" else None}
+                for name, w in self.watches.items()}
+
+    def _write(self) -> None:
+        self.status_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.status_path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"supervised": True, "pid": os.getpid(), "processes": self.status()}, indent=1))
+        os.replace(tmp, self.status_path)
+
+
 def stop_all(stack: dict[str, Service]) -> None:
     for name in ("hub", "rasa", "actions"):
         if name in stack:
@@ -337,6 +419,9 @@ def stop_all(stack: dict[str, Service]) -> None:
 
 
 def cmd_run(settings: HubSettings, args: argparse.Namespace) -> int:
+    if args.dev:
+        settings = settings.replace(dev_mode=True)
+    settings = secrets.resolve(settings)  # the children get the same generated secrets
     model = ensure_model(config=settings.rasa_config, out_dir=settings.rasa_model_dir, force=args.force_train)
     ensure_kb(settings)
     endpoints = write_endpoints(settings)
@@ -359,18 +444,29 @@ def cmd_run(settings: HubSettings, args: argparse.Namespace) -> int:
         tracker = check_tracker_store(settings.tracker_store_url)
         if not tracker["ok"]:
             say(f"WARNING: {tracker['error']}")
+        if settings.dev_mode:
+            print(dev_banner(settings), flush=True)
         print(banner(settings), flush=True)
+        supervisor = Supervisor(stack, settings.data_dir / SUPERVISOR_STATUS)
         while True:
-            for svc in stack.values():
-                if svc.proc is not None and svc.proc.poll() is not None:
-                    raise LaunchError(f"{svc.name} stopped unexpectedly (exit {svc.proc.returncode}):\n{svc.tail()}")
-            time.sleep(1)
+            supervisor.check()
+            time.sleep(0.5)
     except KeyboardInterrupt:
         say("stopping…")
         return 0
     finally:
         stop_all(stack)
         say("stopped")
+
+
+def dev_banner(settings: HubSettings) -> str:
+    lines = [
+        "",
+        "DEVELOPMENT MODE: the agent API accepts 'Bearer dev-agent-token' and the admin API 'Bearer dev-admin-token'.",
+        f"Keep this hub on {settings.host}; for a real deployment set DEV_MODE=false and your own AGENT_API_TOKEN /",
+        "ADMIN_API_TOKEN (or none) in .env: docs/console.md, \"Production\".",
+    ]
+    return "\n".join(f"[supportbot] {line}".rstrip() for line in lines)
 
 
 def banner(settings: HubSettings) -> str:
@@ -396,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="train/index if needed, start everything, stop on Ctrl-C")
     run.add_argument("--force-train", action="store_true")
+    run.add_argument("--dev", action="store_true", help="development mode (what `make run` uses): DEV_MODE=true")
     train = sub.add_parser("train", help="train the Rasa model if its inputs changed")
     train.add_argument("--force", action="store_true")
     train.add_argument("--config", type=Path, default=None)

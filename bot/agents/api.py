@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from fastapi import Path as FastPath
 from pydantic import BaseModel, Field
 
 from bot.agents.accounts import AccountError, agent_view
@@ -118,16 +119,18 @@ def build_routers(c: "Container") -> list[APIRouter]:
 
     @auth_api.post("/login", summary="Log in to the console: sets the session cookie, returns the CSRF token")
     async def login(request: Request, body: LoginBody, response: Response) -> dict[str, Any]:
-        client = request.client.host if request.client else "?"
-        email_key, ip_key = body.email.strip().lower(), client
-        if auth.login_by_email.blocked(email_key) or auth.login_by_client.blocked(ip_key):
-            raise HTTPException(429, "too many failed logins: wait a few minutes and try again")
+        client = request.client.host if request.client else "?"  # the proxy's word only from FORWARDED_ALLOW_IPS
+        account = body.email.strip().lower()
+        wait = await anyio.to_thread.run_sync(auth.throttle.wait_s, account, client)
+        if wait > 0:
+            seconds = max(1, round(wait))
+            raise HTTPException(429, f"too many failed logins: try again in {seconds} s",
+                                headers={"Retry-After": str(seconds)})
         agent = await anyio.to_thread.run_sync(accounts.authenticate, body.email, body.password)
         if agent is None:
-            auth.login_by_email.failed(email_key)
-            auth.login_by_client.failed(ip_key)
+            await anyio.to_thread.run_sync(auth.throttle.failed, account, client)
             raise HTTPException(401, "wrong e-mail or password")
-        auth.login_by_email.succeeded(email_key)
+        await anyio.to_thread.run_sync(auth.throttle.succeeded, account, client)
         token, csrf = accounts.open_session(agent.id, settings.session_max_age_s)
         response.set_cookie(
             COOKIE, auth.signer.dumps(token), max_age=settings.session_max_age_s, httponly=True, samesite="strict",
@@ -344,6 +347,14 @@ def build_routers(c: "Container") -> list[APIRouter]:
         except LookupError as exc:
             raise HTTPException(404, str(exc)) from None
         return {"agent": agent_view(agent)}
+
+    @admin_api.post("/visitors/{visitor}/revoke-tokens",
+                    summary="Sign a web chat visitor out everywhere: their tokens are refused and open chats closed")
+    async def revoke_visitor(visitor: str = FastPath(..., min_length=1, max_length=64),
+                             admin: Actor = admin_only) -> dict[str, Any]:
+        web = c.connectors.get("web")
+        closed = await web.revoke(visitor) if web is not None else 0  # type: ignore[attr-defined]
+        return {"visitor": visitor, "revoked": True, "closed_chats": closed}
 
     @admin_api.get("/csat", summary="Average CSAT per agent (agent null: the bot)")
     async def csat_summary(admin: Actor = admin_only) -> dict[str, Any]:

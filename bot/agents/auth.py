@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections import defaultdict, deque
 from dataclasses import dataclass
 from fastapi import HTTPException, Request
 from itsdangerous import BadSignature, URLSafeSerializer
+from limits.storage import storage_from_string
 
 from bot.agents.accounts import AgentStore
 from core.settings import HubSettings
@@ -51,8 +51,7 @@ class Auth:
         self.settings = settings
         self.accounts = accounts
         self.signer = URLSafeSerializer(settings.session_secret.get_secret_value(), salt="console-session")
-        self.login_by_email = LoginThrottle(limit=5)
-        self.login_by_client = LoginThrottle(limit=30)
+        self.throttle = LoginThrottle(settings.redis_url or "memory://")
 
     def session_actor(self, cookie: str | None) -> Actor | None:
         """The agent behind a console cookie, or None for a missing, forged, expired or logged-out one."""
@@ -76,9 +75,10 @@ class Auth:
         if len(x_agent) > 100:
             raise HTTPException(400, "the X-Agent header is too long (100 characters at most)")
         admin = self.settings.admin_api_token.get_secret_value()
+        agent = self.settings.agent_api_token.get_secret_value()  # empty (not configured): no bearer access
         if admin and hmac.compare_digest(token.encode(), admin.encode()):
             role = "admin"
-        elif hmac.compare_digest(token.encode(), self.settings.agent_api_token.get_secret_value().encode()):
+        elif agent and hmac.compare_digest(token.encode(), agent.encode()):
             role = "agent"
             if not x_agent:
                 raise HTTPException(400, "name the acting agent in the X-Agent header")
@@ -132,27 +132,58 @@ class Auth:
         return actor
 
 
+@dataclass(frozen=True)
+class Tier:
+    """Failures of one kind allowed freely within `window_s`; after that each one doubles the wait (≤ `max_s`)."""
+
+    name: str
+    free: int
+    max_s: float
+    window_s: float = 900.0
+
+    def delay(self, failures: int) -> float:
+        return 0.0 if failures < self.free else min(2.0 ** (failures - self.free), self.max_s)
+
+
 class LoginThrottle:
-    """At most `limit` failed logins per e-mail and per client address in `window_s` seconds."""
+    """Failed logins slow down, never lock everyone out: growing delays per account *and* client address (the
+    guesser waits, the real owner logging in from elsewhere does not), a higher bar per client address (one
+    address trying many accounts) and a short one per account (many addresses guessing one account).
 
-    def __init__(self, limit: int = 5, window_s: float = 300.0) -> None:
-        self.limit, self.window_s = limit, window_s
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+    Counters live in a `limits` storage: in memory (one hub process), or Redis (`REDIS_URL`), shared by every
+    hub process. A successful login clears its account+client counter."""
 
-    def _recent(self, key: str) -> deque[float]:
-        q = self._failures[key]
-        cutoff = time.monotonic() - self.window_s
-        while q and q[0] < cutoff:
-            q.popleft()
-        return q
+    PAIR = Tier("account+client", free=3, max_s=300.0)  # the guesser: 1 s, 2 s, 4 s … up to 5 minutes
+    CLIENT = Tier("client", free=20, max_s=10.0)  # one address, many accounts: slowed, but never locks an office out
+    ACCOUNT = Tier("account", free=10, max_s=30.0)  # many addresses, one account: the owner waits seconds at most
 
-    def blocked(self, *keys: str) -> bool:
-        return any(len(self._recent(k)) >= self.limit for k in keys)
+    def __init__(self, storage_uri: str = "memory://") -> None:
+        self.storage = storage_from_string(storage_uri)
 
-    def failed(self, *keys: str) -> None:
-        for k in keys:
-            self._recent(k).append(time.monotonic())
+    def _keys(self, account: str, client: str) -> list[tuple[Tier, str]]:
+        return [(self.PAIR, f"login:{account}|{client}"), (self.CLIENT, f"login:*|{client}"),
+                (self.ACCOUNT, f"login:{account}|*")]
 
-    def succeeded(self, *keys: str) -> None:
-        for k in keys:
-            self._failures.pop(k, None)
+    def wait_s(self, account: str, client: str) -> float:
+        """How long this account may not be tried from this client (0: go ahead)."""
+        now = time.time()
+        waits = [self.storage.get_expiry(f"wait:{key}") - now for _, key in self._keys(account, client)
+                 if self.storage.get(f"wait:{key}")]
+        return max([0.0, *waits])
+
+    def failed(self, account: str, client: str) -> float:
+        """Count a failure; returns the wait it imposes now."""
+        longest = 0.0
+        for tier, key in self._keys(account, client):
+            failures = self.storage.incr(key, int(tier.window_s))
+            delay = tier.delay(failures)
+            if delay:
+                self.storage.clear(f"wait:{key}")
+                self.storage.incr(f"wait:{key}", max(1, round(delay)))
+                longest = max(longest, delay)
+        return longest
+
+    def succeeded(self, account: str, client: str) -> None:
+        pair = self._keys(account, client)[0][1]
+        self.storage.clear(pair)
+        self.storage.clear(f"wait:{pair}")

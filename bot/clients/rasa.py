@@ -61,10 +61,12 @@ class RasaClient:
         retries: int = 2,
         backoff_s: float = 0.3,
         transport: httpx.AsyncBaseTransport | None = None,
+        auth_token: str = "",
     ) -> None:
         if not urls:
             raise ValueError("at least one Rasa URL is needed")
         self.urls = [u.rstrip("/") for u in urls]
+        self._api_params = {"token": auth_token} if auth_token else {}  # Rasa's HTTP API (not the channel)
         self.retries = retries
         self.backoff_s = backoff_s
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=2.0), transport=transport)
@@ -115,7 +117,7 @@ class RasaClient:
         """The NLU result of the last customer message (intent, confidence, entities), best effort."""
         try:
             resp = await self._request("GET", f"/conversations/{sender}/tracker", sender,
-                                       params={"include_events": "NONE"})
+                                       params={"include_events": "NONE", **self._api_params})
             latest = resp.json().get("latest_message") or {}
         except (RasaUnavailable, ValueError, AttributeError) as exc:
             log.debug("no tracker for %s: %s", sender, exc)
@@ -132,7 +134,7 @@ class RasaClient:
 
     async def status(self) -> dict[str, Any]:
         """`/status` of the first replica that answers."""
-        resp = await self._request("GET", "/status", "status")
+        resp = await self._request("GET", "/status", "status", params=self._api_params)
         return resp.json()
 
 

@@ -29,6 +29,7 @@ from bot.store.models import Sender
 from connectors.base import Button, OutboundMessage
 from core.contracts import CHOOSE_KB_ENTRY_INTENT, FALLBACK_INTENT, HandoffReason
 from core.payloads import BotCustom, HandoffRequest, KBOutcome
+from core.pii import redact
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ CHOICE_PAYLOAD = "/" + CHOOSE_KB_ENTRY_INTENT  # the payload of a knowledge-base
 class Outcome(str, Enum):
     """What the bot did with a customer message (stored on the message)."""
 
+    PENDING = "pending"  # stored, the bot's turn not finished yet (a crash leaves it so: resumed at start)
     ANSWERED = "answered"  # a response that is not from the knowledge base (greeting, order status …)
     KB_ANSWER = "kb_answer"  # answered from a knowledge-base entry
     CHOICES = "choices"  # offered the best knowledge-base entries as buttons
@@ -51,6 +53,10 @@ class Outcome(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+class TurnTaken(Exception):
+    """The customer message was answered by another turn in the meantime (nothing of this turn is kept)."""
 
 
 @dataclass
@@ -167,10 +173,12 @@ class BotTurns:
         self.action_health_url = action_health_url
 
     def handoff_values(self, reason: HandoffReason, summary: str, details: dict[str, Any],
-                       team: str | None) -> dict[str, Any]:
-        """Where a handoff goes (`handoff.yml`: team, priority) and what the agent reads first."""
+                       team: str | None, language: str = "en") -> dict[str, Any]:
+        """Where a handoff goes (`handoff.yml`: team, priority) and what the agent reads first (contact details
+        redacted: the summary quotes the customer)."""
         routed = self.config.team_for(reason=reason.value, details=details, named=team)
-        return {"reason": reason, "summary": summary or fallback_summary(reason.value, details), "details": details,
+        summary = redact(summary or fallback_summary(reason.value, details), language)
+        return {"reason": reason, "summary": summary, "details": details,
                 "priority": self.config.priority(reason.value), "team": routed}
 
     async def run(self, conv: Any, message: Any, text: str, recent: list[Any]) -> None:
@@ -196,24 +204,30 @@ class BotTurns:
         nlu = turn.nlu or await self.rasa.latest_parse(conv.id)
         previous = next((m.outcome for m in reversed(recent) if m.sender == Sender.CUSTOMER.value), None)
         plan = interpret(turn.messages, nlu, language=conv.language, previous_outcome=previous)
-        staged, events = await self.db.write_deferred(self._commit, conv, message, plan, recent)
+        try:
+            staged, events = await self.db.write_deferred(self._commit, conv, message, plan, recent)
+        except TurnTaken:
+            log.info("conversation %s: message %s was answered by another turn meanwhile", conv.id, message.id)
+            return
         await self.outbound.flush(staged)
         await self.db.publish(events)
 
     def _commit(self, tx: Tx, conv: Any, message: Any, plan: TurnPlan, recent: list[Any]) -> Staged:
         """The whole turn in one transaction. `conv` is the conversation as the accepting transaction left it;
         if its owner changed since (an admin closed it), the ownership changes below refuse and are skipped."""
-        message_store.annotate_turn(tx.conn, message.id, intent=plan.intent, confidence=plan.confidence,
-                                    outcome=plan.outcome.value)
+        if not message_store.finish_turn(tx.conn, message.id, intent=plan.intent, confidence=plan.confidence,
+                                         outcome=plan.outcome.value):
+            raise TurnTaken(message.id)  # rolls this transaction back: the customer is answered once
         staged = Staged([], {})
         for out, entry in plan.messages:
-            self.outbound.stage(tx, conv, out, kb_entry_id=entry, staged=staged, touch=False)
+            self.outbound.stage(tx, conv, out, kb_entry_id=entry, staged=staged, touch=False, reply_to=message.id)
         if plan.messages:
             message_store.touch_conversation(tx.conn, conv.id)
         if plan.handoff is not None:
             details = dict(plan.handoff.details)
             details.setdefault("intents", recent_intents(recent, (plan.intent, plan.confidence, message.text)))
-            values = self.handoff_values(plan.handoff.reason, plan.handoff.summary, details, plan.handoff.team)
+            values = self.handoff_values(plan.handoff.reason, plan.handoff.summary, details, plan.handoff.team,
+                                         conv.language)
             try:
                 ownership.hand_off(tx, conv.id, **values)
             except InvalidTransition as exc:
@@ -225,13 +239,20 @@ class BotTurns:
                 log.info("no resolution for %s: %s", conv.id, exc)
         return staged
 
+    async def interrupted(self, conv: Any, message: Any, recent: list[Any]) -> None:
+        """A turn the hub could not finish in time (it stopped mid-turn long ago): a person takes over."""
+        await self._fail(conv, message, recent, HandoffReason.BOT_UNAVAILABLE,
+                         "The hub stopped before the bot answered this message; it was not answered.")
+
     async def _fail(self, conv: Any, message: Any, recent: list[Any], reason: HandoffReason, summary: str) -> None:
         """Rasa could not answer: the message is kept and a person takes over (the customer is told)."""
         details = {"intents": recent_intents(recent)}
         values = self.handoff_values(reason, summary, details, None)
 
         def work(tx: Tx) -> None:
-            message_store.annotate(tx.conn, message.id, outcome=Outcome.BOT_UNAVAILABLE.value)
+            if not message_store.finish_turn(tx.conn, message.id, intent=None, confidence=None,
+                                             outcome=Outcome.BOT_UNAVAILABLE.value):
+                return  # another turn answered it meanwhile
             try:
                 ownership.hand_off(tx, conv.id, announce="bot_unavailable", **values)
             except InvalidTransition as exc:

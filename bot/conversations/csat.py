@@ -27,7 +27,7 @@ def csat_score(msg: InboundMessage) -> int | None:
     return int(stripped) if stripped in {"1", "2", "3", "4", "5"} else None
 
 
-def take_answer(tx: Tx, conv: Any, msg: InboundMessage, stored: Any) -> str | None:
+def take_answer(tx: Tx, conv: Any, msg: InboundMessage) -> str | None:
     """An inbound claim: if `msg` answers the pending CSAT question of a resolved conversation, record it (once)
     and emit `csat` (its listener thanks the customer)."""
     if conv.status != "resolved":

@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from collections.abc import Sequence
 from typing import Any, Callable
+
+from sqlalchemy.exc import IntegrityError
 
 from bot.conversations import ownership
 from bot.conversations.bot_turn import BotTurns, Outcome
@@ -31,8 +33,9 @@ from bot.ops.metrics import Metrics
 from bot.store import conversations as conversation_store
 from bot.store import messages as message_store
 from bot.store.db import Database, Tx
+from bot.store.conversations import aware
 from bot.store.messages import NewMessage
-from bot.store.models import Sender, Status
+from bot.store.models import Sender, Status, utcnow
 from bot.views import message_view
 from connectors.base import Button, InboundMessage, MessageRejected
 from core.i18n import t
@@ -46,7 +49,7 @@ HISTORY = 30  # messages read with each customer message (language hysteresis, t
 # A claim looks at a stored customer message inside the accepting transaction and takes it when it answers the
 # hub itself rather than the bot (a 1–5 rating after a resolution, …): it records what it must, emits the event
 # whose listener replies, and returns the message's outcome; None leaves the message to the conversation's owner.
-Claim = Callable[[Tx, Any, InboundMessage, Any], "str | None"]
+Claim = Callable[[Tx, Any, InboundMessage], "str | None"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class Accepted:
 
     conv: Any
     message: Any | None = None  # the stored customer message (None: a replay)
+    replay: Any | None = None  # the message stored earlier under the same provider id
     recent: list[Any] = field(default_factory=list)  # the messages before it, oldest first
     language: LanguageDecision | None = None
     foreign: str | None = None  # the unsupported language the message is written in
@@ -78,7 +82,8 @@ def with_values(row: Any, **changes: Any) -> SimpleNamespace:
 class InboundService:
     def __init__(self, *, db: Database, bot: BotTurns, outbound: Outbound, delivery: DeliveryWorker,
                  detector: LanguageDetector, metrics: Metrics, default_language: str, max_message_chars: int,
-                 redact_pii: bool = True, claims: Sequence[Claim] = ()) -> None:
+                 redact_pii: bool = True, claims: Sequence[Claim] = (), stale_after_s: float = 60.0,
+                 resume_within_s: float = 600.0) -> None:
         self.db = db
         self.bot = bot
         self.outbound = outbound
@@ -89,7 +94,10 @@ class InboundService:
         self.max_message_chars = max_message_chars
         self.redact_pii = redact_pii
         self.claims = list(claims)
+        self.stale_after_s = stale_after_s
+        self.resume_within_s = resume_within_s
         self._locks = KeyedLocks()
+        self._in_flight: set[str] = set()  # customer messages whose bot turn runs in this process now
 
     def validate(self, msg: InboundMessage) -> None:
         """Raise `MessageRejected` for a message the hub will not take (nothing is stored)."""
@@ -108,24 +116,76 @@ class InboundService:
         if not self.detector.loaded:  # seconds, once after start: never inside a transaction
             await asyncio.to_thread(self.detector.ensure_loaded)
         async with self._locks(f"{msg.channel}:{msg.external_user_id}"):
-            accepted = await self.db.write(self._accept, msg)
+            try:
+                accepted = await self.db.write(self._accept, msg)
+            except IntegrityError:  # another hub process stored the same first message a moment ago
+                accepted = await self.db.write(self._accept, msg)
             conv, stored = accepted.conv, accepted.message
-            if stored is None:
+            if accepted.replay is not None:
                 self.metrics.duplicate(msg.channel)
+                if self._unanswered(accepted.replay):  # a resend of a message nobody answered: answer it now
+                    await self._bot_turn(conv, accepted.replay, accepted.recent)
+                    return InboundResult(conv.id, accepted.replay.id, duplicate=True)
                 return InboundResult(conv.id, None, duplicate=True)
+            assert stored is not None
             if accepted.released:
                 await self.delivery.drain(conv.id)
-            if accepted.claimed is not None or conv.status != Status.BOT.value:
-                return InboundResult(conv.id, stored.id)
-            decision = accepted.language
-            if decision is not None and decision.reason == "explicit":  # the hub's business: confirm the choice
+            if stored.outcome == Outcome.PENDING.value:
+                await self._bot_turn(conv, stored, accepted.recent)
+            elif stored.outcome == Outcome.LANGUAGE_SET.value:  # the hub's business: confirm the choice
                 await self.outbound.notice(conv.id, "language_confirmed", event="language_set")
-            elif accepted.foreign:
-                await self._reply_unsupported(conv, accepted.foreign)
-            else:
-                text = msg.payload.get("payload") if msg.kind == "button" and msg.payload.get("payload") else msg.text
-                await self.bot.run(conv, stored, str(text), accepted.recent)
+            elif stored.outcome == Outcome.UNSUPPORTED_LANGUAGE.value:
+                await self._reply_unsupported(conv, str(accepted.foreign))
             return InboundResult(conv.id, stored.id)
+
+    def _unanswered(self, message: Any) -> bool:
+        """A stored message whose bot turn never finished (the hub stopped mid-turn), and that no task of this
+        process is answering right now: a turn older than the Rasa timeout plus a margin is stale."""
+        if message.outcome != Outcome.PENDING.value or message.id in self._in_flight:
+            return False
+        return (utcnow() - aware(message.created_at)).total_seconds() > self.stale_after_s
+
+    async def _bot_turn(self, conv: Any, message: Any, recent: list[Any]) -> None:
+        payload = (message.payload or {}).get("payload") if (message.payload or {}).get("kind") == "button" else None
+        self._in_flight.add(message.id)
+        try:
+            await self.bot.run(conv, message, str(payload or message.text), recent)
+        finally:
+            self._in_flight.discard(message.id)
+
+    async def resume_pending(self) -> int:
+        """At start-up: finish the bot turns a previous run left unanswered (it was stopped or killed after
+        storing a customer message, before the bot's answer was stored). A recent one is asked again; one older
+        than `resume_within_s` goes to a person, who sees the message and why. Returns how many were found."""
+        pending = await self.db.read(message_store.pending_turns, older_than_s=0)
+        for message in pending:
+            key_conv = await self.db.read(conversation_store.get, message.conversation_id)
+            async with self._locks(f"{key_conv.channel}:{key_conv.external_user_id}"):
+                conv, current, recent = await self.db.read(self._reload, message.id)
+                if current is None or current.outcome != Outcome.PENDING.value or current.id in self._in_flight:
+                    continue
+                if conv.status != Status.BOT.value:
+                    await self.db.write(lambda tx: message_store.annotate(tx.conn, current.id, outcome=None))
+                    continue
+                age = (utcnow() - aware(current.created_at)).total_seconds()
+                if age <= self.resume_within_s:
+                    log.info("conversation %s: answering message %s left unanswered by the last run", conv.id,
+                             current.id)
+                    await self._bot_turn(conv, current, recent)
+                else:
+                    log.warning("conversation %s: message %s was left unanswered %.0f s ago; handing to a person",
+                                conv.id, current.id, age)
+                    await self.bot.interrupted(conv, current, recent)
+        return len(pending)
+
+    @staticmethod
+    def _reload(conn: Any, message_id: str) -> tuple[Any, Any, list[Any]]:
+        message = message_store.by_id(conn, message_id)
+        if message is None:
+            return None, None, []
+        conv = conversation_store.get(conn, message.conversation_id)
+        recent = [m for m in message_store.recent(conn, conv.id, limit=HISTORY + 10) if m.seq < message.seq]
+        return conv, message, recent[-HISTORY:]
 
     def _accept(self, tx: Tx, msg: InboundMessage) -> Accepted:
         conn = tx.conn
@@ -136,20 +196,37 @@ class InboundService:
                                                customer_name=msg.customer_name)
         elif msg.customer_name and not conv.customer_name:
             conversation_store.set_fields(conn, conv.id, customer_name=msg.customer_name)
-        if msg.external_id is not None and message_store.by_external_id(conn, conv.id, msg.external_id) is not None:
-            log.info("replayed message %s in conversation %s ignored", msg.external_id, conv.id)
-            return Accepted(conv)
         recent = message_store.recent(conn, conv.id, limit=HISTORY)
+        if msg.external_id is not None:
+            replay = message_store.by_external_id(conn, conv.id, msg.external_id)
+            if replay is not None:
+                log.info("replayed message %s in conversation %s ignored", msg.external_id, conv.id)
+                return Accepted(conv, replay=replay, recent=[m for m in recent if m.seq < replay.seq])
         history = [(m.language, m.text) for m in recent if m.sender == Sender.CUSTOMER.value][-10:]
         payload = msg.payload.get("payload") if msg.kind == "button" else None
         decision = ConversationLanguage(conv.language, detector=self.detector, history=history).decide(msg.text,
                                                                                                       payload)
+        accepted = Accepted(conv, recent=recent, language=decision)
+        outcome: str | None = None
+        for claim in self.claims:
+            outcome = claim(tx, conv, msg)
+            if outcome is not None:  # an answer to the hub itself (a rating …): not for the bot, nor a reopening
+                accepted.claimed = outcome
+                break
+        if conv.status == Status.RESOLVED.value and accepted.claimed is None:
+            conv = ownership.reopen(tx, conv.id)
+        if accepted.claimed is None and conv.status == Status.BOT.value:
+            if decision.reason == "explicit":
+                outcome = Outcome.LANGUAGE_SET.value
+            elif msg.kind == "text" and (foreign := self.detector.unsupported(msg.text)):
+                accepted.foreign, outcome = foreign, Outcome.UNSUPPORTED_LANGUAGE.value
+            else:
+                outcome = Outcome.PENDING.value  # recorded before Rasa is asked: a crash cannot lose the turn
         text = redact(msg.text, decision.language) if self.redact_pii else msg.text
         stored = message_store.insert_message(conn, NewMessage(
             conversation_id=conv.id, sender=Sender.CUSTOMER, text=text, sender_name=msg.customer_name,
             payload={"kind": msg.kind, **msg.payload} if msg.kind != "text" or msg.payload else None,
-            language=decision.message_language, external_id=msg.external_id,
-            outcome=Outcome.LANGUAGE_SET.value if decision.reason == "explicit" else None), touch=False)
+            language=decision.message_language, external_id=msg.external_id, outcome=outcome), touch=False)
         if decision.language != conv.language:
             conversation_store.set_fields(conn, conv.id, language=decision.language, updated_at=stored.created_at)
             self.metrics.language_switch(decision.reason or "other")
@@ -158,22 +235,9 @@ class InboundService:
             conv = with_values(conv, language=decision.language)
         else:
             message_store.touch_conversation(conn, conv.id, stored.created_at)
-        accepted = Accepted(conv, stored, recent, decision)
-        for claim in self.claims:
-            outcome = claim(tx, conv, msg, stored)
-            if outcome is not None:  # an answer to the hub itself (a rating …): not for the bot, nor a reopening
-                message_store.annotate(conn, stored.id, outcome=outcome)
-                accepted.claimed = outcome
-                break
-        if conv.status == Status.RESOLVED.value and accepted.claimed is None:
-            accepted.conv = conv = ownership.reopen(tx, conv.id)
+        accepted.conv, accepted.message = conv, stored
         if msg.channel in ("whatsapp",):  # the only channel that parks messages (its 24-hour window)
             accepted.released = outbox.release_parked(conn, conv.id)
-        if conv.status == Status.BOT.value and decision.reason != "explicit" and msg.kind == "text" \
-                and accepted.claimed is None:
-            accepted.foreign = self.detector.unsupported(msg.text)
-            if accepted.foreign:
-                message_store.annotate(conn, stored.id, outcome=Outcome.UNSUPPORTED_LANGUAGE.value)
         tx.emit("message", conversation_id=conv.id, status=conv.status, channel=conv.channel,
                 message=message_view(stored))
         return accepted

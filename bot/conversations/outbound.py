@@ -43,7 +43,7 @@ class Outbound:
         self.delivery = delivery
 
     def stage(self, tx: Tx, conv: Any, out: OutboundMessage, *, kb_entry_id: str | None = None,
-              staged: Staged | None = None, touch: bool = True) -> Staged:
+              staged: Staged | None = None, touch: bool = True, reply_to: str | None = None) -> Staged:
         """Store `out` and queue it, inside `tx` (emits the `message` event). `touch=False`: the caller bumps
         the conversation's `updated_at` once for several messages."""
         staged = staged or Staged([], {})
@@ -56,7 +56,7 @@ class Outbound:
         row = insert_message(tx.conn, NewMessage(
             conversation_id=conv.id, sender=Sender(out.sender), text=out.text, sender_name=out.sender_name,
             payload=payload or None, language=out.language or conv.language, kb_entry_id=kb_entry_id,
-            delivery_status="pending"), touch=touch)
+            delivery_status="pending", reply_to=reply_to), touch=touch)
         out.message_id = row.id
         out.language = out.language or conv.language
         queued = outbox.enqueue(tx.conn, conv.id, conv.channel, conv.external_user_id, out)

@@ -52,6 +52,13 @@ deliveries = Table(
     UniqueConstraint("channel", "provider_id", name="uq_channel_deliveries_provider"),
 )
 
+# 0007: web chat visitor tokens issued before `revoked_at` are refused (erasure, a leaked token).
+revocations = Table(
+    "visitor_revocations", metadata,
+    Column("visitor", String(64), primary_key=True),
+    Column("revoked_at", DateTime(timezone=True), nullable=False),
+)
+
 contacts = Table(
     "channel_contacts", metadata,
     Column("channel", String(32), primary_key=True),
@@ -198,6 +205,23 @@ class SqlChannelState:
 
     async def expand(self, key: str) -> str | None:
         return await self._run(self._expand, key)
+
+    def _revoked_at(self, visitor: str) -> datetime | None:
+        with self.engine.connect() as conn:
+            return aware(conn.execute(select(revocations.c.revoked_at).where(revocations.c.visitor == visitor))
+                         .scalar())
+
+    def _revoke(self, visitor: str, at: datetime) -> None:
+        with self.engine.begin() as conn:
+            if not conn.execute(update(revocations).where(revocations.c.visitor == visitor)
+                                .values(revoked_at=at)).rowcount:
+                conn.execute(insert(revocations).values(visitor=visitor, revoked_at=at))
+
+    async def tokens_revoked_at(self, visitor: str) -> datetime | None:
+        return await self._run(self._revoked_at, visitor)
+
+    async def revoke_tokens(self, visitor: str, at: datetime | None = None) -> None:
+        await self._run(self._revoke, visitor, at or utcnow())
 
     async def record_delivery(self, channel: str, recipient: str, *, message_id: str | None, provider_id: str,
                               status: str, detail: str = "") -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, func, insert, select, update
@@ -27,7 +28,7 @@ _BY_EXTERNAL_ID = select(messages).where(messages.c.conversation_id == bindparam
                                          messages.c.external_id == bindparam("ext"))
 _RECENT = (select(messages).where(messages.c.conversation_id == bindparam("cid"))
            .order_by(messages.c.seq.desc()).limit(bindparam("limit")))
-_ANNOTATE_TURN = (update(messages).where(messages.c.id == bindparam("mid"))
+_ANNOTATE_TURN = (update(messages).where(messages.c.id == bindparam("mid"), messages.c.outcome == "pending")
                   .values(intent=bindparam("intent"), confidence=bindparam("confidence"),
                           outcome=bindparam("outcome")))
 _SET_DELIVERY = (update(messages).where(messages.c.id == bindparam("mid"))
@@ -48,6 +49,7 @@ class NewMessage:
     external_id: str | None = None
     delivery_status: str | None = None
     outcome: str | None = None
+    reply_to: str | None = None
 
 
 def insert_message(conn: Connection, new: NewMessage, *, touch: bool = True) -> MessageRow:
@@ -58,7 +60,7 @@ def insert_message(conn: Connection, new: NewMessage, *, touch: bool = True) -> 
         "sender_name": new.sender_name, "text": new.text, "payload": new.payload, "language": new.language,
         "intent": new.intent, "confidence": new.confidence, "kb_entry_id": new.kb_entry_id,
         "external_id": new.external_id, "delivery_status": new.delivery_status, "outcome": new.outcome,
-        "created_at": now,
+        "reply_to": new.reply_to, "created_at": now,
     }).one()
     if touch:
         touch_conversation(conn, new.conversation_id, now)
@@ -68,6 +70,17 @@ def insert_message(conn: Connection, new: NewMessage, *, touch: bool = True) -> 
 def touch_conversation(conn: Connection, conversation_id: str, now: Any = None) -> None:
     """Bump the conversation's `updated_at` (the console lists the most recently active first)."""
     conn.execute(_TOUCH, {"cid": conversation_id, "now": now or utcnow()})
+
+
+def by_id(conn: Connection, message_id: str) -> MessageRow | None:
+    return conn.execute(select(messages).where(messages.c.id == message_id)).first()
+
+
+def pending_turns(conn: Connection, *, older_than_s: float = 0, limit: int = 1000) -> list[MessageRow]:
+    """Customer messages whose bot turn never finished (outcome `pending`), oldest first."""
+    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    return list(conn.execute(select(messages).where(messages.c.outcome == "pending", messages.c.created_at <= cutoff)
+                             .order_by(messages.c.seq).limit(limit)))
 
 
 def by_external_id(conn: Connection, conversation_id: str, external_id: str) -> MessageRow | None:
@@ -113,10 +126,12 @@ def annotate(conn: Connection, message_id: str, **values: Any) -> None:
     conn.execute(update(messages).where(messages.c.id == message_id).values(**values))
 
 
-def annotate_turn(conn: Connection, message_id: str, *, intent: str | None, confidence: float | None,
-                  outcome: str) -> None:
-    """What the bot made of a customer message: its intent and the turn's outcome."""
-    conn.execute(_ANNOTATE_TURN, {"mid": message_id, "intent": intent, "confidence": confidence, "outcome": outcome})
+def finish_turn(conn: Connection, message_id: str, *, intent: str | None, confidence: float | None,
+                outcome: str) -> bool:
+    """What the bot made of a customer message: its intent and the turn's outcome. Only a pending turn can be
+    finished, once: False when another turn finished it first (a resumed turn racing the original)."""
+    return conn.execute(_ANNOTATE_TURN, {"mid": message_id, "intent": intent, "confidence": confidence,
+                                         "outcome": outcome}).rowcount == 1
 
 
 def set_delivery(conn: Connection, statuses: list[tuple[str, str]]) -> None:

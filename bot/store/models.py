@@ -73,7 +73,7 @@ class Conversation(Base):
     messages: Mapped[list["Message"]] = relationship(back_populates="conversation", order_by="Message.seq")
 
     __table_args__ = (
-        Index("ix_conversations_user", "channel", "external_user_id"),
+        Index("ix_conversations_user", "channel", "external_user_id", unique=True),  # 0006: one per customer
         Index("ix_conversations_queue", "status", "priority", "queued_at"),
         Index("ix_conversations_agent", "status", "assigned_agent"),
     )
@@ -98,11 +98,14 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     # 0005: what the bot did with a customer message (`bot.conversations.bot_turn.Outcome`)
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # 0006: the customer message a bot message answers (one bot turn per customer message)
+    reply_to: Mapped[str | None] = mapped_column(String(32), nullable=True)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 
     __table_args__ = (
         Index("ix_messages_conversation", "conversation_id", "seq"),
+        Index("ix_messages_outcome", "outcome"),
         UniqueConstraint("conversation_id", "external_id", name="uq_messages_external"),
     )
 

@@ -20,7 +20,7 @@ def dead_rasa_client(tmp_path: Path) -> Iterator[TestClient]:
     """A started hub whose Rasa is a loopback port with nothing listening (a real dead Rasa)."""
     settings = HubSettings.from_env(
         data_dir=tmp_path, rasa_url=f"http://127.0.0.1:{free_port_dead()}", rasa_retries=1,
-        agent_api_token=AGENT_TOKEN,
+        agent_api_token=AGENT_TOKEN, metrics_token="test-metrics-token",
     )
     with TestClient(create_app(settings)) as c:
         yield c

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -54,14 +55,53 @@ def test_login_sets_an_httponly_strict_cookie_and_wrong_passwords_get_401(client
     client.cookies.clear()
 
 
-def test_repeated_failed_logins_are_throttled(client: TestClient) -> None:
+def _login(client: TestClient, email: str, password: str) -> int:
+    return client.post("/api/auth/login", json={"email": email, "password": password}).status_code
+
+
+def test_failed_logins_slow_the_guesser_down_more_and_more(client: TestClient) -> None:
     create_agent(client, "tom@example.com")
-    codes = [client.post("/api/auth/login", json={"email": "tom@example.com", "password": f"wrong-{i}-xxxx"}).status_code
-             for i in range(6)]
-    assert codes == [401] * 5 + [429]
-    # Even the right password waits until the window passes.
-    assert client.post("/api/auth/login", json={"email": "tom@example.com",
-                                                "password": "agent-password-1"}).status_code == 429
+    codes = [_login(client, "tom@example.com", f"wrong-{i}-xxxx") for i in range(4)]
+    assert codes == [401, 401, 401, 429]  # three free tries, then a wait
+    blocked = client.post("/api/auth/login", json={"email": "tom@example.com", "password": "agent-password-1"})
+    assert blocked.status_code == 429 and blocked.headers["retry-after"] == "1"  # even the right password waits
+    time.sleep(1.1)
+    assert _login(client, "tom@example.com", "wrong-again-xxxx") == 401
+    second = client.post("/api/auth/login", json={"email": "tom@example.com", "password": "x-xxxxxxxx"})
+    assert second.status_code == 429 and second.headers["retry-after"] == "2"  # the wait doubles
+
+
+def test_a_guesser_does_not_lock_out_the_owner_nor_an_office_behind_one_address(tmp_path: Path) -> None:
+    with make_client(tmp_path) as admin_client:
+        create_agent(admin_client, "tom@example.com")
+        for n in range(25):
+            create_agent(admin_client, f"user{n}@example.com")
+        app = admin_client.app  # started once; these clients only make requests from other addresses
+        attacker = TestClient(app, client=("203.0.113.7", 4000))
+        owner = TestClient(app, client=("198.51.100.9", 4000))
+        colleague = TestClient(app, client=("203.0.113.7", 4001))
+        for n in range(25):  # one address trying many accounts, and tom's a few times
+            _login(attacker, f"user{n}@example.com", "guess-xxxxxxx")
+        for _ in range(5):
+            _login(attacker, "tom@example.com", "guess-xxxxxxx")
+        assert _login(owner, "tom@example.com", "agent-password-1") == 200  # the owner, elsewhere: no wait
+        # A colleague behind the attacker's address (one office NAT) waits seconds at most, not minutes.
+        resp = colleague.post("/api/auth/login", json={"email": "boss@example.com", "password": "admin-password-1"})
+        if resp.status_code == 429:
+            assert int(resp.headers["retry-after"]) <= 10
+            time.sleep(int(resp.headers["retry-after"]) + 0.2)
+            resp = colleague.post("/api/auth/login", json={"email": "boss@example.com", "password": "admin-password-1"})
+        assert resp.status_code == 200
+
+
+def test_the_throttle_counts_across_hub_processes_with_redis(tmp_path: Path, redis_url: str) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with make_client(tmp_path / "a", redis_url=redis_url) as hub_a, \
+            make_client(tmp_path / "b", redis_url=redis_url, database_url=f"sqlite:///{tmp_path / 'a' / 'hub.db'}") as hub_b:
+        create_agent(hub_a, "ann@example.com")
+        assert [_login(hub_a, "ann@example.com", f"wrong-{i}-xxxx") for i in range(3)] == [401, 401, 401]
+        assert _login(hub_b, "ann@example.com", "wrong-3-xxxx") == 429  # the other process knows
 
 
 def test_forged_missing_and_logged_out_cookies_get_401_and_change_nothing(client: TestClient) -> None:

@@ -115,10 +115,11 @@ def test_agent_api_errors(client: TestClient) -> None:
 
 
 def test_health_reports_dead_rasa(client: TestClient) -> None:
-    resp = client.get("/health")
+    resp = client.get("/health", headers={"Authorization": "Bearer test-metrics-token"})  # an operator
     assert resp.status_code == 503
     body = resp.json()
     assert body["database"]["ok"] is True and body["rasa"]["ok"] is False
+    assert client.get("/health").json() == {"ok": False}  # anyone else: only whether it is healthy
     assert client.get("/health/live").json() == {"ok": True}
 
 

@@ -53,3 +53,28 @@ def test_log_records_are_redacted(caplog: pytest.LogCaptureFixture) -> None:
                                ("bob@example.com", "+44 20 7946 0958"), None)
     assert handler_filter.filter(record)
     assert record.getMessage() == "customer [email] wrote from [phone]"
+
+
+def test_ibans_and_card_security_codes_are_never_stored() -> None:
+    assert redact("my IBAN is IT60 X054 2811 1010 0000 0123 456, thanks") == "my IBAN is [iban], thanks"
+    assert redact("iban GB82WEST12345698765432") == "iban [iban]"
+    assert redact("GB00WEST12345698765432 is not a valid one") == "GB00WEST12345698765432 is not a valid one"
+    assert redact("card 4111 1111 1111 1111, CVV 123") == "card [card number], CVV [security code]"
+    assert redact("il codice di sicurezza è 321") == "il codice di sicurezza è [security code]"
+    assert redact("安全码 889") == "安全码 [security code]"
+    assert redact("I ordered 123 items") == "I ordered 123 items"  # three digits alone are no security code
+
+
+def test_ids_in_log_lines_are_never_mangled() -> None:
+    line = "conversation 2a7cd4cd6287443f83d12345678901234e9: handoff -> queued"
+    assert redact(line) == line
+    record = logging.LogRecord("bot", logging.INFO, __file__, 1, "conversation %s", ("cd6287443f83d1234567890123456789",), None)
+    RedactingFilter().filter(record)
+    assert record.getMessage() == "conversation cd6287443f83d1234567890123456789"
+
+
+def test_phone_numbers_are_not_order_numbers() -> None:
+    for text in ("call me on +44 7700 900123 please", "my number is 07700 900123", "tel 0039 333 1234567"):
+        assert extract_order_numbers(text) == [], text
+        assert "[phone]" in redact(text), text
+    assert extract_order_numbers("order 900123, phone +44 7700 900124") == ["BC-900123"]

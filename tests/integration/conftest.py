@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from bot.ops import secrets
 from core.settings import PROJECT_ROOT, HubSettings
-from tests.integration.support import AGENT_TOKEN, CHROMIUM_ARGS, Chat, Stack, chromium_path
+from tests.integration.support import ADMIN_TOKEN, AGENT_TOKEN, CHROMIUM_ARGS, Chat, Stack, chromium_path
 from tests_support import TEST_EMBEDDINGS, free_port_dead as free_port
 from tools.launcher import Service, child_env, ensure_model, services, write_endpoints
 
@@ -38,11 +39,11 @@ def kb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def stack(trained_model: Path, kb_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     data = tmp_path_factory.mktemp("stack")
     hub_port, third_party_port = free_port(), free_port()
-    settings = HubSettings.from_env(
+    settings = secrets.resolve(HubSettings.from_env(
         data_dir=data, hub_port=hub_port, rasa_port=free_port(), action_port=free_port(),
         web_allowed_origins=(f"http://127.0.0.1:{hub_port}", f"http://127.0.0.1:{third_party_port}"),
-        kb_index_dir=kb_dir, agent_api_token=AGENT_TOKEN, rasa_timeout_s=20.0,
-    )
+        kb_index_dir=kb_dir, agent_api_token=AGENT_TOKEN, admin_api_token=ADMIN_TOKEN, rasa_timeout_s=20.0,
+    ))  # the generated Rasa token and session secret, as the launcher does
     procs = services(settings, trained_model, write_endpoints(settings))
     started: list[Service] = []
     try:

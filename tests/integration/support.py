@@ -20,6 +20,7 @@ from core.settings import HubSettings
 from tools.launcher import Service
 
 AGENT_TOKEN = "integration-agent-token"
+ADMIN_TOKEN = "integration-admin-token"
 
 
 @dataclass

@@ -38,7 +38,10 @@ def test_rasa_sends_the_intent_along_with_its_answer(stack: Stack) -> None:
     intent = json.loads(resp.headers["X-Rasa-Nlu"])["intent"]
     assert intent["name"] == "greet" and 0 < intent["confidence"] <= 1
     # Parsed once, before handling: the tracker records the same parse as if Rasa had parsed it itself.
-    tracker = httpx.get(f"{rasa}/conversations/itest-nlu-header/tracker", timeout=30).json()
+    # Rasa's HTTP API serves trackers (the customers' words) only with its token.
+    assert httpx.get(f"{rasa}/conversations/itest-nlu-header/tracker", timeout=30).status_code == 401
+    tracker = httpx.get(f"{rasa}/conversations/itest-nlu-header/tracker", timeout=30,
+                        params={"token": stack.settings.rasa_auth_token.get_secret_value()}).json()
     assert tracker["latest_message"]["intent"]["name"] == "greet"
     assert tracker["latest_message"]["text"] == "hello there"
 

@@ -101,3 +101,82 @@ def test_servers_die_with_a_killed_launcher(tmp_path: Path) -> None:
         time.sleep(0.1)
     else:
         raise AssertionError(f"server {child} outlived its killed launcher")
+
+
+def _child(launcher_pid: int, needle: str) -> int:
+    out = subprocess.run(["ps", "-o", "pid=,args=", "--ppid", str(launcher_pid)], capture_output=True, text=True).stdout
+    pids = [int(line.split()[0]) for line in out.splitlines() if needle in line]
+    assert len(pids) == 1, out
+    return pids[0]
+
+
+def test_the_launcher_restarts_what_crashes_and_nothing_is_lost(trained_model: Path, kb_dir: Path,
+                                                                tmp_path: Path) -> None:
+    """kill -9 of Rasa: the hub stays up, a customer meanwhile gets a person, Rasa comes back by itself and
+    answers again, and /health counts the restart. kill -9 of the hub: it comes back and answers too."""
+    models = tmp_path / "models"
+    models.mkdir()
+    shutil.copy(trained_model, models / "current.tar.gz")
+    shutil.copy(trained_model.with_suffix("").with_suffix(".fingerprint"), models / "current.fingerprint")
+    settings = HubSettings.from_env(data_dir=tmp_path / "var", hub_port=free_port(), rasa_port=free_port(),
+                                    action_port=free_port(), rasa_model_dir=models, kb_index_dir=kb_dir,
+                                    rasa_timeout_s=5.0, rasa_retries=1)
+    proc = subprocess.Popen([sys.executable, "-m", "tools.launcher", "run"], cwd=PROJECT_ROOT,
+                            env=child_env(**settings.to_env()), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    lines: list[str] = []
+
+    def until(text: str, timeout_s: float = 240) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline() if proc.stdout else ""
+            if not line and proc.poll() is not None:
+                break
+            lines.append(line)
+            if text in line:
+                return
+        raise AssertionError(f"no {text!r} in:\n{''.join(lines)}")
+
+    def say(visitor_token: str | None, text: str) -> tuple[str, list[dict]]:
+        ws = connect(f"ws://127.0.0.1:{settings.hub_port}/channels/web/ws")
+        ws.send(json.dumps({"type": "hello", "token": visitor_token}))
+        token = json.loads(ws.recv(timeout=10))["token"]
+        ws.send(json.dumps({"type": "message", "text": text, "client_id": str(time.time())}))
+        frames = []
+        deadline = time.monotonic() + 90  # a freshly started hub may still be loading its language model
+        while time.monotonic() < deadline:
+            try:
+                frame = json.loads(ws.recv(timeout=max(1.0, deadline - time.monotonic())))
+            except TimeoutError:
+                break
+            frames.append(frame)
+            if frame.get("type") == "message" and frame.get("sender") in ("bot", "system"):
+                if frame.get("sender") == "bot" or "queue" in frame.get("text", ""):
+                    break
+        ws.close()
+        return token, frames
+
+    try:
+        until("Press Ctrl-C")
+        os.kill(_child(proc.pid, "rasa_cli"), signal.SIGKILL)
+        until("Rasa server stopped")
+        _, frames = say(None, "hello")  # Rasa is down or still loading: a person takes over, the customer is told
+        assert any(f.get("sender") == "system" and "queue" in f.get("text", "") for f in frames), frames
+        until("Rasa server is back", timeout_s=120)
+        _, frames = say(None, "hello")
+        assert any(f.get("sender") == "bot" for f in frames), frames
+        health = httpx.get(f"{settings.hub_url}/health", timeout=30).json()
+        assert health["processes"]["rasa"]["restarts"] == 1 and health["processes"]["rasa"]["state"] == "up"
+
+        os.kill(_child(proc.pid, "uvicorn"), signal.SIGKILL)
+        until("hub stopped")
+        until("hub is back", timeout_s=120)
+        _, frames = say(None, "hello")
+        assert any(f.get("sender") == "bot" for f in frames), frames
+        assert httpx.get(f"{settings.hub_url}/health", timeout=30).json()["processes"]["hub"]["restarts"] == 1
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -45,5 +45,6 @@ def test_rasa_killed_mid_conversation_hands_off_and_loses_nothing(stack: Stack) 
         stack.restart("rasa")
     # Dialogue state lives in the SQL tracker store, so it survived the restart.
     tracker = httpx.get(f"http://{stack.settings.host}:{stack.settings.rasa_port}/conversations/"
-                        f"{chat.conversation_id}/tracker", timeout=30).json()
+                        f"{chat.conversation_id}/tracker", timeout=30,
+                        params={"token": stack.settings.rasa_auth_token.get_secret_value()}).json()
     assert any(e.get("event") == "user" and e.get("text") == "hi" for e in tracker["events"])

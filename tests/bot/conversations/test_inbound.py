@@ -61,3 +61,17 @@ async def test_a_human_owned_conversation_never_reaches_the_bot(hub: Any) -> Non
     assert hub.metrics.value("supportbot_rasa_roundtrip_seconds_count") == before
     texts = [t for s, t, _ in transcript(hub, result.conversation_id)]
     assert texts[-1] == "hello? anyone?" and "You are number 1 in the queue." in texts
+
+
+async def test_rasa_and_handoff_summaries_never_see_contact_details(hub: Any) -> None:
+    seen: list[str] = []
+    original = hub.rasa.send
+
+    async def spy(sender: str, text: str, metadata: Any = None) -> Any:
+        seen.append(text)
+        return await original(sender, text, metadata)
+
+    hub.rasa.send = spy
+    await hub.inbound.handle(InboundMessage("web", "v5", "hi, I'm jane@example.com, call +44 7700 900123"))
+    assert seen == ["hi, I'm [email], call [phone]"]
+    assert "900123" not in seen[0]  # a phone fragment never becomes an order number for Rasa's extractor
