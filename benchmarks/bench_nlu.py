@@ -68,6 +68,7 @@ TARGETS = {  # issue 17; parse p95: 60 ms for the shipped (accurate) profile, 25
     "clinc150": [("in_scope_accuracy", ">=", 0.965), ("oos_recall", ">=", 0.80)],
     "*": [("parse_p95_ms", "<=", 60.0), ("server_start_seconds", "<=", 30.0)],
 }
+PARSE_P95_MS = {"fast": 25.0}  # per encoder profile; the rest (accurate, the shipped one): 60 ms
 
 # Rasa 3.6's default pipeline (what `rasa init` trains when `pipeline:` is empty), fewer epochs.
 DEFAULT_PIPELINE = """recipe: default.v1
@@ -452,9 +453,12 @@ def run_pipeline(tag: str, config: Path, train_rows: list[tuple[str, str]], eval
             "model_bytes": trained["model"].stat().st_size}
 
 
-def check_targets(dataset: str, metrics: dict[str, Any]) -> list[dict[str, Any]]:
+def check_targets(dataset: str, metrics: dict[str, Any], profile: str | None = None) -> list[dict[str, Any]]:
+    """The issue's targets for `dataset` with their measured values; the parse bound depends on the profile."""
     out = []
     for key, op, bound in TARGETS.get(dataset, []) + TARGETS["*"]:
+        if key == "parse_p95_ms":
+            bound = PARSE_P95_MS.get(profile or "", bound)
         value = metrics.get(key)
         if value is None:
             continue
@@ -706,7 +710,7 @@ def _measure(args: argparse.Namespace, ds: Dataset, train_rows: list[tuple[str, 
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared; 1-min load average {load_before:.1f} at "
                    f"start, {os.getloadavg()[0]:.1f} at the end), one math thread",
-        "ours": ours, "baseline": baseline, "targets": check_targets(ds.name, dict(ours)),
+        "ours": ours, "baseline": baseline, "targets": check_targets(ds.name, dict(ours), args.profile),
     }
 
 
