@@ -62,6 +62,7 @@ class KnowledgeBase:
         # else the defaults of core.settings.
         calibration = ContentCalibration.from_dict(getattr(manifest, "calibration", None))
         self.calibration = calibration
+        self._given = (answer_threshold, suggest_threshold)
         self.answer_threshold = answer_threshold if answer_threshold is not None else (
             calibration.answer_threshold if calibration else DEFAULT_ANSWER_THRESHOLD)
         self.suggest_threshold = suggest_threshold if suggest_threshold is not None else (
@@ -168,6 +169,17 @@ class KnowledgeBase:
                 return self._by_key[(entry_id, candidate)]
         return self._by_key[(entry_id, sorted(languages)[0])]
 
+    def thresholds(self, language: str | None = None) -> tuple[float, float]:
+        """The (answer, choices) thresholds for a query in `language`: those given to the constructor (settings),
+        else the content's own for that language (scores differ in scale per language), else the content's
+        pooled ones, else the defaults."""
+        if self.calibration is None:
+            return self.answer_threshold, self.suggest_threshold
+        own_answer, own_suggest = self.calibration.for_language(language or self.default_language)
+        answer = self._given[0] if self._given[0] is not None else own_answer
+        suggest = self._given[1] if self._given[1] is not None else min(own_suggest, answer)
+        return answer, suggest
+
     def decide(
         self,
         query: str,
@@ -179,13 +191,14 @@ class KnowledgeBase:
         margin: float | None = None,
     ) -> Decision:
         """Search, then apply `kb_index.decision.decide_from_hits`. Thresholds and margin default to this
-        knowledge base's `answer_threshold`, `suggest_threshold` and `margin`."""
+        knowledge base's `thresholds(language)` and `margin`."""
         hits = self.search(query, k=max(max_choices, 1), language=language)
+        answer_at, suggest_at = self.thresholds(language)
         decision = decide_from_hits(
             query,
             hits,
-            self.answer_threshold if answer_threshold is None else answer_threshold,
-            self.suggest_threshold if suggest_threshold is None else suggest_threshold,
+            answer_at if answer_threshold is None else answer_threshold,
+            suggest_at if suggest_threshold is None else suggest_threshold,
             max_choices=max_choices,
             margin=self.margin if margin is None else margin,
         )

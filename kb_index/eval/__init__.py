@@ -142,7 +142,10 @@ def evaluate(
     report = EvalReport(answer_threshold=answer_at, suggest_threshold=suggest_at)
     searched = hits if hits is not None else search_all(kb, queries, k=k)
     for item, hits in zip(queries, searched):
-        decision = decide_from_hits(item.query, hits, answer_at, suggest_at, margin=kb.margin if margin is None else margin)
+        own_answer, own_suggest = kb.thresholds(item.language)  # the knowledge base's, for the query's language
+        decision = decide_from_hits(item.query, hits, own_answer if answer_threshold is None else answer_threshold,
+                                    own_suggest if suggest_threshold is None else suggest_threshold,
+                                    margin=kb.margin if margin is None else margin)
         ranked = [(h.entry_id, h.score) for h in hits]
         report.results.append(QueryResult(item, ranked, decision.kind, [h.entry_id for h in decision.hits]))
     return report
