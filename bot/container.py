@@ -10,13 +10,15 @@ import asyncio
 import logging
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 
+import redis.asyncio as aioredis
 from sqlalchemy import Engine
 
 from bot.agents.accounts import AgentStore
 from bot.agents.auth import Auth
-from bot.agents.presence import Presence
+from bot.agents.presence import MemoryPresence, Presence, RedisPresence
 from bot.clients.actions import ActionServerClient
 from bot.clients.rasa import RasaClient
 from bot.clients.webhooks import WebhookSender
@@ -30,14 +32,16 @@ from bot.conversations.notices import StatusNotices
 from bot.conversations.outbound import Outbound
 from bot.delivery.channel_state import SqlChannelState
 from bot.delivery.worker import DeliveryWorker
-from bot.events import EventBus
+from bot.events import EventBus, RedisBroadcast
 from bot.handoff.dispatch import Dispatcher
 from bot.handoff.queue import QueueNotices
 from bot.handoff.teams import HandoffConfig
+from bot.locks import KeyedLocks, Lease, Locks, RedisLocks
 from bot.ops.metrics import Metrics
 from bot.store.db import Database, make_engine, migrate
 from connectors.base import Connector
 from connectors.registry import build_connectors
+from connectors.relay import RedisFrameRelay
 from core.settings import HubSettings
 
 log = logging.getLogger(__name__)
@@ -68,13 +72,17 @@ class Container:
     csat: CsatSurvey
     notices: StatusNotices
     webhooks: WebhookSender
+    redis: Any = None  # REDIS_URL: the state several hub processes share (events, sockets, presence, locks …)
+    ticker_lease: Lease | None = None
     _background: list[asyncio.Task[None]] = field(default_factory=list)
 
     # -- lifecycle ---------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self.bus.start()
         for connector in self.connectors.values():
             await connector.start()
+        await self.delivery.release_stale_claims()
         self.delivery.start()  # also resumes messages left unsent by a previous run
         self._background.append(asyncio.create_task(self._queue_ticker(), name="queue-ticker"))
         self._background.append(asyncio.create_task(self._resume(), name="resume-turns"))
@@ -90,23 +98,32 @@ class Container:
         for connector in self.connectors.values():
             await connector.stop()
         await self.delivery.stop()
+        await self.bus.stop()
         await self.rasa.aclose()
         await self.actions.aclose()
+        if self.redis is not None:
+            await self.redis.aclose()
         self.engine.dispose()
 
     async def _resume(self) -> None:
-        """Bot turns a previous run left unanswered are answered (or handed to a person) after start."""
+        """Bot turns a previous run left unanswered are answered (or handed to a person) after start. With other
+        hub processes around, only turns old enough not to be in flight in one of them."""
         try:
-            found = await self.inbound.resume_pending()
+            found = await self.inbound.resume_pending(only_stale=self.redis is not None)
             if found:
                 log.info("resumed %d bot turn(s) left unanswered by the previous run", found)
         except Exception:  # noqa: BLE001 - a resend of the message resumes it too
             log.exception("resuming unanswered bot turns failed")
 
     async def queue_tick(self) -> None:
-        """Periodic work: auto-assign what can be, and tell customers whose wait grew."""
+        """Periodic work (one hub process at a time: a lease): auto-assign what can be, tell customers whose wait
+        grew, and answer turns another (dead) hub process left unanswered."""
+        if self.ticker_lease is not None and not await self.ticker_lease.acquire():
+            return
         await self.dispatcher.dispatch()
         await self.queue_notices.tick()
+        if self.redis is not None:
+            await self.inbound.resume_pending(only_stale=True)
 
     async def _queue_ticker(self) -> None:
         while True:
@@ -121,8 +138,10 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     """Every dependency of the hub, built once, wired together."""
     engine = make_engine(settings.db_url)
     migrate(engine)
-    bus = EventBus()
+    redis = aioredis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    bus = EventBus(broadcast=RedisBroadcast(redis) if redis is not None else None)
     db = Database(engine, bus)
+    locks: Locks = RedisLocks(redis) if redis is not None else KeyedLocks()
     metrics = Metrics()
     rasa = rasa or RasaClient(settings.rasa_endpoints, timeout_s=settings.rasa_timeout_s, retries=settings.rasa_retries,
                               auth_token=settings.rasa_auth_token.get_secret_value())
@@ -132,28 +151,30 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
         accounts.ensure_admin(settings.admin_email, settings.admin_password.get_secret_value(),
                               settings.admin_display_name)
     handoff_config = HandoffConfig.load(settings.handoff_config)
-    presence = Presence()
+    presence: Presence = RedisPresence(redis) if redis is not None else MemoryPresence()
     # The conversation's language (bot/conversations/language.py); the model loads in the background (seconds).
     detector = shared_detector(settings.supported_languages, settings.language_detector_model)
     threading.Thread(target=detector.warm_up, name="language-model", daemon=True).start()
 
     connectors: dict[str, Connector] = {}  # filled below: the channels need the inbound service, built on them
     delivery = DeliveryWorker(db, connectors, max_rounds=settings.outbox_max_rounds,
-                              base_delay_s=settings.outbox_base_delay_s, poll_s=settings.outbox_poll_s)
+                              base_delay_s=settings.outbox_base_delay_s, poll_s=settings.outbox_poll_s,
+                              locks=locks, alone=redis is None, lease_s=60.0 if redis is not None else 180.0)
     outbound = Outbound(db, delivery)
     bot_turns = BotTurns(db=db, rasa=rasa, outbound=outbound, config=handoff_config, metrics=metrics,
                          action_health_url=f"{settings.action_server_url}/health")
     inbound = InboundService(db=db, bot=bot_turns, outbound=outbound, delivery=delivery, detector=detector,
                              metrics=metrics, default_language=settings.default_language,
                              max_message_chars=settings.max_message_chars, redact_pii=settings.redact_pii,
-                             claims=[take_answer],
+                             claims=[take_answer], locks=locks,
                              # a turn not finished after Rasa's whole timeout budget was interrupted
                              stale_after_s=settings.rasa_timeout_s * (settings.rasa_retries + 1) + 30)
     connectors.update(build_connectors(settings, inbound.handle, web_history=WebHistory(db), state=SqlChannelState(engine),
-                                       on_status=delivery.provider_status))
-    agents = AgentActions(db, outbound, handoff_config, max_message_chars=settings.max_message_chars)
-    queue_notices = QueueNotices(db, outbound, handoff_config, lambda team: len(presence.online(team)))
-    dispatcher = Dispatcher(db, handoff_config, presence, agents)
+                                       on_status=delivery.provider_status,
+                                       relay=RedisFrameRelay(redis) if redis is not None else None))
+    agents = AgentActions(db, outbound, handoff_config, max_message_chars=settings.max_message_chars, locks=locks)
+    queue_notices = QueueNotices(db, outbound, handoff_config, presence)
+    dispatcher = Dispatcher(db, handoff_config, presence, agents, locks=locks)
     csat = CsatSurvey(db, outbound, enabled=settings.csat_enabled)
     notices = StatusNotices(outbound, presence)
     webhooks = WebhookSender(settings.webhook_urls, settings.webhook_secret.get_secret_value(),
@@ -175,6 +196,7 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
         accounts=accounts, auth=Auth(settings, accounts), handoff_config=handoff_config, presence=presence,
         language_detector=detector, connectors=connectors, delivery=delivery, outbound=outbound,
         bot_turns=bot_turns, inbound=inbound, agents=agents, queue_notices=queue_notices, dispatcher=dispatcher,
-        csat=csat, notices=notices, webhooks=webhooks,
+        csat=csat, notices=notices, webhooks=webhooks, redis=redis,
+        ticker_lease=Lease("queue-ticker", redis, delivery.holder, ttl_s=settings.queue_tick_s * 2),
     )
     return container

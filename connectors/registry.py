@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from connectors.base import Connector, InboundHandler
+from connectors.relay import RedisFrameRelay
 from connectors.state import ChannelState, MemoryChannelState, StatusHook
 from connectors.webchat import HistoryLoader, WebChatConnector
 from core.settings import ChannelSettings
@@ -30,6 +31,7 @@ class BuildContext:
     web_history: HistoryLoader
     state: ChannelState
     on_status: StatusHook | None = None
+    relay: RedisFrameRelay | None = None  # several hub processes: web chat frames to the socket's process
 
 
 def _require(settings: ChannelSettings, channel: str, *names: str) -> None:
@@ -43,7 +45,7 @@ def _web(ctx: BuildContext) -> Connector:
     s = ctx.settings
     return WebChatConnector(ctx.on_message, history=ctx.web_history, secret=s.session_secret.get_secret_value(),
                             max_frame_bytes=s.max_ws_frame_bytes, allowed_origins=s.web_allowed_origins,
-                            token_max_age_s=s.visitor_token_max_age_s, state=ctx.state)
+                            token_max_age_s=s.visitor_token_max_age_s, state=ctx.state, relay=ctx.relay)
 
 
 def _telegram(ctx: BuildContext) -> Connector:
@@ -104,6 +106,7 @@ def build_connectors(
     web_history: HistoryLoader,
     state: ChannelState | None = None,
     on_status: StatusHook | None = None,
+    relay: RedisFrameRelay | None = None,
 ) -> dict[str, Connector]:
     """The live connectors, by channel name (the name is also the URL segment: `/channels/<name>/...`).
 
@@ -118,7 +121,7 @@ def build_connectors(
         raise ChannelConfigError(f"unknown channel(s) in ENABLED_CHANNELS: {', '.join(unknown)}; "
                                  f"known: {', '.join(FACTORIES)}")
     ctx = BuildContext(settings, on_message, web_history, state if state is not None else MemoryChannelState(),
-                       on_status)
+                       on_status, relay)
     connectors: dict[str, Connector] = {}
     for name in ["web", *wanted]:
         if name not in connectors:

@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from connectors.base import Connector, DeliveryResult, InboundHandler, InboundMessage, MessageRejected, OutboundMessage
+from connectors.relay import RedisFrameRelay
 from connectors.state import ChannelState, MemoryChannelState
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class WebChatConnector(Connector):
         allowed_origins: tuple[str, ...] = (),
         token_max_age_s: int = 30 * 24 * 3600,
         state: ChannelState | None = None,
+        relay: RedisFrameRelay | None = None,
     ) -> None:
         super().__init__(on_message)
         self.history = history
@@ -54,6 +56,7 @@ class WebChatConnector(Connector):
         self.allowed_origins = tuple(o.rstrip("/") for o in allowed_origins)
         self.token_max_age_s = token_max_age_s
         self.state = state or MemoryChannelState()
+        self.relay = relay
         # Signed with the hub's secret and dated: a token expires, and can be revoked (`revoke`).
         self._signer = URLSafeTimedSerializer(secret, salt="webchat-visitor-v2")
         self._sockets: dict[str, set[WebSocket]] = defaultdict(set)
@@ -64,10 +67,15 @@ class WebChatConnector(Connector):
     def connected(self, visitor: str) -> int:
         return len(self._sockets.get(visitor, ()))
 
+    async def start(self) -> None:
+        if self.relay is not None:
+            await self.relay.start(self._relayed)
+
+    async def stop(self) -> None:
+        if self.relay is not None:
+            await self.relay.stop()
+
     async def send(self, recipient: str, message: OutboundMessage) -> DeliveryResult:
-        sockets = list(self._sockets.get(recipient, ()))
-        if not sockets:
-            return DeliveryResult("stored", detail="visitor offline; shown when they come back")
         frame = {
             "type": "message",
             "id": message.message_id,
@@ -79,14 +87,30 @@ class WebChatConnector(Connector):
             "event": message.extra.get("event"),
             "language": message.language,
         }
+        if self.relay is not None:  # the visitor's socket may be on another hub process
+            taken = await self.relay.publish(recipient, frame)
+            return DeliveryResult("delivered" if taken else "stored",
+                                  detail="" if taken else "visitor offline; shown when they come back")
+        delivered = await self._send_local(recipient, frame)
+        return DeliveryResult("delivered" if delivered else "stored",
+                              detail="" if delivered else "visitor offline; shown when they come back")
+
+    async def _send_local(self, visitor: str, frame: dict[str, Any]) -> int:
         delivered = 0
-        for ws in sockets:
+        for ws in list(self._sockets.get(visitor, ())):
             try:
                 await ws.send_json(frame)
                 delivered += 1
             except Exception:  # the socket died between our check and the send
-                self._sockets[recipient].discard(ws)
-        return DeliveryResult("delivered" if delivered else "stored")
+                self._sockets[visitor].discard(ws)
+        return delivered
+
+    async def _relayed(self, visitor: str, frame: dict[str, Any]) -> None:
+        """A frame for a visitor connected here, from whichever hub process sent it."""
+        if frame.get("type") == "__revoke__":
+            await self._close_local(visitor)
+        else:
+            await self._send_local(visitor, frame)
 
     async def _visitor_from_token(self, token: Any) -> str | None:
         """The visitor a token names, if it is genuine, not expired and not revoked (else a new visitor)."""
@@ -107,6 +131,11 @@ class WebChatConnector(Connector):
     async def revoke(self, visitor: str) -> int:
         """Refuse the visitor's tokens from now on and close their open chats; returns how many were open."""
         await self.state.revoke_tokens(visitor)
+        if self.relay is not None:
+            return await self.relay.publish(visitor, {"type": "__revoke__"})
+        return await self._close_local(visitor)
+
+    async def _close_local(self, visitor: str) -> int:
         sockets = list(self._sockets.pop(visitor, ()))
         for ws in sockets:
             try:
@@ -151,9 +180,13 @@ class WebChatConnector(Connector):
                 if kind == "hello":
                     if visitor is not None:
                         self._sockets[visitor].discard(ws)
+                        if self.relay is not None:
+                            await self.relay.forget(visitor)
                     visitor = await self._visitor_from_token(frame.get("token")) or uuid.uuid4().hex
                     language = frame.get("language") if isinstance(frame.get("language"), str) else None
                     self._sockets[visitor].add(ws)
+                    if self.relay is not None:
+                        await self.relay.listen(visitor)
                     after = frame.get("after_seq") if isinstance(frame.get("after_seq"), int) else 0
                     conversation, messages = await self.history(visitor, after)
                     await ws.send_json({
@@ -176,6 +209,8 @@ class WebChatConnector(Connector):
                 self._sockets[visitor].discard(ws)
                 if not self._sockets[visitor]:
                     self._sockets.pop(visitor, None)
+                if self.relay is not None:
+                    await self.relay.forget(visitor)
 
     async def _inbound(self, ws: WebSocket, visitor: str, language: str | None, frame: dict[str, Any]) -> None:
         client_id = frame.get("client_id") if isinstance(frame.get("client_id"), str) else None

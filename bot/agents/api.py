@@ -291,20 +291,23 @@ def build_routers(c: "Container") -> list[APIRouter]:
     @api.get("/teams", summary="Teams (skills, hours: open now?) and the agents online with their load")
     async def teams(actor: Actor = agent) -> dict[str, Any]:
         load = await db.read(conversation_store.load)
+        agents_online = await c.presence.online()
         online = [{"key": a.key, "display_name": a.display_name, "teams": list(a.teams), "load": load.get(a.key, 0),
-                   "max_concurrent": a.max_concurrent} for a in c.presence.online()]
+                   "max_concurrent": a.max_concurrent} for a in agents_online]
+        keys = {a.key for a in agents_online}
         registered = [{"email": a.email, "display_name": a.display_name, "teams": list(a.teams or []),
-                       "online": c.presence.is_online(a.email), "load": load.get(a.email, 0)}
+                       "online": a.email in keys, "load": load.get(a.email, 0)}
                       for a in accounts.all() if a.active]
         return {"teams": [t.view() for t in c.handoff_config.teams.values()], "online": online, "agents": registered}
 
     @api.post("/presence", summary="Heartbeat for API clients; available=false stops auto-assignment to you")
     async def presence(body: PresenceBody, actor: Actor = agent) -> dict[str, Any]:
         record = accounts.get(actor.agent_id) if actor.agent_id is not None else None
-        c.presence.heartbeat(actor.key, actor.display_name, tuple(record.teams or []) if record else (),
-                             record.max_concurrent if record else 3, available=body.available)
+        await c.presence.heartbeat(actor.key, actor.display_name, tuple(record.teams or []) if record else (),
+                                   record.max_concurrent if record else 3, available=body.available)
         assigned = await c.dispatcher.dispatch() if body.available else []
-        return {"online": c.presence.is_online(actor.key), "assigned": [cid for cid, a in assigned if a == actor.key]}
+        return {"online": await c.presence.is_online(actor.key),
+                "assigned": [cid for cid, a in assigned if a == actor.key]}
 
     @api.get("/dead-letters", summary="Outbound messages that could not be delivered after every retry round")
     async def dead_letters(limit: int = 100, actor: Actor = agent) -> dict[str, Any]:

@@ -48,8 +48,8 @@ def build_console(c: "Container") -> APIRouter:
             return
         await ws.accept()
         record = c.accounts.get(actor.agent_id) if actor.agent_id is not None else None
-        c.presence.connect(actor.key, actor.display_name, tuple(record.teams or []) if record else (),
-                           record.max_concurrent if record else 3)
+        teams, capacity = (tuple(record.teams or []) if record else ()), (record.max_concurrent if record else 3)
+        await c.presence.connect(actor.key, actor.display_name, teams, capacity)
         async with c.bus.subscribe() as q:
             await ws.send_json({"type": "hello", "agent": {"key": actor.key, "display_name": actor.display_name,
                                                            "role": actor.role}})
@@ -79,7 +79,7 @@ def build_console(c: "Container") -> APIRouter:
             finally:
                 pump_task.cancel()
                 await asyncio.gather(background, return_exceptions=True)
-                c.presence.disconnect(actor.key)
+                await c.presence.disconnect(actor.key)
 
     return pages
 

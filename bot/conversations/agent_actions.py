@@ -15,7 +15,7 @@ from bot.conversations import ownership
 from bot.conversations.outbound import Outbound, Staged
 from bot.errors import NotAllowed, UnknownTarget
 from bot.handoff.teams import HandoffConfig
-from bot.locks import KeyedLocks
+from bot.locks import KeyedLocks, Locks
 from bot.store import conversations as conversation_store
 from bot.store import notes as note_store
 from bot.store.db import Database, Tx
@@ -57,12 +57,13 @@ def _check_capacity(tx: Tx, ref: AgentRef, message: str) -> None:
 
 
 class AgentActions:
-    def __init__(self, db: Database, outbound: Outbound, config: HandoffConfig, *, max_message_chars: int) -> None:
+    def __init__(self, db: Database, outbound: Outbound, config: HandoffConfig, *, max_message_chars: int,
+                 locks: Locks | None = None) -> None:
         self.db = db
         self.outbound = outbound
         self.config = config
         self.max_message_chars = max_message_chars
-        self._locks = KeyedLocks()
+        self._locks: Locks = locks or KeyedLocks()
 
     def _check_length(self, text: str, what: str, *, empty_code: str) -> None:
         """A reply or note must be non-empty and within MAX_MESSAGE_CHARS (`MessageRejected` → 422/413)."""
@@ -95,7 +96,7 @@ class AgentActions:
             seq = next(iter(staged.views.values()))["seq"]
             conversation_store.mark_read(tx.conn, conversation_id, seq)
 
-        async with self._locks(conversation_id):
+        async with self._locks(f"conversation:{conversation_id}"):
             return await self.outbound.send(
                 conversation_id, lambda conv: OutboundMessage(text=text, sender="agent", sender_name=ref.display_name,
                                                               language=conv.language),

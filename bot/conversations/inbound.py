@@ -28,7 +28,7 @@ from bot.conversations.language import ConversationLanguage, LanguageDecision, L
 from bot.conversations.outbound import Outbound, system_message
 from bot.delivery import outbox
 from bot.delivery.worker import DeliveryWorker
-from bot.locks import KeyedLocks
+from bot.locks import KeyedLocks, Locks
 from bot.ops.metrics import Metrics
 from bot.store import conversations as conversation_store
 from bot.store import messages as message_store
@@ -83,7 +83,7 @@ class InboundService:
     def __init__(self, *, db: Database, bot: BotTurns, outbound: Outbound, delivery: DeliveryWorker,
                  detector: LanguageDetector, metrics: Metrics, default_language: str, max_message_chars: int,
                  redact_pii: bool = True, claims: Sequence[Claim] = (), stale_after_s: float = 60.0,
-                 resume_within_s: float = 600.0) -> None:
+                 resume_within_s: float = 600.0, locks: Locks | None = None) -> None:
         self.db = db
         self.bot = bot
         self.outbound = outbound
@@ -96,7 +96,7 @@ class InboundService:
         self.claims = list(claims)
         self.stale_after_s = stale_after_s
         self.resume_within_s = resume_within_s
-        self._locks = KeyedLocks()
+        self._locks: Locks = locks or KeyedLocks()  # one message of a customer at a time, in order
         self._in_flight: set[str] = set()  # customer messages whose bot turn runs in this process now
 
     def validate(self, msg: InboundMessage) -> None:
@@ -115,7 +115,7 @@ class InboundService:
         self.validate(msg)
         if not self.detector.loaded:  # seconds, once after start: never inside a transaction
             await asyncio.to_thread(self.detector.ensure_loaded)
-        async with self._locks(f"{msg.channel}:{msg.external_user_id}"):
+        async with self._locks(f"customer:{msg.channel}:{msg.external_user_id}"):
             try:
                 accepted = await self.db.write(self._accept, msg)
             except IntegrityError:  # another hub process stored the same first message a moment ago
@@ -153,14 +153,15 @@ class InboundService:
         finally:
             self._in_flight.discard(message.id)
 
-    async def resume_pending(self) -> int:
+    async def resume_pending(self, *, only_stale: bool = False) -> int:
         """At start-up: finish the bot turns a previous run left unanswered (it was stopped or killed after
         storing a customer message, before the bot's answer was stored). A recent one is asked again; one older
         than `resume_within_s` goes to a person, who sees the message and why. Returns how many were found."""
-        pending = await self.db.read(message_store.pending_turns, older_than_s=0)
+        pending = await self.db.read(message_store.pending_turns,
+                                     older_than_s=self.stale_after_s if only_stale else 0)
         for message in pending:
             key_conv = await self.db.read(conversation_store.get, message.conversation_id)
-            async with self._locks(f"{key_conv.channel}:{key_conv.external_user_id}"):
+            async with self._locks(f"customer:{key_conv.channel}:{key_conv.external_user_id}"):
                 conv, current, recent = await self.db.read(self._reload, message.id)
                 if current is None or current.outcome != Outcome.PENDING.value or current.id in self._in_flight:
                     continue

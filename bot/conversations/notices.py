@@ -13,7 +13,7 @@ class StatusNotices:
         self.presence = presence
 
     async def on_assigned(self, event: Event) -> None:
-        self.presence.assigned(event.data["agent"])
+        await self.presence.assigned(event.data["agent"])
         await self.outbound.notice(event.data["conversation_id"], "agent_joined", agent=event.data["agent_name"])
 
     async def on_handed_back(self, event: Event) -> None:

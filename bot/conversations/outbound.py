@@ -59,7 +59,8 @@ class Outbound:
             delivery_status="pending", reply_to=reply_to), touch=touch)
         out.message_id = row.id
         out.language = out.language or conv.language
-        queued = outbox.enqueue(tx.conn, conv.id, conv.channel, conv.external_user_id, out)
+        queued = outbox.enqueue(tx.conn, conv.id, conv.channel, conv.external_user_id, out,
+                                holder=self.delivery.holder, lease_s=self.delivery.lease_s)
         if not staged.queued:
             staged.blocked = outbox.blocked_before(tx.conn, conv.id, queued.row_id)
         staged.queued.append(queued)

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -19,7 +22,7 @@ from bot.delivery import outbox
 from bot.delivery.outbox import Queued
 from bot.store import messages as message_store
 from bot.store.db import Database, Tx
-from bot.locks import KeyedLocks
+from bot.locks import KeyedLocks, Locks
 from connectors.base import Connector, DeliveryResult
 
 log = logging.getLogger(__name__)
@@ -38,14 +41,21 @@ class Outcome:
 
 class DeliveryWorker:
     def __init__(self, db: Database, connectors: Mapping[str, Connector], *, max_rounds: int = 6,
-                 base_delay_s: float = 30.0, max_delay_s: float = 3600.0, poll_s: float = 1.0) -> None:
+                 base_delay_s: float = 30.0, max_delay_s: float = 3600.0, poll_s: float = 1.0,
+                 locks: Locks | None = None, holder: str | None = None, lease_s: float = 180.0,
+                 alone: bool = True) -> None:
         self.db = db
         self.connectors = connectors
         self.max_rounds = max_rounds
         self.base_delay_s = base_delay_s
         self.max_delay_s = max_delay_s
         self.poll_s = poll_s
-        self._locks = KeyedLocks()  # one sender per conversation at a time: order is kept
+        self._locks: Locks = locks or KeyedLocks()  # one sender per conversation at a time: order is kept
+        # Who claims outbox rows (one hub process), and for how long; `alone`: no other process sends, so the
+        # claims a killed previous run left can be dropped at start instead of waiting for them to lapse.
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease_s = lease_s
+        self.alone = alone
         self._task: asyncio.Task[None] | None = None
         self._parked_line = False  # set by the last drain: the conversation's line is held by a parked message
 
@@ -55,6 +65,13 @@ class DeliveryWorker:
         """Start the rounds (they also resume messages a previous run left unsent)."""
         if self._task is None:
             self._task = asyncio.create_task(self._loop(), name="delivery-worker")
+
+    async def release_stale_claims(self) -> None:
+        """At start, alone: claims left by a killed previous run are dropped (nobody else is sending)."""
+        if self.alone:
+            dropped = await self.db.write(lambda tx: outbox.release_claims(tx.conn))
+            if dropped:
+                log.info("outbox: %d message(s) a previous run had claimed are due again", dropped)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -73,7 +90,7 @@ class DeliveryWorker:
         if not batch:
             return {}
         conversation_id = batch[0].conversation_id
-        async with self._locks(conversation_id):
+        async with self._locks(f"outbox:{conversation_id}"):
             if not blocked:
                 return await self._send_in_order(batch)
             outcomes = await self._drain_locked(conversation_id)
@@ -86,16 +103,20 @@ class DeliveryWorker:
 
     async def drain(self, conversation_id: str) -> dict[str, Outcome]:
         """Send what is due in one conversation (after a release or a retry)."""
-        async with self._locks(conversation_id):
+        async with self._locks(f"outbox:{conversation_id}"):
             return await self._drain_locked(conversation_id)
 
     async def _drain_locked(self, conversation_id: str) -> dict[str, Outcome]:
-        due, self._parked_line = await self.db.read(outbox.due_in_conversation, conversation_id)
+        def take(tx: Tx) -> tuple[list[Queued], bool]:
+            due, parked_line = outbox.due_in_conversation(tx.conn, conversation_id)
+            return outbox.claim(tx.conn, due, self.holder, self.lease_s), parked_line
+
+        due, self._parked_line = await self.db.write(take)
         return await self._send_in_order(due)
 
     async def run_due(self) -> int:
         """One round: every conversation whose oldest unsent message is due. Returns how many conversations."""
-        heads = await self.db.read(outbox.due_heads)
+        heads = await self.db.read(outbox.due_heads, self.holder)
         for _row_id, conversation_id in heads:
             try:
                 await self.drain(conversation_id)

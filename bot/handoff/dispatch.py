@@ -7,7 +7,6 @@ ticker in `bot.container`).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime, timezone
 
@@ -15,6 +14,7 @@ from bot.agents.presence import Presence
 from bot.conversations.agent_actions import AgentActions, AgentRef
 from bot.errors import InvalidTransition, NotAllowed
 from bot.handoff.teams import HandoffConfig
+from bot.locks import KeyedLocks, Locks
 from bot.store import conversations as conversation_store
 from bot.store.db import Database
 
@@ -22,12 +22,13 @@ log = logging.getLogger(__name__)
 
 
 class Dispatcher:
-    def __init__(self, db: Database, config: HandoffConfig, presence: Presence, agents: AgentActions) -> None:
+    def __init__(self, db: Database, config: HandoffConfig, presence: Presence, agents: AgentActions,
+                 locks: Locks | None = None) -> None:
         self.db = db
         self.config = config
         self.presence = presence
         self.agents = agents
-        self._lock = asyncio.Lock()
+        self._locks: Locks = locks or KeyedLocks()  # one dispatch at a time, across hub processes with Redis
 
     @property
     def enabled(self) -> bool:
@@ -38,7 +39,7 @@ class Dispatcher:
         assigned: list[tuple[str, str]] = []
         if not self.enabled:
             return assigned
-        async with self._lock:
+        async with self._locks("dispatch"):
             queue, load = await self.db.read(lambda conn: (conversation_store.queue(conn, 500),
                                                            conversation_store.load(conn)))
             now = datetime.now(timezone.utc)
@@ -48,7 +49,7 @@ class Dispatcher:
                 team = self.config.team(conv.team)
                 if team is not None and not team.is_open(now):
                     continue
-                agent = self.presence.pick(conv.team, load)
+                agent = await self.presence.pick(conv.team, load)
                 if agent is None:
                     continue
                 try:

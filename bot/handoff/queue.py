@@ -7,8 +7,10 @@ from __future__ import annotations
 import logging
 import math
 from datetime import datetime, timezone
-from typing import Any, Callable
+from collections.abc import Sequence
+from typing import Any
 
+from bot.agents.presence import OnlineAgent, Presence, serves
 from bot.conversations.outbound import Outbound, Staged, system_message
 from bot.handoff.teams import HandoffConfig
 from bot.store import conversations as conversation_store
@@ -38,27 +40,26 @@ def _minutes(seconds: int) -> int:
 
 
 class QueueNotices:
-    def __init__(self, db: Database, outbound: Outbound, config: HandoffConfig,
-                 agents_online: Callable[[str | None], int]) -> None:
+    def __init__(self, db: Database, outbound: Outbound, config: HandoffConfig, presence: Presence) -> None:
         self.db = db
         self.outbound = outbound
         self.config = config
-        self.agents_online = agents_online
+        self.presence = presence
 
-    def stage(self, tx: Tx, conversation_id: str, *, update: bool = False, before: list[OutboundMessage] = (),
-              ) -> Staged | None:
+    def stage(self, tx: Tx, conversation_id: str, *, online: list[OnlineAgent], update: bool = False,
+              before: Sequence[OutboundMessage] = ()) -> Staged | None:
         """Inside `tx`: the queue notice for one conversation (after the messages in `before`, e.g. "I'm passing
         you to our billing team"). With `update`, only when the estimate grew markedly since last told."""
         conv = conversation_store.get(tx.conn, conversation_id)
         staged = Staged([], {})
         for out in before:
             self.outbound.stage(tx, conv, out, staged=staged)
-        notice = self._notice(tx, conv, update=update)
+        notice = self._notice(tx, conv, update=update, online=online)
         if notice is not None:
             self.outbound.stage(tx, conv, notice, staged=staged)
         return staged if staged.queued else None
 
-    def _notice(self, tx: Tx, conv: Any, *, update: bool) -> OutboundMessage | None:
+    def _notice(self, tx: Tx, conv: Any, *, update: bool, online: list[OnlineAgent]) -> OutboundMessage | None:
         position = conversation_store.queue_position(tx.conn, conv)
         if position is None:
             return None
@@ -76,7 +77,7 @@ class QueueNotices:
                 values["opens_at"] = opens.isoformat()
             return _text(" ".join(parts), lang, "queued", values)
         waits = conversation_store.recent_waits(tx.conn, team=conv.team)
-        wait = estimate_wait_s(waits, position, self.agents_online(conv.team))
+        wait = estimate_wait_s(waits, position, sum(1 for a in online if serves(a, conv.team)))
         if update:
             told = conv.wait_announced_s
             if wait is None or told is None or wait < told * 1.5 or wait - told < 120:
@@ -90,8 +91,10 @@ class QueueNotices:
         conversation_store.set_fields(tx.conn, conv.id, wait_announced_s=wait)
         return _text(" ".join(parts), lang, "queued", {"position": position, "wait_s": wait, "team": conv.team})
 
-    async def announce(self, conversation_id: str, *, before: list[OutboundMessage] = (), update: bool = False) -> None:
-        staged = await self.db.write(self.stage, conversation_id, update=update, before=before)
+    async def announce(self, conversation_id: str, *, before: Sequence[OutboundMessage] = (),
+                       update: bool = False) -> None:
+        online = await self.presence.online()
+        staged = await self.db.write(self.stage, conversation_id, update=update, before=before, online=online)
         if staged is not None:
             await self.outbound.flush(staged)
 

@@ -3,11 +3,16 @@
 Most are counted by a listener on the event bus (`on_event`): messages in and out, handoffs by reason, dead
 letters. The few that no state change carries (Rasa latency and failures, replays, language switches) are
 counted where they happen. One registry per app, so several hubs in one process (tests) never mix counts.
+
+Several hub processes (`make run-scale`) set `PROMETHEUS_MULTIPROC_DIR`: prometheus_client then keeps each
+process's values in files there, and `/metrics` of any process reports the sums over all of them.
 """
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from bot.store.db import Event
@@ -70,6 +75,10 @@ class Metrics:
             self.handoffs.labels(reason=str(data.get("reason"))).inc()
 
     def render(self) -> bytes:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            combined = CollectorRegistry()
+            multiprocess.MultiProcessCollector(combined)  # every hub process's counts, summed
+            return generate_latest(combined)
         return generate_latest(self.registry)
 
     def value(self, name: str, **labels: str) -> float:

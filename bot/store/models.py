@@ -211,6 +211,9 @@ class QueuedDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    # 0007: the hub process sending the row, until when (another process takes it over after that)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     __table_args__ = (Index("ix_outbound_queue_due", "state", "next_attempt_at"),
                       Index("ix_outbound_queue_conversation", "conversation_id", "state", "id"))

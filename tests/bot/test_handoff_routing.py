@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.agents.presence import Presence
+from bot.agents.presence import MemoryPresence, RedisPresence
 from bot.handoff.queue import estimate_wait_s
 from bot.handoff.teams import ConfigError, HandoffConfig
 from handoff_kit import Customer, admin_headers, agent_session, create_agent, make_client, texts
@@ -87,19 +90,28 @@ def test_wait_estimate_scales_with_position_and_agents() -> None:
     assert estimate_wait_s([5], 1, 1) == 60  # never promise less than a minute
 
 
-def test_least_busy_online_agent_with_room_is_picked() -> None:
-    p = Presence()
-    p.connect("a", "A", ["billing"], max_concurrent=2)
-    p.connect("b", "B", [], max_concurrent=4)  # no teams: serves every team
-    p.connect("c", "C", ["care"], max_concurrent=1)
-    assert p.pick("billing", {"a": 1, "b": 1}).key == "b"  # 1/4 busy beats 1/2
-    assert p.pick("billing", {"a": 0, "b": 1}).key == "a"
-    assert p.pick("billing", {"a": 2, "b": 4}) is None  # everyone full
-    p.disconnect("b")
-    p._agents["b"].last_seen -= 1000  # and its last heartbeat is long gone
-    assert p.pick("care", {"c": 0}).key == "c" and p.pick("support", {}) is None
-    p.set_available("c", False)
-    assert p.pick("care", {}) is None
+@pytest.mark.parametrize("backend", ["memory", "redis"])
+async def test_least_busy_online_agent_with_room_is_picked(backend: str, request: pytest.FixtureRequest) -> None:
+    if backend == "redis":
+        import redis.asyncio as aioredis
+
+        client = aioredis.Redis.from_url(request.getfixturevalue("redis_url"))
+        await client.flushdb()
+        p: Any = RedisPresence(client, ttl_s=1.0)
+    else:
+        p = MemoryPresence(ttl_s=1.0)
+    await p.connect("a", "A", ("billing",), max_concurrent=2)
+    await p.connect("b", "B", (), max_concurrent=4)  # no teams: serves every team
+    await p.connect("c", "C", ("care",), max_concurrent=1)
+    assert (await p.pick("billing", {"a": 1, "b": 1})).key == "b"  # 1/4 busy beats 1/2
+    assert (await p.pick("billing", {"a": 0, "b": 1})).key == "a"
+    assert await p.pick("billing", {"a": 2, "b": 4}) is None  # everyone full
+    await p.disconnect("b")
+    await asyncio.sleep(1.3)  # and b's last sign of life is gone (c's socket is still open)
+    await p.heartbeat("c", "C", ("care",), 1)
+    assert (await p.pick("care", {"c": 0})).key == "c" and await p.pick("support", {}) is None
+    await p.heartbeat("c", "C", ("care",), 1, available=False)
+    assert await p.pick("care", {}) is None
 
 
 def test_auto_assign_to_online_agents_and_capacity(tmp_path: Path) -> None:

@@ -42,10 +42,11 @@ async def crash_mid_turn(data_dir: Path, texts: list[str]) -> None:
         hub = app.state.container
         tasks = [asyncio.create_task(hub.inbound.handle(InboundMessage("web", f"v{i}", t, external_id=f"c{i}")))
                  for i, t in enumerate(texts)]
-        for _ in range(200):
+        for _ in range(2400):  # up to two minutes: a shared machine under load
             await asyncio.sleep(0.05)
             if len(hub.db.read_sync(message_store.pending_turns)) == len(texts):
                 break
+        assert len(hub.db.read_sync(message_store.pending_turns)) == len(texts), "the messages were never stored"
         for task in tasks:  # the process dies: nothing after this point runs
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,88 @@
+"""Web chat frames to the hub process that holds the visitor's socket.
+
+With several hub processes behind a load balancer, the process that sends a message to a web visitor (an agent's
+reply made on process B, the outbox worker on C) is often not the one whose WebSocket the visitor is connected
+to (A). A `FrameRelay` carries the frame there: with `RedisFrameRelay` each process subscribes to the channel of
+each visitor connected to it, and publishing tells how many processes took the frame (0: the visitor is offline;
+the message waits in their history). Without a relay (one process) the connector sends to its own sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+FrameHandler = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+class RedisFrameRelay:
+    PREFIX = "supportbot:web:"
+
+    def __init__(self, redis: Any) -> None:
+        self.redis = redis
+        self._pubsub: Any = None
+        self._task: asyncio.Task[None] | None = None
+        self._handler: FrameHandler | None = None
+        self._visitors: Counter[str] = Counter()  # local sockets per visitor
+        self._ready = asyncio.Event()
+
+    async def start(self, handler: FrameHandler) -> None:
+        self._handler = handler
+        self._task = asyncio.create_task(self._run(), name="web-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                async with self.redis.pubsub() as pubsub:
+                    self._pubsub = pubsub
+                    await pubsub.subscribe(self.PREFIX + "__hub__")  # keeps the connection subscribed
+                    visitors = [self.PREFIX + v for v in self._visitors]
+                    if visitors:  # after a reconnect: the visitors connected here
+                        await pubsub.subscribe(*visitors)
+                    self._ready.set()
+                    async for message in pubsub.listen():
+                        if message.get("type") != "message":
+                            continue
+                        channel = message["channel"].decode() if isinstance(message["channel"], bytes) \
+                            else message["channel"]
+                        if self._handler is not None and channel != self.PREFIX + "__hub__":
+                            await self._handler(channel[len(self.PREFIX):], json.loads(message["data"]))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - Redis restarting: frames meanwhile wait in history
+                self._ready.clear()
+                log.warning("web chat relay lost its Redis connection (%s); reconnecting", exc)
+                await asyncio.sleep(1.0)
+
+    async def listen(self, visitor: str) -> None:
+        """A socket of `visitor` opened in this process."""
+        self._visitors[visitor] += 1
+        if self._visitors[visitor] == 1:
+            await asyncio.wait_for(self._ready.wait(), timeout=10)
+            await self._pubsub.subscribe(self.PREFIX + visitor)
+
+    async def forget(self, visitor: str) -> None:
+        """A socket of `visitor` closed in this process."""
+        self._visitors[visitor] -= 1
+        if self._visitors[visitor] <= 0:
+            del self._visitors[visitor]
+            if self._pubsub is not None and self._ready.is_set():
+                try:
+                    await self._pubsub.unsubscribe(self.PREFIX + visitor)
+                except Exception:  # noqa: BLE001 - the connection is being re-made; it will not resubscribe
+                    pass
+
+    async def publish(self, visitor: str, frame: dict[str, Any]) -> int:
+        """Send `frame` to every process holding a socket of `visitor`; returns how many did."""
+        return int(await self.redis.publish(self.PREFIX + visitor, json.dumps(frame, default=str)))
