@@ -9,12 +9,13 @@ export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: bench-encoders bench-kb-leave-out bench-hub-path bench-faults install run test test-unit test-integration test-deps train kb bench-kb bench-kb-embedding bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual languages test-nlu clean help
+.PHONY: bench-hub-path bench-encoders bench-kb-leave-out bench-publish bench-faults bench-notifications bench-reports bench-load run-scale install run test test-unit test-integration test-deps train kb bench-kb bench-kb-embedding bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual languages test-nlu clean help
 
 help:
 	@echo "make run    install what is missing, train/index when content changed, start the bot on loopback"
 	@echo "make test   install what is missing, then run every test (unit, integration, browser)"
-	@echo "make kb | train | bench-kb | test-unit | clean"
+	@echo "make run-scale [HUBS=2 RASA=2]   the same behind nginx: N hub workers, M Rasa replicas, PostgreSQL, Redis"
+	@echo "make kb | train | bench-kb | bench-reports | test-unit | clean"
 	@echo "make encoder | bench-nlu | calibrate | test-nlu   (NLU: ONNX encoder, benchmarks, fallback threshold, data report)"
 
 install:
@@ -30,6 +31,15 @@ run: install encoder
 
 test-deps:
 	@scripts/install-test-deps.sh
+
+# Scaled out on loopback: nginx on HUB_PORT in front of HUBS hub workers, RASA Rasa replicas with their action
+# servers, PostgreSQL and Redis (private instances under var/scale/); the same URLs as `make run`.
+HUBS ?= 2
+RASA ?= 2
+SCALE_ARGS ?=
+run-scale: install encoder
+	@scripts/install-scale-deps.sh
+	@$(PY) -m tools.scale run --dev --hubs $(HUBS) --rasa $(RASA) $(SCALE_ARGS)
 
 test: install test-deps encoder
 	@$(PY) -m pytest
@@ -93,13 +103,38 @@ test-nlu: install encoder
 clean:
 	rm -rf var models kb_index/build .pytest_cache
 
+# Reports and console search at 1M messages / 100k conversations, on SQLite and a private PostgreSQL:
+# benchmarks/results/reports.{json,md}. About 10-20 minutes (most of it building the data).
+bench-reports: install
+	$(PY) -m benchmarks.bench_reports --save
+
 # The hub's own cost per bot-answered message (Rasa stubbed), side by side with the commit the redesign
 # started from: benchmarks/results/hub-path.{json,md}. About 3 minutes.
 bench-hub-path: install
 	$(PY) -m benchmarks.bench_hub_path --save
 
+# A bulk notification: the API's latency and the hub's sending throughput (SMS to a local fake Twilio).
+# benchmarks/results/notifications.{json,md}. About a minute.
+bench-notifications: install
+	$(PY) -m benchmarks.bench_notifications --save
+
 # Faults under load (kill -9 of Rasa, the action server and the hub; 100 duplicate first webhooks per channel):
 # benchmarks/results/faults.{json,md}. About 6 minutes; needs a trained model (make train).
+# Studio publishing: FAQ-only and full publishes timed, customers writing meanwhile (about 5 minutes).
+# Results: benchmarks/results/publish.{json,md}.
+bench-publish: install encoder
+	$(PY) -m benchmarks.bench_publish --save
+
 bench-faults: install encoder
 	$(PY) -m tools.launcher train
 	$(PY) -m benchmarks.bench_faults --save
+
+# Load, faults and soak on the scaled-out stack (PostgreSQL, Redis, nginx): plain Rasa vs the hub at 1/8/32
+# conversations, 1x1 vs 2x2, kill -9 / restarts under load, a soak at 70 % of capacity (SOAK_MIN minutes):
+# benchmarks/results/load.{json,md}. About 50 minutes with the default 30-minute soak.
+SOAK_MIN ?= 30
+BENCH_LOAD_ARGS ?=
+bench-load: install encoder
+	@scripts/install-scale-deps.sh
+	$(PY) -m tools.launcher train
+	$(PY) -m benchmarks.bench_load --save --soak-min $(SOAK_MIN) $(BENCH_LOAD_ARGS)

@@ -132,16 +132,22 @@ def hit_to_dict(hit: Any) -> dict[str, Any]:
 
 
 def render_answer(hit: Any) -> str:
-    """The customer-facing text of an entry: its answer as plain text, then its links."""
-    text = to_plain(str(hit_value(hit, "answer", ""))).strip()
+    """The customer-facing text of an entry: its answer, then its links, as Markdown. Each channel renders it
+    in its own way (`core.markdown`: the widget's HTML, Telegram's HTML, WhatsApp's *bold*, plain SMS)."""
+    text = str(hit_value(hit, "answer", "")).strip()
     links = []
     for link in hit_value(hit, "links", ()) or ():
         title, url = hit_value(link, "title", ""), hit_value(link, "url", "")
         if url:
-            links.append(f"{title}: {url}" if title else url)
+            links.append(f"- [{_link_text(title)}]({url})" if title else f"- <{url}>")
     if links:
         text = text + "\n\n" + "\n".join(links)
     return text
+
+
+def _link_text(title: str) -> str:
+    """A link title safe inside Markdown's [brackets]."""
+    return title.replace("\\", "\\\\").replace("[", "\\[").replace("]", "\\]")
 
 
 class KnowledgeBaseAccess:

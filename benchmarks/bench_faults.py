@@ -63,10 +63,10 @@ def log(message: str) -> None:
 class Stack:
     """The launcher and its children, with the launcher's output followed in a thread."""
 
-    def __init__(self, settings: HubSettings) -> None:
+    def __init__(self, settings: HubSettings, argv: list[str] | None = None) -> None:
         self.settings = settings
         self.lines: list[tuple[float, str]] = []
-        self.proc = subprocess.Popen([sys.executable, "-m", "tools.launcher", "run"], cwd=ROOT,
+        self.proc = subprocess.Popen(argv or [sys.executable, "-m", "tools.launcher", "run"], cwd=ROOT,
                                      env=child_env(**settings.to_env()), stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True)
         threading.Thread(target=self._follow, daemon=True).start()
@@ -254,7 +254,10 @@ def settle(db_url: str, timeout_s: float = 180) -> None:
     engine.dispose()
 
 
-def count(db_url: str, visitors: list[Visitor], bursts: dict[str, Any], calibration: dict[str, int]) -> dict[str, Any]:
+def count(db_url: str, visitors: list[Visitor], bursts: dict[str, Any], calibration: dict[str, int],
+          only: bool = False) -> dict[str, Any]:
+    """What was lost, doubled or left unanswered; `only`: among these visitors' messages alone (not the whole
+    database), to tell which fault hit which customers."""
     engine = create_engine(db_url)
     with engine.connect() as conn:
         rows = conn.execute(text(
@@ -267,6 +270,9 @@ def count(db_url: str, visitors: list[Visitor], bursts: dict[str, Any], calibrat
         forked = conn.execute(text("SELECT count(*) - count(DISTINCT channel || '|' || external_user_id) "
                                    "FROM conversations")).scalar()
     engine.dispose()
+    if only:
+        mine = {cid for v in visitors for cid in v.sent}
+        rows = [r for r in rows if r.external_id in mine]
     by_cid: dict[str, list[Any]] = {}
     for r in rows:
         if r.external_id:

@@ -7,9 +7,11 @@ Real deployments point ORDER_API_URL at their own order system, which answers
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Path
+
+from bot.errors import responses
 
 shop = APIRouter(prefix="/demo-shop/api", tags=["demo shop"])
 
@@ -28,8 +30,8 @@ def _orders() -> dict[str, dict[str, Any]]:
     }
 
 
-@shop.get("/orders/{order_number}")
-async def order(order_number: str) -> dict[str, Any]:
+@shop.get("/orders/{order_number}", responses=responses(404, 422))
+async def order(order_number: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
     key = order_number.upper()
     if not key.startswith("BC-"):
         key = "BC-" + "".join(ch for ch in key if ch.isdigit())

@@ -19,12 +19,17 @@ def message_view(m: Any) -> dict[str, Any]:
         "sender_name": m.sender_name,
         "text": m.text,
         "buttons": payload.get("buttons", []),
+        "media": [m for m in payload.get("media") or [] if isinstance(m, dict)],  # a customer's files
+        "media_urls": payload.get("media_urls", []),  # files the bot sent
         "event": payload.get("event"),
         "language": m.language,
         "intent": m.intent,
         "confidence": m.confidence,
         "kb_entry_id": m.kb_entry_id,
         "outcome": m.outcome,
+        "kb_decision": getattr(m, "kb_decision", None),
+        "kb_score": getattr(m, "kb_score", None),
+        "kb_choices": getattr(m, "kb_choices", None) or [],
         "delivery_status": m.delivery_status,
         "created_at": iso(m.created_at),
     }

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from connectors.base import Connector, InboundHandler
+from connectors.media import MediaStore
 from connectors.relay import RedisFrameRelay
 from connectors.state import ChannelState, MemoryChannelState, StatusHook
 from connectors.webchat import HistoryLoader, WebChatConnector
@@ -31,6 +32,7 @@ class BuildContext:
     web_history: HistoryLoader
     state: ChannelState
     on_status: StatusHook | None = None
+    media: MediaStore | None = None
     relay: RedisFrameRelay | None = None  # several hub processes: web chat frames to the socket's process
 
 
@@ -65,7 +67,7 @@ def _telegram(ctx: BuildContext) -> Connector:
         ctx.on_message, token=token, secret_token=secret, mode=mode,
         webhook_url=f"{s.public_base_url}/channels/telegram/webhook" if mode == "webhook" else None,
         api_base_url=s.telegram_api_base_url or None, max_media_bytes=s.max_media_bytes,
-        state=ctx.state,
+        state=ctx.state, media=ctx.media,
     )
 
 
@@ -86,9 +88,65 @@ def _twilio(name: str, from_setting: str) -> Callable[[BuildContext], Connector]
             api_base_url=s.twilio_api_base_url or None,
             template_sid=s.whatsapp_template_sid if name == "whatsapp" else "",
             max_media_bytes=s.max_media_bytes, default_language=s.default_language, on_status=ctx.on_status,
+            sms_max_segments=s.sms_max_segments,
         )
 
     return build
+
+
+def _meta(ctx: BuildContext, channel: str, token_setting: str, *required: str) -> dict[str, object]:
+    """What both Meta channels are built with (one app: its secret and verify token)."""
+    from connectors.meta.graph import GraphClient
+
+    s = ctx.settings
+    _require(s, channel, "meta_app_secret", "meta_verify_token", token_setting, *required)
+    graph = GraphClient(token=getattr(s, token_setting).get_secret_value(), service=channel,
+                        base_url=s.meta_graph_base_url or None, version=s.meta_graph_version)
+    return dict(app_secret=s.meta_app_secret.get_secret_value(), verify_token=s.meta_verify_token.get_secret_value(),
+                graph=graph, state=ctx.state, media=ctx.media, max_media_bytes=s.max_media_bytes,
+                on_status=ctx.on_status, default_language=s.default_language)
+
+
+def _messenger(ctx: BuildContext) -> Connector:
+    from connectors.messenger.connector import MessengerConnector
+
+    return MessengerConnector(ctx.on_message, **_meta(ctx, "messenger", "messenger_page_token"))  # type: ignore[arg-type]
+
+
+def _whatsapp_cloud(ctx: BuildContext) -> Connector:
+    from connectors.whatsapp_cloud.connector import WhatsAppCloudConnector
+
+    s = ctx.settings
+    return WhatsAppCloudConnector(
+        ctx.on_message, **_meta(ctx, "whatsapp_cloud", "whatsapp_cloud_token", "whatsapp_cloud_phone_number_id"),  # type: ignore[arg-type]
+        phone_number_id=s.whatsapp_cloud_phone_number_id, template=s.whatsapp_cloud_template,
+        template_language=s.whatsapp_cloud_template_language)
+
+
+def _email(ctx: BuildContext) -> Connector:
+    from connectors.email.connector import EmailConnector, ImapSettings, SmtpSettings
+
+    s = ctx.settings
+    _require(s, "email", "email_from", "smtp_host", "email_inbound_secret")
+    if "@" not in s.email_from:
+        raise ChannelConfigError(f"EMAIL_FROM must be an e-mail address, got {s.email_from!r}")
+    security = s.smtp_security.strip().lower()
+    if security not in ("starttls", "tls", "none"):
+        raise ChannelConfigError(f"SMTP_SECURITY must be starttls, tls or none, got {s.smtp_security!r}")
+    imap = None
+    if s.imap_host:
+        _require(s, "email (IMAP)", "imap_username", "imap_password")
+        if s.imap_security not in ("tls", "none"):
+            raise ChannelConfigError(f"IMAP_SECURITY must be tls or none, got {s.imap_security!r}")
+        imap = ImapSettings(s.imap_host, s.imap_port, s.imap_username, s.imap_password.get_secret_value(),
+                            s.imap_folder, s.imap_poll_s, s.imap_security)
+    return EmailConnector(
+        ctx.on_message, address=s.email_from, display_name=s.email_from_name,
+        smtp=SmtpSettings(s.smtp_host, s.smtp_port, security, s.smtp_username, s.smtp_password.get_secret_value()),
+        inbound_secret=s.email_inbound_secret.get_secret_value(), public_base_url=s.public_base_url,
+        unsubscribe_secret=s.session_secret.get_secret_value(), state=ctx.state, media=ctx.media,
+        max_media_bytes=s.max_media_bytes, max_outbound_bytes=s.max_outbound_email_bytes, imap=imap,
+        default_language=s.default_language)
 
 
 FACTORIES: dict[str, Callable[[BuildContext], Connector]] = {
@@ -96,7 +154,14 @@ FACTORIES: dict[str, Callable[[BuildContext], Connector]] = {
     "telegram": _telegram,
     "whatsapp": _twilio("whatsapp", "twilio_whatsapp_from"),
     "sms": _twilio("sms", "twilio_sms_from"),
+    "messenger": _messenger,
+    "whatsapp_cloud": _whatsapp_cloud,
+    "email": _email,
 }
+
+
+# Channels whose messages can wait in the outbox for the customer's next message (a closed 24-hour window).
+PARKING_CHANNELS = frozenset({"whatsapp", "whatsapp_cloud", "messenger"})
 
 
 def build_connectors(
@@ -106,6 +171,7 @@ def build_connectors(
     web_history: HistoryLoader,
     state: ChannelState | None = None,
     on_status: StatusHook | None = None,
+    media: MediaStore | None = None,
     relay: RedisFrameRelay | None = None,
 ) -> dict[str, Connector]:
     """The live connectors, by channel name (the name is also the URL segment: `/channels/<name>/...`).
@@ -113,7 +179,7 @@ def build_connectors(
     `state` is what the connectors remember about customers and provider messages (the hub passes its
     database-backed one; default: in memory, forgotten at restart). `on_status(message_id, provider_id,
     status, error_code)` hears every provider status callback (message_id is the hub's stored message id,
-    or None when the provider message is unknown).
+    or None when the provider message is unknown). `media` keeps customers' files for agents (default: not kept).
     """
     wanted = [c.strip().lower() for c in settings.enabled_channels if c.strip()]
     unknown = sorted(set(wanted) - set(FACTORIES))
@@ -121,7 +187,7 @@ def build_connectors(
         raise ChannelConfigError(f"unknown channel(s) in ENABLED_CHANNELS: {', '.join(unknown)}; "
                                  f"known: {', '.join(FACTORIES)}")
     ctx = BuildContext(settings, on_message, web_history, state if state is not None else MemoryChannelState(),
-                       on_status, relay)
+                       on_status, media, relay)
     connectors: dict[str, Connector] = {}
     for name in ["web", *wanted]:
         if name not in connectors:

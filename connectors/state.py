@@ -4,8 +4,9 @@ Connectors never reach into the hub's database. They are handed a `ChannelState`
 implementation, `bot/delivery/channel_state.py`; tests and simple setups use `MemoryChannelState`, which
 forgets everything at restart) and ask it only for:
 
-- per customer and channel: when they last wrote (WhatsApp's 24-hour window), when the re-engagement
-  template was last sent, and the buttons last offered (so a reply "2" picks button 2);
+- per customer and channel: when they last wrote (the 24-hour windows of WhatsApp and Messenger), when the
+  re-engagement template was last sent, the buttons last offered (so a reply "2" picks button 2), and a little
+  channel data (`remember()`: an e-mail thread's subject and references);
 - long button payloads behind short keys (Telegram's callback_data holds 64 bytes);
 - one record per provider message (a hub message can need several: long text, media) and the provider's
   status callbacks, which only move a record forward (`advances()`), whatever order they arrive in.
@@ -18,9 +19,9 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, replace
-from datetime import datetime, timezone
-from typing import Protocol
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any, Protocol
 
 from connectors.base import Button
 
@@ -42,6 +43,10 @@ def advances(current: str, new: str) -> bool:
     return STATUS_RANK.get(new, 0) > STATUS_RANK.get(current, 0)
 
 
+# WhatsApp's and Messenger's customer-care window: free-form messages within 24 hours of the customer's last one.
+WINDOW = timedelta(hours=24)
+
+
 def payload_key(channel: str, payload: str) -> str:
     """The short, stable key of a long button payload (the same payload always gets the same key)."""
     return hashlib.sha256(f"{channel}\0{payload}".encode()).hexdigest()[:32]
@@ -58,6 +63,7 @@ class Contact:
     last_inbound_at: datetime | None = None  # when they last wrote
     template_sent_at: datetime | None = None  # when the WhatsApp re-engagement template last went out
     last_buttons: tuple[Button, ...] = ()  # the buttons of the last numbered list sent to them
+    data: dict[str, Any] = field(default_factory=dict)  # what the channel `remember()`ed (JSON values)
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,25 @@ class Delivery:
     status: str
     error_code: str | None = None
     detail: str = ""
+    created_at: datetime | None = None
+
+
+def window_open(contact: "Contact | None", now: datetime | None = None) -> bool:
+    """Whether the customer wrote within the last 24 hours (and the provider has not said the window closed
+    since: `close_window()`)."""
+    last = contact.last_inbound_at if contact else None
+    if last is None:
+        return False
+    closed = contact.data.get("window_closed_at") if contact else None
+    if isinstance(closed, str) and datetime.fromisoformat(closed) >= last:
+        return False
+    return (now or utcnow()) - last < WINDOW
+
+
+async def close_window(state: "ChannelState", channel: str, user: str) -> None:
+    """The provider refused a message because the window is closed (Twilio 63016, WhatsApp 131047), whatever
+    our clock said: free text waits for the customer's next message."""
+    await state.remember(channel, user, window_closed_at=utcnow().isoformat())
 
 
 class ChannelState(Protocol):
@@ -84,6 +109,9 @@ class ChannelState(Protocol):
 
     async def set_buttons(self, channel: str, user: str, buttons: Sequence[Button]) -> None:
         """The buttons just offered to the customer as a numbered list."""
+
+    async def remember(self, channel: str, user: str, **data: Any) -> None:
+        """Merge `data` (JSON values) into what the channel keeps about the customer (`Contact.data`)."""
 
     async def contact(self, channel: str, user: str) -> Contact | None:
         """What is known about the customer (None: never seen)."""
@@ -109,6 +137,13 @@ class ChannelState(Protocol):
                             detail: str = "") -> str | None:
         """Apply a provider status callback when it `advances()` the record; returns the hub message id it
         belongs to (None when unknown, e.g. the callback came before `record_delivery()`)."""
+
+    async def delivery(self, channel: str, provider_id: str) -> Delivery | None:
+        """The record of one provider message (None: unknown)."""
+
+    async def read_until(self, channel: str, recipient: str, until: datetime) -> list[str]:
+        """A read receipt that covers everything sent to `recipient` up to `until` (Messenger's watermark):
+        those records become "read"; returns the hub message ids that changed."""
 
 
 class MemoryChannelState:
@@ -142,6 +177,10 @@ class MemoryChannelState:
     async def set_buttons(self, channel: str, user: str, buttons: Sequence[Button]) -> None:
         self._change(channel, user, last_buttons=tuple(buttons))
 
+    async def remember(self, channel: str, user: str, **data: Any) -> None:
+        known = self._contacts.get((channel, user))
+        self._change(channel, user, data={**(known.data if known else {}), **data})
+
     async def contact(self, channel: str, user: str) -> Contact | None:
         return self._contacts.get((channel, user))
 
@@ -166,7 +205,7 @@ class MemoryChannelState:
             self._deliveries[(channel, provider_id)] = replace(early, recipient=recipient, message_id=message_id)
             return
         self._bounded(self._deliveries, (channel, provider_id),
-                      Delivery(channel, recipient, message_id, provider_id, status, None, detail))
+                      Delivery(channel, recipient, message_id, provider_id, status, None, detail, utcnow()))
 
     async def update_status(self, channel: str, provider_id: str, status: str, *, error_code: str | None = None,
                             detail: str = "") -> str | None:
@@ -180,6 +219,19 @@ class MemoryChannelState:
             self._deliveries[(channel, provider_id)] = replace(row, status=status, error_code=error_code,
                                                                detail=detail)
         return row.message_id
+
+    async def delivery(self, channel: str, provider_id: str) -> Delivery | None:
+        return self._deliveries.get((channel, provider_id))
+
+    async def read_until(self, channel: str, recipient: str, until: datetime) -> list[str]:
+        changed = []
+        for key, row in list(self._deliveries.items()):
+            if (row.channel == channel and row.recipient == recipient and row.created_at is not None
+                    and row.created_at <= until and advances(row.status, "read")):
+                self._deliveries[key] = replace(row, status="read")
+                if row.message_id:
+                    changed.append(row.message_id)
+        return changed
 
     def for_message(self, message_id: str) -> list[Delivery]:
         """Every provider message recorded for one hub message, oldest first (not part of `ChannelState`)."""

@@ -6,7 +6,8 @@ Protocol (JSON text frames):
   client → {"type": "message", "text": "...", "client_id": "<uuid: a resend with the same id is answered once>"}
   client → {"type": "button", "title": "...", "payload": "/choose_kb_entry{...}", "client_id": "..."}
   server → {"type": "ack", "client_id": "...", "message_id": "...", "duplicate": false}
-  server → {"type": "message", ...stored message...}
+  server → {"type": "message", ...stored message..., "html": "<p>…</p>"}   (html: the Markdown rendered, not for
+            the customer's own messages)
   server → {"type": "error", "code": "bad_json|unknown_type|message_too_long|empty_message|hello_first|frame_too_large",
             "message": "...", "client_id": "..."}
 The visitor token is signed by the hub, so a visitor cannot read someone else's conversation by guessing ids.
@@ -27,8 +28,15 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from connectors.base import Connector, DeliveryResult, InboundHandler, InboundMessage, MessageRejected, OutboundMessage
 from connectors.relay import RedisFrameRelay
 from connectors.state import ChannelState, MemoryChannelState
+from core.markdown import to_html
 
 log = logging.getLogger(__name__)
+
+
+def rendered_html(sender: str | None, text: str | None) -> str | None:
+    """What the widget shows for a message: the bot's, an agent's or the hub's Markdown as safe HTML (links open
+    in a new tab); a customer's own words are shown as typed (None)."""
+    return to_html(text or "") if sender != "customer" and text else None
 
 # (visitor id, after_seq) → (conversation dict or None, messages as dicts)
 HistoryLoader = Callable[[str, int], Awaitable[tuple[dict[str, Any] | None, list[dict[str, Any]]]]]
@@ -82,6 +90,7 @@ class WebChatConnector(Connector):
             "sender": message.sender,
             "sender_name": message.sender_name,
             "text": message.text,
+            "html": rendered_html(message.sender, message.text),
             "buttons": [{"title": b.title, "payload": b.payload} for b in message.buttons],
             "media_urls": message.media_urls,
             "event": message.extra.get("event"),

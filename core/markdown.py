@@ -1,9 +1,12 @@
 """Render answer Markdown for each channel.
 
-- `to_plain`: WhatsApp / SMS — readable text, lists as "• item", links as "title: url".
+- `to_plain`: SMS and e-mail's plain-text part — readable text, lists as "• item", links as "title: url".
+- `to_whatsapp`: WhatsApp's own formatting — `*bold*`, `_italic_`, `~strike~`, ```` ```code``` ````, bare links
+  (WhatsApp makes them clickable itself).
 - `to_telegram_html`: Telegram's HTML parse mode — only b, i, s, a, code, pre; everything else escaped.
-- `to_html`: the web widget — CommonMark with raw HTML disabled (it is shown as text) and unsafe link
-  schemes (javascript:, vbscript:, file:, most data:) dropped; links open in a new tab.
+- `to_html`: the web widget and e-mail's HTML part — CommonMark with raw HTML disabled (it is shown as text),
+  bare URLs made links (linkify), unsafe link schemes (javascript:, vbscript:, file:, most data:) dropped;
+  links open in a new tab.
 
 Every function takes an optional `base_url` that relative links ("/help/returns") are resolved against.
 """
@@ -24,6 +27,9 @@ log = logging.getLogger(__name__)
 SAFE_SCHEMES = ("http://", "https://", "mailto:", "tel:", "tg://")
 
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable("strikethrough")
+# The web page's renderer also turns bare URLs into links (linkify-it-py); the text renderers keep them as text.
+_web = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False}).enable(
+    ["strikethrough", "linkify"])
 
 
 def _link_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: dict[str, Any]) -> str:
@@ -36,25 +42,30 @@ def _link_open(self: Any, tokens: Sequence[Token], idx: int, options: Any, env: 
     return self.renderToken(tokens, idx, options, env)
 
 
-_md.add_render_rule("link_open", _link_open)
+_web.add_render_rule("link_open", _link_open)
 
 _BLOCK = "\x00block"  # paragraph break (blank line)
 _LINE = "\x00line"  # line break
 
 
 def to_html(md: str, *, base_url: str | None = None) -> str:
-    """Safe HTML for the web widget."""
-    return _md.render(md or "", {"base_url": base_url}).strip()
+    """Safe HTML for the web widget and e-mail."""
+    return _web.render(md or "", {"base_url": base_url}).strip()
 
 
 def to_plain(md: str, *, base_url: str | None = None) -> str:
-    """Plain text for WhatsApp and SMS."""
-    return _Renderer(telegram=False, base_url=base_url).render(md)
+    """Plain text for SMS and e-mail's text part."""
+    return _Renderer("plain", base_url=base_url).render(md)
+
+
+def to_whatsapp(md: str, *, base_url: str | None = None) -> str:
+    """Text in WhatsApp's formatting (`*bold*`, `_italic_`, `~strike~`, monospace), links bare."""
+    return _Renderer("whatsapp", base_url=base_url).render(md)
 
 
 def to_telegram_html(md: str, *, base_url: str | None = None) -> str:
     """HTML for Telegram's ``parse_mode="HTML"`` (tags: b, i, s, a, code, pre)."""
-    return _Renderer(telegram=True, base_url=base_url).render(md)
+    return _Renderer("telegram", base_url=base_url).render(md)
 
 
 def _resolve(href: str, base_url: str | None) -> str:
@@ -63,18 +74,32 @@ def _resolve(href: str, base_url: str | None) -> str:
     return href
 
 
-class _Renderer:
-    """Walks markdown-it tokens and writes text (plain) or Telegram HTML."""
+# WhatsApp's markers for the tags the renderer writes (pre is a block of ``` lines).
+_WHATSAPP = {"b": ("*", "*"), "i": ("_", "_"), "s": ("~", "~"), "code": ("```", "```"), "pre": ("```\n", "\n```")}
 
-    def __init__(self, *, telegram: bool, base_url: str | None):
-        self.telegram = telegram
+
+class _Renderer:
+    """Walks markdown-it tokens and writes plain text, WhatsApp's formatting or Telegram HTML."""
+
+    def __init__(self, style: str, *, base_url: str | None):
+        self.style = style
+        self.telegram = style == "telegram"
         self.base_url = base_url
 
     def esc(self, text: str) -> str:
         return html.escape(text, quote=False) if self.telegram else text
 
     def tag(self, name: str, content: str) -> str:
-        return f"<{name}>{content}</{name}>" if self.telegram and content else content
+        if not content.strip():
+            return content
+        if self.telegram:
+            return f"<{name}>{content}</{name}>"
+        if self.style == "whatsapp":
+            # WhatsApp only formats a marker that touches a word: "*bold *" stays as typed.
+            lead, core, trail = _split_space(content)
+            before, after = _WHATSAPP[name]
+            return f"{lead}{before}{core}{after}{trail}"
+        return content
 
     def render(self, md: str) -> str:
         pieces: list[str] = []
@@ -109,7 +134,7 @@ class _Renderer:
                 pieces.append(_BLOCK)
             elif kind in ("fence", "code_block"):
                 code = token.content.rstrip("\n")
-                pieces.append(prefix + (self.tag("pre", self.esc(code)) if self.telegram else code))
+                pieces.append(prefix + (self.tag("pre", self.esc(code)) if self.style != "plain" else code))
                 prefix = ""
                 pieces.append(_BLOCK)
             elif kind == "hr":
@@ -163,6 +188,12 @@ class _Renderer:
         if text.strip() in (href, shown) or not safe:
             return text if not safe else shown
         return f"{text}: {shown}"
+
+
+def _split_space(text: str) -> tuple[str, str, str]:
+    core = text.strip()
+    start = text.index(core[0]) if core else 0
+    return text[:start], core, text[start + len(core):]
 
 
 def _join(pieces: list[str]) -> str:

@@ -141,6 +141,34 @@ class ChannelSettings(CommonSettings):
     twilio_sms_from: str = ""  # e.g. +15005550006
     twilio_api_base_url: str = ""  # default https://api.twilio.com; tests point it at a local fake
     whatsapp_template_sid: str = ""  # approved Content template (HX…) sent outside the 24-hour window
+    sms_max_segments: int = Field(4, ge=1, le=10)  # a longer SMS answer goes out as several messages
+    # Meta: Facebook Messenger and the WhatsApp Cloud API (one Meta app serves both; docs/channels.md)
+    meta_app_secret: SecretStr = SecretStr("")  # checks X-Hub-Signature-256 on every webhook
+    meta_verify_token: SecretStr = SecretStr("")  # echoed by Meta's GET verification handshake
+    meta_graph_base_url: str = ""  # default https://graph.facebook.com; tests point it at a local fake
+    meta_graph_version: str = "v21.0"
+    messenger_page_token: SecretStr = SecretStr("")  # the Facebook page's access token
+    whatsapp_cloud_token: SecretStr = SecretStr("")  # a system user's access token
+    whatsapp_cloud_phone_number_id: str = ""  # the business phone number's id (not the number)
+    whatsapp_cloud_template: str = ""  # approved template name sent outside the 24-hour window
+    whatsapp_cloud_template_language: str = "en"
+    # E-mail (docs/channels.md): SMTP out, an inbound-parse webhook (and optionally IMAP) in
+    email_from: str = ""  # e.g. support@example.com; replies come back to this address
+    email_from_name: str = "Support"
+    smtp_host: str = ""
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_security: str = "starttls"  # starttls | tls (implicit, port 465) | none (a local relay)
+    smtp_username: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    email_inbound_secret: SecretStr = SecretStr("")  # the inbound-parse provider's webhook signing key
+    imap_host: str = ""  # optional: poll this mailbox instead of (or besides) the inbound webhook
+    imap_port: int = Field(993, ge=1, le=65535)
+    imap_username: str = ""
+    imap_password: SecretStr = SecretStr("")
+    imap_folder: str = "INBOX"
+    imap_security: str = "tls"  # tls (IMAPS) | none (a mailbox on this machine)
+    imap_poll_s: float = Field(60.0, gt=0)
+    max_outbound_email_bytes: int = Field(20 * 1024 * 1024, gt=0)
 
     @property
     def public_base_url(self) -> str:
@@ -160,6 +188,9 @@ class HubSettings(ActionSettings, ChannelSettings):
     rasa_retries: int = Field(2, ge=0)
     rasa_model_dir: UserPath = PROJECT_ROOT / "models"
     rasa_config: UserPath = PROJECT_ROOT / "config.yml"
+    rasa_domain: UserPath = PROJECT_ROOT / "domain.yml"
+    rasa_data_dir: UserPath = PROJECT_ROOT / "nlu_data"  # NLU examples, rules and stories
+    rasa_model_load_timeout_s: float = Field(120.0, gt=0)  # a publish waits this long for each Rasa to load a model
 
     # Development mode (`make run` sets it): the development tokens below are accepted, with a warning banner.
     dev_mode: bool = False
@@ -188,10 +219,35 @@ class HubSettings(ActionSettings, ChannelSettings):
     webhook_secret: SecretStr = SecretStr("")  # HMAC-SHA256 key for their signatures
     webhook_max_attempts: int = Field(6, ge=1)
 
+    # Personal data (docs/privacy.md): conversations inactive this many days are deleted, Rasa trackers included
+    retention_days: int = Field(0, ge=0, le=36500)  # 0: keep everything
+    retention_sweep_s: float = Field(3600.0, gt=0)  # how often the hub deletes what is past retention
+    # The studio (/studio, docs/studio.md): editing content, publishing releases, the evaluation gate.
+    nlu_heldout_dir: UserPath = PROJECT_ROOT / "benchmarks" / "data" / "starter_heldout"  # never trained on
+    studio_git: bool = True  # commit every save when the content is in a git work tree (else: revision table)
+    studio_keep_releases: int = Field(5, ge=1)  # published models kept for rollback
+    studio_gate_margin: float = Field(0.01, ge=0.0, le=1.0)  # refuse a model whose accuracy drops more (0.01: 1 point)
+    studio_cv_folds: int = Field(5, ge=2, le=20)
+    # Proactive notifications (docs/notifications.md)
+    notify_rate_limits: CommaList = ("web=50/1", "telegram=25/1", "whatsapp=20/1", "sms=1/1", "messenger=20/1",
+                                     "whatsapp_cloud=20/1", "email=5/1")  # channel=messages/seconds
+    notify_max_recipients: int = Field(5000, ge=1)  # one bulk send names at most this many customers
+    notify_poll_s: float = Field(1.0, gt=0)
+    # Learning from conversations (docs/metrics.md): feedback, the review inbox and its content changes.
+    kb_feedback_enabled: bool = True  # ask "Was this helpful?" after each knowledge-base answer
+    review_confidence_threshold: float = Field(0.6, ge=0.0, le=1.0)  # intents below this go to the review inbox
+    nlu_data_dir: UserPath = PROJECT_ROOT / "nlu_data"  # where "add as example" writes intent examples
+    kb_drafts_dir: UserPath = PROJECT_ROOT / "kb_index" / "drafts"  # new FAQ entries drafted from the review inbox
+
     # Derived values: computed, never stored twice.
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'hub.db'}"
+
+    @property
+    def releases_dir(self) -> Path:
+        """Where the studio keeps published models (the last `studio_keep_releases`) and the live pointer."""
+        return self.rasa_model_dir / "releases"
 
     @property
     def tracker_store_url(self) -> str:

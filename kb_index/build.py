@@ -74,6 +74,8 @@ def build_index(
     force: bool = False,
     hnsw_threshold: int = faiss_index.HNSW_THRESHOLD,
     embed_answers: bool | None = None,
+    activate: bool = True,
+    keep: frozenset[str] | set[str] = frozenset(),
     cache_dir: str | Path | None = None,
 ) -> Manifest:
     """Build the index of `content_dir` into `out_dir` and make it the live version.
@@ -84,7 +86,9 @@ def build_index(
     Returns the manifest of the live index; its `stats` say whether the build was skipped (content, model
     unchanged, and not `force`) and how many texts were embedded or taken from the cache.
     Raises `ContentError` for invalid content. On any error or interruption the previous live index is
-    left untouched.
+    left untouched. With `activate=False` the new version is built beside the live one but not served
+    (`kb_index.storage.activate(out_dir, manifest.version)` serves it later); versions in `keep` are never
+    removed as stale.
     """
     started = time.monotonic()
     embed_answers = EMBED_ANSWERS if embed_answers is None else embed_answers
@@ -138,11 +142,14 @@ def build_index(
             }
             (temp / storage.METADATA_FILE).write_text(json.dumps(metadata, ensure_ascii=False), encoding="utf-8")
             (temp / storage.MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
-            storage.publish(out_dir, temp, version)
+            if activate:
+                storage.publish(out_dir, temp, version)
+            else:
+                storage.stage(out_dir, temp, version)
         except BaseException:
             shutil.rmtree(temp, ignore_errors=True)
             raise
-        storage.remove_stale(out_dir, version)
+        storage.remove_stale(out_dir, version, keep)
 
     log.info(
         "built %s: %d entries, %d vectors (%s), %d embedded, %d from cache, %.1f s",

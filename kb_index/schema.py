@@ -45,7 +45,8 @@ TEAM_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 LINK_SCHEMES = ("http://", "https://", "mailto:", "tel:")
 CONTENT_SUFFIXES = (".yml", ".yaml")
 
-__all__ = ["ContentError", "Entry", "EntryFields", "Link", "Problem", "content_files", "load_content"]
+__all__ = ["ContentError", "Entry", "EntryFields", "Link", "Problem", "content_files", "entry_problems",
+           "load_content"]
 
 
 # --- the format of one entry ------------------------------------------------------------------------
@@ -242,6 +243,15 @@ def _messages(exc: ValidationError) -> list[tuple[str, str]]:
     rank = {name: position for position, name in enumerate(FIELDS)}
     found.sort(key=lambda problem: (rank.get(problem[0], len(rank)), problem[1]))  # stable: same item keeps order
     return [(field, message) for field, _, message in found]
+
+
+def entry_problems(item: dict[str, Any]) -> list[tuple[str, str]]:
+    """(field, message) for each problem of one entry given as data (an editor's form, before it is written)."""
+    try:
+        EntryFields.model_validate(item)
+    except ValidationError as exc:
+        return _messages(exc)
+    return []
 
 
 # --- loading ----------------------------------------------------------------------------------------

@@ -171,11 +171,25 @@ def new_temp_dir(index_dir: Path) -> Path:
 
 def publish(index_dir: Path, temp_dir: Path, version: str) -> Path:
     """Rename a fully written `temp_dir` to `version` and point ``current`` at it atomically."""
+    final = stage(index_dir, temp_dir, version)
+    activate(index_dir, version)
+    return final
+
+
+def stage(index_dir: Path, temp_dir: Path, version: str) -> Path:
+    """Rename a fully written `temp_dir` to the version directory `version`, without serving it yet."""
     _fsync_dir_files(temp_dir)
     final = index_dir / version
     if final.exists():
         shutil.rmtree(final)
     os.rename(temp_dir, final)
+    return final
+
+
+def activate(index_dir: Path, version: str) -> None:
+    """Point ``current`` at the existing version directory `version` atomically (readers see old or new)."""
+    if not (index_dir / version / MANIFEST_FILE).is_file():
+        raise KBIndexError(f"{index_dir / version} is not a built index version")
     tmp_link = index_dir / f"{TMP_PREFIX}link-{os.getpid()}"
     with contextlib.suppress(FileNotFoundError):
         tmp_link.unlink()
@@ -186,11 +200,17 @@ def publish(index_dir: Path, temp_dir: Path, version: str) -> Path:
     os.replace(tmp_link, link)
     _fsync_dir(index_dir)
     log.info("published index version %s", version)
-    return final
 
 
-def remove_stale(index_dir: Path, live: str) -> None:
-    """Delete leftovers of interrupted builds and all but the newest `KEEP_OLD_VERSIONS` old versions.
+def version_dirs(index_dir: Path) -> list[Path]:
+    """The built version directories, newest first."""
+    return sorted((p for p in index_dir.glob(f"{VERSION_PREFIX}*") if p.is_dir()), key=lambda p: p.stat().st_mtime,
+                  reverse=True)
+
+
+def remove_stale(index_dir: Path, live: str, keep: frozenset[str] | set[str] = frozenset()) -> None:
+    """Delete leftovers of interrupted builds and all but the newest `KEEP_OLD_VERSIONS` old versions; the
+    versions named in `keep` (the one being served, those a release may roll back to) are never deleted.
 
     Call only while holding `build_lock`.
     """
@@ -201,11 +221,9 @@ def remove_stale(index_dir: Path, live: str) -> None:
         else:
             with contextlib.suppress(OSError):
                 path.unlink()
-    old = sorted(
-        (p for p in index_dir.glob(f"{VERSION_PREFIX}*") if p.is_dir() and p.name != live),
-        key=lambda p: p.stat().st_mtime,
-        reverse=True,
-    )
+    serving = live_version_dir(index_dir)
+    protected = set(keep) | {live} | ({serving.name} if serving is not None else set())
+    old = [p for p in version_dirs(index_dir) if p.name not in protected]
     for path in old[KEEP_OLD_VERSIONS:]:
         log.debug("removing old version %s", path)
         shutil.rmtree(path, ignore_errors=True)

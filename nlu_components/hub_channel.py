@@ -10,6 +10,10 @@ uses instead of parsing again), and the intent goes back in the `X-Rasa-Nlu` res
     credentials.yml:  nlu_components.hub_channel.HubRestInput:
 
 Streaming (`?stream=true`) is not offered: the hub does not use it.
+
+One difference in what is collected: Rasa's REST channel cuts a text at every blank line into separate messages;
+here a response stays one message (`WholeTextCollector`). Answers are Markdown, rendered by each channel: a list
+or a link belongs with its paragraph, and the channels split what is too long for them themselves.
 """
 
 from __future__ import annotations
@@ -28,6 +32,13 @@ from sanic.response import HTTPResponse
 from core.contracts import NLU_HEADER
 
 logger = logging.getLogger(__name__)
+
+
+class WholeTextCollector(CollectingOutputChannel):
+    """Collects the bot's messages without cutting a text at its blank lines (see the module doc)."""
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        await self._persist_message(self._message(recipient_id, text=text.strip()))
 
 
 class HubRestInput(RestInput):
@@ -56,7 +67,7 @@ class HubRestInput(RestInput):
 
         @webhook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            collector = CollectingOutputChannel()
+            collector = WholeTextCollector()
             message = UserMessage(self._extract_message(request), collector, await self._extract_sender(request),
                                   input_channel=self._extract_input_channel(request),
                                   metadata=self.get_metadata(request))

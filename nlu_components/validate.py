@@ -28,6 +28,8 @@ from pathlib import Path
 import yaml
 
 DATA_SUFFIXES = {".yml", ".yaml", ".json", ".md"}
+# libyaml's composer when PyYAML has it: the same nodes and marks, several times faster on 600-line files
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _ANNOTATION = re.compile(r"\[([^\]]*)\](?:\([^)]*\)|\{[^}]*\})")
 
 
@@ -118,7 +120,7 @@ def _examples_from_block(node: yaml.Node, intent: str, path: Path, report: Repor
 
 def _check_yaml(path: Path, text: str, report: Report) -> None:
     try:
-        root = yaml.compose(text)
+        root = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         report.add("error", path, mark.line + 1 if mark else None, f"YAML syntax error: {exc}".splitlines()[0])

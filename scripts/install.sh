@@ -2,6 +2,7 @@
 # Install the project's two Python runtimes. Idempotent: each part is skipped when its inputs are unchanged.
 #   .venv       Python 3.11: hub, action server, knowledge base, tests  (pyproject.toml + constraints-hub.txt)
 #   .venv-rasa  Python 3.10: Rasa Open Source 3.6.21 only             (requirements-rasa.txt)
+#   node_modules  front-end libraries the hub serves itself (package-lock.json: the chart library of the reports)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -40,4 +41,18 @@ if ! stamp_ok .venv-rasa "$rasa_hash"; then
   .venv-rasa/bin/python -m pip install -q --progress-bar off -r requirements-rasa.txt
   echo "[install] .venv-rasa is ready"
   echo "$rasa_hash" > .venv-rasa/.installed
+fi
+
+# Front-end libraries, from the npm registry (served by the hub from its own origin: pages work offline).
+npm_hash=$(hash_of package.json package-lock.json)
+if ! stamp_ok node_modules "$npm_hash"; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "[install] npm is missing: installing Debian's nodejs and npm (needs root or sudo)"
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+  fi
+  echo "[install] node_modules: front-end libraries (package-lock.json)…"
+  npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null
+  echo "$npm_hash" > node_modules/.installed
 fi

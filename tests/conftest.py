@@ -1,8 +1,7 @@
-"""Fixtures shared by every test package: a private PostgreSQL server."""
+"""Fixtures shared by every test package: a private PostgreSQL server and a private Redis server."""
 
 from __future__ import annotations
 
-import glob
 import os
 import shutil
 import subprocess
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests_support import free_port_dead
+from tools.postgres import pg_bin, private_postgres
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -21,43 +21,15 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ["SUPPORTBOT_ENV_FILE"] = "/nonexistent/.env"
 
 
-def _pg_bin() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    return Path(found[-1]).parent if found else None
-
-
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A throw-away PostgreSQL server on loopback (Debian's packages; `make test-deps` installs them)."""
-    bindir = _pg_bin()
-    if bindir is None:
+    if pg_bin() is None:
         if os.environ.get("CI"):
             pytest.fail("PostgreSQL is not installed: `make test-deps` installs it")
         pytest.skip("PostgreSQL is not installed: run `make test-deps`")
-    base = Path(tempfile.mkdtemp(prefix="supportbot-pg-"))
-    data, sockets = base / "data", base / "sock"
-    sockets.mkdir()
-    run_as: list[str] = []
-    if os.geteuid() == 0:  # initdb refuses to run as root
-        shutil.chown(base, "postgres")
-        shutil.chown(sockets, "postgres")
-        run_as = ["runuser", "-u", "postgres", "--"]
-    port = free_port_dead()
-    subprocess.run(run_as + [str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"],
-                   check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(
-        run_as + [str(bindir / "pg_ctl"), "-D", str(data), "-l", str(base / "log"), "-w", "-o",
-                  f"-h 127.0.0.1 -p {port} -k {sockets} -c fsync=off", "start"],
-        check=True, stdout=subprocess.DEVNULL,
-    )
-    try:
-        subprocess.run([str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres",
-                        "supportbot"], check=True)
-        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/supportbot"
-    finally:
-        subprocess.run(run_as + [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       stdout=subprocess.DEVNULL, check=False)
-        shutil.rmtree(base, ignore_errors=True)
+    with private_postgres(free_port_dead()) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -10,16 +10,16 @@ Rasa server, the action server and the hub, wait until each is healthy, print th
 from __future__ import annotations
 
 import argparse
-import hashlib
+import ctypes
 import json
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,31 +28,17 @@ from sqlalchemy.engine import make_url
 
 from bot.ops import secrets
 from core.settings import PROJECT_ROOT, HubSettings
+from nlu_components import training
+from nlu_components.training import ONE_THREAD_ENV, RASA_VENV, TrainingError, child_env, fingerprint
+from nlu_components.validate import validate
 
-RASA_VENV = PROJECT_ROOT / ".venv-rasa"
-#: Rasa's command line as the launcher runs it: Rasa's own, minus warnings nobody here can act on.
-RASA_CLI = "nlu_components.rasa_cli"
+__all__ = ["ONE_THREAD_ENV", "RASA_VENV", "LaunchError", "Service", "child_env", "ensure_model", "fingerprint",
+           "services", "write_endpoints"]
+
 HUB_PYTHON = Path(sys.executable)
 RASA_DOMAIN = PROJECT_ROOT / "domain.yml"
 RASA_DATA = PROJECT_ROOT / "nlu_data"
-# Code Rasa loads from the project (custom NLU components); part of the model's fingerprint.
-RASA_CODE_DIRS = [PROJECT_ROOT / "nlu_components"]
-
-ONE_THREAD_ENV = {
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "TF_INTRA_OP_PARALLELISM_THREADS": "1",
-    "TF_INTER_OP_PARALLELISM_THREADS": "1",
-    "TF_CPP_MIN_LOG_LEVEL": "2",
-    "TOKENIZERS_PARALLELISM": "false",
-    "HF_HUB_OFFLINE": "1",
-    "TRANSFORMERS_OFFLINE": "1",
-    "RASA_TELEMETRY_ENABLED": "false",
-    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-    "PYTHONUNBUFFERED": "1",
-    "RASA_CACHE_DIRECTORY": str(PROJECT_ROOT / "var" / "rasa-cache"),  # not the default .rasa/ in the work tree
-}
+RASA_CODE_DIRS = training.CODE_DIRS
 
 
 class LaunchError(Exception):
@@ -63,34 +49,15 @@ def say(message: str) -> None:
     print(f"[supportbot] {message}", flush=True)
 
 
-def child_env(**extra: str) -> dict[str, str]:
-    env = {**os.environ, **ONE_THREAD_ENV, **extra}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")]))
-    return env
-
-
 def rasa_command() -> list[str]:
-    """`rasa` in its own runtime (`nlu_components.rasa_cli`: Rasa's command line, quiet about known warnings)."""
-    python = RASA_VENV / "bin" / "python"
-    if not (RASA_VENV / "bin" / "rasa").exists() or not python.exists():
-        raise LaunchError(f"Rasa is not installed ({RASA_VENV / 'bin' / 'rasa'} is missing). Run `make install` first.")
-    return [str(python), "-m", RASA_CLI]
+    """`rasa` in its own runtime (`nlu_components.training.rasa_command`)."""
+    try:
+        return training.rasa_command()
+    except TrainingError as exc:
+        raise LaunchError(str(exc)) from None
 
 
 # -- training ------------------------------------------------------------------------------------
-
-
-def fingerprint(paths: list[Path]) -> str:
-    """A hash of the contents of the given files and folders (names and bytes)."""
-    digest = hashlib.sha256()
-    for root in paths:
-        files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root] if root.exists() else []
-        for f in files:
-            if "__pycache__" in f.parts:
-                continue
-            digest.update(str(f.relative_to(PROJECT_ROOT) if f.is_relative_to(PROJECT_ROOT) else f).encode())
-            digest.update(f.read_bytes())
-    return digest.hexdigest()
 
 
 def ensure_model(
@@ -99,35 +66,28 @@ def ensure_model(
 ) -> Path:
     """Train a Rasa model when the config, domain, data or custom components changed; return its path.
 
-    Training runs into a temporary folder, so a failed run leaves the previous model in service.
+    Training runs into a temporary folder (`nlu_components.training.train`), so a failed run leaves the previous
+    model in service.
     """
     model = out_dir / f"{name}.tar.gz"
     stamp = out_dir / f"{name}.fingerprint"
-    encoders = ensure_encoders(config)  # the ONNX sentence encoder(s) the pipeline names: built once, offline
-    fp = fingerprint([config, domain, data, *RASA_CODE_DIRS, *(e / "manifest.json" for e in encoders)])
+    try:
+        encoders = training.ensure_encoders(config)  # the ONNX sentence encoder(s) the pipeline names, once
+    except TrainingError as exc:
+        raise LaunchError(str(exc)) from None
+    fp = fingerprint(training.model_inputs(config, domain, data, encoders))
     if not force and model.exists() and stamp.exists() and stamp.read_text().strip() == fp:
         say(f"Rasa model is up to date ({_shown(model)})")
         return model
     check_training_data(data)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    rasa_command()  # says how to install Rasa when it is missing
     say(f"training the Rasa model from {config.name}, {domain.name} and {data.name}/ (this takes a minute or two)…")
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".training-") as tmp:
-        cmd = [
-            *rasa_command(), "train", "--data", str(data), "--config", str(config), "--domain", str(domain),
-            "--out", tmp, "--fixed-model-name", name, "--quiet",  # warnings and errors only, no progress bars
-        ]
-        proc = subprocess.run(cmd, cwd=PROJECT_ROOT, env=child_env(), stdout=subprocess.PIPE, text=True)
-        # Rasa names the temporary folder the model is trained into; the final path is said below.
-        sys.stdout.write("".join(line for line in (proc.stdout or "").splitlines(keepends=True)
-                                 if "Your Rasa model is trained and saved at" not in line))
-        trained = Path(tmp) / f"{name}.tar.gz"
-        if proc.returncode != 0 or not trained.exists():
-            raise LaunchError(
-                f"Rasa training failed (exit {proc.returncode}); the previous model, if any, stays in service. "
-                "Read the errors above, fix config.yml / domain.yml / nlu_data/, and run again."
-            )
-        os.replace(trained, model)
+    try:
+        training.train(config=config, domain=domain, data=data, out_dir=out_dir, name=name, quiet=True,
+                       on_line=lambda line: print(line, flush=True))
+    except TrainingError as exc:
+        raise LaunchError(f"{exc} Read the errors above.") from None
     stamp.write_text(fp)
     say(f"Rasa model trained in {time.monotonic() - started:.0f} s → {_shown(model)}")
     return model
@@ -138,22 +98,8 @@ def _shown(path: Path) -> Path:
     return path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
 
 
-def ensure_encoders(config: Path) -> list[Path]:
-    """Export the sentence encoder(s) that `config` names to ONNX when missing (nlu_components.export_onnx)."""
-    if "SentenceEmbeddingFeaturizer" not in config.read_text(encoding="utf-8", errors="replace"):
-        return []
-    proc = subprocess.run([str(HUB_PYTHON), "-m", "nlu_components.export_onnx", "--config", str(config), "--quiet"],
-                          cwd=PROJECT_ROOT, env=child_env(), stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        raise LaunchError("exporting the NLU sentence encoder to ONNX failed (see above); "
-                          "the previous Rasa model, if any, stays in service.")
-    return [Path(line) for line in proc.stdout.splitlines() if line.strip()]
-
-
 def check_training_data(data: Path) -> None:
     """Refuse to train on broken NLU data (bad encoding, empty files, contradictions); list warnings."""
-    from nlu_components.validate import validate
-
     report = validate([data])
     for problem in report.problems:
         say(str(problem))
@@ -208,11 +154,13 @@ def endpoints_config(settings: HubSettings) -> dict[str, object]:
     return config
 
 
-def write_endpoints(settings: HubSettings) -> Path:
+def write_endpoints(settings: HubSettings, path: Path | None = None) -> Path:
+    """Write Rasa's endpoints file (default `DATA_DIR/endpoints.yml`; one per replica when they differ)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.tracker_store_url.startswith("sqlite"):
         Path(make_url(settings.tracker_store_url).database or "").parent.mkdir(parents=True, exist_ok=True)
-    path = settings.data_dir / "endpoints.yml"
+    path = path or settings.data_dir / "endpoints.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("# Written by tools.launcher from the settings; edit .env, not this file.\n"
                     + yaml.safe_dump(endpoints_config(settings), sort_keys=False))
     return path
@@ -223,16 +171,14 @@ def write_endpoints(settings: HubSettings) -> Path:
 
 def _die_with_parent() -> None:
     """In the child: on Linux, get SIGTERM when the launcher dies, even by SIGKILL (no orphaned servers)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        PR_SET_PDEATHSIG = 1
+    if sys.platform.startswith("linux"):  # ctypes is imported up front: a child running as another user
+        PR_SET_PDEATHSIG = 1              # may not be able to read the interpreter's files any more
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
 class Service:
-    """A child process with a health URL and a log file."""
+    """A child process with a health check (an HTTP URL answering 2xx, or `check`) and a log file."""
 
     name: str
     argv: list[str]
@@ -240,6 +186,9 @@ class Service:
     log_path: Path
     env: dict[str, str] = field(default_factory=child_env)
     proc: subprocess.Popen[bytes] | None = None
+    check: Callable[[], bool] | None = None  # instead of the URL, for servers that speak no HTTP
+    stop_signal: int = signal.SIGTERM  # PostgreSQL: SIGINT (fast shutdown; SIGTERM waits for every client)
+    user: str | None = None  # run as this system user (PostgreSQL refuses to run as root)
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -247,11 +196,17 @@ class Service:
         self.proc = subprocess.Popen(
             self.argv, cwd=PROJECT_ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,  # Ctrl-C reaches only us; we stop the children in order
-            preexec_fn=_die_with_parent,
+            preexec_fn=_die_with_parent,  # runs after the switch to `user`, which would clear it
+            user=self.user, group=self.user, extra_groups=[] if self.user else None,
         )
         log.close()
 
     def healthy(self) -> bool:
+        if self.check is not None:
+            try:
+                return self.check()
+            except Exception:  # noqa: BLE001 - a probe that fails means "not healthy", whatever the reason
+                return False
         try:
             with urllib.request.urlopen(self.health_url, timeout=2) as resp:
                 return 200 <= resp.status < 300
@@ -280,7 +235,7 @@ class Service:
         if self.proc is None or self.proc.poll() is not None:
             return
         try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            os.killpg(self.proc.pid, self.stop_signal)
             self.proc.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -289,36 +244,45 @@ class Service:
             pass
 
 
+def rasa_service(settings: HubSettings, model: Path, endpoints: Path, *, port: int, name: str = "Rasa server",
+                 log: str = "rasa.log") -> Service:
+    token = settings.rasa_auth_token.get_secret_value()
+    return Service(
+        name,
+        # --auth-token=…: a generated token may start with "-", which argparse would take for an option
+        [*rasa_command(), "run", "--enable-api", f"--auth-token={token}", "-i", settings.host, "--port", str(port),
+         "--model", str(model), "--endpoints", str(endpoints), "--credentials", str(PROJECT_ROOT / "credentials.yml")],
+        f"http://{settings.host}:{port}/status?token={token}",  # /status needs the token: it answers once the model is loaded
+        settings.data_dir / "logs" / log,
+        env=child_env(**settings.to_env()),
+    )
+
+
+def actions_service(settings: HubSettings, *, port: int, name: str = "action server",
+                    log: str = "actions.log") -> Service:
+    return Service(name, [str(HUB_PYTHON), "-m", "actions", "--host", settings.host, "--port", str(port)],
+                   f"http://{settings.host}:{port}/health", settings.data_dir / "logs" / log,
+                   env=child_env(**settings.to_env()))
+
+
+def hub_service(settings: HubSettings, *, port: int, name: str = "hub", log: str = "hub.log",
+                **extra_env: str) -> Service:
+    return Service(
+        name,
+        [str(HUB_PYTHON), "-m", "uvicorn", "--factory", "bot.app:create_app", "--host", settings.host,
+         "--port", str(port), "--no-access-log", *proxy_args(settings)],
+        f"http://{settings.host}:{port}/health/live", settings.data_dir / "logs" / log,
+        env=child_env(**settings.to_env(), **extra_env),
+    )
+
+
 def services(settings: HubSettings, model: Path, endpoints: Path) -> dict[str, Service]:
-    logs = settings.data_dir / "logs"
-    host = settings.host
-    env = child_env(**settings.to_env())
-    stack = {
-        "rasa": Service(
-            "Rasa server",
-            [*rasa_command(), "run", "--enable-api", "--auth-token", settings.rasa_auth_token.get_secret_value(),
-             "-i", host, "--port", str(settings.rasa_port),
-             "--model", str(model), "--endpoints", str(endpoints),
-             "--credentials", str(PROJECT_ROOT / "credentials.yml")],
-            # /status needs the token: it answers once the model is loaded
-            f"http://{host}:{settings.rasa_port}/status?token={settings.rasa_auth_token.get_secret_value()}",
-            logs / "rasa.log",
-        ),
-        "actions": Service(
-            "action server",
-            [str(HUB_PYTHON), "-m", "actions", "--host", host, "--port", str(settings.action_port)],
-            f"http://{host}:{settings.action_port}/health", logs / "actions.log",
-        ),
-        "hub": Service(
-            "hub",
-            [str(HUB_PYTHON), "-m", "uvicorn", "--factory", "bot.app:create_app", "--host", host,
-             "--port", str(settings.hub_port), "--no-access-log", *proxy_args(settings)],
-            f"http://{host}:{settings.hub_port}/health/live", logs / "hub.log",
-        ),
+    """`make run`'s stack: one Rasa server, one action server, one hub."""
+    return {
+        "rasa": rasa_service(settings, model, endpoints, port=settings.rasa_port),
+        "actions": actions_service(settings, port=settings.action_port),
+        "hub": hub_service(settings, port=settings.hub_port),
     }
-    for svc in stack.values():
-        svc.env = env
-    return stack
 
 
 def proxy_args(settings: HubSettings) -> list[str]:
@@ -412,20 +376,18 @@ class Supervisor:
         os.replace(tmp, self.status_path)
 
 
-def stop_all(stack: dict[str, Service]) -> None:
-    for name in ("hub", "rasa", "actions"):
+def stop_all(stack: dict[str, Service], order: list[str] | None = None) -> None:
+    """Stop the services in `order` (default: the hub, then Rasa, then the action server), then any other."""
+    order = order or ["hub", "rasa", "actions"]
+    for name in [*order, *(n for n in stack if n not in order)]:
         if name in stack:
             stack[name].stop()
 
 
-def cmd_run(settings: HubSettings, args: argparse.Namespace) -> int:
-    if args.dev:
-        settings = settings.replace(dev_mode=True)
-    settings = secrets.resolve(settings)  # the children get the same generated secrets
-    model = ensure_model(config=settings.rasa_config, out_dir=settings.rasa_model_dir, force=args.force_train)
-    ensure_kb(settings)
-    endpoints = write_endpoints(settings)
-    stack = services(settings, model, endpoints)
+def serve(stack: dict[str, Service], start: Callable[[], None], status_path: Path,
+          stop_order: list[str] | None = None) -> int:
+    """Run `start()`, then keep the stack up under the `Supervisor` until Ctrl-C (or SIGTERM / SIGHUP); stop
+    everything on the way out, whatever happened."""
     stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -438,16 +400,8 @@ def cmd_run(settings: HubSettings, args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, on_signal)
     try:
-        start_all(stack)
-        from bot.ops.health import check_tracker_store
-
-        tracker = check_tracker_store(settings.tracker_store_url)
-        if not tracker["ok"]:
-            say(f"WARNING: {tracker['error']}")
-        if settings.dev_mode:
-            print(dev_banner(settings), flush=True)
-        print(banner(settings), flush=True)
-        supervisor = Supervisor(stack, settings.data_dir / SUPERVISOR_STATUS)
+        start()
+        supervisor = Supervisor(stack, status_path)
         while True:
             supervisor.check()
             time.sleep(0.5)
@@ -455,8 +409,37 @@ def cmd_run(settings: HubSettings, args: argparse.Namespace) -> int:
         say("stopping…")
         return 0
     finally:
-        stop_all(stack)
+        stop_all(stack, stop_order)
         say("stopped")
+
+
+def warn_about_tracker_store(settings: HubSettings) -> None:
+    """Rasa falls back to an in-memory tracker store silently: say so when its SQL store is not in use."""
+    from bot.ops.health import check_tracker_store
+
+    tracker = check_tracker_store(settings.tracker_store_url)
+    if not tracker["ok"]:
+        say(f"WARNING: {tracker['error']}")
+
+
+def cmd_run(settings: HubSettings, args: argparse.Namespace) -> int:
+    if args.dev:
+        settings = settings.replace(dev_mode=True)
+    settings = secrets.resolve(settings)  # the children get the same generated secrets
+    model = ensure_model(config=settings.rasa_config, out_dir=settings.rasa_model_dir, force=args.force_train,
+                         data=settings.rasa_data_dir, domain=settings.rasa_domain)
+    ensure_kb(settings)
+    endpoints = write_endpoints(settings)
+    stack = services(settings, model, endpoints)
+
+    def start() -> None:
+        start_all(stack)
+        warn_about_tracker_store(settings)
+        if settings.dev_mode:
+            print(dev_banner(settings), flush=True)
+        print(banner(settings), flush=True)
+
+    return serve(stack, start, settings.data_dir / SUPERVISOR_STATUS)
 
 
 def dev_banner(settings: HubSettings) -> str:
@@ -508,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_run(settings, args)
         if args.command == "train":
             ensure_model(config=args.config or settings.rasa_config, out_dir=args.out or settings.rasa_model_dir,
+                         data=settings.rasa_data_dir, domain=settings.rasa_domain,
                          name=args.name, force=args.force)
         elif args.command == "kb":
             ensure_kb(settings, force=args.force)

@@ -14,6 +14,7 @@ import os
 import sys
 
 from core.settings import HubSettings
+from bot import audit
 from bot.agents.accounts import AccountError, AgentStore
 from bot.store.db import make_engine, migrate
 
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     engine = make_engine(settings.db_url)
     migrate(engine)
     accounts = AgentStore(engine)
+    who = audit.Who(f"cli:{getpass.getuser()}", via="cli")  # the audit log names the shell user
     try:
         if args.command == "create-agent":
             agent = accounts.create(
@@ -57,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
                 role="admin" if args.admin else "editor" if args.editor else "agent",
                 teams=[t.strip() for t in args.teams.split(",") if t.strip()],
                 skills=[t.strip() for t in args.skills.split(",") if t.strip()],
-                max_concurrent=args.max_concurrent,
+                max_concurrent=args.max_concurrent, who=who,
             )
             print(f"created {agent.role} {agent.email} ({agent.display_name}), id {agent.id}")
         elif args.command == "set-password":
@@ -65,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
             if agent is None:
                 print(f"no agent {args.email}", file=sys.stderr)
                 return 1
-            accounts.update(agent.id, password=_password())
+            accounts.update(agent.id, password=_password(), who=who)
             print(f"password of {agent.email} changed; their sessions were ended")
         else:
             for a in accounts.all():

@@ -14,6 +14,7 @@ import bcrypt
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from bot import audit
 from bot.store.db import session_factory
 from bot.store.models import Agent, AgentSession, Role, iso, utcnow
 
@@ -93,7 +94,9 @@ class AgentStore:
     # -- accounts ------------------------------------------------------------------------------
 
     def create(self, *, email: str, password: str, display_name: str | None = None, role: str = "agent",
-               teams: list[str] | None = None, skills: list[str] | None = None, max_concurrent: int = 3) -> Agent:
+               teams: list[str] | None = None, skills: list[str] | None = None, max_concurrent: int = 3,
+               who: audit.Who | None = None) -> Agent:
+        """A new account; with `who`, recorded in the audit log in the same transaction."""
         email = email.strip().lower()
         if not EMAIL_RE.match(email) or len(email) > 255:
             raise AccountError(f"not an e-mail address: {email!r}")
@@ -108,16 +111,22 @@ class AgentStore:
         try:
             with self._session.begin() as s:
                 s.add(agent)
+                if who is not None:
+                    s.flush()  # the constraint fails here, before anything is recorded
+                    audit.record(s.connection(), who, "account.create", target=email, role=role,
+                                 teams=list(teams or []))
         except IntegrityError:
             raise AccountError(f"an agent with e-mail {email} exists already", conflict=True) from None
         log.info("agent %s created (%s)", email, role)
         return agent
 
-    def update(self, agent_id: int, **values: Any) -> Agent:
+    def update(self, agent_id: int, *, who: audit.Who | None = None, **values: Any) -> Agent:
+        """Change an account; with `who`, recorded in the audit log (the fields changed, never their values)."""
         with self._session.begin() as s:
             agent = s.get(Agent, agent_id)
             if agent is None:
                 raise LookupError(f"no agent {agent_id}")
+            changed = sorted(k for k, v in values.items() if v is not None)
             if "password" in values:
                 password = values.pop("password")
                 if password is not None:
@@ -133,6 +142,8 @@ class AgentStore:
                     setattr(agent, key, value)
             if values.get("active") is False:
                 s.execute(delete(AgentSession).where(AgentSession.agent_id == agent_id))
+            if who is not None:
+                audit.record(s.connection(), who, "account.update", target=agent.email, fields=changed)
             return agent
 
     def get(self, agent_id: int) -> Agent | None:
@@ -166,7 +177,8 @@ class AgentStore:
         if existing is not None:
             return existing
         try:
-            return self.create(email=email, password=password, display_name=display_name, role="admin")
+            return self.create(email=email, password=password, display_name=display_name, role="admin",
+                               who=audit.SYSTEM)  # from ADMIN_EMAIL / ADMIN_PASSWORD
         except AccountError as exc:
             if exc.conflict:  # another worker created it at the same moment
                 return self.by_email(email)

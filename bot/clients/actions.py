@@ -1,4 +1,4 @@
-"""The hub's calls to the action server: knowledge-base suggestions for agents."""
+"""The hub's calls to the action server: knowledge-base suggestions for agents, and the reload a publish asks for."""
 
 from __future__ import annotations
 
@@ -31,3 +31,15 @@ class ActionServerClient:
         except (ValueError, AttributeError) as exc:
             raise CallError(f"the action server's answer was not JSON: {exc}", service="the action server") from exc
         return [h for h in hits if isinstance(h, dict)]
+
+    async def kb_reload(self) -> dict[str, Any]:
+        """Make the action server serve the live index now (`POST /kb/reload`); raises `CallError`."""
+        try:
+            resp = await self._client.post(f"{self.base_url}/kb/reload", timeout=60.0)
+        except httpx.HTTPError as exc:
+            raise from_httpx_error(exc, service="the action server") from exc
+        check_response(resp, service="the action server")
+        try:
+            return dict(resp.json())
+        except (ValueError, TypeError) as exc:
+            raise CallError(f"the action server's answer was not JSON: {exc}", service="the action server") from exc

@@ -1,18 +1,27 @@
-"""HTTP client for the Rasa server(s): the REST channel for messages, the HTTP API for status and trackers.
+"""HTTP client for the Rasa server(s): the REST channel for messages, the HTTP API for status, trackers, parses
+and model swaps.
 
 Failures are mapped to the `core.errors` taxonomy in one place and surface as `RasaUnavailable(reason)`:
 a request that never reached Rasa (connection refused, 502/503/504) is retried on the next replica with
 backoff (tenacity, `core.errors.retrying`); a request that timed out is `Unconfirmed` and never retried, because
 Rasa may have processed it and a second post would make the bot answer twice.
+
+`load_model` swaps the model of one replica (`PUT /model`) without dropping a message: new messages for that
+replica go to another one, or wait when there is no other; the messages it is answering are finished first;
+then the model loads (Rasa's event loop is blocked for the load, about 1-2 s for the starter bot) and the
+waiting messages are sent to the new model.
 """
 
 from __future__ import annotations
 
-import itertools
+import asyncio
+import contextlib
 import json
 import logging
 import time
 import zlib
+from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,6 +79,9 @@ class RasaClient:
         self.retries = retries
         self.backoff_s = backoff_s
         self._client = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=2.0), transport=transport)
+        self._held: dict[str, asyncio.Event] = {}  # replicas loading a model: set when released
+        self._inflight: Counter[str] = Counter()
+        self._idle: dict[str, asyncio.Event] = {}
 
     async def aclose(self) -> None:
         await self._client.aclose()
@@ -79,22 +91,40 @@ class RasaClient:
         start = zlib.crc32(sender.encode()) % len(self.urls)
         return self.urls[start:] + self.urls[:start]
 
-    async def _once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def _pick(self, order: list[str]) -> str:
+        """The first replica of `order` that is not loading a model; waits while all of them are."""
+        while True:
+            for url in order:
+                if url not in self._held:
+                    return url
+            await next(iter(self._held[u] for u in order if u in self._held)).wait()
+
+    async def _once(self, method: str, replica: str, path: str, **kwargs: Any) -> httpx.Response:
+        url = replica + path
+        self._inflight[replica] += 1
+        self._idle.setdefault(replica, asyncio.Event()).clear()
         try:
             resp = await self._client.request(method, url, **kwargs)
         except httpx.HTTPError as exc:
             raise from_httpx_error(exc, service=f"Rasa at {url}") from exc
+        finally:
+            self._inflight[replica] -= 1
+            if self._inflight[replica] <= 0:
+                self._idle[replica].set()
         if resp.status_code in (500, 501):  # Rasa failed while handling it (maybe after answering): no retry
             raise Permanent(f"Rasa at {url} answered {resp.status_code}: {resp.text[:200]}", status=resp.status_code)
         return check_response(resp, service=f"Rasa at {url}")
 
     async def _request(self, method: str, path: str, sender: str, **kwargs: Any) -> httpx.Response:
-        replicas = itertools.cycle(self._replicas_for(sender))
+        order = self._replicas_for(sender)
+        tried = 0
         try:
             async for attempt in retrying(attempts=self.retries + 1, base_s=self.backoff_s, max_s=5.0,
                                           what="Rasa request"):
                 with attempt:
-                    return await self._once(method, next(replicas) + path, **kwargs)
+                    rotated = order[tried % len(order):] + order[:tried % len(order)]
+                    tried += 1
+                    return await self._once(method, await self._pick(rotated), path, **kwargs)
         except CallError as exc:
             raise RasaUnavailable(_reason(exc), exc.detail) from exc
         raise RasaUnavailable("unreachable", "no attempt made")  # pragma: no cover - retrying always attempts
@@ -136,6 +166,63 @@ class RasaClient:
         """`/status` of the first replica that answers."""
         resp = await self._request("GET", "/status", "status", params=self._api_params)
         return resp.json()
+
+    async def replica_status(self, url: str) -> dict[str, Any]:
+        """`/status` of one replica (`model_file`, `model_id`); raises `RasaUnavailable`."""
+        try:
+            return (await self._once("GET", url.rstrip("/"), "/status", timeout=5.0, params=self._api_params)).json()
+        except CallError as exc:
+            raise RasaUnavailable(_reason(exc), exc.detail) from exc
+        except ValueError as exc:
+            raise RasaUnavailable("bad_response", "Rasa's /status was not JSON") from exc
+
+    async def parse(self, text: str) -> dict[str, Any]:
+        """The live model's parse of `text` (`POST /model/parse`: intent, ranking, entities)."""
+        resp = await self._request("POST", "/model/parse", "parse", json={"text": text},
+                                   params=self._api_params)
+        try:
+            return resp.json()
+        except ValueError as exc:
+            raise RasaUnavailable("bad_response", "Rasa's parse was not JSON") from exc
+
+    @contextlib.asynccontextmanager
+    async def holding(self, url: str) -> AsyncIterator[None]:
+        """While inside: no new request goes to replica `url` (they use another replica or wait), and the ones
+        it is serving are finished before the body runs."""
+        url = url.rstrip("/")
+        released = asyncio.Event()
+        while url in self._held:  # one swap of a replica at a time
+            await self._held[url].wait()
+        self._held[url] = released
+        try:
+            if self._inflight[url] > 0:
+                await self._idle.setdefault(url, asyncio.Event()).wait()
+            yield
+        finally:
+            del self._held[url]
+            released.set()
+
+    async def load_model(self, url: str, model_file: str, *, timeout_s: float = 120.0) -> dict[str, Any]:
+        """Load the model at `model_file` (a path the Rasa server can read) into replica `url` with
+        `PUT /model`, holding its traffic meanwhile (see the module doc); its `/status` afterwards.
+
+        Raises `RasaUnavailable` when the replica cannot be reached or refuses the model (it then keeps
+        serving the model it had)."""
+        url = url.rstrip("/")
+        async with self.holding(url):
+            try:
+                resp = await self._client.put(f"{url}/model", json={"model_file": model_file},
+                                              params=self._api_params, timeout=timeout_s)
+            except httpx.HTTPError as exc:
+                err = from_httpx_error(exc, service=f"Rasa at {url}")
+                raise RasaUnavailable(_reason(err), err.detail) from exc
+            if resp.status_code >= 300:
+                try:
+                    detail = str(resp.json().get("message") or resp.text)
+                except ValueError:
+                    detail = resp.text
+                raise RasaUnavailable("http_error", f"Rasa at {url} did not load {model_file}: {detail[:300]}")
+            return await self.replica_status(url)
 
 
 def _nlu_header(resp: httpx.Response) -> dict[str, Any] | None:

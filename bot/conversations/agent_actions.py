@@ -1,8 +1,9 @@
 """What agents do to a conversation: claim, reply, resolve, hand back, transfer, note.
 
 Each action checks that this agent may do it (ownership, capacity; admins may act on any conversation), then
-makes the change in one transaction through `ownership` (status) and `outbound` (messages). Customer notices
-("Maria joined the conversation"), CSAT questions, console pushes and webhooks follow from the events.
+makes the change in one transaction through `ownership` (status) and `outbound` (messages), with its audit-log
+entry (`bot.audit`: who, what, from where; never the text). Customer notices ("Maria joined the conversation"), CSAT
+questions, console pushes and webhooks follow from the events.
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from bot import audit
+from bot.audit import Who
 from bot.conversations import ownership
 from bot.conversations.outbound import Outbound, Staged
 from bot.errors import NotAllowed, UnknownTarget
@@ -34,10 +37,16 @@ class AgentRef:
     display_name: str
     max_concurrent: int | None = None  # None: no capacity limit (API callers that are not registered agents)
     is_admin: bool = False
+    who: Who | None = None  # how the audit log records them (role, session or token, address)
 
     @classmethod
     def of(cls, agent: "str | AgentRef") -> "AgentRef":
         return agent if isinstance(agent, AgentRef) else cls(agent, agent)
+
+    def audited(self, *, auto: bool = False) -> Who:
+        if auto:
+            return Who(self.key, via="auto")
+        return self.who or Who(self.key)
 
 
 def _check_owner(conv: Any, ref: AgentRef | None, action: str) -> None:
@@ -80,6 +89,7 @@ class AgentActions:
                 conversation_store.get(tx.conn, conversation_id)  # an unknown id is a 404, not a capacity error
                 _check_capacity(tx, ref, "{name} already has {current} conversations (the most at once is {most}): "
                                          "resolve or transfer one first")
+            audit.record(tx.conn, ref.audited(auto=auto), "conversation.claim", conversation_id=conversation_id)
             return ownership.claim(tx, conversation_id, agent=ref.key, agent_name=ref.display_name, auto=auto)
 
         return await self.db.write(work)
@@ -93,8 +103,10 @@ class AgentActions:
                 raise NotAllowed(f"conversation {conversation_id} is {conv.status}: claim it before replying")
             if conv.assigned_agent != ref.key:
                 raise NotAllowed(f"conversation {conversation_id} is assigned to {conv.assigned_agent}")
-            seq = next(iter(staged.views.values()))["seq"]
-            conversation_store.mark_read(tx.conn, conversation_id, seq)
+            view = next(iter(staged.views.values()))
+            conversation_store.mark_read(tx.conn, conversation_id, view["seq"])
+            audit.record(tx.conn, ref.audited(), "conversation.reply", conversation_id=conversation_id,
+                         message_id=view["id"])
 
         async with self._locks(f"conversation:{conversation_id}"):
             return await self.outbound.send(
@@ -110,6 +122,8 @@ class AgentActions:
             _check_owner(conv, ref, "resolve")
             was_bot = conv.status == Status.BOT.value
             rated = None if was_bot else (conv.assigned_agent or (ref.key if ref else None))
+            if ref is not None:
+                audit.record(tx.conn, ref.audited(), "conversation.resolve", conversation_id=conversation_id)
             return ownership.resolve(tx, conversation_id, by="bot" if was_bot else (ref.key if ref else rated),
                                      rated_agent=rated)
 
@@ -120,6 +134,8 @@ class AgentActions:
 
         def work(tx: Tx) -> Any:
             _check_owner(conversation_store.get(tx.conn, conversation_id), ref, "hand back")
+            if ref is not None:
+                audit.record(tx.conn, ref.audited(), "conversation.hand_back", conversation_id=conversation_id)
             return ownership.hand_back(tx, conversation_id)
 
         return await self.db.write(work)
@@ -148,6 +164,8 @@ class AgentActions:
             saved = note_store.add_note(tx.conn, conversation_id, author=ref.key, author_name=ref.display_name,
                                         text=text, kind="transfer")
             tx.emit("note", conversation_id=conversation_id, note=note_view(saved))
+            audit.record(tx.conn, ref.audited(), "conversation.transfer", conversation_id=conversation_id,
+                         **({"team": team} if to_agent is None else {"to_agent": to_agent.key}))
             if to_agent is None:
                 return ownership.transfer(tx, conversation_id, team=team, team_name=target, by_agent=owner)
             if conv.status == Status.ASSIGNED.value:
@@ -166,6 +184,7 @@ class AgentActions:
             note = note_store.add_note(tx.conn, conversation_id, author=ref.key, author_name=ref.display_name,
                                        text=text.strip())
             tx.emit("note", conversation_id=conversation_id, note=note_view(note))
+            audit.record(tx.conn, ref.audited(), "conversation.note", conversation_id=conversation_id, note_id=note.id)
             return note
 
         return await self.db.write(work)

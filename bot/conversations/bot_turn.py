@@ -13,13 +13,16 @@ sends the messages, and only then publishes the turn's events.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from enum import Enum
+from types import SimpleNamespace
 from typing import Any
 
 from bot.clients.rasa import RasaClient, RasaUnavailable
-from bot.conversations import ownership
+from bot.conversations import feedback, ownership
 from bot.conversations.outbound import Outbound, Staged
+from bot.conversations.summary import problem_of, with_problem
 from bot.errors import InvalidTransition
 from bot.handoff.teams import HandoffConfig
 from bot.ops.metrics import Metrics
@@ -34,6 +37,7 @@ from core.pii import redact
 log = logging.getLogger(__name__)
 
 CHOICE_PAYLOAD = "/" + CHOOSE_KB_ENTRY_INTENT  # the payload of a knowledge-base choice button
+OUT_OF_SCOPE_INTENT = "out_of_scope"  # domain.yml: answered with a polite refusal (utter_out_of_scope)
 
 
 class Outcome(str, Enum):
@@ -44,12 +48,14 @@ class Outcome(str, Enum):
     KB_ANSWER = "kb_answer"  # answered from a knowledge-base entry
     CHOICES = "choices"  # offered the best knowledge-base entries as buttons
     MISS = "miss"  # not understood and nothing found: a fallback, or the knowledge base had nothing
+    OUT_OF_SCOPE = "out_of_scope"  # understood as outside what the bot is for, and refused
     HANDOFF = "handoff"  # the customer asked for a person or complained
     RESOLVED = "resolved"  # the bot closed the conversation
     BOT_UNAVAILABLE = "bot_unavailable"  # Rasa failed or answered nothing: a person takes over
     UNSUPPORTED_LANGUAGE = "unsupported_language"  # written in a language the bot does not speak
     LANGUAGE_SET = "language_set"  # the customer chose a language
     CSAT = "csat"  # the customer's satisfaction rating
+    FEEDBACK = "feedback"  # the customer's "Was this helpful?" answer
 
     def __str__(self) -> str:
         return self.value
@@ -137,6 +143,8 @@ def interpret(replies: list[dict[str, Any]], nlu: dict[str, Any] | None, *, lang
         outcome = Outcome.HANDOFF
     elif resolve:
         outcome = Outcome.RESOLVED
+    elif intent == OUT_OF_SCOPE_INTENT:
+        outcome = Outcome.OUT_OF_SCOPE
     else:
         outcome = Outcome.ANSWERED
     return TurnPlan(messages, intent, confidence, kb, handoff, resolve, outcome, repeated)
@@ -152,6 +160,16 @@ def recent_intents(recent: list[Any], current: tuple[str | None, float | None, s
     return found[-limit:]
 
 
+def customer_turns(recent: list[Any]) -> list[Any]:
+    return [m for m in recent if m.sender == Sender.CUSTOMER.value]
+
+
+def with_turn(message: Any, plan: TurnPlan) -> Any:
+    """The stored customer message as this turn annotates it (for the problem statement)."""
+    return SimpleNamespace(id=message.id, text=message.text, payload=message.payload, intent=plan.intent,
+                           outcome=plan.outcome.value)
+
+
 def fallback_summary(reason: str, details: dict[str, Any]) -> str:
     intents = [i.get("intent") for i in details.get("intents") or [] if isinstance(i, dict) and i.get("intent")]
     text = f"Handoff: {reason.replace('_', ' ')}."
@@ -164,20 +182,25 @@ class BotTurns:
     """Runs the bot's turn for a customer message of a bot-owned conversation."""
 
     def __init__(self, *, db: Database, rasa: RasaClient, outbound: Outbound, config: HandoffConfig,
-                 metrics: Metrics, action_health_url: str) -> None:
+                 metrics: Metrics, action_health_url: str, ask_feedback: bool = True) -> None:
         self.db = db
         self.rasa = rasa
         self.outbound = outbound
         self.config = config
         self.metrics = metrics
         self.action_health_url = action_health_url
+        self.ask_feedback = ask_feedback
 
     def handoff_values(self, reason: HandoffReason, summary: str, details: dict[str, Any],
-                       team: str | None, language: str = "en") -> dict[str, Any]:
-        """Where a handoff goes (`handoff.yml`: team, priority) and what the agent reads first (contact details
-        redacted: the summary quotes the customer)."""
+                       team: str | None, turns: Sequence[Any] = (), language: str = "en") -> dict[str, Any]:
+        """Where a handoff goes (`handoff.yml`: team, priority) and what the agent reads first: the summary
+        names the customer's problem among `turns` (their messages, oldest first), contact details redacted."""
         routed = self.config.team_for(reason=reason.value, details=details, named=team)
-        summary = redact(summary or fallback_summary(reason.value, details), language)
+        problem = problem_of(turns)
+        if problem is not None:
+            problem = replace(problem, text=redact(problem.text, language))
+            details = {**details, "problem": problem.as_dict()}
+        summary = redact(with_problem(summary or fallback_summary(reason.value, details), problem), language)
         return {"reason": reason, "summary": summary, "details": details,
                 "priority": self.config.priority(reason.value), "team": routed}
 
@@ -215,19 +238,35 @@ class BotTurns:
     def _commit(self, tx: Tx, conv: Any, message: Any, plan: TurnPlan, recent: list[Any]) -> Staged:
         """The whole turn in one transaction. `conv` is the conversation as the accepting transaction left it;
         if its owner changed since (an admin closed it), the ownership changes below refuse and are skipped."""
-        if not message_store.finish_turn(tx.conn, message.id, intent=plan.intent, confidence=plan.confidence,
-                                         outcome=plan.outcome.value):
+        kb = plan.kb
+        answered_entry = next((entry for _, entry in plan.messages if entry), None)
+        if not message_store.finish_turn(
+                tx.conn, message.id, intent=plan.intent, confidence=plan.confidence, outcome=plan.outcome.value,
+                kb_decision=kb.decision if kb is not None else ("answer" if answered_entry else None),
+                kb_score=(kb.score if kb.decision == "answer" else kb.best_score) if kb is not None else None,
+                kb_choices=list(kb.choices) if kb is not None and kb.choices else None,
+                kb_entry_id=answered_entry or (kb.entry_id if kb is not None else None)):
             raise TurnTaken(message.id)  # rolls this transaction back: the customer is answered once
         staged = Staged([], {})
+        answer_id: str | None = None
         for out, entry in plan.messages:
             self.outbound.stage(tx, conv, out, kb_entry_id=entry, staged=staged, touch=False, reply_to=message.id)
+            if entry and answer_id is None:
+                answer_id = out.message_id
+        if (self.ask_feedback and answer_id is not None and plan.outcome is Outcome.KB_ANSWER
+                and plan.handoff is None and not plan.resolve):
+            feedback.stage_question(tx, conv, self.outbound, staged, answer_message_id=answer_id,
+                                    customer_message_id=message.id, kb_entry_id=answered_entry)
         if plan.messages:
             message_store.touch_conversation(tx.conn, conv.id)
+        tx.emit("turn", conversation_id=conv.id, channel=conv.channel, outcome=plan.outcome.value,
+                intent=plan.intent, confidence=plan.confidence)
         if plan.handoff is not None:
             details = dict(plan.handoff.details)
             details.setdefault("intents", recent_intents(recent, (plan.intent, plan.confidence, message.text)))
+            current = with_turn(message, plan)
             values = self.handoff_values(plan.handoff.reason, plan.handoff.summary, details, plan.handoff.team,
-                                         conv.language)
+                                         customer_turns(recent) + [current], conv.language)
             try:
                 ownership.hand_off(tx, conv.id, **values)
             except InvalidTransition as exc:
@@ -247,12 +286,15 @@ class BotTurns:
     async def _fail(self, conv: Any, message: Any, recent: list[Any], reason: HandoffReason, summary: str) -> None:
         """Rasa could not answer: the message is kept and a person takes over (the customer is told)."""
         details = {"intents": recent_intents(recent)}
-        values = self.handoff_values(reason, summary, details, None)
+        values = self.handoff_values(reason, summary, details, None, customer_turns(recent) + [message],
+                                     conv.language)
 
         def work(tx: Tx) -> None:
             if not message_store.finish_turn(tx.conn, message.id, intent=None, confidence=None,
                                              outcome=Outcome.BOT_UNAVAILABLE.value):
                 return  # another turn answered it meanwhile
+            tx.emit("turn", conversation_id=conv.id, channel=conv.channel, outcome=Outcome.BOT_UNAVAILABLE.value,
+                    intent=None, confidence=None)
             try:
                 ownership.hand_off(tx, conv.id, announce="bot_unavailable", **values)
             except InvalidTransition as exc:

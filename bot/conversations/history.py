@@ -8,6 +8,7 @@ from bot.store import conversations as conversation_store
 from bot.store import messages as message_store
 from bot.store.db import Database
 from bot.views import conversation_view, message_view
+from connectors.webchat import rendered_html
 
 
 class WebHistory:
@@ -21,4 +22,5 @@ class WebHistory:
             return conv, (message_store.listing(conn, conv.id, after_seq=after_seq) if conv else [])
 
         conv, messages = await self.db.read(read)
-        return (conversation_view(conv) if conv else None), [message_view(m) for m in messages]
+        return (conversation_view(conv) if conv else None), [
+            {**message_view(m), "html": rendered_html(m.sender, m.text)} for m in messages]

@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.conversations import ownership
 from bot.conversations.bot_turn import BotTurns, Outcome
+from bot.conversations.identity import key_for, resolve_key
 from bot.conversations.language import ConversationLanguage, LanguageDecision, LanguageDetector, seed_language
 from bot.conversations.outbound import Outbound, system_message
 from bot.delivery import outbox
@@ -83,7 +84,8 @@ class InboundService:
     def __init__(self, *, db: Database, bot: BotTurns, outbound: Outbound, delivery: DeliveryWorker,
                  detector: LanguageDetector, metrics: Metrics, default_language: str, max_message_chars: int,
                  redact_pii: bool = True, claims: Sequence[Claim] = (), stale_after_s: float = 60.0,
-                 resume_within_s: float = 600.0, locks: Locks | None = None) -> None:
+                 resume_within_s: float = 600.0, locks: Locks | None = None,
+                 parking_channels: frozenset[str] = frozenset()) -> None:
         self.db = db
         self.bot = bot
         self.outbound = outbound
@@ -96,6 +98,7 @@ class InboundService:
         self.claims = list(claims)
         self.stale_after_s = stale_after_s
         self.resume_within_s = resume_within_s
+        self.parking_channels = parking_channels
         self._locks: Locks = locks or KeyedLocks()  # one message of a customer at a time, in order
         self._in_flight: set[str] = set()  # customer messages whose bot turn runs in this process now
 
@@ -194,9 +197,17 @@ class InboundService:
         if conv is None:
             language = seed_language(msg.language_hint, self.default_language, self.detector.supported)
             conv = ownership.open_conversation(tx, msg.channel, msg.external_user_id, language=language,
-                                               customer_name=msg.customer_name)
-        elif msg.customer_name and not conv.customer_name:
-            conversation_store.set_fields(conn, conv.id, customer_name=msg.customer_name)
+                                               customer_name=msg.customer_name, customer_key=resolve_key(conn, msg))
+        else:
+            changes: dict[str, Any] = {}
+            if msg.customer_name and not conv.customer_name:
+                changes["customer_name"] = msg.customer_name
+            key = key_for(conn, conv, msg)
+            if key:
+                changes["customer_key"] = key
+            if changes:
+                conversation_store.set_fields(conn, conv.id, **changes)
+                conv = with_values(conv, **changes)
         recent = message_store.recent(conn, conv.id, limit=HISTORY)
         if msg.external_id is not None:
             replay = message_store.by_external_id(conn, conv.id, msg.external_id)
@@ -237,7 +248,7 @@ class InboundService:
         else:
             message_store.touch_conversation(conn, conv.id, stored.created_at)
         accepted.conv, accepted.message = conv, stored
-        if msg.channel in ("whatsapp",):  # the only channel that parks messages (its 24-hour window)
+        if msg.channel in self.parking_channels:  # messages parked behind a closed 24-hour window
             accepted.released = outbox.release_parked(conn, conv.id)
         tx.emit("message", conversation_id=conv.id, status=conv.status, channel=conv.channel,
                 message=message_view(stored))

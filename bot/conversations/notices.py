@@ -14,6 +14,8 @@ class StatusNotices:
 
     async def on_assigned(self, event: Event) -> None:
         await self.presence.assigned(event.data["agent"])
+        if event.data.get("proactive"):  # the agent wrote first: their own message is the introduction
+            return
         await self.outbound.notice(event.data["conversation_id"], "agent_joined", agent=event.data["agent_name"])
 
     async def on_handed_back(self, event: Event) -> None:

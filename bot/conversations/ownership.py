@@ -1,6 +1,7 @@
 """Who owns a conversation: the only code that writes its status.
 
     bot → queued → assigned → resolved;  queued/assigned → bot (hand back);  resolved → bot (reopen)
+    bot/resolved → assigned (engage: an agent writes to the customer first, a notification, and takes the reply)
 
 One function per state change. Each runs inside the caller's unit of work (`bot.store.db.Tx`), applies the
 change as a single conditional UPDATE (two agents claiming at once cannot both win, on SQLite and PostgreSQL
@@ -39,6 +40,7 @@ TRANSITIONS: dict[str, tuple[frozenset[Status], Status]] = {
     "resolve": (frozenset({Status.QUEUED, Status.ASSIGNED, Status.BOT}), Status.RESOLVED),
     "hand_back": (frozenset({Status.QUEUED, Status.ASSIGNED}), Status.BOT),
     "reopen": (frozenset({Status.RESOLVED}), Status.BOT),
+    "engage": (frozenset({Status.BOT, Status.RESOLVED}), Status.ASSIGNED),
 }
 
 
@@ -62,13 +64,13 @@ def _apply(tx: Tx, conversation_id: str, action: str, *, only_if_agent: str | No
 
 
 def open_conversation(tx: Tx, channel: str, external_user_id: str, *, language: str,
-                      customer_name: str | None) -> Any:
-    """A new conversation, owned by the bot."""
+                      customer_name: str | None, customer_key: str | None = None) -> Any:
+    """A new conversation, owned by the bot. `customer_key` links it with the customer's other conversations."""
     now = utcnow()
     row = tx.conn.execute(insert(conversations).values(
         id=new_id(), channel=channel, external_user_id=external_user_id, language=language,
         customer_name=customer_name, status=Status.BOT.value, priority=0, created_at=now, updated_at=now,
-        agent_read_seq=0,
+        agent_read_seq=0, customer_key=customer_key,
     ).returning(conversations)).one()
     log.info("new conversation %s on %s", row.id, channel)
     return row
@@ -137,4 +139,16 @@ def reopen(tx: Tx, conversation_id: str) -> Any:
     """A resolved conversation the customer writes to again goes back to the bot."""
     row = _apply(tx, conversation_id, "reopen", assigned_agent=None, handoff_reason=None, priority=0)
     tx.emit("reopened", conversation_id=conversation_id, conversation=conversation_view(row))
+    return row
+
+
+def engage(tx: Tx, conversation_id: str, *, agent: str, agent_name: str) -> Any:
+    """An agent writes to the customer first (a proactive notification) and so owns what they answer. The
+    `assigned` event says `proactive`: the customer is not told that someone "joined"."""
+    row = _apply(tx, conversation_id, "engage", assigned_agent=agent, assigned_at=utcnow(), handoff_reason=None,
+                 resolved_at=None, resolved_by=None, agent_read_seq=(
+                     select(func.coalesce(func.max(messages.c.seq), 0))
+                     .where(messages.c.conversation_id == conversation_id).scalar_subquery()))
+    tx.emit("assigned", conversation_id=conversation_id, agent=agent, agent_name=agent_name, auto=False,
+            proactive=True, conversation=conversation_view(row))
     return row

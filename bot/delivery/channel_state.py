@@ -66,6 +66,7 @@ contacts = Table(
     Column("last_inbound_at", DateTime(timezone=True)),
     Column("template_sent_at", DateTime(timezone=True)),
     Column("last_buttons", JSON),
+    Column("data", JSON),  # 0030: what a channel remember()s (an e-mail thread's subject and references)
 )
 
 payloads = Table(
@@ -139,8 +140,24 @@ class SqlChannelState:
         with self.engine.connect() as conn:
             rows = conn.execute(select(deliveries).where(deliveries.c.message_id == message_id)
                                 .order_by(deliveries.c.id)).all()
-        return [Delivery(r.channel, r.recipient, r.message_id, r.provider_id, r.status, r.error_code, r.detail or "")
-                for r in rows]
+        return [_delivery(r) for r in rows]
+
+    def _delivery(self, channel: str, provider_id: str) -> Delivery | None:
+        with self.engine.connect() as conn:
+            r = conn.execute(select(deliveries).where(deliveries.c.channel == channel,
+                                                      deliveries.c.provider_id == provider_id)).first()
+        return _delivery(r) if r is not None else None
+
+    def _read_until(self, channel: str, recipient: str, until: datetime) -> list[str]:
+        with self.engine.begin() as conn:
+            rows = conn.execute(select(deliveries.c.id, deliveries.c.status, deliveries.c.message_id).where(
+                deliveries.c.channel == channel, deliveries.c.recipient == recipient,
+                deliveries.c.created_at <= until)).all()
+            moved = [r for r in rows if advances(r.status, "read")]
+            if moved:
+                conn.execute(update(deliveries).where(deliveries.c.id.in_([r.id for r in moved]))
+                             .values(status="read", updated_at=utcnow()))
+        return [r.message_id for r in moved if r.message_id]
 
     # -- contacts ------------------------------------------------------------------------------
 
@@ -151,7 +168,11 @@ class SqlChannelState:
         if r is None:
             return None
         buttons = tuple(Button(b.get("title", ""), b.get("payload", "")) for b in r.last_buttons or [])
-        return Contact(aware(r.last_inbound_at), aware(r.template_sent_at), buttons)
+        return Contact(aware(r.last_inbound_at), aware(r.template_sent_at), buttons, dict(r.data or {}))
+
+    def _remember(self, channel: str, user: str, data: dict[str, Any]) -> None:
+        known = self._contact(channel, user)
+        self._upsert_contact(channel, user, data={**(known.data if known else {}), **data})
 
     def _upsert_contact(self, channel: str, user: str, **values: Any) -> None:
         with self.engine.begin() as conn:
@@ -197,6 +218,9 @@ class SqlChannelState:
         await self._run(self._upsert_contact, channel, user,
                         last_buttons=[{"title": b.title, "payload": b.payload} for b in buttons])
 
+    async def remember(self, channel: str, user: str, **data: Any) -> None:
+        await self._run(self._remember, channel, user, data)
+
     async def contact(self, channel: str, user: str) -> Contact | None:
         return await self._run(self._contact, channel, user)
 
@@ -230,3 +254,14 @@ class SqlChannelState:
     async def update_status(self, channel: str, provider_id: str, status: str, *, error_code: str | None = None,
                             detail: str = "") -> str | None:
         return await self._run(self._update_status, channel, provider_id, status, error_code, detail)
+
+    async def delivery(self, channel: str, provider_id: str) -> Delivery | None:
+        return await self._run(self._delivery, channel, provider_id)
+
+    async def read_until(self, channel: str, recipient: str, until: datetime) -> list[str]:
+        return await self._run(self._read_until, channel, recipient, until)
+
+
+def _delivery(r: Any) -> Delivery:
+    return Delivery(r.channel, r.recipient, r.message_id, r.provider_id, r.status, r.error_code, r.detail or "",
+                    aware(r.created_at))

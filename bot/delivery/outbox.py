@@ -173,3 +173,13 @@ def dead_letters(conn: Connection, limit: int = 100) -> list[Row[Any]]:
 
 def get(conn: Connection, row_id: int) -> Row[Any] | None:
     return conn.execute(select(outbox).where(outbox.c.id == row_id)).first()
+
+
+def resend(conn: Connection, message_id: str) -> str | None:
+    """Send a message again from the start (the provider refused it for a reason the connector now knows,
+    e.g. WhatsApp's window closed): its conversation, or None when it is not in the outbox or still on its way."""
+    row = conn.execute(update(outbox).where(outbox.c.message_id == message_id, outbox.c.state.in_((SENT, DEAD)))
+                       .values(state=PENDING, attempts=0, next_attempt_at=utcnow(), last_error=None,
+                               updated_at=utcnow(), claimed_by=None, claimed_until=None)  # any process sends it
+                       .returning(outbox.c.conversation_id)).first()
+    return row.conversation_id if row is not None else None

@@ -18,6 +18,8 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from bot import audit
+from bot.audit import Who
 from bot.delivery import outbox
 from bot.delivery.outbox import Queued
 from bot.store import messages as message_store
@@ -124,13 +126,20 @@ class DeliveryWorker:
                 log.exception("delivery round for conversation %s failed", conversation_id)
         return len(heads)
 
-    async def retry(self, row_id: int) -> str | None:
-        """An agent's retry of a dead letter: fresh rounds, tried now. The row's state after, or None if missing;
-        raises `ValueError` with the state when the row is not a dead letter."""
+    async def retry(self, row_id: int, *, who: Who | None = None) -> str | None:
+        """An agent's retry of a dead letter: fresh rounds, tried now (audited as `who`). The row's state after, or
+        None if missing; raises `ValueError` with the state when the row is not a dead letter."""
         row = await self.db.read(outbox.get, row_id)
         if row is None:
             return None
-        if not await self.db.write(lambda tx: outbox.revive(tx.conn, row_id)):
+
+        def revive(tx: Tx) -> bool:
+            if not outbox.revive(tx.conn, row_id):
+                return False
+            audit.record(tx.conn, who, "dead_letter.retry", conversation_id=row.conversation_id, target=row_id)
+            return True
+
+        if not await self.db.write(revive):
             raise ValueError(row.state)
         await self.drain(row.conversation_id)
         after = await self.db.read(outbox.get, row_id)
@@ -138,8 +147,23 @@ class DeliveryWorker:
 
     async def provider_status(self, message_id: str | None, provider_id: str, status: str,
                               error_code: str | None) -> None:
-        """A provider's delivery callback (queued/sent/delivered/read/failed): statuses only move forward."""
+        """A provider's delivery callback (queued/sent/delivered/read/failed): statuses only move forward.
+        "outside_window": the provider refused it because the customer's window closed; it is sent again (the
+        connector then applies the window rules: an approved template, or parked)."""
         if not message_id:
+            return
+        if status == "outside_window":
+            def again(tx: Tx) -> str | None:
+                conversation_id = outbox.resend(tx.conn, message_id)
+                if conversation_id is not None:
+                    message_store.set_delivery(tx.conn, [(message_id, "pending")])
+                return conversation_id
+
+            conversation_id = await self.db.write(again)
+            if conversation_id is not None:
+                log.info("message %s: outside the customer's window (error %s); sending it again", message_id,
+                         error_code)
+                await self.drain(conversation_id)
             return
 
         def work(tx: Tx) -> None:

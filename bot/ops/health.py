@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import create_engine, inspect, text
 
 from bot.clients.rasa import RasaClient, RasaUnavailable
-
+from bot.errors import responses
 from bot.ops.metrics import CONTENT_TYPE
 
 if TYPE_CHECKING:
@@ -90,7 +90,8 @@ def build_ops(c: "Container") -> APIRouter:
     async def live() -> dict[str, bool]:
         return {"ok": True}
 
-    @ops.get("/health", summary="Hub, database, Rasa and Rasa tracker-store health (details for operators)")
+    @ops.get("/health", summary="Hub, database, Rasa and Rasa tracker-store health (details for operators)",
+             responses={503: {"description": "A dependency is down: operators see which (same shape as 200)"}})
     async def health(request: Request) -> JSONResponse:
         db = await anyio.to_thread.run_sync(check_database, c.engine)
         rasa_status = await check_rasa(c.rasa)
@@ -111,12 +112,17 @@ def build_ops(c: "Container") -> APIRouter:
             body = {"ok": ok}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    @ops.get("/metrics", summary="Prometheus metrics (operators: loopback or the metrics token)")
+    @ops.get("/metrics", summary="Prometheus metrics (operators: loopback or the metrics token)",
+             responses={200: {"description": "The Prometheus text format",
+                              "content": {"text/plain": {"schema": {"type": "string"}}}},
+                        403: {**responses(403)[403], "description": "Not an operator: scrape from the machine or "
+                                                                    "send Authorization: Bearer <METRICS_TOKEN>"}})
     async def metrics(request: Request) -> Response:
         if not operator(request):
             return JSONResponse({"error": "forbidden", "detail": "metrics are for operators: scrape from the machine "
                                                                   "or send Authorization: Bearer <METRICS_TOKEN>"},
                                 status_code=403)
-        return Response(c.metrics.render(), media_type=CONTENT_TYPE)
+        # the queue figures are read from the database at scrape time: off the event loop
+        return Response(await anyio.to_thread.run_sync(c.metrics.render), media_type=CONTENT_TYPE)
 
     return ops

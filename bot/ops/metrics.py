@@ -11,18 +11,55 @@ process's values in files there, and `/metrics` of any process reports the sums 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterator
+from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
 
 from bot.store.db import Event
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+WAIT_BUCKETS = (15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 86400)
+
+# team → (conversations waiting, seconds the oldest has waited)
+QueueReader = Callable[[], dict[str, tuple[int, float]]]
+
+
+class QueueCollector(Collector):
+    """The queue as it is at scrape time, per team (read from the database, so it is right after a restart)."""
+
+    def __init__(self, read: QueueReader) -> None:
+        self.read = read
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        length = GaugeMetricFamily("supportbot_queue_length", "Conversations waiting for a person", labels=["team"])
+        oldest = GaugeMetricFamily("supportbot_queue_oldest_wait_seconds", "How long the longest waiting "
+                                   "conversation has waited", labels=["team"])
+        for team, (n, wait) in sorted(self.read().items()):
+            length.add_metric([team], n)
+            oldest.add_metric([team], wait)
+        yield length
+        yield oldest
+
+
+def _team(value: object) -> str:
+    return str(value) if value else "none"
+
+
+def _seconds_between(start: object, end: object) -> float | None:
+    try:
+        return (datetime.fromisoformat(str(end)) - datetime.fromisoformat(str(start))).total_seconds()
+    except (TypeError, ValueError):
+        return None
 
 
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._queue: QueueCollector | None = None
         r = self.registry
         self.messages_in = Counter("supportbot_messages_in", "Customer messages stored", ["channel"], registry=r)
         self.messages_out = Counter("supportbot_messages_out", "Messages to customers, by delivery outcome",
@@ -39,6 +76,23 @@ class Metrics:
                                          ["reason"], registry=r)
         self.unsupported_language = Counter("supportbot_unsupported_language",
                                             "Messages in a language the bot does not speak", ["language"], registry=r)
+        # learning from conversations (docs/metrics.md): per team where a team applies
+        self.bot_turns = Counter("supportbot_bot_turns", "Bot turns by outcome (kb_answer, choices, miss, "
+                                 "out_of_scope, handoff, answered …)", ["outcome", "channel"], registry=r)
+        self.team_handoffs = Counter("supportbot_team_handoffs", "Handoffs per team and reason", ["team", "reason"],
+                                     registry=r)
+        self.queue_wait = Histogram("supportbot_queue_wait_seconds", "Wait from handoff to a person taking it",
+                                    ["team"], buckets=WAIT_BUCKETS, registry=r)
+        self.resolutions = Counter("supportbot_resolutions", "Resolved conversations, by the bot or an agent",
+                                   ["team", "by"], registry=r)
+        self.csat_answers = Counter("supportbot_csat_answers", "CSAT answers by score (rated: bot or agent)",
+                                    ["team", "rated", "score"], registry=r)
+        self.kb_feedback = Counter("supportbot_kb_feedback", '"Was this helpful?" answers', ["helpful"], registry=r)
+
+    def watch_queue(self, read: QueueReader) -> None:
+        """Expose the queue, read at scrape time (from the shared database: the same for every process)."""
+        self._queue = QueueCollector(read)
+        self.registry.register(self._queue)
 
     # -- counted where they happen -----------------------------------------------------------------
 
@@ -73,11 +127,32 @@ class Metrics:
                 self.dead_letters.inc()
         elif event.type == "queued" and not data.get("transferred_from"):
             self.handoffs.labels(reason=str(data.get("reason"))).inc()
+            team = _team((data.get("conversation") or {}).get("team"))
+            self.team_handoffs.labels(team=team, reason=str(data.get("reason"))).inc()
+        elif event.type == "assigned" and not data.get("transferred_from"):
+            conv = data.get("conversation") or {}
+            wait = _seconds_between(conv.get("queued_at"), conv.get("assigned_at"))
+            if wait is not None:
+                self.queue_wait.labels(team=_team(conv.get("team"))).observe(max(0.0, wait))
+        elif event.type == "turn":
+            self.bot_turns.labels(outcome=str(data.get("outcome")), channel=str(data.get("channel") or "?")).inc()
+        elif event.type == "resolved":
+            conv = data.get("conversation") or {}
+            by = "bot" if data.get("resolved_by") == "bot" else "agent"
+            self.resolutions.labels(team=_team(conv.get("team")), by=by).inc()
+        elif event.type == "csat":
+            conv = data.get("conversation") or {}
+            self.csat_answers.labels(team=_team(conv.get("team")), rated="agent" if data.get("agent") else "bot",
+                                     score=str(data.get("score"))).inc()
+        elif event.type == "feedback":
+            self.kb_feedback.labels(helpful="yes" if data.get("helpful") else "no").inc()
 
     def render(self) -> bytes:
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             combined = CollectorRegistry()
             multiprocess.MultiProcessCollector(combined)  # every hub process's counts, summed
+            if self._queue is not None:  # read from the database, not summed
+                combined.register(self._queue)
             return generate_latest(combined)
         return generate_latest(self.registry)
 

@@ -3,25 +3,13 @@
 (function () {
   "use strict";
   var $ = function (id) { return document.getElementById(id); };
-  var S = { me: null, csrf: null, tab: "queue", lists: { queue: [], mine: [] }, sel: null, detail: null,
+  var S = { me: null, csrf: null, tab: "queue", lists: { queue: [], mine: [], history: [], search: [] }, sel: null, detail: null,
             seenQueued: null, canned: {}, teams: null, ws: null, retry: 0, audio: null, refreshTimer: null };
 
   // -- HTTP ------------------------------------------------------------------------------------------
-  function api(method, path, body) {
-    var headers = { "Accept": "application/json" };
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    if (method !== "GET" && S.csrf) headers["X-CSRF-Token"] = S.csrf;
-    return fetch(path, { method: method, headers: headers, credentials: "same-origin",
-                         body: body === undefined ? undefined : JSON.stringify(body) })
-      .then(function (r) {
-        return r.text().then(function (t) {
-          var data = null; try { data = t ? JSON.parse(t) : null; } catch (e) { data = { detail: t }; }
-          if (r.status === 401 && path !== "/api/auth/login") { showLogin(); }
-          if (!r.ok) { var err = new Error((data && data.detail) || ("HTTP " + r.status)); err.status = r.status; throw err; }
-          return data;
-        });
-      });
-  }
+  var api = SupportApi.client(function () { return S.csrf; }, function (status, path) {
+    if (status === 401 && path !== "/api/auth/login") showLogin();
+  });
   function showError(e) { $("action-error").textContent = e ? (e.message || String(e)) : ""; }
 
   // -- login -----------------------------------------------------------------------------------------
@@ -46,9 +34,11 @@
   function start(me) {
     S.me = me.actor; S.csrf = me.csrf_token;
     $("me").textContent = S.me.display_name + (S.me.role === "admin" ? " (admin)" : "");
+    $("reports-link").hidden = S.me.role !== "admin";
     $("login").hidden = true; $("app").hidden = false;
     connect(); refreshLists(); loadTeams();
     $("list").focus();
+    if (location.hash.length > 1) openConversation(decodeURIComponent(location.hash.slice(1)));  // a link from elsewhere
   }
 
   // -- live updates ----------------------------------------------------------------------------------
@@ -105,7 +95,8 @@
     list.textContent = "";
     if (!items.length) {
       var li = document.createElement("li"); li.className = "sub";
-      li.textContent = S.tab === "queue" ? "Nobody is waiting." : "No conversations assigned to you.";
+      li.textContent = { queue: "Nobody is waiting.", mine: "No conversations assigned to you.",
+                         history: "No resolved conversations yet.", search: "Nothing found." }[S.tab];
       list.appendChild(li); return;
     }
     items.forEach(function (c) {
@@ -118,20 +109,55 @@
       if (c.priority > 0) row.appendChild(span("badge prio", "P" + c.priority));
       if (c.unread && c.id !== S.sel) row.appendChild(span("badge unread", String(c.unread)));
       li.appendChild(row);
-      var since = c.status === "queued" ? c.queued_at : c.assigned_at;
-      li.appendChild(span("sub", [c.channel, c.language, c.team || "no team", (c.handoff_reason || "").replace(/_/g, " "),
-                                  since ? ago(since) : ""].filter(Boolean).join(" · ")));
+      var since = c.status === "queued" ? c.queued_at : c.status === "assigned" ? c.assigned_at : (c.last_message_at || c.updated_at);
+      li.appendChild(span("sub", [S.tab === "search" ? c.status : null, c.channel, c.language, c.team || "no team",
+                                  (c.handoff_reason || "").replace(/_/g, " "), since ? ago(since) : ""].filter(Boolean).join(" · ")));
+      var last = c.last_message ? previewOf(c.last_message.sender, c.last_message.sender_name, c.last_message.text)
+                                : (c.snippet || previewOf(c.last_sender, null, c.last_text));
+      if (last) li.appendChild(span("preview", last));
       li.addEventListener("click", function () { openConversation(c.id); });
       list.appendChild(li);
     });
   }
+  function previewOf(sender, name, text) {
+    if (!text) return "";
+    return (sender === "bot" ? "Bot: " : sender === "agent" ? (name || "Agent") + ": " : "") + text;
+  }
   function setTab(tab) {
     S.tab = tab;
-    ["queue", "mine"].forEach(function (t) { $("tab-" + t).setAttribute("aria-selected", t === tab ? "true" : "false"); });
+    ["queue", "mine", "history", "search"].forEach(function (t) { $("tab-" + t).setAttribute("aria-selected", t === tab ? "true" : "false"); });
+    if (tab === "history") loadHistory();
     renderLists();
   }
   $("tab-queue").addEventListener("click", function () { setTab("queue"); });
   $("tab-mine").addEventListener("click", function () { setTab("mine"); });
+  $("tab-history").addEventListener("click", function () { setTab("history"); });
+  $("tab-search").addEventListener("click", function () { setTab("search"); });
+
+  // -- search and history ----------------------------------------------------------------------------
+  function searchParams(extra) {
+    var p = new URLSearchParams(extra || {});
+    if ($("search-channel").value) p.set("channel", $("search-channel").value);
+    if ($("search-since").value) p.set("start", $("search-since").value);
+    return p;
+  }
+  function loadHistory() {
+    return api("GET", "/api/agent/search?" + searchParams({ status: "resolved", limit: "100" })).then(function (d) {
+      S.lists.history = d.conversations; if (S.tab === "history") renderLists();
+    }).catch(showError);
+  }
+  function runSearch() {
+    var p = searchParams({ q: $("search").value.trim(), limit: "100" });
+    if ($("search-status").value) p.set("status", $("search-status").value);
+    return api("GET", "/api/agent/search?" + p).then(function (d) {
+      S.lists.search = d.conversations; $("tab-search").hidden = false;
+      $("count-search").textContent = d.conversations.length; setTab("search");
+    }).catch(showError);
+  }
+  $("search-form").addEventListener("submit", function (ev) { ev.preventDefault(); runSearch(); });
+  ["search-status", "search-channel", "search-since"].forEach(function (id) {
+    $(id).addEventListener("change", function () { if (S.tab === "history") loadHistory(); else runSearch(); });
+  });
   window.addEventListener("focus", renderLists);
 
   // -- notifications ---------------------------------------------------------------------------------
@@ -202,6 +228,8 @@
       li.appendChild(span("by", m.sender === "customer" ? "Customer" : m.sender === "bot" ? "Bot" : (m.sender_name || "Agent")));
     }
     li.appendChild(document.createTextNode(m.text || ""));
+    (m.media || []).forEach(function (f) { if (f.media_id) li.appendChild(mediaLink(f)); });
+    if (m.sender !== "customer" && m.delivery_status) li.appendChild(span("delivery " + m.delivery_status, m.delivery_status));
     if (m.buttons && m.buttons.length) li.appendChild(span("nlu", "buttons: " + m.buttons.map(function (b) { return b.title; }).join(" | ")));
     if (m.sender === "customer" && m.intent) li.appendChild(span("nlu", "intent " + m.intent + (m.confidence != null ? " · " + Number(m.confidence).toFixed(2) : "")));
     if (m.sender === "bot") {
@@ -217,6 +245,15 @@
     t.scrollTop = t.scrollHeight;
   }
 
+  // A customer's file (kept by the hub): images inline, anything else as a download link.
+  function mediaLink(f) {
+    var url = "/api/agent/media/" + encodeURIComponent(f.media_id), a = el("a");
+    a.href = url; a.target = "_blank"; a.rel = "noopener"; a.className = "media";
+    if (/^image\//.test(f.content_type || "")) { var img = el("img"); img.src = url; img.alt = f.file_name || "image"; a.appendChild(img); }
+    else a.textContent = "📎 " + (f.file_name || "file") + (f.size ? " (" + Math.max(1, Math.round(f.size / 1024)) + " KB)" : "");
+    return a;
+  }
+
   function renderProfile(p, c) {
     var box = $("profile"); box.textContent = "";
     var dl = document.createElement("dl");
@@ -227,7 +264,8 @@
     box.appendChild(el("div", p.conversations.length ? "Other conversations:" : "No other conversations."));
     var ul = document.createElement("ul");
     p.conversations.forEach(function (o) {
-      var li = el("li", o.channel + " · " + o.status + " · " + (o.updated_at || "").slice(0, 10));
+      var li = el("li", o.channel + " · " + o.status + " · " + (o.created_at || "").slice(0, 10) +
+                        (o.handoff_reason ? " · " + o.handoff_reason.replace(/_/g, " ") : ""));
       li.style.cursor = "pointer"; li.addEventListener("click", function () { openConversation(o.id); });
       ul.appendChild(li);
     });
@@ -371,6 +409,8 @@
     else if (k === "Enter" && !S.sel) { move(0); }
     else if (k === "q") setTab("queue");
     else if (k === "m") setTab("mine");
+    else if (k === "h") setTab("history");
+    else if (k === "f") { ev.preventDefault(); $("search").focus(); }
     else if (k === "c") click("act-claim");
     else if (k === "r") click("act-resolve");
     else if (k === "b") click("act-handback");

@@ -43,6 +43,10 @@
     ".sb-form textarea{flex:1;border:0;padding:11px;font:inherit;resize:none;height:44px}" +
     ".sb-form button{border:0;background:#2357d9;color:#fff;padding:0 16px;font:inherit;cursor:pointer}" +
     ".sb-pending{opacity:.6}" +
+    ".sb-md{white-space:normal}.sb-md p{margin:0 0 6px}.sb-md p:last-child{margin-bottom:0}" +
+    ".sb-md ul,.sb-md ol{margin:4px 0 6px;padding-left:20px}.sb-md a{color:#2357d9;text-decoration:underline}" +
+    ".sb-md code{background:#eef1f6;border-radius:3px;padding:0 3px;font-size:13px}" +
+    ".sb-md pre{background:#eef1f6;padding:6px;border-radius:6px;overflow-x:auto;white-space:pre}" +
     ".sb-typing{display:none;margin:6px 0;padding:8px 12px;background:#fff;border:1px solid #e1e5ee;border-radius:12px;width:max-content}" +
     ".sb-typing.sb-on{display:block}" +
     ".sb-typing span{display:inline-block;width:6px;height:6px;margin:0 2px;border-radius:50%;background:#8b97ad;animation:sb-blink 1.2s infinite}" +
@@ -82,7 +86,12 @@
     if (m.sender === "agent" && m.sender_name) {
       var name = document.createElement("span"); name.className = "sb-name"; name.textContent = m.sender_name; el.appendChild(name);
     }
-    el.appendChild(document.createTextNode(m.text || ""));
+    if (m.html && m.sender !== "customer") {
+      // Rendered and sanitised by the hub (core/markdown.py: raw HTML escaped, unsafe links dropped).
+      var body = document.createElement("div"); body.className = "sb-md"; body.innerHTML = m.html; el.appendChild(body);
+    } else {
+      el.appendChild(document.createTextNode(m.text || ""));
+    }
     logEl.appendChild(el);
     var buttons = m.buttons || [];
     if (buttons.length) {

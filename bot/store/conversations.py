@@ -56,6 +56,15 @@ def set_fields(conn: Connection, conversation_id: str, **values: Any) -> None:
     conn.execute(update(conversations).where(conversations.c.id == conversation_id).values(**values))
 
 
+def link_customer(conn: Connection, conv: ConversationRow, key: str | None) -> None:
+    """Give the conversation the customer key `key` (None: unlink it). Linking merges: the conversations that
+    shared its old key take the new one too."""
+    if key is not None and conv.customer_key:
+        conn.execute(update(conversations).where(conversations.c.customer_key == conv.customer_key)
+                     .values(customer_key=key))
+    set_fields(conn, conv.id, customer_key=key)
+
+
 def mark_read(conn: Connection, conversation_id: str, seq: int) -> None:
     conn.execute(update(conversations)
                  .where(conversations.c.id == conversation_id, conversations.c.agent_read_seq < seq)
@@ -80,6 +89,15 @@ def listing(conn: Connection, *, status: str | None = None, agent: str | None = 
     if agent:
         q = q.where(conversations.c.assigned_agent == agent)
     return list(conn.execute(q))
+
+
+def queue_by_team(conn: Connection) -> dict[str, tuple[int, float]]:
+    """Per team ("none" for conversations without one): how many wait, and the longest wait in seconds."""
+    rows = conn.execute(select(conversations.c.team, func.count(), func.min(conversations.c.queued_at))
+                        .where(conversations.c.status == Status.QUEUED.value).group_by(conversations.c.team))
+    now = utcnow()
+    return {team or "none": (int(n), max(0.0, (now - aware(oldest)).total_seconds()) if oldest else 0.0)  # type: ignore[operator]
+            for team, n, oldest in rows}
 
 
 def queue_position(conn: Connection, conv: ConversationRow) -> int | None:

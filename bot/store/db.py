@@ -20,7 +20,9 @@ import anyio
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from tenacity import Retrying, before_sleep_log, retry_if_exception, stop_after_delay, wait_exponential
 
 log = logging.getLogger(__name__)
 
@@ -105,14 +107,37 @@ class Tx:
         self.events.append(Event(event_type, data))
 
 
-class Database:
-    """Runs units of work in worker threads so database I/O never blocks the event loop."""
+def _server_unreachable(exc: BaseException) -> bool:
+    """The database server went away (a restart, a failover): the transaction rolled back and can run again.
+    SQLite's own errors ("database is locked" after its busy timeout) are not outages."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    return bool(exc.connection_invalidated) or (isinstance(exc, OperationalError)
+                                                and "sqlite" not in type(exc.orig).__module__)
 
-    def __init__(self, engine: Engine, publisher: Publisher | None = None) -> None:
+
+class Database:
+    """Runs units of work in worker threads so database I/O never blocks the event loop. A unit of work the
+    database server drops (a PostgreSQL restart) is run again for up to `outage_s` before the error surfaces:
+    a customer's message written during a restart waits seconds instead of being refused."""
+
+    def __init__(self, engine: Engine, publisher: Publisher | None = None, *, outage_s: float = 30.0) -> None:
         self.engine = engine
         self.publisher = publisher
+        self.outage_s = outage_s
+
+    def _retrying(self) -> Retrying:
+        return Retrying(retry=retry_if_exception(_server_unreachable), stop=stop_after_delay(self.outage_s),
+                        wait=wait_exponential(multiplier=0.2, max=2.0), reraise=True,
+                        before_sleep=before_sleep_log(log, logging.WARNING))
 
     def _run_write(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[T, list[Event]]:
+        return self._retrying()(self._write_once, fn, args, kwargs)
+
+    def _run_read(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+        return self._retrying()(self._read_once, fn, args, kwargs)
+
+    def _write_once(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[T, list[Event]]:
         with self.engine.connect() as conn:
             conn.info["write"] = True
             try:
@@ -123,7 +148,7 @@ class Database:
                 conn.info.pop("write", None)
         return result, tx.events
 
-    def _run_read(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
+    def _read_once(self, fn: Callable[..., T], args: tuple[Any, ...], kwargs: dict[str, Any]) -> T:
         with self.engine.connect() as conn:
             with conn.begin():
                 return fn(conn, *args, **kwargs)

@@ -30,7 +30,9 @@ _RECENT = (select(messages).where(messages.c.conversation_id == bindparam("cid")
            .order_by(messages.c.seq.desc()).limit(bindparam("limit")))
 _ANNOTATE_TURN = (update(messages).where(messages.c.id == bindparam("mid"), messages.c.outcome == "pending")
                   .values(intent=bindparam("intent"), confidence=bindparam("confidence"),
-                          outcome=bindparam("outcome")))
+                          outcome=bindparam("outcome"), kb_decision=bindparam("kb_decision"),
+                          kb_score=bindparam("kb_score"), kb_choices=bindparam("kb_choices"),
+                          kb_entry_id=bindparam("kb_entry_id")))
 _SET_DELIVERY = (update(messages).where(messages.c.id == bindparam("mid"))
                  .values(delivery_status=bindparam("status")))
 
@@ -100,6 +102,18 @@ def listing(conn: Connection, conversation_id: str, *, after_seq: int = 0, limit
                              .order_by(messages.c.seq).limit(limit)))
 
 
+def last_messages(conn: Connection, conversation_ids: list[str]) -> dict[str, MessageRow]:
+    """Each conversation's latest message that is not a hub notice (the console's preview in list rows)."""
+    if not conversation_ids:
+        return {}
+    latest = (select(func.max(messages.c.seq)).where(messages.c.conversation_id.in_(conversation_ids),
+                                                       messages.c.sender != Sender.SYSTEM.value)
+              .group_by(messages.c.conversation_id))
+    rows = conn.execute(select(messages.c.conversation_id, messages.c.sender, messages.c.sender_name,
+                               messages.c.text, messages.c.created_at).where(messages.c.seq.in_(latest)))
+    return {r.conversation_id: r for r in rows}
+
+
 def last_seq(conn: Connection, conversation_id: str) -> int:
     return int(conn.execute(select(func.coalesce(func.max(messages.c.seq), 0))
                             .where(messages.c.conversation_id == conversation_id)).scalar() or 0)
@@ -127,11 +141,14 @@ def annotate(conn: Connection, message_id: str, **values: Any) -> None:
 
 
 def finish_turn(conn: Connection, message_id: str, *, intent: str | None, confidence: float | None,
-                outcome: str) -> bool:
-    """What the bot made of a customer message: its intent and the turn's outcome. Only a pending turn can be
-    finished, once: False when another turn finished it first (a resumed turn racing the original)."""
+                outcome: str, kb_decision: str | None = None, kb_score: float | None = None,
+                kb_choices: list[str] | None = None, kb_entry_id: str | None = None) -> bool:
+    """What the bot made of a customer message: its intent, the turn's outcome and the knowledge base's
+    decision (the entry answered, or the entries offered, with the score). Only a pending turn can be finished,
+    once: False when another turn finished it first (a resumed turn racing the original)."""
     return conn.execute(_ANNOTATE_TURN, {"mid": message_id, "intent": intent, "confidence": confidence,
-                                         "outcome": outcome}).rowcount == 1
+                                         "outcome": outcome, "kb_decision": kb_decision, "kb_score": kb_score,
+                                         "kb_choices": kb_choices, "kb_entry_id": kb_entry_id}).rowcount == 1
 
 
 def set_delivery(conn: Connection, statuses: list[tuple[str, str]]) -> None:

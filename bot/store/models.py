@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -76,6 +76,7 @@ class Conversation(Base):
         Index("ix_conversations_user", "channel", "external_user_id", unique=True),  # 0006: one per customer
         Index("ix_conversations_queue", "status", "priority", "queued_at"),
         Index("ix_conversations_agent", "status", "assigned_agent"),
+        Index("ix_conversations_updated", "updated_at"),  # 0009: retention by last activity
     )
 
 
@@ -100,6 +101,10 @@ class Message(Base):
     outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # 0006: the customer message a bot message answers (one bot turn per customer message)
     reply_to: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # 0020: on the customer's message, what the knowledge base decided for it (answer / choices / none)
+    kb_decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    kb_score: Mapped[float | None] = mapped_column(Float, nullable=True)  # the answer's score, else the best one
+    kb_choices: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
     conversation: Mapped[Conversation] = relationship(back_populates="messages")
 
@@ -217,3 +222,236 @@ class QueuedDelivery(Base):
 
     __table_args__ = (Index("ix_outbound_queue_due", "state", "next_attempt_at"),
                       Index("ix_outbound_queue_conversation", "conversation_id", "state", "id"))
+
+
+class AuditEntry(Base):
+    """One agent or admin action: who, what, on which conversation or account, when, from which address.
+    Never message content or passwords. No foreign key to conversations: the record outlives their erasure."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    action: Mapped[str] = mapped_column(String(64))  # bot.audit.ACTIONS
+    actor: Mapped[str | None] = mapped_column(String(255), nullable=True)  # agent key; None: an unknown account
+    role: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    via: Mapped[str | None] = mapped_column(String(16), nullable=True)  # session | token | auto | cli | system
+    client: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the caller's address
+    conversation_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    target: Mapped[str | None] = mapped_column(String(255), nullable=True)  # an account, a dead letter …
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+    __table_args__ = (Index("ix_audit_log_at", "at"), Index("ix_audit_log_actor", "actor", "at"),
+                      Index("ix_audit_log_action", "action", "at"),
+                      Index("ix_audit_log_conversation", "conversation_id"))
+class StudioRevision(Base):
+    """One save in the studio: who, when, what (its items, below), which files, and the git commit if any."""
+
+    __tablename__ = "studio_revisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    author: Mapped[str] = mapped_column(String(255))
+    author_name: Mapped[str] = mapped_column(String(255))
+    summary: Mapped[str] = mapped_column(Text)
+    files: Mapped[list[str]] = mapped_column(JSON, default=list)  # relative to the project
+    commit: Mapped[str | None] = mapped_column(String(64), nullable=True)  # git commit, in a git work tree
+    reverts: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the revision this one undoes
+
+
+class StudioRevisionItem(Base):
+    """One item a revision changed (an FAQ entry in one language, a response, an intent's examples in one
+    language, an intent), with its value before and after: per-item history and one-click revert read these."""
+
+    __tablename__ = "studio_revision_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    revision_id: Mapped[int] = mapped_column(ForeignKey("studio_revisions.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(255), index=True)  # faq:<id>:<lang> | response:<name> | examples:<intent>:<lang> | intent:<name>
+    label: Mapped[str] = mapped_column(Text)
+    before: Mapped[Any] = mapped_column(JSON, nullable=True)
+    after: Mapped[Any] = mapped_column(JSON, nullable=True)
+
+
+class StudioAudit(Base):
+    """The audit log of content changes and publishes (admins read it in the studio)."""
+
+    __tablename__ = "studio_audit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(255))
+    actor_name: Mapped[str] = mapped_column(String(255))
+    action: Mapped[str] = mapped_column(String(32))  # save | revert | publish | publish_refused | publish_failed | rollback
+    summary: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    revision_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    release: Mapped[str | None] = mapped_column(String(64), nullable=True)
+class NotificationTemplate(Base):
+    """A named message the business sends first ("your shipment is late"): its text per language (Markdown with
+    {parameters}) and, per channel, what the channel needs outside the customer's 24-hour window (an approved
+    Twilio Content SID or Meta template per language; a Messenger message tag)."""
+
+    __tablename__ = "notification_templates"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255))
+    description: Mapped[str] = mapped_column(Text, default="")
+    parameters: Mapped[list[str]] = mapped_column(JSON, default=list)
+    variants: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # language → text
+    channels: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # twilio / whatsapp_cloud / messenger
+    updated_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Notification(Base):
+    """One proactive message to one customer, now or at `send_at`: scheduled → sent (handed to the outbox in
+    the same transaction that stores it in the conversation) | skipped (opted out) | cancelled | failed."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    batch_id: Mapped[str] = mapped_column(String(32), index=True)
+    template_key: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    external_user_id: Mapped[str] = mapped_column(String(255))
+    language: Mapped[str] = mapped_column(String(16))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)  # a one-off text instead of a template
+    send_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(16), default="scheduled")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reply_to: Mapped[str] = mapped_column(String(16), default="bot")  # bot | agent (the one who sent it)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_by_name: Mapped[str] = mapped_column(String(255))
+    conversation_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    message_id: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (Index("ix_notifications_due", "state", "send_at"),)
+
+
+class OptOut(Base):
+    """A customer's word on proactive messages on one channel: out since `opted_out_at`, unless they opted in
+    again later (`opted_in_at`). Both moments and how they said it are kept."""
+
+    __tablename__ = "opt_outs"
+
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    external_user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    opted_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    opted_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    source: Mapped[str] = mapped_column(String(255), default="")  # "keyword STOP", "unsubscribe link", "agent x"
+class Feedback(Base):
+    """"Was this helpful?" after a knowledge-base answer, and the customer's yes / no (None: not answered)."""
+
+    __tablename__ = "feedback"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), index=True)
+    answer_message_id: Mapped[str] = mapped_column(String(32), unique=True)
+    customer_message_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    kb_entry_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    helpful: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    asked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ConversationFacts(Base):
+    """One outcome record per conversation, derived from its messages, handoffs, CSAT and feedback
+    (`bot.insights.facts`): what the reports, the search and the Prometheus figures read. docs/metrics.md."""
+
+    __tablename__ = "conversation_facts"
+
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"),
+                                                 primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    language: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16))
+    team: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    agent: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    intent: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    customer_name: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    external_user_id: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    customer_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    order_numbers: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_message_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_customer_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_text: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    last_sender: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    customer_messages: Mapped[int] = mapped_column(Integer, default=0)
+    bot_turns: Mapped[int] = mapped_column(Integer, default=0)
+    bot_answers: Mapped[int] = mapped_column(Integer, default=0)
+    kb_answers: Mapped[int] = mapped_column(Integer, default=0)
+    kb_choices: Mapped[int] = mapped_column(Integer, default=0)
+    kb_misses: Mapped[int] = mapped_column(Integer, default=0)
+    fallbacks: Mapped[int] = mapped_column(Integer, default=0)
+    out_of_scope: Mapped[int] = mapped_column(Integer, default=0)
+    low_confidence: Mapped[int] = mapped_column(Integer, default=0)
+    last_turn_outcome: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    handoffs: Mapped[int] = mapped_column(Integer, default=0)
+    handoff_reason: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    first_handoff_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    first_assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    first_human_reply_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    human_replies: Mapped[int] = mapped_column(Integer, default=0)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    time_to_assignment_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    time_to_assignment_bh_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    first_response_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    first_response_bh_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reply_time_sum_s: Mapped[float] = mapped_column(Float, default=0.0)
+    reply_time_bh_sum_s: Mapped[float] = mapped_column(Float, default=0.0)
+    reply_time_n: Mapped[int] = mapped_column(Integer, default=0)
+    resolution_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    resolution_bh_s: Mapped[float | None] = mapped_column(Float, nullable=True)
+    csat_score: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    csat_agent: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    feedback_yes: Mapped[int] = mapped_column(Integer, default=0)
+    feedback_no: Mapped[int] = mapped_column(Integer, default=0)
+    last_feedback: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    bot_confirmed: Mapped[bool] = mapped_column(Boolean, default=False)
+    bot_assumable: Mapped[bool] = mapped_column(Boolean, default=False)
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    search_key: Mapped[int] = mapped_column(BigInteger)  # its row in SQLite's full-text index (facts_search)
+    refreshed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class ReviewItem(Base):
+    """A customer message of a bot-kept conversation that an editor should look at (`bot.insights.review`)."""
+
+    __tablename__ = "review_items"
+
+    message_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(32))
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    language: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    action: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    handled_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ContentChange(Base):
+    """A change to the bot's content made from the review inbox (`bot.insights.content_changes`)."""
+
+    __tablename__ = "content_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(128))
+    language: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    file: Mapped[str] = mapped_column(String(500))
+    state: Mapped[str] = mapped_column(String(16))
+    source_message_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    author: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -8,7 +8,9 @@ customer is told, nothing stored). Twilio gets an empty TwiML `<Response/>`; see
 processing is inline with a deadline.
 
 Status callbacks: `POST /channels/<name>/status` (signed the same way) store queued/sent/delivered/read/failed
-per provider message in the injected `ChannelState`; `on_status` (optional) hears about each change.
+per provider message in the injected `ChannelState`; `on_status` (optional) hears about each change. Error
+63016 (WhatsApp: outside the window, by Twilio's clock) closes the window and is reported as "outside_window":
+the hub sends the message again, so it goes through the approved template.
 
 Outbound: `client.messages.create_async` with text (split at 1600 characters; buttons as a numbered list),
 `media_url` (one file per WhatsApp message) and a status callback URL. WhatsApp's 24-hour customer-care window:
@@ -20,8 +22,9 @@ send fails (`Permanent`, not retried) saying why. Failures are mapped to `core.e
 
 from __future__ import annotations
 
+import json
 import logging
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import urlparse
 
@@ -36,20 +39,24 @@ from twilio.rest import Client
 from connectors.base import (
     Connector, DeliveryResult, InboundHandler, InboundMessage, MessageRejected, OutboundMessage, split_text,
 )
-from connectors.notices import mb, notice
+from connectors.media import check_outbound
+from connectors.notices import chosen_button, mb, notice, numbered_options
 from connectors.runner import InboundRunner
-from connectors.state import ChannelState, StatusHook
+from connectors.sms import split_sms
+from connectors.state import WINDOW, ChannelState, StatusHook, close_window, window_open
 from connectors.twilio.errors import from_twilio_error
-from connectors.twilio.parse import BadForm, chosen_button, customer, parse_message, parse_status
+from connectors.twilio.parse import BadForm, customer, parse_message, parse_status
 from connectors.twilio.transport import HttpxTwilioClient
 from core.errors import CallError, Permanent
+from core.markdown import to_plain, to_whatsapp
 
 log = logging.getLogger(__name__)
 
 TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response/>'
 MAX_BODY = 1600  # Twilio's limit for one message body
 MAX_FORM_BYTES = 64 * 1024
-WINDOW = timedelta(hours=24)
+WHATSAPP_MEDIA_LIMIT, MMS_LIMIT = 16 * 1024 * 1024, 5 * 1024 * 1024  # Twilio's limits per file
+OUTSIDE_WINDOW_ERROR = "63016"  # "failed to send freeform message because you are outside the allowed window"
 
 
 class TwilioConnector(Connector):
@@ -74,6 +81,7 @@ class TwilioConnector(Connector):
         on_status: StatusHook | None = None,
         http_client: HttpxTwilioClient | None = None,
         default_language: str | None = None,
+        sms_max_segments: int = 4,
     ) -> None:
         super().__init__(on_message)
         self.name = name
@@ -86,6 +94,7 @@ class TwilioConnector(Connector):
         self.max_media_bytes = max_media_bytes
         self.on_status = on_status
         self.default_language = default_language
+        self.sms_max_segments = sms_max_segments
         self.validator = RequestValidator(auth_token)
         self.http = http_client or HttpxTwilioClient()
         self.client = Client(account_sid, auth_token, http_client=self.http)
@@ -197,12 +206,20 @@ class TwilioConnector(Connector):
             return JSONResponse({"error": "bad_request", "detail": str(exc)}, status_code=400)
         message_id = await self.state.update_status(self.name, update.provider_id, update.status,
                                                     error_code=update.error_code, detail=update.detail)
-        if update.status in ("failed", "undelivered"):
+        status = update.status
+        if status in ("failed", "undelivered"):
             log.warning("%s: message %s (hub %s) %s, error %s", self.name, update.provider_id, message_id,
                         update.status, update.error_code)
+            if self.whatsapp and update.error_code == OUTSIDE_WINDOW_ERROR:
+                # Twilio's clock said the window was closed although ours did not: the message goes again, as
+                # the window rules say (the approved template, then parked until the customer writes).
+                known = await self.state.delivery(self.name, update.provider_id)
+                if known is not None and known.recipient:
+                    await close_window(self.state, self.name, known.recipient)
+                    status = "outside_window"
         if self.on_status is not None:
             try:
-                await self.on_status(message_id, update.provider_id, update.status, update.error_code)
+                await self.on_status(message_id, update.provider_id, status, update.error_code)
             except Exception:
                 log.exception("%s: status hook failed", self.name)
         return Response(status_code=204)
@@ -216,9 +233,7 @@ class TwilioConnector(Connector):
         """Whether the customer wrote within the last 24 hours (always True for SMS)."""
         if not self.whatsapp:
             return True
-        contact = await self.state.contact(self.name, recipient)
-        last = contact.last_inbound_at if contact else None
-        return last is not None and datetime.now(timezone.utc) - last < WINDOW
+        return window_open(await self.state.contact(self.name, recipient))
 
     async def send(self, recipient: str, message: OutboundMessage) -> DeliveryResult:
         if not await self.in_window(recipient):
@@ -227,6 +242,8 @@ class TwilioConnector(Connector):
 
     async def _send_now(self, recipient: str, message: OutboundMessage) -> DeliveryResult:
         """Send every part; a retry after a partial failure skips the parts Twilio already accepted."""
+        await check_outbound(self.http.httpx, message.media_urls, channel="WhatsApp" if self.whatsapp else "MMS",
+                             limit_for=lambda kind: WHATSAPP_MEDIA_LIMIT if self.whatsapp else MMS_LIMIT)
         async def send_one(part: tuple[str, list[str]]) -> str:
             body, media = part
             kwargs: dict[str, Any] = {"to": self._address(recipient), "from_": self.from_,
@@ -249,12 +266,16 @@ class TwilioConnector(Connector):
         return from_twilio_error(exc) or super().call_error(exc)
 
     def _plan(self, message: OutboundMessage) -> list[tuple[str, list[str]]]:
-        """(body, media URLs) per Twilio message: long text split; WhatsApp carries one file per message."""
-        text = message.signed_text()
+        """(body, media URLs) per Twilio message: the Markdown rendered for the channel (WhatsApp's *bold*, plain
+        SMS within `sms_max_segments`), buttons as a numbered list, long text split; WhatsApp carries one file
+        per message."""
+        text = self._render(message.signed_text())
         if message.buttons:
-            listing = "\n".join(f"{n}. {b.title}" for n, b in enumerate(message.buttons, 1))
-            text = f"{text}\n\n{listing}\n\n(Reply with a number)" if text else f"{listing}\n\n(Reply with a number)"
-        chunks = split_text(text, MAX_BODY) if text else []
+            text = "\n\n".join(p for p in (text, numbered_options(message.buttons, message.language)) if p)
+        if self.whatsapp:
+            chunks = split_text(text, MAX_BODY) if text else []
+        else:
+            chunks = [c for part in split_text(text, MAX_BODY) for c in split_sms(part, self.sms_max_segments)]
         media = list(message.media_urls)
         if not self.whatsapp:  # SMS/MMS: the files ride with the last text chunk
             if not media:
@@ -265,12 +286,27 @@ class TwilioConnector(Connector):
         parts += [("", [url]) for url in media]
         return parts
 
+    def _render(self, markdown: str) -> str:
+        return to_whatsapp(markdown) if self.whatsapp else to_plain(markdown)
+
     async def _outside_window(self, recipient: str, message: OutboundMessage) -> DeliveryResult:
         """Free text is not allowed: send the approved template once per closed window and park the message
         (the hub's delivery queue keeps it until the customer writes again)."""
         contact = await self.state.contact(self.name, recipient)
         last = contact.last_inbound_at if contact else None
         since = f"last wrote {last.isoformat(timespec='minutes')}" if last else "has never written"
+        template = (message.extra.get("template") or {}).get("twilio")
+        if template:  # a notification with its own approved template: sent as that, with its variables
+            sent = await self.client.messages.create_async(
+                to=self._address(recipient), from_=self.from_, content_sid=template["content_sid"],
+                content_variables=json.dumps(template.get("variables") or {}), status_callback=self.status_url)
+            await self.state.record_delivery(self.name, recipient, message_id=message.message_id,
+                                             provider_id=str(sent.sid), status=str(sent.status or "queued"))
+            return DeliveryResult("sent", provider_id=str(sent.sid), detail=f"template {template['content_sid']}")
+        if message.extra.get("proactive"):
+            raise Permanent(f"not sent: outside WhatsApp's 24-hour window (the customer {since}) and the "
+                            f"notification has no approved WhatsApp template (Content SID) for this language",
+                            service="whatsapp")
         if not self.template_sid:
             raise Permanent(
                 f"not sent: outside WhatsApp's 24-hour customer-care window (the customer {since}); free text "

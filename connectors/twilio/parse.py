@@ -3,17 +3,16 @@
 An incoming message: `MessageSid` is the external id (a replay is answered once), `From` the customer (without
 its `whatsapp:` prefix), `MediaUrl0..N`/`MediaContentType0..N` media (their sizes are checked by the connector),
 `Latitude`/`Longitude` a location, a template's `ButtonPayload` a button press; a reply that is just the number
-of an offered button is a press too (`chosen_button`). A status callback: the provider message and its status.
+of an offered button is a press too (`connectors.notices.chosen_button`). A status callback: the provider message and its status.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.base import Button, InboundMessage
+from connectors.base import InboundMessage
 
 MAX_MEDIA = 10  # Twilio sends at most 10 files with one message
 
@@ -75,15 +74,6 @@ def parse_message(form: Mapping[str, Any], *, channel: str) -> InboundMessage | 
         label = ", ".join(m["content_type"] or "file" for m in media)
         return InboundMessage(text=body or f"[media: {label}]", kind="media", payload={"media": media}, **common)
     return InboundMessage(text=body, **common)
-
-
-def chosen_button(body: str, buttons: Sequence[Button]) -> Button | None:
-    """A reply that is just "2" (or "2." / " 2 ") picks button 2 of the numbered list last sent."""
-    m = re.fullmatch(r"\s*(\d{1,2})[.)]?\s*", body)
-    if not m:
-        return None
-    n = int(m.group(1))
-    return buttons[n - 1] if 1 <= n <= len(buttons) else None
 
 
 def parse_status(form: Mapping[str, Any]) -> StatusUpdate:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from typing import Any
 
 import pytest
@@ -11,6 +10,7 @@ from starlette.testclient import TestClient
 from actions.kb import choose_payload, entry_id_from_payload, ordinal_choice
 from actions.server import create_app
 from core.contracts import HandoffReason
+from core.markdown import to_plain
 from core.payloads import KBOutcome
 from core.settings import ActionSettings
 from tests.actions.support import Conversation, bot_custom, custom_of, slot_events
@@ -47,9 +47,10 @@ def test_answer(kb_holder: Any, settings: ActionSettings, domain: dict[str, Any]
     conv = Conversation().user("do gift cards expire?", "faq", 0.81)
     result = run_kb(kb_holder, settings, conv, domain)
     [message] = result["responses"]
-    assert "valid for 2 years" in message["text"]
-    assert "**" not in message["text"]  # Markdown rendered to plain text
-    assert message["text"].endswith("Gift cards: https://brightcart.example/gift-cards")
+    assert "valid for **2 years**" in message["text"] and "valid for 2 years" in to_plain(message["text"])
+    # Markdown, rendered by each channel (the plain rendering is what SMS customers read)
+    assert message["text"].endswith("- [Gift cards](https://brightcart.example/gift-cards)")
+    assert to_plain(message["text"]).endswith("• Gift cards: https://brightcart.example/gift-cards")
     assert message["custom"]["kb"]["entry_id"] == "gift-cards"  # what the hub stores with the message
     custom = bot_custom(result)
     assert custom.kb == KBOutcome(decision="answer", entry_id="gift-cards", score=custom.kb.score, language="en")

@@ -17,7 +17,7 @@ from fakes.telegram_api import FakeTelegram
 from fakes.twilio_api import FakeTwilio
 from tests_support import free_port_dead
 
-from channel_support import AGENT_TOKEN, HubFactory, PUBLIC, SMS_FROM, TG_SECRET, TG_TOKEN, TW_SID, TW_TOKEN, WA_FROM
+from channel_support import ADMIN_TOKEN, AGENT_TOKEN, HubFactory, PUBLIC, SMS_FROM, TG_SECRET, TG_TOKEN, TW_SID, TW_TOKEN, WA_FROM
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def make_hub(tmp_path: Path, telegram_api: FakeTelegram, twilio_api: FakeTwilio)
         def make(rasa_url: str | None = None, **overrides: Any) -> TestClient:
             values: dict[str, Any] = dict(
                 data_dir=tmp_path, rasa_url=rasa_url or f"http://127.0.0.1:{free_port_dead()}", rasa_retries=0,
-                agent_api_token=AGENT_TOKEN, public_url=PUBLIC,
+                agent_api_token=AGENT_TOKEN, admin_api_token=ADMIN_TOKEN, public_url=PUBLIC,
                 enabled_channels=("web", "telegram", "whatsapp", "sms"),
                 telegram_bot_token=TG_TOKEN, telegram_webhook_secret=TG_SECRET,
                 telegram_api_base_url=telegram_api.base_url,

@@ -65,3 +65,20 @@ async def test_status_callbacks_only_move_forward_and_find_their_message(state: 
 def test_status_order() -> None:
     assert advances("queued", "sent") and advances("sent", "read") and not advances("read", "delivered")
     assert advances("read", "undelivered") and not advances("failed", "undelivered")
+
+
+async def test_channel_data_merges_and_read_receipts_cover_what_was_sent_before(state: ChannelState) -> None:
+    await state.remember("email", "ada@example.com", subject="Where is my order?", references=["<a@x>"])
+    await state.remember("email", "ada@example.com", references=["<a@x>", "<b@x>"])
+    contact = await state.contact("email", "ada@example.com")
+    assert contact is not None and contact.data == {"subject": "Where is my order?", "references": ["<a@x>", "<b@x>"]}
+
+    await state.record_delivery("messenger", "psid-1", message_id="m1", provider_id="mid.1", status="sent")
+    await state.record_delivery("messenger", "psid-1", message_id="m2", provider_id="mid.2", status="delivered")
+    await state.record_delivery("messenger", "psid-2", message_id="m3", provider_id="mid.3", status="sent")
+    later = datetime.now(timezone.utc) + timedelta(seconds=1)
+    assert sorted(await state.read_until("messenger", "psid-1", later)) == ["m1", "m2"]
+    assert await state.read_until("messenger", "psid-1", later) == []  # already read: nothing moves
+    assert (await state.delivery("messenger", "mid.1")).status == "read"  # type: ignore[union-attr]
+    assert (await state.delivery("messenger", "mid.3")).status == "sent"  # type: ignore[union-attr]
+    assert await state.delivery("messenger", "mid.unknown") is None

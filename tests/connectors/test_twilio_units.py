@@ -12,7 +12,8 @@ from twilio.rest import Client
 from channel_support import TW_SID, TW_TOKEN, WA_FROM
 from connectors.base import Button
 from connectors.twilio.errors import from_twilio_error
-from connectors.twilio.parse import BadForm, StatusUpdate, chosen_button, customer, parse_message, parse_status
+from connectors.notices import chosen_button
+from connectors.twilio.parse import BadForm, StatusUpdate, customer, parse_message, parse_status
 from connectors.twilio.transport import HttpxTwilioClient
 from core.errors import CallError, Permanent, RateLimited, Retryable, Unconfirmed
 from fakes.twilio_api import FakeTwilio

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.markdown import to_html, to_plain, to_telegram_html
+from core.markdown import to_html, to_plain, to_telegram_html, to_whatsapp
 
 ANSWER = """Orders placed before **14:00** ship the *same* day:
 
@@ -54,3 +54,17 @@ def test_web_html_is_safe() -> None:
     assert '<a href="https://shop.example" target="_blank" rel="noopener noreferrer nofollow">ok</a>' in html
     assert to_html("**bold**\n\n- a\n- b") == "<p><strong>bold</strong></p>\n<ul>\n<li>a</li>\n<li>b</li>\n</ul>"
 
+
+
+def test_whatsapp_formatting() -> None:
+    text = to_whatsapp(ANSWER, base_url="https://shop.example")
+    assert text.startswith("Orders placed before *14:00* ship the _same_ day:")
+    assert "• *EU:* 2–4 days" in text
+    assert "• *UK:* see delivery info: https://shop.example/delivery" in text  # bare links: WhatsApp links them
+    assert "1. Open ```Account → Orders```" in text
+    assert to_whatsapp("~~gone~~ **bold** x") == "~gone~ *bold* x"
+
+
+def test_web_html_links_bare_urls() -> None:
+    html = to_html("Track it at https://track.example/DHL/1 today.")
+    assert '<a href="https://track.example/DHL/1" target="_blank" rel="noopener noreferrer nofollow">' in html

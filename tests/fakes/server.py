@@ -25,7 +25,7 @@ class Call:
 @dataclass
 class Reply:
     status: int
-    body: Any = None  # dict/list → JSON; str → as is
+    body: Any = None  # dict/list → JSON; str → UTF-8; bytes → as they are
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -74,7 +74,10 @@ class FakeServer:
                     outer.calls.append(call)
                     outer.changed.notify_all()
                 body = reply.body
-                data = (json.dumps(body) if isinstance(body, (dict, list, bool)) else str(body or "")).encode()
+                if isinstance(body, bytes):
+                    data = body
+                else:
+                    data = (json.dumps(body) if isinstance(body, (dict, list, bool)) else str(body or "")).encode()
                 self.send_response(reply.status)
                 headers = {"Content-Type": "application/json", **reply.headers}
                 for k, v in headers.items():
@@ -85,7 +88,7 @@ class FakeServer:
                 if self.command != "HEAD":
                     self.wfile.write(data)
 
-            do_GET = do_POST = do_HEAD = _serve
+            do_GET = do_POST = do_HEAD = do_PUT = _serve
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True

@@ -8,6 +8,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from typing import Any
+from urllib.parse import unquote
 
 from fakes.server import Call, FakeServer, Reply
 
@@ -22,6 +23,7 @@ class FakeTelegram(FakeServer):
         self.updates: list[dict[str, Any]] = []
         self._ids = itertools.count(1000)
         self._new_update = threading.Event()
+        self.files: dict[str, tuple[str, bytes]] = {}  # file_id → (file_path, bytes)
 
     @property
     def base_url(self) -> str:
@@ -41,6 +43,10 @@ class FakeTelegram(FakeServer):
             body["parameters"] = {"retry_after": retry_after}
         for _ in range(times):
             self.failures[method].append(Reply(status, body))
+
+    def add_file(self, file_id: str, data: bytes, file_path: str = "photos/file_0.jpg") -> None:
+        """A file a customer sent, for getFile and the file download URL."""
+        self.files[file_id] = (file_path, data)
 
     def push_update(self, update: dict[str, Any]) -> None:
         """Queue an update for getUpdates (long polling)."""
@@ -73,6 +79,11 @@ class FakeTelegram(FakeServer):
     # -- the API -------------------------------------------------------------------------------
 
     def handle(self, call: Call) -> Reply:
+        files, path = f"/file/bot{self.token}/", unquote(call.path)  # httpx sends the token's ":" as %3A
+        if path.startswith(files):
+            found = [data for file_path, data in self.files.values() if file_path == path[len(files):]]
+            return Reply(200, found[0], {"Content-Type": "application/octet-stream"}) if found else \
+                Reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
         prefix = f"/bot{self.token}/"
         if not call.path.startswith(prefix):
             return Reply(401, {"ok": False, "error_code": 401, "description": "Unauthorized"})
@@ -95,6 +106,11 @@ class FakeTelegram(FakeServer):
             markup = params["reply_markup"]
             msg["reply_markup"] = json.loads(markup) if isinstance(markup, str) else markup
         return msg
+
+    def _m_getFile(self, params: dict[str, Any]) -> Any:
+        path, data = self.files[str(params["file_id"])]
+        return {"file_id": params["file_id"], "file_unique_id": f"u-{params['file_id']}", "file_size": len(data),
+                "file_path": path}
 
     def _m_getMe(self, params: dict[str, Any]) -> Any:
         return BOT_USER

@@ -11,13 +11,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from bot.ops import secrets
 from core.settings import PROJECT_ROOT, HubSettings
-from tests.integration.support import ADMIN_TOKEN, AGENT_TOKEN, CHROMIUM_ARGS, Chat, Stack, chromium_path
+from tests.integration.studio_support import StudioStack
+from tests.integration.support import ADMIN_TOKEN, AGENT_TOKEN, CHROMIUM_ARGS, Chat, Stack, chromium, chromium_path, started
 from tests_support import TEST_EMBEDDINGS, free_port_dead as free_port
-from tools.launcher import Service, child_env, ensure_model, services, write_endpoints
+from tools.launcher import child_env, ensure_model, services, write_endpoints
 
 
 @pytest.fixture(scope="session")
@@ -45,17 +46,10 @@ def stack(trained_model: Path, kb_dir: Path, tmp_path_factory: pytest.TempPathFa
         kb_index_dir=kb_dir, agent_api_token=AGENT_TOKEN, admin_api_token=ADMIN_TOKEN, rasa_timeout_s=20.0,
     ))  # the generated Rasa token and session secret, as the launcher does
     procs = services(settings, trained_model, write_endpoints(settings))
-    started: list[Service] = []
     try:
-        for name in ("actions", "rasa", "hub"):
-            procs[name].start()
-            started.append(procs[name])
-        for name in ("actions", "rasa", "hub"):
-            procs[name].wait_healthy(240)
-        yield Stack(settings, procs, third_party_port)
+        with started(procs):
+            yield Stack(settings, procs, third_party_port)
     finally:
-        for svc in reversed(started):
-            svc.stop()
         for svc in procs.values():  # leave the logs where a failing run can be read
             if os.environ.get("CI"):
                 print(f"\n---- {svc.name} log (tail) ----\n{svc.tail(60)}")
@@ -70,10 +64,8 @@ def chat(stack: Stack) -> Iterator[Chat]:
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
@@ -82,3 +74,17 @@ def page(browser: Browser) -> Iterator[Page]:
     pg = context.new_page()
     yield pg
     context.close()
+
+
+@pytest.fixture(scope="session")
+def studio_stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[StudioStack]:
+    """A stack whose studio edits and publishes a private copy of the content (its own git repository)."""
+    from tests.integration.studio_support import prepare, running
+
+    root = tmp_path_factory.mktemp("studio")
+    settings, project = prepare(root, trained_model)
+    with running(settings, project) as studio:
+        yield studio
+        if os.environ.get("CI"):
+            for svc in studio.services.values():
+                print(f"\n---- studio {svc.name} log (tail) ----\n{svc.tail(60)}")

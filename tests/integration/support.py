@@ -5,15 +5,20 @@ The fixtures that start them are in conftest.py; test modules import these names
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 from websockets.sync.client import ClientConnection, connect
 
 from core.settings import HubSettings
@@ -21,6 +26,22 @@ from tools.launcher import Service
 
 AGENT_TOKEN = "integration-agent-token"
 ADMIN_TOKEN = "integration-admin-token"
+
+
+@contextlib.contextmanager
+def started(procs: dict[str, Service], timeout_s: float = 240) -> Iterator[dict[str, Service]]:
+    """The action server, Rasa and the hub started together and healthy; stopped in reverse on the way out."""
+    running: list[Service] = []
+    try:
+        for name in ("actions", "rasa", "hub"):
+            procs[name].start()
+            running.append(procs[name])
+        for name in ("actions", "rasa", "hub"):
+            procs[name].wait_healthy(timeout_s)
+        yield procs
+    finally:
+        for svc in reversed(running):
+            svc.stop()
 
 
 @dataclass
@@ -84,8 +105,30 @@ class Chat:
         self.ws.close()
 
 
+def bot_texts(frames: list[dict[str, Any]]) -> list[str]:
+    """The bot messages as the widget shows them: a message the hub pushed twice (same id) is shown once."""
+    seen: set[str] = set()
+    texts = []
+    for f in frames:
+        if f.get("type") == "message" and f.get("sender") == "bot" and f.get("id") not in seen:
+            seen.add(f.get("id") or "")
+            texts.append(f["text"])
+    return texts
+
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's Chromium, headless, through Playwright (never `playwright install`); closed on exit."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def chromium_path() -> str:
@@ -95,3 +138,22 @@ def chromium_path() -> str:
             pytest.fail("chromium is not installed: `make test-deps` installs it")
         pytest.skip("chromium is not installed: run `make test-deps`")
     return path
+
+
+def in_own_thread(scenario: Callable[[Browser], None], name: str = "browser-scenario") -> None:
+    """Run `scenario` with its own Playwright in a fresh thread: Playwright's sync API refuses to start where
+    another sync Playwright (test_chat_browser's session browser) already runs an event loop."""
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            with chromium() as browser:
+                scenario(browser)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=run, name=name)
+    worker.start()
+    worker.join()
+    if errors:
+        raise errors[0]

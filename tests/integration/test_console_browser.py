@@ -9,14 +9,13 @@ import os
 import re
 import threading
 import uuid
-from collections.abc import Callable
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from core.settings import PROJECT_ROOT
-from tests.integration.support import AGENT_TOKEN, CHROMIUM_ARGS, Chat, Stack, chromium_path
+from tests.integration.support import AGENT_TOKEN, Chat, Stack, chromium_path, in_own_thread
 
 pytestmark = pytest.mark.integration
 
@@ -34,33 +33,19 @@ def _new_agent(stack: Stack, name: str) -> tuple[str, str]:
     return email, password
 
 
-def _in_own_thread(scenario: Callable[[Browser], None]) -> None:
-    """Run `scenario` with its own Playwright in a fresh thread: Playwright's sync API refuses to start where
-    another sync Playwright (test_chat_browser's session browser) already runs an event loop."""
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
-                try:
-                    scenario(browser)
-                finally:
-                    browser.close()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
-            errors.append(exc)
-
-    worker = threading.Thread(target=run, name="console-browser")
-    worker.start()
-    worker.join()
-    if errors:
-        raise errors[0]
+def _log_in(page: Page, stack: Stack, email: str, password: str, name: str) -> None:
+    """Sign in on the console's login form as the agent `name`."""
+    page.goto(f"{stack.hub}/console")
+    page.fill("#login-email", email)
+    page.fill("#login-password", password)
+    page.keyboard.press("Enter")
+    expect(page.locator("#me")).to_have_text(name, timeout=15_000)
 
 
 @pytest.mark.browser
 def test_agent_takes_a_conversation_from_the_live_queue_in_the_console(stack: Stack) -> None:
     chromium_path()  # skips (or fails on CI) without a browser
-    _in_own_thread(lambda browser: _console_scenario(stack, browser))
+    in_own_thread(lambda browser: _console_scenario(stack, browser))
 
 
 def _console_scenario(stack: Stack, browser: Browser) -> None:
@@ -68,11 +53,7 @@ def _console_scenario(stack: Stack, browser: Browser) -> None:
     customer = browser.new_context(viewport={"width": 420, "height": 800}).new_page()  # a phone
     email, password = _new_agent(stack, "Maria")
 
-    console.goto(f"{stack.hub}/console")
-    console.fill("#login-email", email)
-    console.fill("#login-password", password)
-    console.keyboard.press("Enter")
-    expect(console.locator("#me")).to_have_text("Maria", timeout=15_000)
+    _log_in(console, stack, email, password, "Maria")
     expect(console.locator("#conn")).to_have_text("live", timeout=15_000)
     console.keyboard.press("m")  # looking at my own conversations when the customer arrives
     expect(console.locator("#tab-mine")).to_have_attribute("aria-selected", "true")

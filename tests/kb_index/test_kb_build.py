@@ -135,3 +135,22 @@ def test_large_indexes_use_hnsw_and_find_the_same_entries(
     kb = KnowledgeBase.load(out, encoder)
     for query in ("I can't remember my password", "my parcel arrived broken", "do you take paypal"):
         assert [h.entry_id for h in kb.search(query, k=3)] == [h.entry_id for h in starter_kb.search(query, k=3)]
+
+
+def test_a_staged_build_is_not_served_until_activated_and_kept_versions_survive(
+        mini_content: Path, tmp_path: Path, encoder: Encoder) -> None:
+    out = tmp_path / "index"
+    first = build_index(mini_content, out, encoder, progress=False)
+    shipping = mini_content / "shipping.yml"
+    shipping.write_text(shipping.read_text().replace("2–4 working days", "1–3 working days"))
+    staged = build_index(mini_content, out, encoder, progress=False, activate=False)
+    assert staged.version != first.version and (out / staged.version / "manifest.json").is_file()
+    assert storage.live_manifest(out).version == first.version  # customers still get the first build
+    storage.activate(out, staged.version)
+    assert storage.live_manifest(out).version == staged.version
+    for n in range(4):  # later builds prune old versions, but not the ones a release may roll back to
+        shipping.write_text(shipping.read_text().replace("working days", f"working days{'!' * (n + 1)}", 1))
+        build_index(mini_content, out, encoder, progress=False, keep={first.version})
+    assert (out / first.version).is_dir()
+    with pytest.raises(storage.KBIndexError):
+        storage.activate(out, "index-nonexistent")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from nlu_components import training
 from tools import launcher
 from nlu_components.validate import validate
 
@@ -91,8 +92,8 @@ def test_launcher_refuses_to_train_on_bad_data_and_keeps_the_previous_model(
     models.mkdir()
     (models / "current.tar.gz").write_bytes(b"previous model")
     calls: list[list[str]] = []
-    monkeypatch.setattr(launcher, "rasa_command", lambda: ["rasa"])
-    monkeypatch.setattr(launcher.subprocess, "run", lambda cmd, **_: calls.append(cmd))
+    monkeypatch.setattr(training, "rasa_command", lambda: ["rasa"])
+    monkeypatch.setattr(training.subprocess, "Popen", lambda cmd, **_: calls.append(cmd))
     with pytest.raises(launcher.LaunchError, match="previous model"):
         launcher.ensure_model(config=config, out_dir=models, data=data, domain=domain)
     assert calls == []  # Rasa was never started

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from tools import launcher
 from core.settings import HubSettings
+from nlu_components import training
+from tools import launcher
 
 
 def test_endpoints_for_sqlite_postgres_and_redis(tmp_path: Path) -> None:
@@ -37,13 +38,15 @@ def test_model_is_not_retrained_when_nothing_changed(tmp_path: Path, monkeypatch
     (models / "current.fingerprint").write_text(
         launcher.fingerprint([config, domain, data, *launcher.RASA_CODE_DIRS]))
     calls: list[list[str]] = []
-    monkeypatch.setattr(launcher, "rasa_command", lambda: ["rasa"])
+    monkeypatch.setattr(training, "rasa_command", lambda: ["rasa"])
 
-    def fake_failed_training(cmd: list[str], **_: object) -> launcher.subprocess.CompletedProcess[bytes]:
+    popen = training.subprocess.Popen
+
+    def fake_failed_training(cmd: list[str], **_: object) -> training.subprocess.Popen[str]:
         calls.append(cmd)
-        return launcher.subprocess.CompletedProcess(cmd, 1)
+        return popen(["false"], stdout=training.subprocess.PIPE, text=True)
 
-    monkeypatch.setattr(launcher.subprocess, "run", fake_failed_training)
+    monkeypatch.setattr(training.subprocess, "Popen", fake_failed_training)
 
     assert launcher.ensure_model(config=config, out_dir=models, data=data, domain=domain) == models / "current.tar.gz"
     assert calls == []  # up to date: no training
@@ -56,7 +59,7 @@ def test_model_is_not_retrained_when_nothing_changed(tmp_path: Path, monkeypatch
 
 
 def test_missing_rasa_venv_says_what_to_do(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(launcher, "RASA_VENV", tmp_path / "nowhere")
+    monkeypatch.setattr(training, "RASA_VENV", tmp_path / "nowhere")
     with pytest.raises(launcher.LaunchError, match="make install"):
         launcher.rasa_command()
 

@@ -26,9 +26,10 @@ async def test_a_bot_answer_is_three_transactions_and_records_the_turn(hub: Any)
     result = await hub.inbound.handle(InboundMessage("web", "v1", "what about gift cards"))
     event.remove(hub.engine, "begin", count)
     assert len(begun) == 3  # accept; commit the turn; record the delivery
-    assert transcript(hub, result.conversation_id)[-2:] == [
-        ("customer", "what about gift cards", "kb_answer"), ("bot", "Gift cards are sent by e-mail.", None)]
-    bot_reply = hub.db.read_sync(message_store.listing, result.conversation_id)[-1]
+    assert transcript(hub, result.conversation_id)[-3:] == [
+        ("customer", "what about gift cards", "kb_answer"), ("bot", "Gift cards are sent by e-mail.", None),
+        ("system", "Was this helpful?", None)]  # asked in the same transaction as the answer
+    bot_reply = hub.db.read_sync(message_store.listing, result.conversation_id)[-2]
     assert (bot_reply.kb_entry_id, bot_reply.delivery_status) == ("gift-cards", "stored")  # visitor offline
 
 

@@ -1,0 +1,1 @@
+"""Learning from conversations: outcome records, metrics and reports, the review inbox, content gaps, search."""

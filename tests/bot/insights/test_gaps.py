@@ -1,0 +1,49 @@
+"""Content gaps over the generated week, clustered with the shipped sentence encoder and scikit-learn."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.insights.gaps import cluster
+from week import ADDRESS, WARRANTY, Week
+
+
+def test_gaps_group_the_same_question_and_rank_by_volume(week: Week) -> None:
+    start = (week.now - timedelta(days=8)).date().isoformat()
+    resp = week.editor.get("/api/review/gaps", params={"start": start, "end": week.now.date().isoformat()})
+    assert resp.status_code == 200, resp.text
+    gaps = resp.json()
+    kinds = {d.id: d.kind for d in week.log}
+    clusters = gaps["clusters"]
+    assert gaps["questions"] == sum(c["count"] for c in clusters)
+    counts = [c["count"] for c in clusters]
+    assert counts == sorted(counts, reverse=True)
+    by_kind = {}
+    for c in clusters:  # each group is one question, however it was worded
+        asked = {kinds[s["conversation_id"]] for s in c["samples"]}
+        if asked & {"out_of_scope", "miss_queued"}:
+            assert len(asked) == 1, c["samples"]
+            by_kind[asked.pop()] = c
+    address, warranty = by_kind["out_of_scope"], by_kind["miss_queued"]
+    assert address["count"] == sum(k == "out_of_scope" for k in kinds.values())
+    assert {s["text"] for s in address["samples"]} == set(ADDRESS)  # each wording once, with how often
+    assert sum(s["times"] for s in address["samples"]) == address["count"]
+    assert address["reasons"] == {"out_of_scope": address["count"]}
+    assert address["first_half"] + address["second_half"] == address["count"]
+    assert address["trend"] in ("rising", "falling", "steady")
+    assert warranty["count"] == sum(k == "miss_queued" for k in kinds.values())
+    assert {s["text"] for s in warranty["samples"]} == set(WARRANTY)
+    assert warranty["agent_replies"] == []  # nobody answered them yet
+    gift = next(c for c in clusters if "gift cards" in c["label"])
+    assert [r["text"] for r in gift["agent_replies"]] == ["Your gift card was resent to your e-mail."]  # what closed it
+    assert set(gift["languages"]) <= {"en", "it"}
+
+
+def test_cluster_splits_far_apart_vectors_and_keeps_close_ones() -> None:
+    import numpy as np
+
+    rows = np.array([[1, 0, 0], [0.99, 0.14, 0], [0, 1, 0], [0, 0, 1]], dtype="float32")
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    labels = cluster(rows)
+    assert labels[0] == labels[1] and len({labels[0], labels[2], labels[3]}) == 3
+    assert cluster(rows[:1]) == [0] and cluster(rows[:0]) == []
