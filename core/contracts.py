@@ -29,8 +29,9 @@ class HandoffReason(str, Enum):
 NLU_HEADER = "X-Rasa-Nlu"
 
 #: The shipped sentence encoders (encoders/): the KB's EMBEDDING_MODEL and the NLU featurizer's `model`, a profile
-#: of encoders.specs.PROFILES (all-mpnet-base-v2 + multilingual-e5-small, weighed by the query's language).
-SHIPPED_ENCODER = "accurate"
+#: of encoders.specs.PROFILES: `classic`, all-MiniLM-L6-v2 + the multilingual USE (equal weights). `accurate`
+#: (all-mpnet-base-v2 + multilingual-e5-small) and `fast` are opt-in until their targets are measured (README).
+SHIPPED_ENCODER = "classic"
 
 #: The intent Rasa's FallbackClassifier predicts when no intent is confident enough.
 FALLBACK_INTENT = "nlu_fallback"

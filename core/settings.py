@@ -103,8 +103,8 @@ class KBSettings(CommonSettings):
     # (kb_index/self_calibration.py); set them to fix them (make calibrate-kb picks them from labelled questions).
     kb_answer_threshold: float | None = Field(None, ge=-1.0, le=1.0)
     kb_suggest_threshold: float | None = Field(None, ge=-1.0, le=1.0)  # cosine scores: -1 offers choices always
-    # The KB's sentence encoder (encoders/): a profile (accurate, fast, classic), a sentence-transformers name or
-    # path, use-multilingual-v3, multilingual-e5-small, or several joined with "+".
+    # The KB's sentence encoder (encoders/): a profile (classic, shipped; accurate, fast: opt-in), a
+    # sentence-transformers name or path, use-multilingual-v3, multilingual-e5-small, or several joined with "+".
     embedding_model: str = SHIPPED_ENCODER
 
 

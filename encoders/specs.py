@@ -47,11 +47,11 @@ class Profile:
 PROFILES: dict[str, Profile] = {
     profile.name: profile for profile in (
         Profile("accurate", f"{MPNET_MODEL}+{E5_MODEL}", {"en": (0.75, 0.25), "*": (0.0, 1.0)},
-                "mpnet for English, E5 for every other language and across languages (the default)"),
+                "mpnet for English, E5 for every other language and across languages (opt-in)"),
         Profile("fast", f"{DEFAULT_MODEL}+{E5_MODEL}", {"en": (0.75, 0.25), "*": (0.0, 1.0)},
                 "MiniLM for English, E5 for the rest: a third of the accurate profile's cost per message"),
         Profile("classic", f"{DEFAULT_MODEL}+{MULTILINGUAL_MODEL}", {},
-                "the earlier default: MiniLM and USE, equal weights (no Romanian across languages)"),
+                "the shipped default: MiniLM and USE, equal weights (no Romanian across languages)"),
     )
 }
 
