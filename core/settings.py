@@ -86,6 +86,8 @@ class CommonSettings(BaseSettings):
                 value = "true" if value else "false"
             elif isinstance(value, SecretStr):
                 value = value.get_secret_value()
+            elif value is None:  # unset (e.g. KB thresholds from the content): empty is read back as the default
+                value = ""
             env[name.upper()] = str(value)
         return env
 

@@ -48,3 +48,20 @@ def test_env_example_documents_every_setting_and_parses(tmp_path: Path) -> None:
     assert documented == {name.upper() for name in HubSettings.model_fields}
     settings = HubSettings.from_env(PROJECT_ROOT / ".env.example")
     assert settings.hub_port == 8000 and settings.host == "127.0.0.1"
+
+
+def test_settings_passed_to_child_processes_read_back_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The launcher hands its settings to Rasa, the action server and the hub as environment variables: an unset
+    value (the KB thresholds, left to the content's own calibration) must stay unset, not become "None"."""
+    from core.settings import ActionSettings
+
+    parent = HubSettings.from_env(tmp_path / "missing.env", data_dir=tmp_path)
+    assert parent.kb_answer_threshold is None
+    for name, value in parent.to_env().items():
+        monkeypatch.setenv(name, value)
+    child = ActionSettings.from_env(tmp_path / "missing.env")
+    assert child.kb_answer_threshold is None and child.kb_suggest_threshold is None
+    assert child.embedding_model == parent.embedding_model
+    for name, value in parent.replace(kb_answer_threshold=0.5).to_env().items():
+        monkeypatch.setenv(name, value)
+    assert ActionSettings.from_env(tmp_path / "missing.env").kb_answer_threshold == 0.5
