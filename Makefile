@@ -21,10 +21,12 @@ help:
 install:
 	@scripts/install.sh
 
-# The ONNX export of the NLU sentence encoder (a build artefact under models/encoder/; skipped when up to date).
+# The ONNX export of the NLU sentence encoder (a build artefact under models/encoder/; skipped when up to date),
+# and the language detector's parsed models (models/langid/: seconds to load instead of 20 s of parsing).
 # Its stdout lists the exported folders, for scripts; progress and errors go to stderr.
 encoder: install
 	@$(PY) -m nlu_components.export_onnx --config config.yml --quiet >/dev/null
+	@$(PY) -m bot.conversations.language >/dev/null
 
 run: install encoder
 	@$(PY) -m tools.launcher run --dev
@@ -41,7 +43,7 @@ run-scale: install encoder
 	@scripts/install-scale-deps.sh
 	@$(PY) -m tools.scale run --dev --hubs $(HUBS) --rasa $(RASA) $(SCALE_ARGS)
 
-test: install test-deps encoder
+test: install test-deps encoder kb
 	@$(PY) -m pytest
 
 test-unit: install encoder

@@ -175,7 +175,10 @@ async def run_level(kind: str, stack: ScaledStack, concurrency: int, conversatio
     return {"messages": len(samples), "answered": sum(ok for _, ok in samples), "failed_conversations": failures,
             "timed_out": bool(pending), "wall_s": round(wall, 2),
             "msgs_s": round(len(samples) / wall, 2) if wall else 0.0, **percentiles(latencies),
-            **({"p50_ms_by_text": by_text} if by_text else {})}
+            **({"p50_ms_by_text": by_text} if by_text else {}),
+            "samples": latencies,
+            "samples_by_text": {t: [samples[i][0] for i in range(k, len(samples), len(TEXTS))]
+                                for k, t in enumerate(TEXTS)}}
 
 
 def percentiles(values: list[float]) -> dict[str, float | None]:
@@ -186,22 +189,46 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
             "p99_ms": round(q[98] * 1000, 1)}
 
 
-def compare(stack: ScaledStack, levels: list[int], min_conversations: int) -> dict[str, Any]:
-    """Plain Rasa and the hub, level by level, one right after the other."""
+def compare(stack: ScaledStack, levels: list[int], min_conversations: int, rounds: int = 4) -> dict[str, Any]:
+    """Plain Rasa and the hub, level by level, in alternating rounds (Rasa, hub, Rasa, hub …) so that both
+    see the same machine: on a shared 2-core box the drift between two back-to-back runs is larger than the
+    difference being measured. The figures of a level pool all its rounds."""
     out: dict[str, Any] = {"plain_rasa": {}, "hub": {}}
     for level in levels:
         conversations = max(min_conversations, 2 * level)
-        for kind in ("rasa", "hub"):
-            result = asyncio.run(run_level(kind, stack, level, conversations, budget_s=600))
+        per_round = max(level, -(-conversations // rounds))
+        n_rounds = -(-conversations // per_round)
+        runs: dict[str, list[dict[str, Any]]] = {"rasa": [], "hub": []}
+        for _ in range(n_rounds):
+            for kind in ("rasa", "hub"):
+                runs[kind].append(asyncio.run(run_level(kind, stack, level, per_round, budget_s=600)))
+        for kind, parts in runs.items():
+            result = pooled(parts)
             result["load_average"] = load_average()
             out["plain_rasa" if kind == "rasa" else "hub"][str(level)] = result
             log(f"{kind:>4} x{level:<2}: {result['msgs_s']} msgs/s, p50 {result['p50_ms']} ms, "
-                f"p95 {result['p95_ms']} ms ({result['answered']}/{result['messages']} answered)")
+                f"p95 {result['p95_ms']} ms ({result['answered']}/{result['messages']} answered, {n_rounds} rounds)")
     return out
 
 
+def pooled(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One level's rounds as one result: latencies pooled, throughput over the rounds' summed wall time."""
+    samples = sorted(x for p in parts for x in p.pop("samples"))
+    by_text: dict[str, list[float]] = {}
+    for p in parts:
+        for text, values in p.pop("samples_by_text", {}).items():
+            by_text.setdefault(text, []).extend(values)
+    wall = sum(p["wall_s"] for p in parts)
+    messages = sum(p["messages"] for p in parts)
+    return {"messages": messages, "answered": sum(p["answered"] for p in parts),
+            "failed_conversations": sum(p["failed_conversations"] for p in parts),
+            "timed_out": any(p["timed_out"] for p in parts), "rounds": len(parts), "wall_s": round(wall, 2),
+            "msgs_s": round(messages / wall, 2) if wall else 0.0, **percentiles(samples),
+            "p50_ms_by_text": {t: percentiles(sorted(v))["p50_ms"] for t, v in by_text.items()}}
+
+
 def throughput(stack: ScaledStack, concurrency: int, conversations: int) -> dict[str, Any]:
-    result = asyncio.run(run_level("hub", stack, concurrency, conversations, budget_s=600))
+    result = pooled([asyncio.run(run_level("hub", stack, concurrency, conversations, budget_s=600))])
     result["load_average"] = load_average()
     log(f"hub throughput x{concurrency}: {result['msgs_s']} msgs/s ({result['answered']}/{result['messages']})")
     return result
@@ -384,8 +411,8 @@ def stack_settings(work: Path, rasa_timeout_s: float) -> HubSettings:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levels", default="1,8,32", help="concurrent conversations to compare (default 1,8,32)")
-    parser.add_argument("--min-conversations", type=int, default=12,
-                        help=f"conversations per level at least (each {len(TEXTS)} messages; default 12)")
+    parser.add_argument("--min-conversations", type=int, default=24,
+                        help=f"conversations per level at least (each {len(TEXTS)} messages; default 24)")
     parser.add_argument("--scale-concurrency", type=int, default=32, help="conversations for 1x1 vs 2x2")
     parser.add_argument("--scale-conversations", type=int, default=64)
     parser.add_argument("--actions", choices=("per-rasa", "shared"), default="per-rasa")
@@ -400,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-faults", action="store_true")
     parser.add_argument("--save", action="store_true")
     args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stopped from outside: still stop the stack
     levels = [int(x) for x in args.levels.split(",") if x.strip()]
     work = Path(tempfile.mkdtemp(prefix="bench-load-"))
     work.chmod(0o755)  # PostgreSQL runs as the postgres user
@@ -409,8 +437,10 @@ def main(argv: list[str] | None = None) -> int:
         log("starting 1 hub worker x 1 Rasa replica")
         stack = ScaledStack(stack_settings(work / "1x1", args.rasa_timeout_s), 1, 1, args.actions)
         try:
-            asyncio.run(run_level("hub", stack, 2, 2, budget_s=180))  # warm-up: language models, KB, Rasa caches
-            asyncio.run(run_level("rasa", stack, 2, 2, budget_s=180))
+            # warm-up: language models, the KB, connection pools, Rasa's caches; the first dozen conversations
+            # after a start were measured up to 60 % slower than the next ones
+            asyncio.run(run_level("hub", stack, 2, 12, budget_s=300))
+            asyncio.run(run_level("rasa", stack, 2, 12, budget_s=300))
             side_by_side = compare(stack, levels, args.min_conversations)
             scale_1x1 = throughput(stack, args.scale_concurrency, args.scale_conversations)
         finally:

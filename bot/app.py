@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -30,10 +29,10 @@ from bot.ops import secrets
 from bot.ops.health import build_ops
 from bot.privacy.api import build_privacy_api
 from bot.studio.api import build_studio
+from bot.pages import STATIC_DIR
 from core.logs import configure_logging
 from core.settings import HubSettings
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 API_DESCRIPTION = """Channels, conversation routing, human handoff and the agent API.
 

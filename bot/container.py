@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-import redis.asyncio as aioredis
 from sqlalchemy import Engine
 
 from bot.agents.accounts import AgentStore
@@ -38,7 +37,6 @@ from bot.events import EventBus, RedisBroadcast
 from bot.handoff.dispatch import Dispatcher
 from bot.handoff.queue import QueueNotices
 from bot.handoff.teams import HandoffConfig
-from bot.insights.content_changes import ContentFiles
 from bot.insights.facts import FactsProjector
 from bot.insights.gaps import GapFinder
 from bot.insights.review import ReviewInbox
@@ -52,6 +50,8 @@ from bot.privacy.service import Privacy, forget_webhook_copies
 from bot.privacy.tracker import RasaTrackerStore
 from bot.store import conversations as conversation_store
 from bot.store.db import Database, make_engine, migrate
+from bot.store.redis import connect as shared_redis
+from bot.studio.review_changes import StudioChanges
 from bot.studio.service import Studio
 from connectors.base import Connector
 from connectors.media import FileMediaStore
@@ -180,7 +180,7 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     """Every dependency of the hub, built once, wired together."""
     engine = make_engine(settings.db_url)
     migrate(engine)
-    redis = aioredis.Redis.from_url(settings.redis_url) if settings.redis_url else None
+    redis = shared_redis(settings.redis_url) if settings.redis_url else None
     bus = EventBus(broadcast=RedisBroadcast(redis) if redis is not None else None)
     db = Database(engine, bus)
     locks: Locks = RedisLocks(redis) if redis is not None else KeyedLocks()
@@ -236,8 +236,8 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     consent_notices = ConsentNotices(outbound)
     # Learning from conversations: one outcome record per conversation, the review inbox, content gaps.
     facts = FactsProjector(db, handoff_config, review_confidence=settings.review_confidence_threshold)
-    content = ContentFiles(settings.nlu_data_dir, settings.kb_content_dir, settings.kb_drafts_dir)
-    review = ReviewInbox(db, content)
+    review = ReviewInbox(db, StudioChanges(studio.content), published_revision=lambda: getattr(
+        studio.releases.live(), "revision", None))
     gaps = GapFinder(db, settings.embedding_model)
     feedback_replies = FeedbackReplies(outbound)
     metrics.watch_queue(lambda: db.read_sync(conversation_store.queue_by_team))

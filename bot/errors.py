@@ -2,7 +2,8 @@
 answers are documented in the OpenAPI schema (`ErrorBody`, `responses`).
 
 Every 4xx the hub sends has one shape: `{"error": <machine-readable code>, "detail": <what to do>}` (validation
-errors carry FastAPI's list of problems as `detail`; a refused state change adds the conversation's `status`).
+errors carry FastAPI's list of problems as `detail`; a refused state change adds the conversation's `status`;
+the studio adds refused content's `problems`, and an edit conflict's item and both versions).
 """
 
 from __future__ import annotations
@@ -83,6 +84,14 @@ class ValidationIssue(BaseModel):
     type: str
 
 
+class ContentProblem(BaseModel):
+    """One problem with content submitted to the studio."""
+
+    field: str = Field(description="The field (e.g. `text`, `variations.0.buttons.0.payload`); empty: the whole item")
+    message: str
+    level: str = Field(description="error (refused) or warning (saved anyway)")
+
+
 class ErrorBody(BaseModel):
     """Every 4xx answer of the hub."""
 
@@ -92,6 +101,15 @@ class ErrorBody(BaseModel):
     detail: str | list[ValidationIssue] = Field(description="What went wrong and what to do; for invalid input "
                                                             "the list of problems")
     status: str | None = Field(None, description="A refused state change: the conversation's current status")
+    # The studio's refusals (`/api/studio`) add what the editor needs to fix or merge the change:
+    problems: list[ContentProblem] | None = Field(None, description="Refused studio content (invalid_content): "
+                                                                    "what is wrong, field by field")
+    key: str | None = Field(None, description="A studio edit conflict (edit_conflict): the item, e.g. faq:<id>:<lang>")
+    yours: Any = Field(None, description="An edit conflict: the version you sent (null: you deleted it)")
+    theirs: Any = Field(None, description="An edit conflict: the version saved now (null: it was deleted)")
+    version: str | None = Field(None, description="An edit conflict: the current version, the `base` of a retry")
+    changed_by: str | None = Field(None, description="An edit conflict: who saved the current version")
+    changed_at: str | None = Field(None, description="An edit conflict: when (ISO 8601)")
 
 
 _DESCRIPTIONS = {  # status → (what it means, an example body)
@@ -122,6 +140,12 @@ def responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for these error statuses, each with the `ErrorBody` model and an example."""
     return {code: {"model": ErrorBody, "description": _DESCRIPTIONS[code][0],
                    "content": {"application/json": {"example": _DESCRIPTIONS[code][1]}}} for code in codes}
+
+
+def described(code: int, description: str, example: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for one error status with the `ErrorBody` model, in an endpoint's own words."""
+    return {code: {"model": ErrorBody, "description": description,
+                   "content": {"application/json": {"example": example}}}}
 
 
 #: What any authenticated endpoint can answer besides its own errors.

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -31,6 +32,7 @@ class RedisFrameRelay:
         self._handler: FrameHandler | None = None
         self._visitors: Counter[str] = Counter()  # local sockets per visitor
         self._ready = asyncio.Event()
+        self.origin = uuid.uuid4().hex  # frames this process already sent to its own sockets carry it
 
     async def start(self, handler: FrameHandler) -> None:
         self._handler = handler
@@ -56,8 +58,11 @@ class RedisFrameRelay:
                             continue
                         channel = message["channel"].decode() if isinstance(message["channel"], bytes) \
                             else message["channel"]
-                        if self._handler is not None and channel != self.PREFIX + "__hub__":
-                            await self._handler(channel[len(self.PREFIX):], json.loads(message["data"]))
+                        if self._handler is None or channel == self.PREFIX + "__hub__":
+                            continue
+                        envelope = json.loads(message["data"])
+                        if envelope.get("sent_by") != self.origin:
+                            await self._handler(channel[len(self.PREFIX):], envelope["frame"])
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - Redis restarting: frames meanwhile wait in history
@@ -83,6 +88,14 @@ class RedisFrameRelay:
                 except Exception:  # noqa: BLE001 - the connection is being re-made; it will not resubscribe
                     pass
 
-    async def publish(self, visitor: str, frame: dict[str, Any]) -> int:
-        """Send `frame` to every process holding a socket of `visitor`; returns how many did."""
-        return int(await self.redis.publish(self.PREFIX + visitor, json.dumps(frame, default=str)))
+    def holds(self, visitor: str) -> bool:
+        """Whether a socket of `visitor` is open in this process."""
+        return self._visitors.get(visitor, 0) > 0
+
+    async def publish(self, visitor: str, frame: dict[str, Any], *, sent_here: bool = False) -> int:
+        """Send `frame` to every process holding a socket of `visitor`; returns how many did. With `sent_here`
+        this process already gave it to its own sockets (no round trip through Redis on the way to the visitor):
+        it is not handed to them again, nor counted."""
+        envelope = {"sent_by": self.origin if sent_here else None, "frame": frame}
+        taken = int(await self.redis.publish(self.PREFIX + visitor, json.dumps(envelope, default=str)))
+        return taken - 1 if sent_here and self.holds(visitor) and taken > 0 else taken

@@ -96,11 +96,9 @@ class WebChatConnector(Connector):
             "event": message.extra.get("event"),
             "language": message.language,
         }
-        if self.relay is not None:  # the visitor's socket may be on another hub process
-            taken = await self.relay.publish(recipient, frame)
-            return DeliveryResult("delivered" if taken else "stored",
-                                  detail="" if taken else "visitor offline; shown when they come back")
         delivered = await self._send_local(recipient, frame)
+        if self.relay is not None:  # the visitor may also (or only) have a socket on another hub process
+            delivered += await self.relay.publish(recipient, frame, sent_here=True)
         return DeliveryResult("delivered" if delivered else "stored",
                               detail="" if delivered else "visitor offline; shown when they come back")
 

@@ -238,8 +238,6 @@ class HubSettings(ActionSettings, ChannelSettings):
     # Learning from conversations (docs/metrics.md): feedback, the review inbox and its content changes.
     kb_feedback_enabled: bool = True  # ask "Was this helpful?" after each knowledge-base answer
     review_confidence_threshold: float = Field(0.6, ge=0.0, le=1.0)  # intents below this go to the review inbox
-    nlu_data_dir: UserPath = PROJECT_ROOT / "nlu_data"  # where "add as example" writes intent examples
-    kb_drafts_dir: UserPath = PROJECT_ROOT / "kb_index" / "drafts"  # new FAQ entries drafted from the review inbox
 
     # Derived values: computed, never stored twice.
     @property

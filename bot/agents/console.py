@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -20,13 +19,13 @@ from fastapi.responses import HTMLResponse
 from starlette.websockets import WebSocketDisconnect
 
 from bot.agents.auth import COOKIE
+from bot.pages import staff_page
 
 if TYPE_CHECKING:
     from bot.container import Container
 
 log = logging.getLogger(__name__)
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 FORWARDED = frozenset({"queued", "assigned", "resolved", "handed_back", "message", "note", "csat"})
 
 def build_console(c: "Container") -> APIRouter:
@@ -35,10 +34,7 @@ def build_console(c: "Container") -> APIRouter:
 
     @pages.get("/console")
     async def console_page() -> HTMLResponse:
-        html = (STATIC_DIR / "console.html").read_text(encoding="utf-8")
-        return HTMLResponse(html, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY",
-                                           "Content-Security-Policy": "default-src 'self'; connect-src 'self' ws: wss:; "
-                                                                      "frame-ancestors 'none'"})
+        return staff_page("console.html")
 
     @pages.websocket("/console/ws")
     async def console_socket(ws: WebSocket) -> None:

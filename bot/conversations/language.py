@@ -26,12 +26,19 @@ the language detected for it when the detection was confident, otherwise the con
 
 from __future__ import annotations
 
+import gc
+import hashlib
 import json
 import logging
 import math
+import os
+import pickle
 import re
+import tempfile
 import threading
 import unicodedata
+from importlib import metadata
+from pathlib import Path
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -53,6 +60,84 @@ OTHER_LANGUAGES = ("de", "fr", "es", "pt", "nl", "pl", "tr", "ru", "uk", "ar", "
                    "id", "sv", "da", "cs", "hu")
 UNSUPPORTED_MIN_WORDS = 3
 UNSUPPORTED_MIN_GAP = 0.1
+CACHE_FORMAT = "2"  # the sentinel kept by reference
+CACHE_DIR = Path(__file__).resolve().parents[2] / "models" / "langid"  # git-ignored, like the encoder export
+
+
+def load_model(variant: str, codes: Iterable[str], cache_dir: Path | None = CACHE_DIR) -> Any:
+    """langidentify's model for `codes`, from a cache of the parsed model when there is one.
+
+    Parsing the model's n-gram files is pure Python and holds the interpreter lock for 10-15 s (the wide
+    model); a hub serving customers meanwhile answered 60 % slower. The parsed model is kept as a pickle
+    (written by this process, in the git-ignored models folder, keyed by the packages' versions, the variant
+    and the languages), which loads in under a second. The objects are then frozen out of the garbage
+    collector's scans: millions of n-gram entries would otherwise make every full collection a pause.
+    """
+    from langidentify import Language, Model
+
+    codes = list(dict.fromkeys(codes))
+    languages = Language.from_comma_separated(",".join(codes))
+    path = _cache_path(cache_dir, variant, codes) if cache_dir is not None else None
+    model = None
+    if path is not None and path.exists():
+        try:
+            with path.open("rb") as f:
+                enabled = gc.isenabled()
+                gc.disable()  # a collection per few thousand new objects would triple the load time
+                try:
+                    model = _Unpickler(f).load()
+                finally:
+                    if enabled:
+                        gc.enable()
+        except Exception as exc:  # noqa: BLE001 - a stale or truncated cache: parse again, rewrite it
+            log.warning("language model cache %s is unreadable (%s); parsing the model again", path.name, exc)
+    if model is None:
+        model = Model.load_variant(variant, languages)
+        if path is not None:
+            _write_cache(path, model)
+    gc.freeze()
+    return model
+
+
+class _Pickler(pickle.Pickler):
+    """The model marks skip-words with the loader's `SKIP` sentinel, compared by identity: it is written as a
+    reference and read back as the same object, not as a copy that no lookup would recognise."""
+
+    def persistent_id(self, obj: Any) -> str | None:
+        from langidentify.model_loader import SKIP
+
+        return "langidentify.SKIP" if obj is SKIP else None
+
+
+class _Unpickler(pickle.Unpickler):  # noqa: S301 - reads only the cache this program wrote in its models folder
+    def persistent_load(self, pid: Any) -> Any:
+        if pid == "langidentify.SKIP":
+            from langidentify.model_loader import SKIP
+
+            return SKIP
+        raise pickle.UnpicklingError(f"unknown reference {pid!r} in the language model cache")
+
+
+def _cache_path(cache_dir: Path, variant: str, codes: list[str]) -> Path:
+    versions = []
+    for dist in ("langidentify", "langidentify-full-model"):
+        try:
+            versions.append(f"{dist}={metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{dist}=none")
+    key = hashlib.sha256("|".join([*versions, CACHE_FORMAT, variant, *codes]).encode()).hexdigest()[:16]
+    return cache_dir / f"{variant}-{len(codes)}-{key}.pickle"
+
+
+def _write_cache(path: Path, model: Any) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            _Pickler(f, protocol=pickle.HIGHEST_PROTOCOL).dump(model)
+        os.replace(tmp, path)  # several processes may write it at once: the last complete file wins
+    except OSError as exc:
+        log.warning("could not cache the language model in %s (%s); the next start parses it again", path, exc)
 
 _HAN = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002ebef"
 _HAN_RE = re.compile(f"[{_HAN}]")
@@ -101,13 +186,15 @@ def _scripts(text: str) -> dict[str, float]:
 class LanguageDetector:
     """`langidentify` restricted to the supported languages. Thread-safe (one detector object per thread)."""
 
-    def __init__(self, supported: Iterable[str] = DEFAULT_SUPPORTED, model: str = "full") -> None:
+    def __init__(self, supported: Iterable[str] = DEFAULT_SUPPORTED, model: str = "full",
+                 cache_dir: Path | None = CACHE_DIR) -> None:
         self.supported = tuple(dict.fromkeys(base_language(s) for s in supported if base_language(s)))
         if not self.supported:
             raise ValueError("SUPPORTED_LANGUAGES is empty")
         if model not in MODELS:
             raise ValueError(f"LANGUAGE_DETECTOR_MODEL must be one of {', '.join(MODELS)}, got {model!r}")
         self.model_name = model
+        self.cache_dir = cache_dir
         self._model: Any = None
         self._wide_model: Any = None
         self._wide_loading = False
@@ -118,21 +205,21 @@ class LanguageDetector:
         if self._model is None:
             with self._load_lock:
                 if self._model is None:
-                    from langidentify import Language, Model
+                    from langidentify import Language
 
                     try:
-                        languages = Language.from_comma_separated(",".join(self.supported))
+                        Language.from_comma_separated(",".join(self.supported))
                     except Exception as exc:
                         raise ValueError(f"SUPPORTED_LANGUAGES has a language the detector does not know: {exc}") from exc
                     try:
-                        self._model = Model.load_variant(self.model_name, languages)
+                        self._model = load_model(self.model_name, self.supported, self.cache_dir)
                     except Exception as exc:  # the full model's package is missing: degrade, loudly
                         if self.model_name == "lite":
                             raise
                         log.warning("language detector: the %s model is unavailable (%s); using the lite model",
                                     self.model_name, exc)
                         self.model_name = "lite"
-                        self._model = Model.load_variant("lite", languages)
+                        self._model = load_model("lite", self.supported, self.cache_dir)
         return self._model
 
     def ensure_loaded(self) -> None:
@@ -170,11 +257,8 @@ class LanguageDetector:
 
     def _load_wide_model(self) -> None:
         try:
-            from langidentify import Language, Model
-
-            codes = dict.fromkeys(self.supported + OTHER_LANGUAGES)
             # the lite model: a quarter of the full one's memory and load time, and as good for this check
-            self._wide_model = Model.load_variant("lite", Language.from_comma_separated(",".join(codes)))
+            self._wide_model = load_model("lite", self.supported + OTHER_LANGUAGES, self.cache_dir)
         except Exception:  # noqa: BLE001 - the check is a courtesy; without it messages go to the bot as before
             log.exception("language detector: the model for the unsupported-language check failed to load")
 
@@ -414,3 +498,19 @@ def shared_detector(supported: Iterable[str] = DEFAULT_SUPPORTED, model: str = "
 def detect(text: object, supported: Iterable[str] | None = None) -> Detection | None:
     """The language of one message among `supported` (default en/it/zh/ro), or None: see `LanguageDetector`."""
     return shared_detector(tuple(supported) if supported is not None else DEFAULT_SUPPORTED).detect(text)
+
+
+def main() -> None:
+    """`python -m bot.conversations.language`: parse and cache the detector's models now (the set-up steps run
+    it, so the hub's first start does not spend its first seconds parsing them)."""
+    from core.settings import HubSettings
+
+    settings = HubSettings.from_env()
+    detector = LanguageDetector(settings.supported_languages, settings.language_detector_model)
+    detector.ensure_loaded()
+    detector._load_wide_model()
+    print(f"[supportbot] language models cached in {CACHE_DIR}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

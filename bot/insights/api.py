@@ -7,30 +7,29 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from datetime import date, datetime, time, timedelta, timezone
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import anyio
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Path
 from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, select
 
 from bot.agents.auth import Actor
+from bot.errors import AUTHENTICATED, responses
 from bot.insights import metrics
+from bot.insights.content_changes import Editor
 from bot.insights.facts import facts
 from bot.insights.metrics import Filters, UnknownChart
 from bot.insights.review import STATES
 from bot.insights.search import search
+from bot.pages import staff_page
 from core.settings import PROJECT_ROOT
 
 if TYPE_CHECKING:
     from bot.container import Container
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 CHART_JS = PROJECT_ROOT / "node_modules" / "chart.js" / "dist" / "chart.umd.min.js"
-PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
-                "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'"}
 
 
 class ReviewAction(BaseModel):
@@ -78,6 +77,9 @@ def _options(conn: Connection) -> dict[str, list[str]]:
     return out
 
 
+MessageId = Annotated[str, Path(min_length=1, max_length=64, description="The customer message's id")]
+
+
 def build_insights(c: "Container") -> list[APIRouter]:
     """Routers of this package, with their dependencies from the composition root."""
     auth, db = c.auth, c.db
@@ -85,7 +87,7 @@ def build_insights(c: "Container") -> list[APIRouter]:
     agent = Depends(auth.agent_actor)
     projector, review, gaps = c.facts, c.review, c.gaps
 
-    reports = APIRouter(prefix="/api/reports", tags=["reports"])
+    reports = APIRouter(prefix="/api/reports", tags=["reports"], responses=responses(*AUTHENTICATED))
 
     def range_filters(start: str | None = None, end: str | None = None, channel: str | None = None,
                       language: str | None = None, team: str | None = None,
@@ -110,7 +112,10 @@ def build_insights(c: "Container") -> list[APIRouter]:
             raise HTTPException(422, str(exc)) from None
         return {"chart": chart, "bucket": bucket, "total": total, "conversations": rows}
 
-    @reports.get("/export.csv", summary="CSV: one row per conversation (times, outcome, CSAT), for the filters")
+    @reports.get("/export.csv", summary="CSV: one row per conversation (times, outcome, CSAT), for the filters",
+                 response_class=StreamingResponse,
+                 responses={200: {"description": "The conversations as CSV (a header row, then one row each)",
+                                  "content": {"text/csv": {"schema": {"type": "string"}}}}})
     async def export(chart: str | None = None, bucket: str | None = None, f: Filters = range_dep,
                      actor: Actor = editor) -> StreamingResponse:
         await projector.flush()
@@ -137,7 +142,7 @@ def build_insights(c: "Container") -> list[APIRouter]:
         return StreamingResponse(rows(), media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
-    review_api = APIRouter(prefix="/api/review", tags=["review"])
+    review_api = APIRouter(prefix="/api/review", tags=["review"], responses=responses(*AUTHENTICATED))
 
     @review_api.get("/items", summary="The review inbox: messages that need a look, with the bot's reasoning")
     async def review_items(reason: str | None = None, language: str | None = None, state: str = "open",
@@ -149,9 +154,9 @@ def build_insights(c: "Container") -> list[APIRouter]:
                                   offset=max(offset, 0))
 
     @review_api.post("/items/{message_id}", summary="Add the message as an example / phrasing / FAQ draft, or "
-                                                    "dismiss it")
-    async def review_act(message_id: str, body: ReviewAction, actor: Actor = editor) -> dict[str, Any]:
-        return await review.act(message_id, body.action, actor.key, intent=body.intent, entry_id=body.entry_id,
+                                                    "dismiss it", responses=responses(404))
+    async def review_act(message_id: MessageId, body: ReviewAction, actor: Actor = editor) -> dict[str, Any]:
+        return await review.act(message_id, body.action, Editor(actor.key, actor.display_name), intent=body.intent, entry_id=body.entry_id,
                                 language=body.language, text=body.text, question=body.question,
                                 answer=body.answer)
 
@@ -170,7 +175,7 @@ def build_insights(c: "Container") -> list[APIRouter]:
         await projector.flush()
         return {"filters": f.view(), **await gaps.clusters(f.start, f.end, language=f.language)}
 
-    console_api = APIRouter(prefix="/api/agent", tags=["agent"])
+    console_api = APIRouter(prefix="/api/agent", tags=["agent"], responses=responses(*AUTHENTICATED))
 
     @console_api.get("/search", summary="Search every conversation: words, customer, order number; filters")
     async def search_conversations(q: str = "", status: str | None = None, channel: str | None = None,
@@ -189,7 +194,7 @@ def build_insights(c: "Container") -> list[APIRouter]:
 
     @pages.get("/console/reports")
     async def reports_page() -> HTMLResponse:
-        return HTMLResponse((STATIC_DIR / "reports.html").read_text(encoding="utf-8"), headers=PAGE_HEADERS)
+        return staff_page("reports.html")
 
     @pages.get("/vendor/chart.umd.min.js")
     async def chart_library() -> FileResponse:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import time
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Callable
 
 import anyio
 from sqlalchemy import Connection, func, insert, select, update
 
 from bot.errors import DomainError, NotFound
-from bot.insights.content_changes import ContentChangeError, ContentChanges, Written
+from bot.insights.content_changes import ContentChangeError, ContentChanges, Editor, Written
 from bot.store.db import Database, Tx
 from bot.insights.facts import conversations, feedback, handoffs, messages, review_items
 from bot.store.models import ContentChange, Sender, iso, utcnow
@@ -102,7 +102,7 @@ def _record(tx: Tx, message_id: str, action: str, actor: str, written: Written |
     if written is not None:
         change_id = tx.conn.execute(insert(changes_table).values(
             kind=written.kind, target=written.target, language=written.language, text=written.text,
-            answer=written.answer, file=written.file, state="written", source_message_id=message_id, author=actor,
+            answer=written.answer, file=written.file, revision=written.revision, state="pending", source_message_id=message_id, author=actor,
             created_at=now).returning(changes_table.c.id)).scalar()
     tx.conn.execute(update(review_items).where(review_items.c.message_id == message_id).values(
         state="dismissed" if action == "dismiss" else "done", action=action, handled_by=actor, handled_at=now))
@@ -112,9 +112,11 @@ def _record(tx: Tx, message_id: str, action: str, actor: str, written: Written |
 
 
 class ReviewInbox:
-    def __init__(self, db: Database, changes: ContentChanges) -> None:
+    def __init__(self, db: Database, changes: ContentChanges,
+                 published_revision: Callable[[], int | None] = lambda: None) -> None:
         self.db = db
         self.changes = changes
+        self.published_revision = published_revision  # the last content revision the live release contains
         self._entries: tuple[float, dict[tuple[str, str], str]] | None = None
 
     def entry_questions(self) -> dict[tuple[str, str], str]:
@@ -138,7 +140,7 @@ class ReviewInbox:
             r["kb_choice_questions"] = [question(e) or e for e in r["kb_choices"]]
         return result
 
-    async def act(self, message_id: str, action: str, actor: str, *, intent: str | None = None,
+    async def act(self, message_id: str, action: str, editor: Editor, *, intent: str | None = None,
                   entry_id: str | None = None, language: str | None = None, text: str | None = None,
                   question: str | None = None, answer: str | None = None) -> dict[str, Any]:
         """Carry out one inbox action on the message (see the module docstring)."""
@@ -160,22 +162,26 @@ class ReviewInbox:
             if action == "example":
                 if not intent:
                     raise ContentRejected("name the intent the message is an example of")
-                written = await anyio.to_thread.run_sync(self.changes.add_intent_example, intent, lang, said)
+                written = await self.changes.add_intent_example(editor, intent, lang, said)
             elif action == "phrasing":
                 if not entry_id:
                     raise ContentRejected("name the FAQ entry the message is a phrasing of")
-                written = await anyio.to_thread.run_sync(self.changes.add_faq_phrasing, entry_id, lang, said)
+                written = await self.changes.add_faq_phrasing(editor, entry_id, lang, said)
             elif action == "draft":
-                written = await anyio.to_thread.run_sync(self.changes.draft_faq_entry, question or said,
-                                                         answer or "", lang)
+                written = await self.changes.draft_faq_entry(editor, question or said, answer or "", lang)
         except ContentChangeError as exc:
             raise ContentRejected(str(exc)) from None
         self._entries = None
-        return await self.db.write(_record, message_id, action, actor, written)
+        return await self.db.write(_record, message_id, action, editor.key, written)
 
     async def content_changes(self, limit: int = 100) -> list[dict[str, Any]]:
         def read(conn: Connection) -> list[dict[str, Any]]:
             rows = conn.execute(select(changes_table).order_by(changes_table.c.id.desc()).limit(limit))
             return [{**r._mapping, "created_at": iso(r.created_at)} for r in rows]
 
-        return await self.db.read(read)
+        live = self.published_revision()
+        found = await self.db.read(read)
+        for change in found:  # pending until a published release contains its revision
+            rev = change.get("revision")
+            change["state"] = "published" if rev is not None and live is not None and rev <= live else "pending"
+        return found

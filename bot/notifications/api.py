@@ -5,19 +5,38 @@ customers' consent. Agents and admins send (`agent_actor`); editors and admins c
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, Field
 
 from bot.agents.auth import Actor
-from bot.errors import NotFound
+from bot.errors import AUTHENTICATED, NotFound, described, responses
 from bot.notifications import consent, store, templates
 from bot.notifications.service import Recipient, Sender
 from bot.notifications.templates import TemplateBody, template_view
 
 if TYPE_CHECKING:
     from bot.container import Container
+
+NotificationId = Annotated[str, Path(min_length=1, max_length=64, description="The notification's id")]
+
+# -- the errors the notifications API answers, as the OpenAPI schema documents them (every body is `ErrorBody`) --
+
+NO_NOTIFICATION = described(404, "No such notification", {"error": "not_found", "detail": "no notification 3f2a…"})
+NO_TEMPLATE = described(404, "No such template", {"error": "not_found",
+                                                  "detail": "no notification template 'order_shipped'"})
+BAD_SEND = described(422, "The send cannot be made (`bad_notification`: `detail` says why), or invalid input "
+                          "(`detail` lists the problems)",
+                     {"error": "bad_notification", "detail": "name a template, or give a text (not both)"})
+NOT_CANCELLED = described(422, "Only scheduled notifications can be cancelled (`bad_notification`), or invalid "
+                               "input (`detail` lists the problems)",
+                          {"error": "bad_notification",
+                           "detail": "notification 3f2a… is sent: only scheduled ones can be cancelled"})
+BAD_TEMPLATE = described(422, "The template cannot be saved (`bad_template`: `detail` says why), or invalid input "
+                              "(`detail` lists the problems)",
+                         {"error": "bad_template",
+                          "detail": "a template key has lower-case letters, digits, - and _ (at most 64)"})
 
 
 class RecipientBody(BaseModel):
@@ -48,9 +67,10 @@ def build_notifications_router(c: "Container") -> APIRouter:
     db, service, scheduler = c.db, c.notifications, c.notification_scheduler
     agent = Depends(c.auth.agent_actor)
     editor = Depends(c.auth.editor_actor)
-    api = APIRouter(prefix="/api/notifications", tags=["notifications"])
+    api = APIRouter(prefix="/api/notifications", tags=["notifications"], responses=responses(*AUTHENTICATED))
 
-    @api.post("", status_code=202, summary="Send a notification to one customer or many, now or at send_at")
+    @api.post("", status_code=202, summary="Send a notification to one customer or many, now or at send_at",
+              responses={**NO_TEMPLATE, **BAD_SEND})
     async def send(body: SendBody, actor: Actor = agent) -> dict[str, Any]:
         result = await service.create(
             recipients=[Recipient(**r.model_dump()) for r in body.recipients], sender=Sender(actor.key, actor.display_name),
@@ -74,15 +94,17 @@ def build_notifications_router(c: "Container") -> APIRouter:
     async def list_templates(actor: Actor = agent) -> dict[str, Any]:
         return {"templates": [template_view(t) for t in await db.read(templates.all_templates)]}
 
-    @api.get("/templates/{key}", summary="One template")
+    @api.get("/templates/{key}", summary="One template", responses=NO_TEMPLATE)
     async def get_template(key: str, actor: Actor = agent) -> dict[str, Any]:
         return {"template": template_view(await db.read(templates.get, key))}
 
-    @api.put("/templates/{key}", summary="Create or replace a template (editors and admins)")
+    @api.put("/templates/{key}", summary="Create or replace a template (editors and admins)",
+             responses={**NO_TEMPLATE, **BAD_TEMPLATE})
     async def put_template(key: str, body: TemplateBody, actor: Actor = editor) -> dict[str, Any]:
         return {"template": template_view(await db.write(lambda tx: templates.save(tx.conn, key, body, by=actor.key)))}
 
-    @api.delete("/templates/{key}", summary="Delete a template (scheduled sends of it then fail)")
+    @api.delete("/templates/{key}", summary="Delete a template (scheduled sends of it then fail)",
+                responses=NO_TEMPLATE)
     async def delete_template(key: str, actor: Actor = editor) -> dict[str, Any]:
         await db.write(lambda tx: templates.remove(tx.conn, key))
         return {"deleted": key}
@@ -99,15 +121,17 @@ def build_notifications_router(c: "Container") -> APIRouter:
 
         return await db.write(work)
 
-    @api.get("/{notification_id}", summary="One notification and its delivery status")
-    async def get_one(notification_id: str, actor: Actor = agent) -> dict[str, Any]:
+    @api.get("/{notification_id}", summary="One notification and its delivery status",
+             responses=NO_NOTIFICATION)
+    async def get_one(notification_id: NotificationId, actor: Actor = agent) -> dict[str, Any]:
         row = await db.read(store.get, notification_id)
         if row is None:
             raise NotFound(f"no notification {notification_id}")
         return {"notification": store.notification_view(row)}
 
-    @api.post("/{notification_id}/cancel", summary="Cancel a scheduled notification")
-    async def cancel(notification_id: str, actor: Actor = agent) -> dict[str, Any]:
+    @api.post("/{notification_id}/cancel", summary="Cancel a scheduled notification",
+              responses={**NO_NOTIFICATION, **NOT_CANCELLED})
+    async def cancel(notification_id: NotificationId, actor: Actor = agent) -> dict[str, Any]:
         return {"notification": await service.cancel(notification_id)}
 
     return api

@@ -5,7 +5,6 @@ also answers RFC 8058 one-click requests from mail clients)."""
 from __future__ import annotations
 
 import html
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Request
@@ -13,13 +12,13 @@ from fastapi.responses import HTMLResponse
 
 from bot.notifications import consent
 from bot.store import conversations as conversation_store
+from bot.pages import staff_page
 from connectors.unsubscribe import read_unsubscribe_token
 from core.i18n import t
 
 if TYPE_CHECKING:
     from bot.container import Container
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 PAGE_HEADERS = {"Cache-Control": "no-store", "X-Frame-Options": "DENY",
                 "Content-Security-Policy": "default-src 'self'; connect-src 'self'; frame-ancestors 'none'"}
 STYLE = ("body{font:16px/1.5 system-ui,sans-serif;max-width:34em;margin:4em auto;padding:0 1em;color:#1d2330}"
@@ -41,7 +40,7 @@ def build_notification_pages(c: "Container") -> APIRouter:
 
     @pages.get("/console/notifications")
     async def console_page() -> HTMLResponse:
-        return HTMLResponse((STATIC_DIR / "notifications.html").read_text(encoding="utf-8"), headers=PAGE_HEADERS)
+        return staff_page("notifications.html")
 
     async def language_of(channel: str, user: str) -> str:
         conv = await c.db.read(conversation_store.latest, channel, user)

@@ -288,8 +288,9 @@
     function send(body) {
       msg.textContent = "Saving…";
       api("POST", "/api/review/items/" + encodeURIComponent(it.message_id), body).then(function (d) {
-        msg.textContent = body.action === "dismiss" ? "Dismissed." : "Written to " + d.change.file.split("/").slice(-2).join("/") +
-          ": published with the next training (make run).";
+        msg.textContent = body.action === "dismiss" ? "Dismissed." : "Saved in the studio (change " + d.change.revision +
+          "): it goes live when an editor publishes. ";
+        if (body.action !== "dismiss") { var go = el("a", "Open the studio"); go.href = "/studio"; msg.appendChild(go); }
         form.hidden = true; box.closest("li").classList.add("handled");
         setTimeout(loadReview, 1200);
       }).catch(function (e) { msg.textContent = e.message; msg.classList.add("error"); });

@@ -55,7 +55,9 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    # No pre-ping (a round trip before every unit of work): a pooled connection the server dropped fails its
+    # unit of work, which `Database` runs again on a fresh connection (the pool is invalidated on a disconnect).
+    return create_engine(url, pool_size=10, max_overflow=10)
 
 
 MIGRATION_LOCK = 8_723_645_001  # a PostgreSQL advisory lock: hub processes starting together migrate one by one

@@ -440,7 +440,8 @@ class ReviewItem(Base):
 
 
 class ContentChange(Base):
-    """A change to the bot's content made from the review inbox (`bot.insights.content_changes`)."""
+    """A change to the bot's content made from the review inbox (`bot.insights.content_changes`), held by studio
+    revision `revision` (pending until a release contains it)."""
 
     __tablename__ = "content_changes"
 
@@ -453,5 +454,6 @@ class ContentChange(Base):
     file: Mapped[str] = mapped_column(String(500))
     state: Mapped[str] = mapped_column(String(16))
     source_message_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    revision: Mapped[int | None] = mapped_column(Integer, nullable=True)
     author: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, MetaData, Table, delete, or_, select, tuple_
+from sqlalchemy import Connection, MetaData, Table, bindparam, delete, inspect, or_, select, text, tuple_
 
 from bot.store.models import Conversation, Message
 
@@ -138,6 +138,9 @@ def delete_held(conn: Connection, held: Held, *, contacts: set[Contact] | None =
     """Delete every row tied to `held` (children first); `contacts` narrows the channel ids whose channel state
     goes too (default: all of `held`'s). The number of rows deleted per table."""
     counts: dict[str, int] = {}
+    searchable = _drop_from_search_index(conn, held)
+    if searchable:
+        counts["facts_search"] = searchable
     for table in customer_tables(conn):
         n = 0
         for cond in _conditions(table, held, held.contacts if contacts is None else contacts):
@@ -145,6 +148,20 @@ def delete_held(conn: Connection, held: Held, *, contacts: set[Contact] | None =
         if n:
             counts[table.name] = n
     return counts
+
+
+def _drop_from_search_index(conn: Connection, held: Held) -> int:
+    """SQLite's full-text index of the conversation records (`facts_search`, an FTS5 table: its copy of the text is
+    not tied to a conversation by any column, only by `conversation_facts.search_key`)."""
+    if conn.dialect.name != "sqlite" or not inspect(conn).has_table("facts_search"):
+        return 0
+    keys_of = text("SELECT search_key FROM conversation_facts WHERE conversation_id IN :ids").bindparams(
+        bindparam("ids", expanding=True))
+    n = 0
+    for chunk in _chunks(held.conversation_ids):
+        for (key,) in conn.execute(keys_of, {"ids": chunk}).all():
+            n += conn.execute(text("DELETE FROM facts_search WHERE rowid = :k"), {"k": key}).rowcount or 0
+    return n
 
 
 def inactive_since(conn: Connection, cutoff: datetime, limit: int) -> list[str]:

@@ -329,3 +329,23 @@ def test_hub_answers_an_unsupported_language_politely_and_offers_a_person(tmp_pa
     assert seen == []  # the bot never saw it
     assert len(replies) == 1 and replies[0]["text"].startswith("Mi dispiace, posso rispondere solo in italiano")
     assert [(b["title"], b["payload"]) for b in replies[0]["buttons"]] == [("Parla con una persona", "/request_human")]
+
+
+def test_the_parsed_model_is_cached_and_a_broken_cache_is_parsed_again(tmp_path) -> None:
+    from langidentify import Detector
+
+    from bot.conversations.language import load_model
+
+    first = load_model("lite", ["en", "it"], tmp_path)
+    cached = list(tmp_path.glob("lite-2-*.pickle"))
+    assert len(cached) == 1
+    again = load_model("lite", ["en", "it"], tmp_path)  # from the cache: the same answers and scores
+    for text in ("dove posso trovare il mio ordine", "the order is not here yet", "ok", "grazie mille a tutti"):
+        a, b = Detector(first), Detector(again)
+        assert a.detect(text).iso_code == b.detect(text).iso_code
+        assert a.results.gap == b.results.gap
+    cached[0].write_bytes(b"not a pickle")
+    repaired = load_model("lite", ["en", "it"], tmp_path)
+    assert Detector(repaired).detect("where is my order please").iso_code == "en"
+    assert cached[0].read_bytes() != b"not a pickle"  # rewritten whole
+    assert Detector(load_model("lite", ["en", "it"], tmp_path)).detect("where is my order please").iso_code == "en"

@@ -84,3 +84,17 @@ def test_the_language_gaps_list_what_each_language_lacks(client: TestClient) -> 
     gaps = client.get("/api/studio/gaps", headers=h).json()
     assert gaps["missing"]["entries"] == {"gift-wrap": ["en", "it", "zh"]}
     assert gaps["missing"]["responses"] == {} and gaps["intents"]["greet"]["it"] >= 10
+
+
+def test_trying_a_question_without_a_knowledge_base_index_says_so(client: TestClient) -> None:
+    """The fixture's index folder is empty: 503 with what to run, never a 500."""
+    resp = client.post("/api/studio/try", headers=admin_headers(), json={"text": "where is my order"})
+    assert resp.status_code == 503, resp.text
+    assert resp.json()["error"] == "kb_unavailable" and "make kb" in resp.json()["detail"]
+
+
+def test_ids_out_of_range_are_refused_as_invalid_input(client: TestClient) -> None:
+    huge = 2**63
+    assert client.post("/api/studio/revert", headers=admin_headers(), json={"revision": huge}).status_code == 422
+    assert client.get(f"/api/studio/audit?before={huge}", headers=admin_headers()).status_code == 422
+    assert client.post("/api/studio/revert", headers=admin_headers(), json={"revision": 2**31 - 1}).status_code == 404

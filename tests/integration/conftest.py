@@ -62,8 +62,10 @@ def chat(stack: Stack) -> Iterator[Chat]:
     c.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """Module-scoped on purpose: a sync Playwright left running keeps an event loop in the main thread, and every
+    asyncio test that follows (tests/studio …) would fail to start its own."""
     with chromium() as b:
         yield b
 

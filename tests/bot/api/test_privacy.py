@@ -120,8 +120,10 @@ def test_erase_removes_every_trace_is_audited_without_content_and_can_be_repeate
     # Nothing left anywhere but the audit log, which holds no content.
     assert rows_mentioning(engine, [cid, visitor, REPLY + "jo", NOTE + "jo"], skip=("audit_log",)) == {}
     assert rows_mentioning(engine, [visitor, REPLY + "jo", NOTE + "jo"]) == {}
+    # The other customer's conversation keeps everything, its searchable record included.
     assert rows_mentioning(engine, [REPLY + "someone", NOTE + "someone"]) == {"messages": 1, "notes": 1,
-                                                                              "outbound_queue": 1}
+                                                                              "outbound_queue": 1,
+                                                                              "conversation_facts": 1}
     assert cid not in tracker_events(_tracker_db(client)) and other.conversation_id in tracker_events(_tracker_db(client))
     assert cid not in log.read_text() and visitor not in log.read_text() and other.conversation_id in log.read_text()
     assert log.stat().st_size == size  # masked in place: processes appending to it lose nothing

@@ -95,8 +95,8 @@ def _scenario(browser: Any, base: str, week: Week) -> None:
     item.locator("[data-act=example]").click()
     item.locator("select[name=intent]").select_option("return_refund")
     item.locator(".act-form button[type=submit]").click()
-    expect(item.locator(".act-msg")).to_contain_text("Written to nlu_data/nlu.yml", timeout=10_000)
-    nlu = yaml.safe_load((week.client.app.state.container.settings.nlu_data_dir / "nlu.yml").read_text())
+    expect(item.locator(".act-msg")).to_contain_text("Saved in the studio (change", timeout=10_000)
+    nlu = yaml.safe_load((week.client.app.state.container.settings.rasa_data_dir / "nlu.yml").read_text())
     returns = next(i for i in nlu["nlu"] if i.get("intent") == "return_refund")["examples"]
     assert "- what about returns" in returns
 

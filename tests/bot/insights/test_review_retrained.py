@@ -22,7 +22,7 @@ MESSAGE = "how do I change my address"
 def test_an_example_added_in_the_inbox_is_understood_after_training(week: Week) -> None:
     from nlu.support import run_in_rasa
 
-    nlu_dir = week.client.app.state.container.settings.nlu_data_dir
+    nlu_dir = week.client.app.state.container.settings.rasa_data_dir
     faq = lambda: next(i for i in yaml.safe_load((nlu_dir / "nlu.yml").read_text())["nlu"]  # noqa: E731
                        if i.get("intent") == "faq")["examples"]
     if f"- {MESSAGE}\n" not in faq():  # (the inbox test may have added it already)

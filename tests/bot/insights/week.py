@@ -118,8 +118,10 @@ def generate(tmp: Path, *, per_day: int = 6, seed: int = 15) -> Week:
     content = tmp / "content"
     shutil.copytree(PROJECT_ROOT / "nlu_data", content / "nlu_data")
     shutil.copytree(PROJECT_ROOT / "kb_index" / "content", content / "kb")
-    client = make_client(tmp, script=SCRIPT, handoff_yml=HANDOFF_YML, nlu_data_dir=content / "nlu_data",
-                         kb_content_dir=content / "kb", kb_drafts_dir=content / "drafts")
+    shutil.copy(PROJECT_ROOT / "domain.yml", content / "domain.yml")
+    # the review inbox changes content through the studio: on this copy, never the project's own files
+    client = make_client(tmp, script=SCRIPT, handoff_yml=HANDOFF_YML, rasa_data_dir=content / "nlu_data",
+                         rasa_domain=content / "domain.yml", kb_content_dir=content / "kb", studio_git=False)
     client.__enter__()
     for team, (email, name) in AGENTS.items():
         create_agent(client, email, display_name=name, teams=[team], max_concurrent=50)
