@@ -26,9 +26,9 @@ def test_defaults_are_embedded(tmp_path: Path) -> None:
     assert s.tracker_store_url.startswith("sqlite:///")
     assert s.action_endpoint == "http://127.0.0.1:5055/webhook"
     assert s.order_api == "http://127.0.0.1:8000/demo-shop/api"
-    # A bot started without .env and a KnowledgeBase opened by a tool without settings must decide alike: both
-    # leave the thresholds to the index's own content calibration (tests/kb_index/test_kb_self_calibration.py).
-    assert (s.kb_answer_threshold, s.kb_suggest_threshold) == (None, None)
+    # the shipped profile's measured pair (core.contracts.FIXED_KB_THRESHOLDS); the opt-in profiles leave them to
+    # the index's own content calibration (below, and tests/kb_index/test_kb_self_calibration.py)
+    assert (s.kb_answer_threshold, s.kb_suggest_threshold) == (0.43, 0.43)
 
 
 def test_bad_number_names_the_variable(tmp_path: Path) -> None:
@@ -55,7 +55,7 @@ def test_settings_passed_to_child_processes_read_back_the_same(tmp_path: Path, m
     value (the KB thresholds, left to the content's own calibration) must stay unset, not become "None"."""
     from core.settings import ActionSettings
 
-    parent = HubSettings.from_env(tmp_path / "missing.env", data_dir=tmp_path)
+    parent = HubSettings.from_env(tmp_path / "missing.env", data_dir=tmp_path, embedding_model="accurate")
     assert parent.kb_answer_threshold is None
     for name, value in parent.to_env().items():
         monkeypatch.setenv(name, value)
@@ -65,3 +65,14 @@ def test_settings_passed_to_child_processes_read_back_the_same(tmp_path: Path, m
     for name, value in parent.replace(kb_answer_threshold=0.5).to_env().items():
         monkeypatch.setenv(name, value)
     assert ActionSettings.from_env(tmp_path / "missing.env").kb_answer_threshold == 0.5
+
+
+def test_the_shipped_profile_answers_at_its_measured_thresholds_the_others_at_the_contents(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.env"
+    shipped = HubSettings.from_env(missing, data_dir=tmp_path)
+    assert (shipped.embedding_model, shipped.kb_answer_threshold, shipped.kb_suggest_threshold) == ("classic", 0.43, 0.43)
+    for profile in ("accurate", "fast"):
+        opt_in = HubSettings.from_env(missing, data_dir=tmp_path, embedding_model=profile)
+        assert opt_in.kb_answer_threshold is None and opt_in.kb_suggest_threshold is None
+    fixed = HubSettings.from_env(missing, data_dir=tmp_path, kb_answer_threshold=0.5)
+    assert (fixed.kb_answer_threshold, fixed.kb_suggest_threshold) == (0.5, 0.43)

@@ -16,7 +16,9 @@ def test_try_a_question_decides_at_the_bots_own_thresholds(tmp_path: Path) -> No
     from encoders import load_encoder
     from kb_index.build import build_index
 
-    settings = HubSettings.from_env(tmp_path / "missing.env", data_dir=tmp_path, kb_index_dir=tmp_path / "kb")
+    # the classic profile's encoders named as a spec: no fixed pair of the profile, the content's thresholds
+    settings = HubSettings.from_env(tmp_path / "missing.env", data_dir=tmp_path, kb_index_dir=tmp_path / "kb",
+                                    embedding_model="all-MiniLM-L6-v2+use-multilingual-v3")
     assert settings.kb_answer_threshold is None and settings.kb_suggest_threshold is None
     build_index(PROJECT_ROOT / "kb_index" / "content", settings.kb_index_dir, load_encoder(settings.embedding_model),
                 progress=False, cache_dir=TEST_EMBEDDINGS)
