@@ -136,7 +136,10 @@ def _build(args: argparse.Namespace, settings: KBSettings) -> int:
         print(f"thresholds from the content ({c['pseudo_queries']} phrasings as questions about missing entries): "
               f"answer >= {c['answer_threshold']}, choices >= {c['suggest_threshold']}"
               + "".join(f"; {lang}: {pair[0]} / {pair[1]}" for lang, pair in sorted((c.get("per_language") or {}).items()))
-              + " (used unless KB_ANSWER_THRESHOLD / KB_SUGGEST_THRESHOLD are set)")
+              + (f" (not used: the bot answers at {settings.kb_answer_threshold} / {settings.kb_suggest_threshold}, "
+                 "KB_ANSWER_THRESHOLD / KB_SUGGEST_THRESHOLD or the encoder profile's measured pair)"
+                 if settings.kb_answer_threshold is not None and settings.kb_suggest_threshold is not None
+                 else " (used unless KB_ANSWER_THRESHOLD / KB_SUGGEST_THRESHOLD are set)"))
     if live is not None or stats.skipped:
         print(f"index in {args.out} is up to date ({manifest.entry_count} entries, model {manifest.model}); use --force to rebuild")
     else:
