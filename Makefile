@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: bench-hub-path bench-publish bench-faults bench-notifications bench-reports bench-load run-scale install run test test-unit test-integration test-deps train kb bench-kb bench-kb-embedding bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual languages test-nlu clean help
+.PHONY: bench-hub-path bench-encoders bench-kb-leave-out bench-publish bench-faults bench-notifications bench-reports bench-load run-scale install run test test-unit test-integration test-deps train kb bench-kb bench-kb-embedding bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual languages test-nlu clean help
 
 help:
 	@echo "make run    install what is missing, train/index when content changed, start the bot on loopback"
@@ -60,6 +60,14 @@ kb: install encoder
 
 bench-kb: install encoder
 	$(PY) -m benchmarks.bench_kb --save
+
+# Every encoder and pair on the same cached embeddings, weighed per language (issue 17): results/encoders-*.
+bench-encoders: install encoder
+	$(PY) -m benchmarks.bench_encoders --save
+
+# The leave-entries-out test of the knowledge base's content-calibrated thresholds on StackFAQ (questions only).
+bench-kb-leave-out: install encoder
+	$(PY) -m benchmarks.bench_kb --leave-out --no-answers --save
 
 bench-kb-embedding: install encoder
 	$(PY) -m benchmarks.bench_kb --embedding --save

@@ -7,8 +7,13 @@ The knowledge base decides (`KnowledgeBase.decide`) between
   ``/choose_kb_entry{"kb_entry_id":"<id>"}`` titled by the entries' questions; choosing one (or typing
   "the second one") answers that entry directly;
 - ``none``: nothing is close: for intents with a static response (``utter_<intent>``, e.g. shipping) that
-  response is sent; otherwise an apology and a handoff (``no_confident_answer``). Whether that miss is the
-  second in a row (``repeated_fallback``) is the hub's decision: it sees every turn.
+  response is sent; for a message the NLU found out of scope, the polite refusal (``utter_out_of_scope``);
+  otherwise an apology and a handoff (``no_confident_answer``). Whether that miss is the second in a row
+  (``repeated_fallback``) is the hub's decision: it sees every turn.
+
+The knowledge base has the last word before any refusal: out-of-scope messages, NLU fallbacks and turns the
+dialogue policy is unsure of (Rasa's core fallback, config.yml) all come here first, so "how do I change my
+address" is answered from the FAQ even when the NLU thought it was out of scope.
 
 Each of the three sends ``custom.kb`` (`core.payloads.KBOutcome`) with what the knowledge base decided, so the
 hub records it on every turn it decided: the entry answered, the entries offered, or the best score of a miss.
@@ -32,7 +37,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.common import conversation_language, entity_values, language_events, latest_intent, send_handoff
-from core.contracts import CHOOSE_KB_ENTRY_INTENT, HandoffReason
+from core.contracts import CHOOSE_KB_ENTRY_INTENT, OUT_OF_SCOPE_INTENT, HandoffReason
+from core.markdown import to_plain
 from core.payloads import BotCustom, KBOutcome
 from core.settings import ActionSettings
 
@@ -273,6 +279,11 @@ class ActionAnswerFromKB(Action):
             return events
         if static:
             dispatcher.utter_message(response=static)
+            return events
+        if intent == OUT_OF_SCOPE_INTENT and text:
+            # The refusal, now that the knowledge base had nothing either (recorded as a miss by the hub).
+            outcome = KBOutcome(decision="none", best_score=best if isinstance(best, (int, float)) else None)
+            dispatcher.utter_message(response="utter_out_of_scope", json_message=BotCustom(kb=outcome).dump())
             return events
         await self._miss(dispatcher, tracker, language, best, text)
         return events

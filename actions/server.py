@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from actions.greetings import ActionGreetOrGoodbye
 from actions.handoff import ActionHandoff
 from actions.kb import ActionAnswerFromKB, KnowledgeBaseAccess, hit_to_dict
 from actions.orders import ActionOrderStatus, OrderClient, ValidateOrderStatusForm
@@ -98,6 +99,7 @@ def build_actions(settings: ActionSettings, kb: KnowledgeBaseAccess | None, orde
         ActionSessionStart(settings),
         ActionAnswerFromKB(kb, settings),
         ActionHandoff(settings, kb),
+        ActionGreetOrGoodbye(settings),
         ValidateOrderStatusForm(settings),
         ActionOrderStatus(settings, orders),
     ]

@@ -43,12 +43,12 @@ NLU_DATA = ROOT / "nlu_data"
 CONTENT = ROOT / "kb_index" / "content"
 CROSS_QUERIES = ROOT / "kb_index" / "eval" / "crosslingual_queries.yml"
 LANGS = ("en", "it", "zh", "ro")
-ENCODER_SETS = {
-    "MiniLM": ["all-MiniLM-L6-v2"],
-    "USE-m": ["use-multilingual-v3"],
-    "MiniLM+USE-m": ["all-MiniLM-L6-v2", "use-multilingual-v3"],
+ENCODER_SETS = {  # intents: the config's classifier with each encoder set (profiles: encoders/specs.py)
+    "accurate (mpnet + E5, opt-in)": ["accurate"],
+    "fast (MiniLM + E5, opt-in)": ["fast"],
+    "classic (MiniLM + USE, shipped)": ["classic"],
 }
-KB_MODELS = ("all-MiniLM-L6-v2", "use-multilingual-v3", "all-MiniLM-L6-v2+use-multilingual-v3")
+KB_MODELS = ("accurate", "fast", "classic")
 EXCLUDED_INTENTS = {"choose_kb_entry"}  # quick-reply payloads, not typed by customers
 
 
@@ -73,8 +73,11 @@ def language_of(path: Path) -> str:
     return "en"
 
 
-def bench_intents() -> dict[str, Any]:
+def bench_intents(sets: list[str] | None = None, per_language: bool = True) -> dict[str, Any]:
+    import nlu_components.evaluate as evaluate_module
     from nlu_components.evaluate import load_examples, pipeline_settings, train_and_test
+
+    evaluate_module.embed = _cached_embed  # the same vectors, embedded once per text (benchmarks/cache/)
 
     train_files = sorted(NLU_DATA.glob("nlu*.yml"))
     train = [e for e in load_examples(train_files) if e.intent not in EXCLUDED_INTENTS]
@@ -90,6 +93,8 @@ def bench_intents() -> dict[str, Any]:
         return round(float(np.mean([p == e.intent for p, e in zip(pred, examples)])), 4)
 
     for name, models in ENCODER_SETS.items():
+        if sets and models[0] not in sets:
+            continue
         settings = {**base, "featurizer": {**base["featurizer"], "model": models}}
         started = time.perf_counter()
         say(f"intents: one model for all languages, {name}")
@@ -103,11 +108,35 @@ def bench_intents() -> dict[str, Any]:
                 one[lang] = accuracy(type(result)(result.probas[start:start + len(block)], result.classes), block)
             start += len(block)
         per: dict[str, float] = {}
-        for lang in test:
+        for lang in (test if per_language else ()):
             say(f"intents: one model per language, {name}, {lang}")
             per[lang] = accuracy(train_and_test(by_lang[lang], test[lang], settings), test[lang])
-        out["designs"][name] = {"one_model": one, "per_language": per, "seconds": round(time.perf_counter() - started, 1)}
+        english_only = train_and_test(by_lang["en"], everything, settings)
+        transfer: dict[str, float] = {}
+        start = 0
+        for lang in LANGS:
+            block = test.get(lang, [])
+            if block:
+                transfer[lang] = accuracy(type(english_only)(english_only.probas[start:start + len(block)],
+                                                             english_only.classes), block)
+            start += len(block)
+        out["designs"][name] = {"one_model": one, "per_language": per, "english_only_transfer": transfer,
+                                "seconds": round(time.perf_counter() - started, 1)}
+    shipped = next(name for name in ENCODER_SETS if name in out["designs"])
+    # issue 17: an intent with English examples only, understood in the other languages (the shipped encoders)
+    out["english_only_transfer"] = out["designs"][shipped]["english_only_transfer"]
     return out
+
+
+def _cached_embed(texts: list[str], featurizer: dict[str, Any] | None) -> np.ndarray | None:
+    """`nlu_components.evaluate.embed` through the benchmarks' disk cache."""
+    from benchmarks.embedding_cache import cached
+    from encoders import as_model_list, encode_concat, load_encoder
+
+    if featurizer is None:
+        return None
+    encoders = [cached(load_encoder(m, backend="onnx")) for m in as_model_list(featurizer.get("model"))]
+    return encode_concat(encoders, texts)
 
 
 # -- 2. knowledge base -------------------------------------------------------------------------------
@@ -121,7 +150,7 @@ def _english_only(tmp: Path) -> Path:
     return out
 
 
-def bench_kb(tmp: Path) -> dict[str, Any]:
+def bench_kb(tmp: Path, sets: list[str] | None = None) -> dict[str, Any]:
     from encoders import load_encoder
     from kb_index import KnowledgeBase, build_index
     from kb_index.eval import STARTER_QUERIES, evaluate, load_queries
@@ -143,8 +172,12 @@ def bench_kb(tmp: Path) -> dict[str, Any]:
         rows["all"] = {k: s[k] for k in ("top1", "top5", "mrr")}
         return rows
 
+    from benchmarks.embedding_cache import cached
+
     for model in KB_MODELS:
-        encoder = load_encoder(model)
+        if sets and model not in sets:
+            continue
+        encoder = cached(load_encoder(model))
         say(f"knowledge base: {model}")
         build_index(english, tmp / f"{model}-en", encoder, progress=False)
         build_index(CONTENT, tmp / f"{model}-all", encoder, progress=False)
@@ -182,8 +215,10 @@ def bench_latency(tmp: Path, repeat: int = 3) -> dict[str, Any]:
                 ms.append((time.perf_counter() - t) * 1000)
         out["encode_one_message"][model] = _percentiles(ms)
     say("latency: knowledge base decide() with the shipped encoder")
-    encoder = load_encoder(KB_MODELS[-1])
-    build_index(CONTENT, tmp / "live", encoder, progress=False)
+    from benchmarks.embedding_cache import cached
+
+    encoder = load_encoder(KB_MODELS[0])
+    build_index(CONTENT, tmp / "live", cached(encoder), progress=False)  # the index from the cache, queries live
     kb = KnowledgeBase.load(tmp / "live", encoder)
     for lang in LANGS:
         texts = [q.query for q in (starter if lang == "en" else [q for q in cross if q.language == lang])]
@@ -210,8 +245,11 @@ def markdown(result: dict[str, Any]) -> str:
                   f"{intents['heldout_examples']} (`choose_kb_entry` excluded: quick-reply payloads).", "",
                   "| encoder | design | en | it | zh | ro | worst gap to en |", "|---|---|---|---|---|---|---|"]
         for name, d in intents["designs"].items():
-            for design, label in (("one_model", "one model, 4 languages"), ("per_language", "one model per language")):
+            for design, label in (("one_model", "one model, 4 languages"), ("per_language", "one model per language"),
+                                  ("english_only_transfer", "trained on English only")):
                 acc = d[design]
+                if not acc:  # a design left out of this run (--no-per-language)
+                    continue
                 gap = max((acc["en"] - acc[lang]) for lang in LANGS[1:] if lang in acc) if "en" in acc else None
                 cells = " | ".join(f"{acc.get(lang, float('nan')):.3f}" for lang in LANGS)
                 lines.append(f"| {name} | {label} | {cells} | {gap * 100:+.1f} pts |" if gap is not None else
@@ -227,6 +265,8 @@ def markdown(result: dict[str, Any]) -> str:
                   "| encoder | entries searched | en top-1 | it top-1 | zh top-1 | ro top-1 | it+zh+ro top-1 | top-5 | MRR |",
                   "|---|---|---|---|---|---|---|---|---|"]
         for model in KB_MODELS:
+            if model not in kb:
+                continue
             en = kb[model]["english_starter_queries"]["top1"]
             for key, label in (("crosslingual_english_entries", "English only (cross-lingual)"),
                                ("translated_entries", "with translations (live)")):
@@ -249,6 +289,8 @@ def markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=("intents", "kb", "latency"), action="append")
+    parser.add_argument("--profiles", default="", help="comma-separated: only these encoder profiles (default all)")
+    parser.add_argument("--no-per-language", action="store_true", help="intents: skip the one-model-per-language design")
     parser.add_argument("--save", action="store_true", help="write benchmarks/results/multilingual.{json,md}")
     args = parser.parse_args(argv)
     parts = args.only or ["intents", "kb", "latency"]
@@ -257,17 +299,18 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, one math thread, "
                                          f"load average {os.getloadavg()[0]:.1f} at start"}
     with tempfile.TemporaryDirectory() as tmp:
+        sets = [p.strip() for p in args.profiles.split(",") if p.strip()] or None
         if "intents" in parts:
-            result["intents"] = bench_intents()
+            result["intents"] = bench_intents(sets, per_language=not args.no_per_language)
         if "kb" in parts:
-            result["kb"] = bench_kb(Path(tmp))
+            result["kb"] = bench_kb(Path(tmp), sets)
         if "latency" in parts:
             result["latency"] = bench_latency(Path(tmp))
     text = markdown(result)
     print(text)
     if args.save:
         RESULTS.mkdir(parents=True, exist_ok=True)
-        name = "multilingual" if len(parts) == 3 else "multilingual-" + "-".join(parts)
+        name = "multilingual" if {"intents", "kb"} <= set(parts) else "multilingual-" + "-".join(parts)
         (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (RESULTS / f"{name}.md").write_text(text, encoding="utf-8")
         say(f"wrote {RESULTS / name}.json and .md")

@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
 import platform
@@ -47,6 +48,7 @@ import sys
 import tempfile
 import threading
 import time
+import traceback
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,11 +63,14 @@ WORK = PROJECT_ROOT / "var" / "bench-nlu"
 RASA = PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa"
 FALLBACK = "nlu_fallback"
 
-TARGETS = {
-    "banking77": [("accuracy", ">=", 0.940), ("train_seconds", "<=", 300.0)],
-    "clinc150": [("in_scope_accuracy", ">=", 0.96), ("oos_recall", ">=", 0.75)],
-    "*": [("parse_p95_ms", "<=", 25.0), ("server_start_seconds", "<=", 30.0)],
+TARGETS = {  # issue 17; parse p95 per encoder profile: PARSE_P95_MS (README, Encoder profiles)
+    "banking77": [("accuracy", ">=", 0.950), ("train_seconds", "<=", 300.0)],
+    "clinc150": [("in_scope_accuracy", ">=", 0.965), ("oos_recall", ">=", 0.80)],
+    "*": [("parse_p95_ms", "<=", 60.0), ("server_start_seconds", "<=", 30.0)],
 }
+#: Parse p95 bound per encoder profile: the shipped `classic` keeps issue 3's 25 ms, `fast` is held to the same,
+#: the opt-in `accurate` to issue 17's 60 ms. A run without --profile uses the config's featurizer (shipped: classic).
+PARSE_P95_MS = {"classic": 25.0, "fast": 25.0, "accurate": 60.0}
 
 # Rasa 3.6's default pipeline (what `rasa init` trains when `pipeline:` is empty), fewer epochs.
 DEFAULT_PIPELINE = """recipe: default.v1
@@ -106,15 +111,44 @@ class Dataset:
     source: str = ""
 
 
-def _read_csv(path: Path) -> list[tuple[str, str]]:
-    with open(path, newline="", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
+def _decode_csv(path: Path, encoding: str) -> str:
+    """The text of a CSV file: UTF-8 (a byte-order mark is dropped) unless `encoding` says otherwise; a file
+    that is not in that encoding is refused with the line of the first bad byte and what to do."""
+    raw = path.read_bytes()
+    if encoding.lower().replace("_", "-") in ("utf-8", "utf8", "utf-8-sig"):
+        try:
+            return raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw[: exc.start].count(b"\n") + 1
+            raise SystemExit(f"{path}:{line}: not UTF-8 (byte 0x{raw[exc.start]:02x}). Save the file as UTF-8, or "
+                             "name its encoding, e.g. --encoding latin-1 (Excel's 'CSV' is often cp1252)") from None
+    try:
+        return raw.decode(encoding)
+    except LookupError:
+        raise SystemExit(f"--encoding {encoding}: no such encoding") from None
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise SystemExit(f"{path}:{line}: not {encoding} (byte 0x{raw[exc.start]:02x})") from None
+
+
+def _read_csv(path: Path, encoding: str = "utf-8") -> list[tuple[str, str]]:
+    rows = list(csv.DictReader(io.StringIO(_decode_csv(path, encoding), newline="")))
     if not rows:
         raise SystemExit(f"{path}: no rows")
-    label_col = "label" if "label" in rows[0] else "category" if "category" in rows[0] else None
-    if "text" not in rows[0] or label_col is None:
-        raise SystemExit(f"{path}: needs the columns text,label (found {', '.join(rows[0])})")
-    return [(r["text"], r[label_col]) for r in rows if r["text"].strip()]
+    columns = {name.strip().lower(): name for name in rows[0] if name is not None}
+    label_col = columns.get("label") or columns.get("category") or columns.get("intent")
+    text_col = columns.get("text")
+    if text_col is None or label_col is None:
+        raise SystemExit(f"{path}: needs the columns text,label (found {', '.join(map(str, rows[0]))})")
+    out = []
+    for number, r in enumerate(rows, start=2):
+        text, label = (r.get(text_col) or "").strip(), (r.get(label_col) or "").strip()
+        if not text:
+            continue
+        if not label:
+            raise SystemExit(f"{path}:{number}: a text without a label")
+        out.append((text, label))
+    return out
 
 
 def _with_oos_label(ds: Dataset, oos_intent: str | None) -> Dataset:
@@ -135,7 +169,10 @@ def load_clinc150(root: Path, oos_intent: str = "out_of_scope", oos_train: bool 
 
 
 def load_dataset(spec: str, test: Path | None, seed: int, oos_intent: str = "out_of_scope",
-                 oos_train: bool = True) -> Dataset:
+                 oos_train: bool = True, val: Path | None = None, encoding: str = "utf-8") -> Dataset:
+    """BANKING77, CLINC150 or a CSV set (`spec` a path; `test` and `val` CSVs optional: without `test` a stratified
+    20 % of `spec` is held out). A CSV set whose val or test has rows labelled `oos_intent` is scored for out of
+    scope like CLINC150 (the threshold is chosen on `val`)."""
     if spec == "banking77":
         root = SHARED / "banking77"
         return Dataset("banking77", _read_csv(root / "train.csv"), _read_csv(root / "test.csv"), source=str(root))
@@ -144,9 +181,13 @@ def load_dataset(spec: str, test: Path | None, seed: int, oos_intent: str = "out
     path = Path(spec)
     if not path.exists():
         raise SystemExit(f"no such data set: {spec} (banking77, clinc150 or a CSV file)")
-    rows = _read_csv(path)
+    rows = _read_csv(path, encoding)
+    val_rows = _read_csv(val, encoding) if val is not None else []
+    if not oos_train:
+        rows = [r for r in rows if r[1] != oos_intent]
     if test is not None:
-        return _with_oos_label(Dataset(path.stem, rows, _read_csv(test), source=str(path)), oos_intent)
+        return _with_oos_label(Dataset(path.stem, rows, _read_csv(test, encoding), val=val_rows, source=str(path)),
+                               oos_intent)
     rng = random.Random(seed)  # stratified 80/20 split
     by_label: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for row in rows:
@@ -157,7 +198,7 @@ def load_dataset(spec: str, test: Path | None, seed: int, oos_intent: str = "out
         k = max(1, round(len(items) * 0.2)) if len(items) > 1 else 0
         held += items[:k]
         train += items[k:]
-    return _with_oos_label(Dataset(path.stem, train, held, source=str(path)), oos_intent)
+    return _with_oos_label(Dataset(path.stem, train, held, val=val_rows, source=str(path)), oos_intent)
 
 
 def subsample(rows: list[tuple[str, str]], per_label: int, seed: int) -> list[tuple[str, str]]:
@@ -414,9 +455,14 @@ def run_pipeline(tag: str, config: Path, train_rows: list[tuple[str, str]], eval
             "model_bytes": trained["model"].stat().st_size}
 
 
-def check_targets(dataset: str, metrics: dict[str, Any]) -> list[dict[str, Any]]:
+def check_targets(dataset: str, metrics: dict[str, Any], profile: str | None = None) -> list[dict[str, Any]]:
+    """The issue's targets for `dataset` with their measured values; the parse bound depends on the profile."""
+    from core.contracts import SHIPPED_ENCODER
+
     out = []
     for key, op, bound in TARGETS.get(dataset, []) + TARGETS["*"]:
+        if key == "parse_p95_ms":
+            bound = PARSE_P95_MS.get(profile or SHIPPED_ENCODER, bound)
         value = metrics.get(key)
         if value is None:
             continue
@@ -471,7 +517,15 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", required=True, help="banking77, clinc150 or a CSV file (text,label)")
     parser.add_argument("--test", type=Path, default=None, help="test CSV for a CSV data set (default: 20%% split)")
+    parser.add_argument("--val", type=Path, default=None,
+                        help="validation CSV for a CSV data set: the fallback threshold is chosen on it when it (or "
+                             "the test set) has out-of-scope rows (labelled --oos-intent)")
+    parser.add_argument("--encoding", default="utf-8",
+                        help="encoding of CSV files (default UTF-8, with or without a byte-order mark; e.g. latin-1)")
     parser.add_argument("--config", type=Path, default=PROJECT_ROOT / "config.yml")
+    parser.add_argument("--profile", default=None,
+                        help="an encoder profile (accurate, fast, classic) instead of the config's featurizer model: "
+                             "the config is copied with that one line changed (results: nlu_<set>-<profile>)")
     parser.add_argument("--baseline-per-intent", type=int, default=10)
     parser.add_argument("--baseline-epochs", type=int, default=5)
     parser.add_argument("--baseline-test", type=int, default=1000, help="test messages for the baseline (sample)")
@@ -494,10 +548,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     sys.path.insert(0, str(PROJECT_ROOT))
-    from nlu_components.metrics import choose_threshold, curve_point, fallback_settings, trade_off
+    from nlu_components.metrics import fallback_settings
 
     load_before = os.getloadavg()[0]
-    ds = load_dataset(args.dataset, args.test, args.seed, args.oos_intent, not args.no_oos_train)
+    ds = load_dataset(args.dataset, args.test, args.seed, args.oos_intent, not args.no_oos_train, val=args.val,
+                      encoding=args.encoding)
+    if ds.oos_label and not ds.val:
+        say(f"warning: {ds.name} has out-of-scope test rows but no validation split: give --val to choose the "
+            "fallback threshold (out-of-scope scoring is skipped)")
     train_rows = ds.train
     if args.max_train and len(train_rows) > args.max_train:
         train_rows = random.Random(args.seed).sample(train_rows, args.max_train)
@@ -508,8 +566,85 @@ def main(argv: list[str] | None = None) -> int:
     say(f"{ds.name}: {len(train_rows)} train, {len(ds.val)} val, {len(ds.test)} test messages from {ds.source}")
     WORK.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f"{ds.name}-", dir=WORK))
+    if args.profile:
+        args.config = with_profile(args.config, args.profile, work)
     config_text = args.config.read_text(encoding="utf-8")
     ambiguity = fallback_settings(config_text)["ambiguity_threshold"]
+
+    result: dict[str, Any] = {
+        "dataset": ds.name, "source": ds.source, "config": str(args.config.relative_to(PROJECT_ROOT))
+        if args.config.is_relative_to(PROJECT_ROOT) else str(args.config),
+        "config_text": config_text, "command": "python -m benchmarks.bench_nlu " + " ".join(argv or sys.argv[1:]),
+    }
+    stem = result_stem(ds.name, args.config, bool(args.max_train or args.max_test))
+    try:
+        result.update(_measure(args, ds, train_rows, work, config_text, ambiguity, load_before))
+    except BaseException as exc:  # keep what was measured: a failed run still says how far it got
+        result.update({"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc(),
+                       "finished": time.strftime("%Y-%m-%d %H:%M:%S")})
+        path = save_result(args.out, stem + "-partial", result)
+        say(f"the run failed ({type(exc).__name__}: {exc}); partial results in {path}")
+        raise
+    path = save_result(args.out, stem, result)
+    for t in result["targets"]:
+        say(f"target {t['metric']} {t['target']}: {t['value']} → {'met' if t['met'] else 'NOT met'}")
+    say(f"results: {path} and .md")
+    subprocess.run(["rm", "-rf", str(work)], check=False)
+    return 0
+
+
+def with_profile(config: Path, profile: str, work: Path) -> Path:
+    """A copy of `config` whose SentenceEmbeddingFeaturizer uses the encoder profile `profile`."""
+    import re
+
+    from encoders.specs import PROFILES
+
+    if profile not in PROFILES:
+        raise SystemExit(f"--profile {profile}: no such profile ({', '.join(PROFILES)})")
+    text = config.read_text(encoding="utf-8")
+    changed, n = re.subn(r"(SentenceEmbeddingFeaturizer\n(?:\s+#.*\n)*\s+model:)\s*[^\n]+", rf"\1 {profile}", text)
+    if n != 1:
+        raise SystemExit(f"{config}: no `model:` line under SentenceEmbeddingFeaturizer to change")
+    out = work / f"{profile}.yml"
+    out.write_text(changed, encoding="utf-8")
+    return out
+
+
+def result_stem(dataset: str, config: Path, quick: bool) -> str:
+    """Results are named by data set, then by the config when it is not the project's config.yml."""
+    stem = f"nlu_{dataset}"
+    if config.resolve() != (PROJECT_ROOT / "config.yml").resolve():
+        stem += f"-{config.stem}"
+    return stem + ("_quick" if quick else "")
+
+
+def save_result(out: Path, stem: str, result: dict[str, Any]) -> Path:
+    """Write `<stem>.json` and `.md`; a previous result under that name is moved to `history/` first (named by
+    when it finished), so no run ever overwrites another."""
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / f"{stem}.json"
+    if target.exists():
+        try:
+            finished = json.loads(target.read_text(encoding="utf-8")).get("finished") or ""
+        except ValueError:
+            finished = ""
+        tag = "".join(ch for ch in finished if ch.isdigit()) or time.strftime("%Y%m%d%H%M%S")
+        history = out / "history"
+        history.mkdir(exist_ok=True)
+        for suffix in (".json", ".md"):
+            old = out / f"{stem}{suffix}"
+            if old.exists():
+                old.replace(history / f"{stem}-{tag}{suffix}")
+    target.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
+    (out / f"{stem}.md").write_text(markdown(result) if "ours" in result and "targets" in result
+                                    else "# NLU benchmark (failed)\n\n" + str(result.get("error")) + "\n",
+                                    encoding="utf-8")
+    return target
+
+
+def _measure(args: argparse.Namespace, ds: Dataset, train_rows: list[tuple[str, str]], work: Path,
+             config_text: str, ambiguity: float, load_before: float) -> dict[str, Any]:
+    from nlu_components.metrics import choose_threshold, curve_point, trade_off
 
     evals = {"test": ds.test} | ({"val": ds.val} if ds.val else {})
     run = run_pipeline("ours", args.config, train_rows, evals, work)
@@ -573,26 +708,14 @@ def main(argv: list[str] | None = None) -> int:
                             f"epochs, tested on {len(test_sample)} sampled test messages. {scale}")
         say(f"rasa-default: accuracy {baseline['accuracy']} in {baseline['train_seconds']} s; {baseline['note']}")
 
-    metrics_for_targets = dict(ours)
-    result = {
-        "dataset": ds.name, "source": ds.source, "config": str(args.config.relative_to(PROJECT_ROOT))
-        if args.config.is_relative_to(PROJECT_ROOT) else str(args.config),
-        "config_text": config_text, "command": "python -m benchmarks.bench_nlu " + " ".join(argv or sys.argv[1:]),
+    if ours.get("val_at_threshold", {}).get("warning"):
+        say(f"warning: {ours['val_at_threshold']['warning']}")
+    return {
         "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs (shared; 1-min load average {load_before:.1f} at "
                    f"start, {os.getloadavg()[0]:.1f} at the end), one math thread",
-        "ours": ours, "baseline": baseline, "targets": check_targets(ds.name, metrics_for_targets),
+        "ours": ours, "baseline": baseline, "targets": check_targets(ds.name, dict(ours), args.profile),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    quick = args.max_train or args.max_test
-    stem = f"nlu_{ds.name}" + ("_quick" if quick else "")
-    (args.out / f"{stem}.json").write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
-    (args.out / f"{stem}.md").write_text(markdown(result), encoding="utf-8")
-    for t in result["targets"]:
-        say(f"target {t['metric']} {t['target']}: {t['value']} → {'met' if t['met'] else 'NOT met'}")
-    say(f"results: {args.out / (stem + '.json')} and .md")
-    subprocess.run(["rm", "-rf", str(work)], check=False)
-    return 0
 
 
 if __name__ == "__main__":

@@ -17,10 +17,10 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Self
 
-from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError
+from pydantic import AfterValidator, BeforeValidator, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from core.contracts import SHIPPED_ENCODER
+from core.contracts import FIXED_KB_THRESHOLDS, SHIPPED_ENCODER
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,6 +86,8 @@ class CommonSettings(BaseSettings):
                 value = "true" if value else "false"
             elif isinstance(value, SecretStr):
                 value = value.get_secret_value()
+            elif value is None:  # unset (e.g. KB thresholds from the content): empty is read back as the default
+                value = ""
             env[name.upper()] = str(value)
         return env
 
@@ -99,11 +101,31 @@ class KBSettings(CommonSettings):
 
     kb_content_dir: UserPath = PROJECT_ROOT / "kb_index" / "content"
     kb_index_dir: UserPath = PROJECT_ROOT / "kb_index" / "build"
-    kb_answer_threshold: float = Field(0.43, ge=-1.0, le=1.0)  # calibrated for the shipped encoder: make calibrate-kb
-    kb_suggest_threshold: float = Field(0.43, ge=-1.0, le=1.0)  # cosine scores: -1 offers choices always
-    # The KB's sentence encoder (encoders/): a sentence-transformers name or path, use-multilingual-v3, or several
-    # joined with "+". The default pairs the English all-MiniLM-L6-v2 with the multilingual USE.
+    # Unset: the thresholds the content itself calls for, computed when the index is built
+    # (kb_index/self_calibration.py), or the profile's measured pair (core.contracts.FIXED_KB_THRESHOLDS: the
+    # shipped `classic` profile answers at 0.43); set them to fix them (make calibrate-kb picks them from
+    # labelled questions).
+    kb_answer_threshold: float | None = Field(None, ge=-1.0, le=1.0)
+    kb_suggest_threshold: float | None = Field(None, ge=-1.0, le=1.0)  # cosine scores: -1 offers choices always
+    # The KB's sentence encoder (encoders/): a profile (classic, shipped; accurate, fast: opt-in), a
+    # sentence-transformers name or path, use-multilingual-v3, multilingual-e5-small, or several joined with "+".
     embedding_model: str = SHIPPED_ENCODER
+
+    @model_validator(mode="before")
+    @classmethod
+    def _profile_thresholds(cls, data: Any) -> Any:
+        """Unset thresholds of a profile with a measured fixed pair (`FIXED_KB_THRESHOLDS`) take that pair."""
+        if not isinstance(data, dict):
+            return data
+        model = str(data.get("embedding_model") or SHIPPED_ENCODER).strip().lower()
+        fixed = FIXED_KB_THRESHOLDS.get(model)
+        if fixed is None:
+            return data
+        data = dict(data)
+        for key, value in zip(("kb_answer_threshold", "kb_suggest_threshold"), fixed):
+            if data.get(key) in (None, ""):
+                data[key] = value
+        return data
 
 
 class ActionSettings(KBSettings):

@@ -18,7 +18,10 @@ class Encoder(Protocol):
     """Length of each vector."""
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Encode `texts` into a float32 array of shape (len(texts), dimension), each row L2-normalised."""
+        """Encode `texts` into a float32 array of shape (len(texts), dimension), each row L2-normalised.
+
+        `texts` are queries (what a customer types, or a question's phrasings); an encoder that embeds answer
+        text differently also has ``encode_passages(texts)`` (call it through `encode_passages`)."""
         ...
 
 
@@ -30,3 +33,9 @@ def identity(encoder: Any) -> dict[str, Any]:
     """What an index or a trained model records about `encoder` (its own `identity` when it has one)."""
     own = getattr(encoder, "identity", None)
     return dict(own) if isinstance(own, dict) else {"model": encoder.name, "dimension": int(encoder.dimension)}
+
+
+def encode_passages(encoder: Any, texts: list[str]) -> np.ndarray:
+    """`texts` as passages (answer text) for encoders that distinguish them from queries (E5), else `encode`."""
+    own = getattr(encoder, "encode_passages", None)
+    return own(texts) if callable(own) else encoder.encode(texts)

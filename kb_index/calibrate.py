@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kb_index.eval import EvalReport, LabelledQuery, evaluate
+from kb_index.eval import EvalReport, LabelledQuery, evaluate, search_all
 
 GRID = [round(0.20 + 0.01 * i, 2) for i in range(71)]  # 0.20 … 0.90
 
@@ -67,7 +67,8 @@ def _point(report: EvalReport, threshold: float) -> Point:
 def calibrate(kb: Any, queries: list[LabelledQuery], *, min_precision: float = 0.95,
               min_unanswerable_handoff: float = 0.5) -> Calibration:
     """The lowest thresholds meeting both targets (see the module doc), with the trade-off curve."""
-    curve = [_point(evaluate(kb, queries, answer_threshold=t, suggest_threshold=t), t) for t in GRID]
+    hits = search_all(kb, queries)  # each query embedded and searched once, then decided at every threshold
+    curve = [_point(evaluate(kb, queries, answer_threshold=t, suggest_threshold=t, hits=hits), t) for t in GRID]
     # Questions scored below the choices threshold go to a person, so that threshold is set first, by the
     # unanswerable questions; the answer threshold cannot be lower than it.
     has_unanswerable = any(q.expected is None for q in queries)
@@ -78,7 +79,7 @@ def calibrate(kb: Any, queries: list[LabelledQuery], *, min_precision: float = 0
     precise = next((p.threshold for p in curve if p.precision is not None and p.precision >= min_precision), None)
     met = met and precise is not None
     answer = max(suggest, GRID[-1] if precise is None else precise)
-    report = evaluate(kb, queries, answer_threshold=answer, suggest_threshold=suggest)
+    report = evaluate(kb, queries, answer_threshold=answer, suggest_threshold=suggest, hits=hits)
     return Calibration(answer, suggest, curve, report, met)
 
 

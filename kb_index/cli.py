@@ -49,6 +49,8 @@ def _parser(settings: KBSettings) -> argparse.ArgumentParser:
     build.add_argument("--no-progress", action="store_true", help="no progress bar")
     build.add_argument("--embed-answers", action="store_true", default=None,
                        help="also embed answer paragraphs (helps content whose entries have few phrasings)")
+    build.add_argument("--cache-dir", type=Path, default=None,
+                       help="embedding cache shared by several indexes (default: inside --out)")
     search = sub.add_parser("search", parents=[common], help="search the index and show the decision")
     search.add_argument("query")
     search.add_argument("-k", type=int, default=5, help="number of hits (default: %(default)s)")
@@ -126,9 +128,18 @@ def _build(args: argparse.Namespace, settings: KBSettings) -> int:
                                               embed_answers=args.embed_answers)
     manifest = live or build_index(
         args.content, args.out, load_encoder(args.model), progress=not args.no_progress, force=args.force,
-        embed_answers=args.embed_answers,
+        embed_answers=args.embed_answers, cache_dir=args.cache_dir,
     )
     stats = manifest.stats
+    if live is None and not stats.skipped and manifest.calibration:
+        c = manifest.calibration
+        print(f"thresholds from the content ({c['pseudo_queries']} phrasings as questions about missing entries): "
+              f"answer >= {c['answer_threshold']}, choices >= {c['suggest_threshold']}"
+              + "".join(f"; {lang}: {pair[0]} / {pair[1]}" for lang, pair in sorted((c.get("per_language") or {}).items()))
+              + (f" (not used: the bot answers at {settings.kb_answer_threshold} / {settings.kb_suggest_threshold}, "
+                 "KB_ANSWER_THRESHOLD / KB_SUGGEST_THRESHOLD or the encoder profile's measured pair)"
+                 if settings.kb_answer_threshold is not None and settings.kb_suggest_threshold is not None
+                 else " (used unless KB_ANSWER_THRESHOLD / KB_SUGGEST_THRESHOLD are set)"))
     if live is not None or stats.skipped:
         print(f"index in {args.out} is up to date ({manifest.entry_count} entries, model {manifest.model}); use --force to rebuild")
     else:
@@ -157,12 +168,13 @@ def _search(args: argparse.Namespace, settings: KBSettings) -> int:
 
     kb = _load_kb(args, settings)
     hits = kb.search(args.query, k=max(args.k, 3), language=args.language)
-    decision = decide_from_hits(args.query, hits, kb.answer_threshold, kb.suggest_threshold, margin=kb.margin)
+    answer_at, suggest_at = kb.thresholds(args.language)
+    decision = decide_from_hits(args.query, hits, answer_at, suggest_at, margin=kb.margin)
     hits = hits[: args.k]
     if args.json:
         print(json.dumps({"decision": decision.kind, "hits": [hit.to_dict() for hit in hits]}, indent=2, ensure_ascii=False))
         return 0
-    print(f"decision: {decision.kind} (answer ≥ {kb.answer_threshold}, choices ≥ {kb.suggest_threshold})")
+    print(f"decision: {decision.kind} (answer ≥ {answer_at}, choices ≥ {suggest_at})")
     for rank, hit in enumerate(hits, start=1):
         print(f"{rank}. {hit.score:.3f}  {hit.entry_id} [{hit.language}]  {hit.question}")
         print(f"          matched: {hit.matched}")

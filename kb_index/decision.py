@@ -7,8 +7,9 @@ A pure function of the scored hits (`decide_from_hits`), so it is the same where
 - ``choices`` with the hits (at most `MAX_CHOICES`) that reach the suggest threshold;
 - ``none`` otherwise: the conversation goes to a person.
 
-The default thresholds are `core.settings.KBSettings`' (``KB_ANSWER_THRESHOLD`` / ``KB_SUGGEST_THRESHOLD``):
-a tool that opens a knowledge base without settings decides as the bot does without a `.env`.
+The thresholds are the content's own (`kb_index.self_calibration`, stored in the index at build time) unless
+``KB_ANSWER_THRESHOLD`` / ``KB_SUGGEST_THRESHOLD`` fix them: a tool that opens a knowledge base without settings
+decides as the bot does without a `.env`. The constants below serve an index too small to calibrate itself.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from core.settings import KBSettings
 from kb_index.entry import Link
 
-# Calibrated for the shipped encoder and starter FAQ by `python -m kb_index calibrate` (make calibrate-kb).
-DEFAULT_ANSWER_THRESHOLD: float = KBSettings.model_fields["kb_answer_threshold"].default
-DEFAULT_SUGGEST_THRESHOLD: float = KBSettings.model_fields["kb_suggest_threshold"].default
+# For indexes too small to calibrate themselves (fewer than 3 entries or 20 phrasings): what the content calibration
+# gives the starter FAQ with the shipped encoder (benchmarks/README.md, "Thresholds that hold on unseen content").
+DEFAULT_ANSWER_THRESHOLD: float = 0.60
+DEFAULT_SUGGEST_THRESHOLD: float = 0.50
 MAX_CHOICES = 3
 
 # Grey-zone margin: when the best entry reaches the answer threshold but the runner-up is within this

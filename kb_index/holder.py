@@ -16,7 +16,7 @@ from typing import Any
 
 from encoders.base import Encoder
 import kb_index.storage as storage
-from kb_index.decision import DEFAULT_ANSWER_THRESHOLD, DEFAULT_SUGGEST_THRESHOLD, Decision, Hit
+from kb_index.decision import Decision, Hit
 from kb_index.entry import Entry
 from kb_index.knowledge_base import KnowledgeBase
 
@@ -35,8 +35,8 @@ class KnowledgeBaseHolder:
         index_dir: str | Path,
         encoder_factory: Callable[[], Encoder],
         *,
-        answer_threshold: float = DEFAULT_ANSWER_THRESHOLD,
-        suggest_threshold: float = DEFAULT_SUGGEST_THRESHOLD,
+        answer_threshold: float | None = None,  # None: the index's own (kb_index.self_calibration)
+        suggest_threshold: float | None = None,
         default_language: str = "en",
         check_interval_s: float = 2.0,
     ):

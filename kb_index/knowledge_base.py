@@ -19,12 +19,14 @@ from typing import Any
 import numpy as np
 
 from encoders.base import Encoder
+from encoders.concat import weigh_queries
 import kb_index.faiss_index as faiss_index
 import kb_index.storage as storage
 from kb_index.decision import (DEFAULT_ANSWER_THRESHOLD, DEFAULT_MARGIN, DEFAULT_SUGGEST_THRESHOLD, MAX_CHOICES,
                                Decision, Hit, decide_from_hits)
 from kb_index.entry import Entry
 from kb_index.scoring import ANSWER_WEIGHT, EntryScorer
+from kb_index.self_calibration import ContentCalibration
 from kb_index.storage import KBIndexError, Manifest
 
 log = logging.getLogger(__name__)
@@ -44,8 +46,8 @@ class KnowledgeBase:
         encoder: Encoder,
         *,
         path: Path | None = None,
-        answer_threshold: float = DEFAULT_ANSWER_THRESHOLD,
-        suggest_threshold: float = DEFAULT_SUGGEST_THRESHOLD,
+        answer_threshold: float | None = None,
+        suggest_threshold: float | None = None,
         default_language: str = "en",
         answer_weight: float | None = None,
         margin: float | None = None,
@@ -56,12 +58,20 @@ class KnowledgeBase:
         self.manifest = manifest
         self.encoder = encoder
         self.path = path
-        self.answer_threshold = answer_threshold
-        self.suggest_threshold = suggest_threshold
+        # None: the thresholds the content itself calls for (kb_index.self_calibration, stored at build time),
+        # else the defaults of core.settings.
+        calibration = ContentCalibration.from_dict(getattr(manifest, "calibration", None))
+        self.calibration = calibration
+        self._given = (answer_threshold, suggest_threshold)
+        self.answer_threshold = answer_threshold if answer_threshold is not None else (
+            calibration.answer_threshold if calibration else DEFAULT_ANSWER_THRESHOLD)
+        self.suggest_threshold = suggest_threshold if suggest_threshold is not None else (
+            calibration.suggest_threshold if calibration else DEFAULT_SUGGEST_THRESHOLD)
         self.default_language = default_language
         self.answer_weight = ANSWER_WEIGHT if answer_weight is None else answer_weight
         self.margin = DEFAULT_MARGIN if margin is None else margin
-        self._scorer = EntryScorer(index, faiss_index.stored_vectors(index), rows, len(entries))
+        self._scorer = EntryScorer(index, faiss_index.stored_vectors(index), rows, len(entries),
+                                   getattr(encoder, "part_bounds", None))
         self._by_key = {entry.key: entry for entry in entries}
         self._languages: dict[str, list[str]] = {}
         for entry in entries:
@@ -120,7 +130,8 @@ class KnowledgeBase:
         query = " ".join((query or "").split())
         if not query or k <= 0 or self.index.ntotal == 0:
             return []
-        vector = self.encoder.encode([query])
+        # Each encoder counts for what it is good at in the customer's language (encoders.concat.weigh).
+        vector = weigh_queries(self.encoder, self.encoder.encode([query]), language or self.default_language)
         positions, scores, best_rows = self._scorer.score(vector, k, answer_weight=self.answer_weight)
         best: dict[str, tuple[float, int]] = {}  # entry id -> (score, best row), over all its languages
         for i in np.argsort(-scores, kind="stable").tolist():
@@ -158,6 +169,17 @@ class KnowledgeBase:
                 return self._by_key[(entry_id, candidate)]
         return self._by_key[(entry_id, sorted(languages)[0])]
 
+    def thresholds(self, language: str | None = None) -> tuple[float, float]:
+        """The (answer, choices) thresholds for a query in `language`: those given to the constructor (settings),
+        else the content's own for that language (scores differ in scale per language), else the content's
+        pooled ones, else the defaults."""
+        if self.calibration is None:
+            return self.answer_threshold, self.suggest_threshold
+        own_answer, own_suggest = self.calibration.for_language(language or self.default_language)
+        answer = self._given[0] if self._given[0] is not None else own_answer
+        suggest = self._given[1] if self._given[1] is not None else min(own_suggest, answer)
+        return answer, suggest
+
     def decide(
         self,
         query: str,
@@ -169,13 +191,14 @@ class KnowledgeBase:
         margin: float | None = None,
     ) -> Decision:
         """Search, then apply `kb_index.decision.decide_from_hits`. Thresholds and margin default to this
-        knowledge base's `answer_threshold`, `suggest_threshold` and `margin`."""
+        knowledge base's `thresholds(language)` and `margin`."""
         hits = self.search(query, k=max(max_choices, 1), language=language)
+        answer_at, suggest_at = self.thresholds(language)
         decision = decide_from_hits(
             query,
             hits,
-            self.answer_threshold if answer_threshold is None else answer_threshold,
-            self.suggest_threshold if suggest_threshold is None else suggest_threshold,
+            answer_at if answer_threshold is None else answer_threshold,
+            suggest_at if suggest_threshold is None else suggest_threshold,
             max_choices=max_choices,
             margin=self.margin if margin is None else margin,
         )

@@ -42,7 +42,8 @@ class EntryScorer:
     `rows` are ``(entry position, kind, text)`` per vector, grouped by entry.
     """
 
-    def __init__(self, index: Any, vectors: np.ndarray, rows: list[tuple[int, str, str]], entry_count: int):
+    def __init__(self, index: Any, vectors: np.ndarray, rows: list[tuple[int, str, str]], entry_count: int,
+                 part_bounds: list[int] | None = None):
         self.index = index
         self.vectors = vectors
         self.row_entry = np.array([position for position, _, _ in rows], dtype=np.int64)
@@ -59,7 +60,7 @@ class EntryScorer:
             before = np.searchsorted(self.row_entry[customer], np.arange(entry_count), side="left")
             self._customer_end = self._starts + (self._customer_end - before)
         customer_vectors = np.ascontiguousarray(vectors[customer]) if self.has_answer_rows else vectors
-        self._centroids = centroids(customer_vectors, self.row_entry[customer], entry_count)
+        self._centroids = centroids(customer_vectors, self.row_entry[customer], entry_count, part_bounds)
 
     def score(self, query: np.ndarray, k: int, *, answer_weight: float = ANSWER_WEIGHT
               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -113,14 +114,23 @@ def segment_max(
     return best, best_rows
 
 
-def centroids(vectors: np.ndarray, row_entry: np.ndarray, count: int) -> np.ndarray:
-    """Normalised mean vector of each entry's rows (rows are grouped by entry; every entry has one or more)."""
+def centroids(vectors: np.ndarray, row_entry: np.ndarray, count: int,
+              part_bounds: list[int] | None = None) -> np.ndarray:
+    """Normalised mean vector of each entry's rows (rows are grouped by entry; every entry has one or more).
+
+    With `part_bounds` (the column bounds of a concatenated encoder's parts), each part is normalised on its own
+    to 1/sqrt(n), like the rows: a weighed query's score against a centroid is then Σ w_i cos_i, at most 1."""
     if count == 0:
         return np.zeros((0, vectors.shape[1]), dtype=np.float32)
     starts = np.searchsorted(row_entry, np.arange(count), side="left")
     sums = np.add.reduceat(vectors, starts, axis=0).astype(np.float32, copy=False)
-    norms = np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
-    return np.ascontiguousarray(sums / norms, dtype=np.float32)
+    bounds = list(part_bounds) if part_bounds and len(part_bounds) > 2 else [0, vectors.shape[1]]
+    scale = 1.0 / np.sqrt(len(bounds) - 1)
+    out = np.empty_like(sums)
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        norms = np.maximum(np.linalg.norm(sums[:, a:b], axis=1, keepdims=True), 1e-12)
+        out[:, a:b] = sums[:, a:b] / norms * scale
+    return np.ascontiguousarray(out, dtype=np.float32)
 
 
 def entry_spans(row_entry: np.ndarray, count: int) -> list[tuple[int, int]]:

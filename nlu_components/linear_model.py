@@ -31,7 +31,23 @@ DEFAULTS: dict[str, Any] = {
     "max_iter": 300,
     "tol": 1e-4,
     "random_state": 42,
+    # Indices of the dense parts (one per sentence encoder, of `part_dimensions` each) that are multilingual.
+    # When set, every example is trained on twice: as it is, and with only those parts (no English-only part, no
+    # TF-IDF), so each intent is also learnt from language-independent features alone and an intent with English
+    # examples only still reaches customers in other languages (benchmarks/README.md, issue 17).
+    "multilingual_views": [],
+    "part_dimensions": [],
 }
+
+
+def views_config(enabled: Any, layout: Sequence[tuple[int, bool]]) -> dict[str, Any]:
+    """The model's `multilingual_views` / `part_dimensions` for the classifier option ``multilingual_views:
+    true`` and the featurizer's layout [(dimension, multilingual), …]: views need an English-only part beside a
+    multilingual one, else there is nothing to learn apart."""
+    views = [i for i, (_, multilingual) in enumerate(layout) if multilingual] if enabled is True else []
+    if not views or len(views) == len(layout):
+        return {"multilingual_views": [], "part_dimensions": []}
+    return {"multilingual_views": views, "part_dimensions": [int(d) for d, _ in layout]}
 
 
 def _vectorizer(kind: str, ngrams: Sequence[int], cfg: dict[str, Any], vocabulary: dict[str, int] | None = None,
@@ -159,6 +175,7 @@ class LinearTextModel:
         self.classes = sorted(set(labels))
         index = {c: i for i, c in enumerate(self.classes)}
         y = np.array([index[label] for label in labels])
+        dense, sparse, y = self._with_multilingual_views(dense, sparse, y)
         n_features = (0 if dense is None else dense.shape[1]) + (0 if sparse is None else sparse.shape[1])
         if len(self.classes) == 1:  # a one-intent bot: always that intent
             self.coef = np.zeros((1, n_features), dtype=np.float32)
@@ -175,6 +192,27 @@ class LinearTextModel:
             self.fit_info = dict(getattr(fit_softmax, "last_info", {}))
         self.fit_seconds = time.monotonic() - started
         return self
+
+    def _with_multilingual_views(self, dense: np.ndarray | None, sparse: sp.csr_matrix | None, y: np.ndarray
+                                 ) -> tuple[np.ndarray | None, sp.csr_matrix | None, np.ndarray]:
+        """The training rows, plus (with `multilingual_views`) each row again with only its multilingual parts."""
+        views = [int(i) for i in self.config.get("multilingual_views") or []]
+        dims = [int(d) for d in self.config.get("part_dimensions") or []]
+        if not views or dense is None:
+            return dense, sparse, y
+        if sum(dims) != dense.shape[1] or any(not 0 <= i < len(dims) for i in views):
+            raise ValueError(f"multilingual_views {views} do not fit part_dimensions {dims} "
+                             f"({dense.shape[1]} dense features)")
+        bounds = np.cumsum([0] + dims)
+        keep = np.zeros(dense.shape[1], dtype=bool)
+        for i in views:
+            keep[bounds[i]:bounds[i + 1]] = True
+        # Not rescaled: a message in another language carries its multilingual parts at this same scale.
+        view = dense * keep
+        dense = np.vstack([dense, view])
+        if sparse is not None:
+            sparse = sp.vstack([sparse, sp.csr_matrix(sparse.shape, dtype=sparse.dtype)], format="csr")
+        return dense, sparse, np.concatenate([y, y])
 
     def _blocks_t(self, d_dense: int) -> tuple[np.ndarray, np.ndarray]:
         """Contiguous transposed coefficient blocks (dense part, sparse part), made once: a per-call copy of a

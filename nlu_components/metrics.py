@@ -80,9 +80,17 @@ def choose_threshold(scores: Scores, *, ambiguity: float, max_handoff_rate: floa
     if max_handoff_rate is None:
         raise ValueError("state the target: max_handoff_rate")
     ok = [p for p in curve if p["in_scope_handoff_rate"] <= max_handoff_rate + 1e-12]
-    if not ok:  # even threshold 0 hands off more (ambiguity alone): take the lowest threshold
-        return curve[0]
-    return max(ok, key=lambda p: p["threshold"])
+    if not ok:  # even threshold 0 hands off more (ambiguity or a trained out-of-scope intent alone)
+        return {**curve[0], "budget_met": False, "warning": budget_warning(curve[0], max_handoff_rate)}
+    return {**max(ok, key=lambda p: p["threshold"]), "budget_met": True}
+
+
+def budget_warning(point: dict[str, float], max_handoff_rate: float) -> str:
+    """What to tell the user when no threshold keeps the in-scope handoff within the stated budget."""
+    return (f"no threshold keeps the in-scope handoff within {max_handoff_rate:.1%}: even at threshold "
+            f"{point['threshold']} {point['in_scope_handoff_rate']:.1%} of in-scope messages are not answered (the "
+            "ambiguity threshold, or in-scope messages classified as out of scope). Raise the budget, lower "
+            "ambiguity_threshold, or look at which in-scope examples are confused with out-of-scope ones.")
 
 
 def fallback_settings(config_text: str) -> dict[str, float]:

@@ -35,6 +35,7 @@ RESPONSES_UTTERED_BY_ACTIONS = (
     "utter_order_not_found",  # actions.orders
     "utter_order_number_invalid",
     "utter_order_system_down",
+    "utter_out_of_scope",  # actions.kb: the refusal of an out-of-scope message when the FAQ has nothing for it
     "utter_payment_problem",  # actions.kb: the static answers when the knowledge base has nothing
     "utter_return_refund",
     "utter_shipping_info",

@@ -5,7 +5,9 @@
 Errors (training would fail or learn contradictions; the launcher refuses to train and keeps the previous
 model in service):
 - a file that is not UTF-8 (the line of the first bad byte), an empty file, a YAML syntax error;
-- the same example under two different intents.
+- the same example under two different intents;
+- an intent name with a ``/``: Rasa reads ``weather/find`` as a retrieval intent and silently merges every
+  ``weather/…`` intent into ``weather`` (only a flood of warnings in the training log says so).
 Warnings (training goes on):
 - an intent with a single example (too few to learn from; add paraphrases);
 - the same example twice under one intent.
@@ -137,7 +139,16 @@ def _check_yaml(path: Path, text: str, report: Report) -> None:
             fields = {k.value: (k, v) for k, v in item.value}
             if "intent" in fields and "examples" in fields:
                 intent = str(fields["intent"][1].value)
+                _check_intent_name(intent, path, fields["intent"][1].start_mark.line + 1, report)
                 _examples_from_block(fields["examples"][1], intent, path, report)
+
+
+def _check_intent_name(intent: str, path: Path, line: int | None, report: Report) -> None:
+    if "/" in intent:
+        prefix = intent.split("/", 1)[0]
+        report.add("error", path, line, f"intent name {intent!r} contains '/': Rasa reads it as a retrieval intent "
+                   f"and merges it with every other '{prefix}/…' intent into '{prefix}'; rename it "
+                   f"(e.g. {intent.replace('/', '_')!r})")
 
 
 def _check_json(path: Path, text: str, report: Report) -> None:
@@ -147,9 +158,19 @@ def _check_json(path: Path, text: str, report: Report) -> None:
         report.add("error", path, getattr(exc, "lineno", None), f"JSON syntax error: {exc}")
         return
     examples = (data.get("rasa_nlu_data") or {}).get("common_examples") or [] if isinstance(data, dict) else []
+    named: set[str] = set()
     for ex in examples:
         if isinstance(ex, dict) and ex.get("intent") and isinstance(ex.get("text"), str):
+            if str(ex["intent"]) not in named:
+                named.add(str(ex["intent"]))
+                _check_intent_name(str(ex["intent"]), path, _json_line(text, str(ex["intent"])), report)
             report.examples.append(Example(ex["text"], str(ex["intent"]), display(path), None))
+
+
+def _json_line(text: str, value: str) -> int | None:
+    """The line where `value` first appears as a JSON string in `text` (for messages), or None."""
+    at = text.find(json.dumps(value))
+    return text.count("\n", 0, at) + 1 if at >= 0 else None
 
 
 def validate(paths: list[Path]) -> Report:

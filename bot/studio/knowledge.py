@@ -98,7 +98,9 @@ class HubKnowledgeBase:
 
         hits = self.holder.search(text, k=5, language=language)
         kb = self.holder.get()
-        answer_at, suggest_at = self.settings.kb_answer_threshold, self.settings.kb_suggest_threshold
+        # the bot's own thresholds for this language: KB_ANSWER_THRESHOLD / KB_SUGGEST_THRESHOLD when set, else
+        # those the index calibrated from its content (settings alone would be None)
+        answer_at, suggest_at = kb.thresholds(language)
         margin = getattr(kb, "margin", DEFAULT_MARGIN)
         decision = decide_from_hits(text, hits, answer_at, suggest_at, margin=margin)
         chosen = {h.entry_id for h in decision.hits}

@@ -120,6 +120,12 @@ def load_queries(path: str | Path = STARTER_QUERIES) -> list[LabelledQuery]:
     return [LabelledQuery(str(item["query"]), item.get("expected"), item.get("language")) for item in data]
 
 
+def search_all(kb: KnowledgeBase, queries: list[LabelledQuery], *, k: int = 5) -> list[list[Any]]:
+    """Every query searched once (each embedded once): reuse the hits with `evaluate(..., hits=)` to try many
+    thresholds (`kb_index.calibrate`)."""
+    return [kb.search(item.query, k=max(k, 3), language=item.language) for item in queries]
+
+
 def evaluate(
     kb: KnowledgeBase,
     queries: list[LabelledQuery],
@@ -128,14 +134,18 @@ def evaluate(
     answer_threshold: float | None = None,
     suggest_threshold: float | None = None,
     margin: float | None = None,
+    hits: list[list[Any]] | None = None,
 ) -> EvalReport:
-    """Search and decide every query; see `EvalReport`."""
+    """Search and decide every query (or decide the `hits` of `search_all`); see `EvalReport`."""
     answer_at = kb.answer_threshold if answer_threshold is None else answer_threshold
     suggest_at = kb.suggest_threshold if suggest_threshold is None else suggest_threshold
     report = EvalReport(answer_threshold=answer_at, suggest_threshold=suggest_at)
-    for item in queries:
-        hits = kb.search(item.query, k=max(k, 3), language=item.language)
-        decision = decide_from_hits(item.query, hits, answer_at, suggest_at, margin=kb.margin if margin is None else margin)
+    searched = hits if hits is not None else search_all(kb, queries, k=k)
+    for item, hits in zip(queries, searched):
+        own_answer, own_suggest = kb.thresholds(item.language)  # the knowledge base's, for the query's language
+        decision = decide_from_hits(item.query, hits, own_answer if answer_threshold is None else answer_threshold,
+                                    own_suggest if suggest_threshold is None else suggest_threshold,
+                                    margin=kb.margin if margin is None else margin)
         ranked = [(h.entry_id, h.score) for h in hits]
         report.results.append(QueryResult(item, ranked, decision.kind, [h.entry_id for h in decision.hits]))
     return report

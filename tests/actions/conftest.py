@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests_support import TEST_EMBEDDINGS
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -99,7 +101,7 @@ def kb_index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     content = root / "content"
     content.mkdir()
     (content / "faq.yml").write_text(TINY_FAQ, encoding="utf-8")
-    build_index(content, root / "index", load_encoder(SHIPPED_MODEL), progress=False)
+    build_index(content, root / "index", load_encoder(SHIPPED_MODEL), progress=False, cache_dir=TEST_EMBEDDINGS)
     return root / "index"
 
 

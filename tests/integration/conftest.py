@@ -17,7 +17,7 @@ from bot.ops import secrets
 from core.settings import PROJECT_ROOT, HubSettings
 from tests.integration.studio_support import StudioStack
 from tests.integration.support import ADMIN_TOKEN, AGENT_TOKEN, CHROMIUM_ARGS, Chat, Stack, chromium, chromium_path, started
-from tests_support import free_port_dead as free_port
+from tests_support import TEST_EMBEDDINGS, free_port_dead as free_port
 from tools.launcher import child_env, ensure_model, services, write_endpoints
 
 
@@ -30,7 +30,8 @@ def trained_model() -> Path:
 @pytest.fixture(scope="session")
 def kb_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("kb")
-    subprocess.run([sys.executable, "-m", "kb_index", "build", "--out", str(out)], check=True, cwd=PROJECT_ROOT,
+    subprocess.run([sys.executable, "-m", "kb_index", "build", "--out", str(out), "--cache-dir", str(TEST_EMBEDDINGS)],
+                   check=True, cwd=PROJECT_ROOT,
                    env=child_env())
     return out
 

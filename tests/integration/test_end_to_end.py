@@ -128,3 +128,33 @@ def test_page_reload_resumes_the_same_conversation(stack: Stack, chat: Chat) -> 
         assert [m["text"] for m in again.welcome["history"]][0] == "hello"
     finally:
         again.close()
+
+
+REFUSAL = "I can only help with Brightcart"  # utter_out_of_scope, English
+
+
+def test_the_knowledge_base_is_asked_before_any_refusal(stack: Stack, chat: Chat) -> None:
+    """Issue 17: "how do I change my address" used to get the out-of-scope refusal although the FAQ answers it.
+    Whatever the NLU makes of it (out_of_scope, the fallback, an intent the policy is unsure of), the customer is
+    offered the FAQ's entries; a question the FAQ has nothing for still gets the refusal or a person."""
+    frames = chat.say("how do I change my address?")
+    replies = [f for f in frames if f.get("type") == "message" and f.get("sender") == "bot"]
+    assert replies and not any(REFUSAL in r["text"] for r in replies), replies
+    payloads = [b.get("payload") or "" for r in replies for b in r.get("buttons") or []]
+    kb_entries = [m.get("kb_entry_id") for m in transcript(stack, chat.conversation_id)["messages"]
+                  if m["sender"] == "bot"]
+    assert "change-delivery-address" in kb_entries or any("change-delivery-address" in p for p in payloads), (
+        replies, kb_entries)
+
+    texts = bot_texts(chat.say("what is the capital of France?"))
+    assert texts and (REFUSAL in texts[0] or "person" in " ".join(texts).lower()), texts
+
+
+def test_a_first_ciao_is_a_greeting(stack: Stack) -> None:
+    """ "ciao" is hello and goodbye in Italian: as the first message of a conversation it is a greeting."""
+    chat = Chat(stack.hub, language="it-IT")
+    try:
+        texts = bot_texts(chat.say("ciao"))
+        assert texts and texts[0].startswith("Ciao! Ti diamo il benvenuto"), texts
+    finally:
+        chat.close()

@@ -16,6 +16,8 @@ pin_environment()  # as the entry points do, before numpy, onnxruntime and FAISS
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
+from tests_support import TEST_EMBEDDINGS  # noqa: E402
+
 from encoders import SHIPPED_MODEL, Encoder  # noqa: E402
 from kb_index import KnowledgeBase, build_index, load_encoder  # noqa: E402
 
@@ -88,7 +90,7 @@ def encoder() -> Encoder:
 @pytest.fixture(scope="session")
 def starter_index(tmp_path_factory: pytest.TempPathFactory, encoder: Encoder) -> Path:
     out = tmp_path_factory.mktemp("starter") / "build"
-    build_index(STARTER_CONTENT, out, encoder, progress=False)
+    build_index(STARTER_CONTENT, out, encoder, progress=False, cache_dir=TEST_EMBEDDINGS)
     return out
 
 

@@ -36,9 +36,15 @@ def test_holder_loads_lazily_and_reports_a_missing_index(tmp_path: Path, encoder
 
 
 def test_without_thresholds_it_decides_as_the_bot_does_without_settings(starter_index: Path, encoder: Encoder) -> None:
-    bot = KBSettings.from_env()  # tests read no .env
+    # an opt-in profile leaves the thresholds to the content (the shipped one has a measured pair: test_settings)
+    bot = KBSettings.from_env(embedding_model="fast")
     kb = KnowledgeBaseHolder(starter_index, lambda: encoder).get()
-    assert (kb.answer_threshold, kb.suggest_threshold) == (bot.kb_answer_threshold, bot.kb_suggest_threshold)
+    assert (bot.kb_answer_threshold, bot.kb_suggest_threshold) == (None, None)
+    calibrated = kb.manifest.calibration
+    assert (kb.answer_threshold, kb.suggest_threshold) == (calibrated["answer_threshold"], calibrated["suggest_threshold"])
+    decided = kb.decide("how long does delivery take?", "en",
+                        answer_threshold=bot.kb_answer_threshold, suggest_threshold=bot.kb_suggest_threshold)
+    assert decided == kb.decide("how long does delivery take?", "en")
 
 
 def test_holder_swaps_in_a_new_build(mini_content: Path, tmp_path: Path, encoder: Encoder) -> None:

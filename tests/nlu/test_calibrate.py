@@ -102,3 +102,14 @@ def test_a_trained_out_of_scope_intent_counts_as_handoff_and_as_caught() -> None
     # the budget counts it: at most 25 % handed off allows threshold 0.75 (the 0.7 message), not 0.81
     assert choose_threshold(s, ambiguity=0.0, max_handoff_rate=0.25)["threshold"] == pytest.approx(0.70)
     assert choose_threshold(s, ambiguity=0.0, max_handoff_rate=0.5)["threshold"] == pytest.approx(0.80)
+
+
+def test_a_budget_no_threshold_can_meet_is_a_warning_not_a_silent_zero() -> None:
+    # a third of the in-scope messages are classified as the out-of-scope intent: no threshold helps
+    s = Scores(top=np.array([0.9, 0.8, 0.95]), second=np.zeros(3), correct=np.array([True, True, False]),
+               oos=np.zeros(3, bool), predicted_oos=np.array([False, False, True]))
+    chosen = choose_threshold(s, ambiguity=0.0, max_handoff_rate=0.05)
+    assert chosen["budget_met"] is False and chosen["threshold"] == 0.0
+    assert "no threshold keeps the in-scope handoff within 5.0%" in chosen["warning"]
+    assert "33.3%" in chosen["warning"]
+    assert choose_threshold(synthetic(), ambiguity=0.0, max_handoff_rate=0.05)["budget_met"] is True

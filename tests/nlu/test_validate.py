@@ -100,3 +100,14 @@ def test_launcher_refuses_to_train_on_bad_data_and_keeps_the_previous_model(
     assert (models / "current.tar.gz").read_bytes() == b"previous model"
     out = capsys.readouterr().out
     assert "more.yml:4: error" in out and "'hi'" in out
+
+
+def test_an_intent_name_with_a_slash_is_an_error_naming_file_and_line(tmp_path: Path) -> None:
+    """Rasa would silently merge `weather/find` and `weather/rain` into `weather` (retrieval-intent syntax)."""
+    write(tmp_path, "nlu.yml", GOOD + "- intent: weather/find\n  examples: |\n    - is it sunny\n    - forecast\n")
+    write(tmp_path, "data.json", '{"rasa_nlu_data": {"common_examples": [\n'
+                                 '  {"text": "rain tomorrow?", "intent": "weather/rain"}]}}\n')
+    found = messages(validate([tmp_path]))
+    assert any("nlu.yml:11: error: intent name 'weather/find' contains '/'" in m and "'weather_find'" in m
+               for m in found), found
+    assert any("data.json:2: error: intent name 'weather/rain'" in m for m in found), found
