@@ -8,7 +8,6 @@ one thread, and never touches the network.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -18,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from encoders.files import file_sha256
 from encoders.runtime import onnx_session
 from encoders.specs import DEFAULT_MODEL, ENCODER_ROOT, SHIPPED_MODEL, as_model_list, encoder_name
 
@@ -57,12 +57,6 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class OnnxSentenceEncoder:

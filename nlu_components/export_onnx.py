@@ -33,7 +33,8 @@ from typing import Any
 
 from encoders import DEFAULT_MODEL, ENCODER_ROOT, as_model_list, is_multilingual, use_onnx
 from encoders.specs import encoder_name, is_e5, is_sentence_transformer, packaged_weights_dir
-from encoders.onnx import MANIFEST, MANIFEST_VERSION, encoder_dir, file_sha256, read_manifest
+from encoders.files import file_sha256, replace_folder
+from encoders.onnx import MANIFEST, MANIFEST_VERSION, encoder_dir, read_manifest
 
 EXPORT_VERSION = "1"  # bump when the export procedure changes: forces a re-export
 OPSET = 17  # onnxruntime ≥ 1.14 runs it; the Rasa runtime has 1.23
@@ -207,13 +208,7 @@ def export(model: str, out_root: Path, *, force: bool = False, quiet: bool = Fal
         manifest["parity_min_cosine"] = round(float(cos.min()), 7)
         (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
-        if target.exists():
-            old = target.with_name(f".{target.name}-old-{os.getpid()}")
-            os.replace(target, old)
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
+        replace_folder(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     say(f"exported {name} ({dimension} dimensions, {pooling_mode} pooling, min cosine vs sentence-transformers "
