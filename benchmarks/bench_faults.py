@@ -159,6 +159,7 @@ class Visitor:
     def __init__(self, ws_url: str, name: str, count: int, think_s: float) -> None:
         self.ws_url, self.name, self.count, self.think_s = ws_url, name, count, think_s
         self.sent: list[str] = []  # client ids
+        self.texts: dict[str, str] = {}  # client id → what the customer wrote (a resend repeats it)
         self.acked: set[str] = set()
         self.token: str | None = None
         self.reconnects = 0
@@ -171,13 +172,13 @@ class Visitor:
                     await ws.send(json.dumps({"type": "hello", "token": self.token}))
                     self.token = json.loads(await asyncio.wait_for(ws.recv(), 60))["token"]
                     for cid in [c for c in self.sent if c not in self.acked]:  # the widget's resend
-                        await ws.send(json.dumps({"type": "message", "text": TEXTS[0], "client_id": cid}))
+                        await ws.send(json.dumps({"type": "message", "text": self.texts[cid], "client_id": cid}))
                     reader = asyncio.create_task(self._read(ws))
                     while todo and time.monotonic() < stop_at:
                         cid = todo.pop(0)
                         self.sent.append(cid)
-                        await ws.send(json.dumps({"type": "message", "text": TEXTS[len(self.sent) % len(TEXTS)],
-                                                  "client_id": cid}))
+                        self.texts[cid] = TEXTS[len(self.sent) % len(TEXTS)]
+                        await ws.send(json.dumps({"type": "message", "text": self.texts[cid], "client_id": cid}))
                         await asyncio.sleep(self.think_s)
                     while set(self.sent) - self.acked and time.monotonic() < stop_at:
                         await asyncio.sleep(0.5)
