@@ -226,6 +226,11 @@ class LanguageDetector:
         """Load the main model now if it is not yet (seconds, once): call from a worker thread."""
         self._load()
 
+    def ensure_wide_loaded(self) -> None:
+        """Load the unsupported-language check's model now, in this thread (a set-up step caches it)."""
+        if self._wide_model is None:
+            self._load_wide_model()
+
     @property
     def loaded(self) -> bool:
         return self._model is not None
@@ -508,7 +513,7 @@ def main() -> None:
     settings = HubSettings.from_env()
     detector = LanguageDetector(settings.supported_languages, settings.language_detector_model)
     detector.ensure_loaded()
-    detector._load_wide_model()
+    detector.ensure_wide_loaded()
     print(f"[supportbot] language models cached in {CACHE_DIR}", flush=True)
 
 

@@ -56,9 +56,10 @@ class StudioChanges:
         if not (answer or "").strip():
             raise ContentChangeError("a draft needs an answer: start from the agent's reply")
         taken = {v.id for v in self.content.faq.versions()}
-        base_id = slug(question)
-        entry_id = next(f"{base_id}-{n}" if n else base_id for n in range(len(taken) + 2)
-                        if (f"{base_id}-{n}" if n else base_id) not in taken)
+        entry_id, n = slug(question), 0
+        while entry_id in taken:  # another question with the same words in its id: a new id, not its entry
+            n += 1
+            entry_id = f"{slug(question)}-{n}"
         saved = await self._save(self.content.save_faq(
             _author(editor), entry_id, language, {"question": question, "answer": answer.strip()}, base=None,
             topic=DRAFT_TOPIC))
