@@ -66,11 +66,9 @@ def _percentiles(ms: list[float]) -> dict[str, float]:
 
 def language_of(path: Path) -> str:
     """nlu_data/nlu_it.yml → it; nlu.yml → en; starter_heldout/zh.yml → zh."""
-    stem = path.stem
-    for lang in LANGS:
-        if stem == lang or stem.endswith(f"_{lang}"):
-            return lang
-    return "en"
+    from nlu_components.evaluate import language_of_path
+
+    return language_of_path(path)
 
 
 def bench_intents(sets: list[str] | None = None, per_language: bool = True) -> dict[str, Any]:

@@ -44,6 +44,30 @@ def encode_concat(encoders: list[Encoder], texts: list[str], *, passages: bool =
     return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+def encode_some(encoders: list[Encoder], texts: list[str], parts: Sequence[int] | None) -> np.ndarray:
+    """`encode_concat(encoders, texts)` with only the encoders at `parts` run: the other parts are zeros (the
+    same columns and scale, so a model trained on full rows reads these). `parts=None`: every encoder."""
+    if parts is None or len(encoders) == 1 or sorted(set(parts)) == list(range(len(encoders))):
+        return encode_concat(encoders, texts)
+    run = [encoders[i] for i in sorted(set(parts))]
+    computed = iter([run[0].encode(texts)] if len(run) == 1 else list(_pool().map(lambda enc: enc.encode(texts), run)))
+    blocks = [next(computed) if i in parts else np.zeros((len(texts), int(enc.dimension)), dtype=np.float32)
+              for i, enc in enumerate(encoders)]
+    return np.ascontiguousarray(np.hstack(blocks) / np.sqrt(len(encoders)), dtype=np.float32)
+
+
+def keep_parts(vectors: np.ndarray, dimensions: Sequence[int], parts: Sequence[int] | None) -> np.ndarray:
+    """Rows of concatenated vectors with every part but `parts` set to zero (what `encode_some` computes)."""
+    if parts is None:
+        return vectors
+    out = np.array(vectors, dtype=np.float32, copy=True)
+    bounds = np.cumsum([0] + [int(d) for d in dimensions])
+    for i in range(len(dimensions)):
+        if i not in parts:
+            out[:, bounds[i]:bounds[i + 1]] = 0.0
+    return out
+
+
 def normalise_weights(weights: Mapping[str, Sequence[float]] | None, n_parts: int) -> dict[str, tuple[float, ...]]:
     """Per-language part weights, each list checked and scaled to sum to 1."""
     out: dict[str, tuple[float, ...]] = {}

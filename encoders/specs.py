@@ -41,15 +41,20 @@ class Profile:
     model: str  # the spec: models joined with "+"
     weights: dict[str, tuple[float, ...]] = field(default_factory=dict)  # {"en": (...), "*": (...)}
     summary: str = ""
+    #: Which parts the intent classifier reads for a message in a language ({"en": (0,), "*": (1,)}); empty: all
+    #: parts for every language. Only those parts are computed when a message is parsed (`intent_parts`).
+    intents: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 #: Measured in benchmarks/README.md ("Encoder profiles"); `EMBEDDING_MODEL` and the featurizer's `model` may name one.
 PROFILES: dict[str, Profile] = {
     profile.name: profile for profile in (
         Profile("accurate", f"{MPNET_MODEL}+{E5_MODEL}", {"en": (0.75, 0.25), "*": (0.0, 1.0)},
-                "mpnet for English, E5 for every other language and across languages (opt-in)"),
+                "mpnet for English, E5 for every other language and across languages (opt-in)",
+                {"en": (0,), "*": (1,)}),
         Profile("fast", f"{DEFAULT_MODEL}+{E5_MODEL}", {"en": (0.75, 0.25), "*": (0.0, 1.0)},
-                "MiniLM for English, E5 for the rest: a third of the accurate profile's cost per message"),
+                "MiniLM for English, E5 for the rest: a third of the accurate profile's cost per message",
+                {"en": (0,), "*": (1,)}),
         Profile("classic", f"{DEFAULT_MODEL}+{MULTILINGUAL_MODEL}", {},
                 "the shipped default: MiniLM and USE, equal weights (no Romanian across languages)"),
     )
@@ -59,6 +64,19 @@ PROFILES: dict[str, Profile] = {
 def profile(model: str | None) -> Profile | None:
     """The profile `model` names, if it names one."""
     return PROFILES.get((model or "").strip().lower())
+
+
+def intent_parts(model: str | list[str] | None, language: str | None) -> tuple[int, ...] | None:
+    """The parts of `model`'s sentence feature the intent classifier reads for a message in `language` (English
+    to the English encoder, every other language to the multilingual one), or None: every part, for every
+    language (a model that is not a routing profile, or a profile without routes)."""
+    if isinstance(model, (list, tuple)):
+        model = str(model[0]) if len(model) == 1 else None
+    named = profile(model)
+    if named is None or not named.intents:
+        return None
+    key = (language or "").strip().lower().split("-")[0]
+    return named.intents.get(key) or named.intents.get("*")
 
 
 def is_multilingual(model: str | None) -> bool:

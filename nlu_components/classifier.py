@@ -90,11 +90,13 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
 
     def _views(self, examples: List[Message]) -> Dict[str, Any]:
         """`multilingual_views: true` → the parts of the sentence feature that are multilingual, from the layout
-        the featurizer declares (views need an English-only part beside a multilingual one to mean anything)."""
-        from nlu_components.featurizer import PARTS_ATTRIBUTE
+        the featurizer declares (views need an English-only part beside a multilingual one to mean anything);
+        routed views when the featurizer embeds parsed messages by their language's encoder only."""
+        from nlu_components.featurizer import PARTS_ATTRIBUTE, ROUTED_ATTRIBUTE
 
         layout = next((m.get(PARTS_ATTRIBUTE) for m in examples if m.get(PARTS_ATTRIBUTE)), None) or []
-        return views_config(self.component_config.get("multilingual_views"), layout)
+        routed = any(m.get(ROUTED_ATTRIBUTE) for m in examples)
+        return views_config(self.component_config.get("multilingual_views"), layout, routed=routed)
 
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,

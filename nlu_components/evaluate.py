@@ -79,19 +79,64 @@ def embed(texts: list[str], featurizer: dict[str, Any] | None) -> np.ndarray | N
     return encode_concat(encoders, texts)
 
 
-def _model_config(settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """The classifier's model settings, as `LinearIntentClassifier` gives them to its model."""
+LANGUAGES = ("en", "it", "zh", "ro")
+
+
+def language_of_path(path: str | Path | None) -> str:
+    """The language of a data file from its name: nlu_it.yml → it, starter_heldout/zh.yml → zh; else en."""
+    stem = Path(path or "").stem
+    return next((lang for lang in LANGUAGES if stem == lang or stem.endswith(f"_{lang}")), "en")
+
+
+def example_language(example: Example) -> str:
+    """The language of an example, from its file's name (`language_of_path`)."""
+    return language_of_path(example.path)
+
+
+def _layout(settings: dict[str, dict[str, Any]]) -> list[tuple[int, bool]]:
     from encoders import as_model_list, load_encoder
     from encoders.specs import speaks_many_languages
+
+    featurizer = settings.get("featurizer")
+    return [] if not featurizer or featurizer.get("encoder_dir") else [
+        (int(load_encoder(m, backend="onnx").dimension), speaks_many_languages(m))
+        for m in as_model_list(featurizer.get("model"))]
+
+
+def _routes(settings: dict[str, dict[str, Any]]) -> bool:
+    """Whether the featurizer embeds parsed messages by their language's encoder only (as it does in Rasa)."""
+    from encoders.specs import intent_parts
+
+    featurizer = settings.get("featurizer") or {}
+    return (bool(featurizer) and featurizer.get("route_by_language", True) is not False
+            and intent_parts(featurizer.get("model"), "en") is not None)
+
+
+def routed(vectors: np.ndarray | None, examples: list[Example], settings: dict[str, dict[str, Any]]) -> np.ndarray | None:
+    """The rows Rasa's featurizer gives these messages when they are parsed: with a routing profile, each row
+    keeps only the parts its language is read with (the others are zeros); else the rows unchanged."""
+    if vectors is None or not _routes(settings):
+        return vectors
+    from encoders.concat import keep_parts
+    from encoders.specs import intent_parts
+
+    dims = [d for d, _ in _layout(settings)]
+    model = settings["featurizer"].get("model")
+    out = np.array(vectors, dtype=np.float32, copy=True)
+    languages = [example_language(e) for e in examples]
+    for lang in set(languages):
+        rows = [i for i, x in enumerate(languages) if x == lang]
+        out[rows] = keep_parts(out[rows], dims, intent_parts(model, lang))
+    return out
+
+
+def _model_config(settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The classifier's model settings, as `LinearIntentClassifier` gives them to its model."""
     from nlu_components.linear_model import DEFAULTS, views_config
 
     classifier = settings["classifier"] or {}
     config = {k: v for k, v in classifier.items() if k in DEFAULTS}
-    featurizer = settings.get("featurizer")
-    layout = [] if not featurizer or featurizer.get("encoder_dir") else [
-        (int(load_encoder(m, backend="onnx").dimension), speaks_many_languages(m))
-        for m in as_model_list(featurizer.get("model"))]
-    return {**config, **views_config(classifier.get("multilingual_views"), layout)}
+    return {**config, **views_config(classifier.get("multilingual_views"), _layout(settings), routed=_routes(settings))}
 
 
 def _full_probas(model: Any, probas: np.ndarray, classes: list[str]) -> np.ndarray:
@@ -133,7 +178,8 @@ def cross_validate(examples: list[Example], settings: dict[str, dict[str, Any]],
             continue
         model = LinearTextModel(config=_model_config(settings)).fit(
             None if vectors is None else vectors[train], [texts[i] for i in train], labels[train].tolist())
-        p = model.predict_proba(None if vectors is None else vectors[test], [texts[i] for i in test])
+        rows = routed(None if vectors is None else vectors[test], [examples[i] for i in test], settings)
+        p = model.predict_proba(rows, [texts[i] for i in test])
         probas[test] = _full_probas(model, p, classes)
     return CVResult(probas, classes)
 
@@ -148,7 +194,7 @@ def train_and_test(train: list[Example], test: list[Example], settings: dict[str
     n = len(train)
     model = LinearTextModel(config=_model_config(settings)).fit(
         None if vectors is None else vectors[:n], [e.text for e in train], [e.intent for e in train])
-    p = model.predict_proba(None if vectors is None else vectors[n:], [e.text for e in test])
+    p = model.predict_proba(routed(None if vectors is None else vectors[n:], test, settings), [e.text for e in test])
     return CVResult(p, list(model.classes))
 
 

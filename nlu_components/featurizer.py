@@ -4,6 +4,8 @@
       model: [all-MiniLM-L6-v2, use-multilingual-v3]   # one model or a list; vectors are concatenated
       # encoder_dir: models/encoder/all-MiniLM-L6-v2   (single sentence-transformers model only; default: derived)
       batch_size: 32
+      # route_by_language: true   # profiles `accurate` and `fast`: English to the English encoder, others to E5
+      # default_language: en      # a message's language when the hub sends none (its `metadata.language`)
 
 Adds one dense *sentence* feature (the L2-normalised sentence embedding; with several models the
 concatenation of each model's vector scaled by 1/sqrt(n), so it stays unit length) to the `text` of every
@@ -11,6 +13,12 @@ message; no sequence features. sentence-transformers models run from their ONNX 
 thread); `use-multilingual-v3` runs in numpy. No torch, no network.
 The encoders' identities (model, dimension, pooling, hashes) are stored in the trained model and checked when
 the model is loaded: a model trained with other encoders is refused with a message that says what to do.
+
+Routing (issue 17): with a profile that routes intents by language (`encoders.specs.Profile.intents`), a parsed
+message is embedded only by the encoder its language is read with (the hub sends the conversation's language
+as `metadata.language`): an English message costs the English encoder alone, a message in another language the
+multilingual one. Training examples get every part, and `LinearIntentClassifier` learns each example from each
+encoder's part apart (`ROUTED_ATTRIBUTE`), so either part alone reads as the classifier expects.
 Models that the knowledge base does not use (`EMBEDDING_MODEL`, `MULTILINGUAL_EMBEDDING_MODEL`) are reported
 as a warning.
 """
@@ -24,9 +32,10 @@ from typing import Any, Dict, List, Optional, Text, Type
 
 import numpy as np
 
-from encoders import (DEFAULT_MODEL, Encoder, EncoderError, as_model_list, encode_concat, encoder_name, identity,
+from encoders import (DEFAULT_MODEL, Encoder, EncoderError, as_model_list, encoder_name, identity,
                       is_multilingual, load_encoder)
-from encoders.specs import is_e5, is_sentence_transformer, speaks_many_languages
+from encoders.concat import encode_some
+from encoders.specs import intent_parts, is_e5, is_sentence_transformer, speaks_many_languages
 from encoders.onnx import (EncoderNotFound, OnnxSentenceEncoder, check_kb_model, encoder_dir, model_slug,
                            read_manifest)
 from nlu_components import PROJECT_ROOT
@@ -48,6 +57,9 @@ IDENTITY_FILE = "encoder.json"
 #: Message attribute naming the layout of the sentence feature: [(dimension, multilingual), …] per encoder, in
 #: order. `LinearIntentClassifier` reads it at training time (multilingual views); it is not persisted.
 PARTS_ATTRIBUTE = "sentence_embedding_parts"
+#: Message attribute set on training examples when parsed messages are routed by language (see the module doc):
+#: `LinearIntentClassifier` then trains each part's view apart. Not persisted.
+ROUTED_ATTRIBUTE = "sentence_embedding_routed"
 _ENCODERS: Dict[str, OnnxSentenceEncoder] = {}  # one ONNX session per folder and process
 
 
@@ -118,7 +130,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
         return {**DenseFeaturizer.get_default_config(), "model": DEFAULT_MODEL, "encoder_dir": None,
-                "batch_size": 32}
+                "batch_size": 32, "route_by_language": True, "default_language": "en"}
 
     @classmethod
     def validate_config(cls, config: Dict[Text, Any]) -> None:
@@ -199,21 +211,40 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
                 logger.info("the ONNX file was re-exported from the same source model since training")
         return component
 
-    def _featurize(self, messages: List[Message]) -> None:
+    @property
+    def routes(self) -> bool:
+        """Whether parsed messages are embedded by their language's encoder only (see the module doc)."""
+        return bool(self._config.get("route_by_language")) and intent_parts(self._config.get("model"), "en") is not None
+
+    def language_of(self, message: Message) -> str:
+        """The language the hub sent with the message, else `default_language`."""
+        metadata = message.get("metadata")
+        language = metadata.get("language") if isinstance(metadata, dict) else None
+        return str(language or self._config.get("default_language") or "en")
+
+    def _featurize(self, messages: List[Message], *, training: bool) -> None:
         todo = [m for m in messages if isinstance(m.get(TEXT), str)]
         if not todo:
             return
-        vectors = encode_concat(self.encoders, [m.get(TEXT) for m in todo])
         layout = [(int(enc.dimension), speaks_many_languages(enc.name)) for enc in self.encoders]
-        for message, vector in zip(todo, vectors):
-            self.add_features_to_message(sequence=None, sentence=vector[np.newaxis, :].astype(np.float32),
-                                         attribute=TEXT, message=message)
-            message.set(PARTS_ATTRIBUTE, layout)
+        groups: Dict[Optional[tuple], List[Message]] = {}
+        for message in todo:
+            parts = None if training or not self.routes else intent_parts(self._config.get("model"),
+                                                                           self.language_of(message))
+            groups.setdefault(parts, []).append(message)
+        for parts, group in groups.items():
+            vectors = encode_some(self.encoders, [m.get(TEXT) for m in group], parts)
+            for message, vector in zip(group, vectors):
+                self.add_features_to_message(sequence=None, sentence=vector[np.newaxis, :].astype(np.float32),
+                                             attribute=TEXT, message=message)
+                message.set(PARTS_ATTRIBUTE, layout)
+                if training and self.routes:
+                    message.set(ROUTED_ATTRIBUTE, True)
 
     def process_training_data(self, training_data: TrainingData) -> TrainingData:
-        self._featurize(training_data.training_examples)
+        self._featurize(training_data.training_examples, training=True)
         return training_data
 
     def process(self, messages: List[Message]) -> List[Message]:
-        self._featurize(messages)
+        self._featurize(messages, training=False)
         return messages

@@ -37,17 +37,25 @@ DEFAULTS: dict[str, Any] = {
     # examples only still reaches customers in other languages (benchmarks/README.md, issue 17).
     "multilingual_views": [],
     "part_dimensions": [],
+    # "joint": the rows as they are plus the multilingual view (above). "routed": messages are embedded by their
+    # language's encoder only (`SentenceEmbeddingFeaturizer`, profiles that route), so each example is learnt from
+    # its English-only parts with the TF-IDF blocks and, apart, from its multilingual parts alone: either kind of
+    # row then reads like the training rows, and no message needs both encoders.
+    "view_mode": "joint",
 }
 
 
-def views_config(enabled: Any, layout: Sequence[tuple[int, bool]]) -> dict[str, Any]:
-    """The model's `multilingual_views` / `part_dimensions` for the classifier option ``multilingual_views:
-    true`` and the featurizer's layout [(dimension, multilingual), …]: views need an English-only part beside a
-    multilingual one, else there is nothing to learn apart."""
-    views = [i for i, (_, multilingual) in enumerate(layout) if multilingual] if enabled is True else []
+def views_config(enabled: Any, layout: Sequence[tuple[int, bool]], routed: bool = False) -> dict[str, Any]:
+    """The model's `multilingual_views` / `part_dimensions` / `view_mode` for the classifier option
+    ``multilingual_views: true`` and the featurizer's layout [(dimension, multilingual), …]: views need an
+    English-only part beside a multilingual one, else there is nothing to learn apart. `routed` (the featurizer
+    embeds parsed messages by their language's encoder only) trains routed views whatever the option says: a
+    model trained on joint rows would read a half-empty row."""
+    views = [i for i, (_, multilingual) in enumerate(layout) if multilingual] if enabled is True or routed else []
     if not views or len(views) == len(layout):
-        return {"multilingual_views": [], "part_dimensions": []}
-    return {"multilingual_views": views, "part_dimensions": [int(d) for d, _ in layout]}
+        return {"multilingual_views": [], "part_dimensions": [], "view_mode": "joint"}
+    return {"multilingual_views": views, "part_dimensions": [int(d) for d, _ in layout],
+            "view_mode": "routed" if routed else "joint"}
 
 
 def _vectorizer(kind: str, ngrams: Sequence[int], cfg: dict[str, Any], vocabulary: dict[str, int] | None = None,
@@ -209,6 +217,8 @@ class LinearTextModel:
             keep[bounds[i]:bounds[i + 1]] = True
         # Not rescaled: a message in another language carries its multilingual parts at this same scale.
         view = dense * keep
+        if self.config.get("view_mode") == "routed":
+            dense = dense * ~keep  # the English-only parts with the TF-IDF blocks; the multilingual parts apart
         dense = np.vstack([dense, view])
         if sparse is not None:
             sparse = sp.vstack([sparse, sp.csr_matrix(sparse.shape, dtype=sparse.dtype)], format="csr")

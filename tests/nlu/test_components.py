@@ -95,3 +95,73 @@ def test_kb_encoder_mismatch_is_a_warning(monkeypatch) -> None:
     monkeypatch.setenv("EMBEDDING_MODEL", "accurate")
     assert check_kb_model("accurate") is None and check_kb_model(["all-mpnet-base-v2", "e5"]) is None
     assert "'all-MiniLM-L6-v2'" in (check_kb_model("all-MiniLM-L6-v2") or "")
+
+
+ROUTED_SCRIPT = r'''
+import json, tempfile
+from pathlib import Path
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+from nlu_components.featurizer import SentenceEmbeddingFeaturizer
+from nlu_components.classifier import LinearIntentClassifier
+
+DATA = {  # English only: the other languages are read through E5 alone
+    "order_status": ["where is my order", "track my parcel", "has my package shipped", "order status please",
+                     "when will my order arrive", "I am still waiting for my delivery"],
+    "refund": ["I want my money back", "refund please", "how do I get a refund", "return this for a refund",
+               "money back for the broken lamp", "can you reimburse me"],
+    "password": ["I forgot my password", "reset my password", "I cannot log in", "my login does not work",
+                 "change my password", "locked out of my account"],
+}
+storage = LocalModelStorage(Path(tempfile.mkdtemp()))
+ctx = ExecutionContext(GraphSchema({}), "test")
+examples = [Message(data={"text": t, "intent": i}) for i, ts in DATA.items() for t in ts]
+data = TrainingData(training_examples=examples)
+tok = WhitespaceTokenizer.create(WhitespaceTokenizer.get_default_config(), storage, Resource("tok"), ctx)
+tok.process_training_data(data)
+fcfg = {**SentenceEmbeddingFeaturizer.get_default_config(), "model": "fast"}
+feat = SentenceEmbeddingFeaturizer.create(fcfg, storage, Resource("f"), ctx)
+feat.train(data); feat.process_training_data(data)
+trained_parts = [bool(np.any(examples[0].get_dense_features("text")[1].features[0, a:b])) for a, b in ((0, 384), (384, 768))]
+clf = LinearIntentClassifier.create({**LinearIntentClassifier.get_default_config(), "C": 20}, storage, Resource("c"), ctx)
+clf.train(data)
+
+calls = []
+e5 = feat.encoders[1]
+original = e5.encode
+e5.encode = lambda texts: (calls.append(list(texts)), original(texts))[1]
+cases = [("where is my parcel?", {"language": "en"}), ("dov'è il mio pacco?", {"language": "it"}),
+         ("我忘记了密码", {"language": "zh"}), ("vreau banii înapoi", {"language": "ro"}),
+         ("I forgot my password again", None)]
+msgs = [Message(data={"text": t, **({"metadata": m} if m else {})}) for t, m in cases]
+tok.process(msgs); feat.process(msgs); clf.process(msgs)
+out = []
+for m in msgs:
+    row = m.get_dense_features("text")[1].features[0]
+    out.append({"intent": m.get("intent")["name"], "minilm": bool(np.any(row[:384])), "e5": bool(np.any(row[384:]))})
+print(json.dumps({"trained_parts": trained_parts, "out": out, "e5_calls": calls,
+                  "view_mode": clf.model.config["view_mode"]}))
+'''
+
+
+def test_a_routing_profile_reads_each_message_with_its_languages_encoder_only(encoder_dir: Path) -> None:
+    """`fast`: an English message costs MiniLM alone and another language E5 alone (the hub's
+    `metadata.language`; none means the default, English); training examples get both, and the classifier,
+    trained on English examples only, still reads Italian, Chinese and Romanian messages through E5."""
+    proc = run_in_rasa(ROUTED_SCRIPT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["trained_parts"] == [True, True] and result["view_mode"] == "routed"
+    by_text = dict(zip(["en", "it", "zh", "ro", "none"], result["out"]))
+    assert [o["intent"] for o in result["out"]] == ["order_status", "order_status", "password", "refund", "password"]
+    for lang in ("en", "none"):
+        assert by_text[lang]["minilm"] and not by_text[lang]["e5"]
+    for lang in ("it", "zh", "ro"):
+        assert by_text[lang]["e5"] and not by_text[lang]["minilm"]
+    assert sorted(t for batch in result["e5_calls"] for t in batch) == sorted(
+        ["dov'è il mio pacco?", "我忘记了密码", "vreau banii înapoi"])

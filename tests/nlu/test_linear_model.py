@@ -72,10 +72,35 @@ def test_multilingual_views_teach_each_intent_from_the_multilingual_part_alone()
         return float(np.mean([model.classes[i] == y for i, y in zip(predicted, labels)]))
 
     views = views_config(True, [(8, False), (8, True)])
-    assert views == {"multilingual_views": [1], "part_dimensions": [8, 8]}
+    assert views == {"multilingual_views": [1], "part_dimensions": [8, 8], "view_mode": "joint"}
     assert views_config(True, [(8, True), (8, True)])["multilingual_views"] == []  # nothing to tell apart
     assert views_config(False, [(8, False), (8, True)])["multilingual_views"] == []
     assert accuracy(views) == 1.0
     assert accuracy({}) < accuracy(views)
     with pytest.raises(ValueError, match="do not fit part_dimensions"):
         LinearTextModel(config={"multilingual_views": [1], "part_dimensions": [8, 4]}).fit(dense, texts, labels)
+
+
+def test_routed_views_read_either_part_alone() -> None:
+    """Routed (the featurizer embeds a parsed message by its language's encoder only): a row with only the
+    English part and a row with only the multilingual part are both classified right, and a routing featurizer
+    makes the classifier train routed even when `multilingual_views` is off."""
+    from nlu_components.linear_model import views_config
+
+    rng = np.random.default_rng(1)
+    labels = [c for c in ("order", "refund", "password") for _ in range(20)]
+    index = {"order": 0, "refund": 1, "password": 2}
+    centres_en, centres_multi = rng.normal(size=(3, 8)), rng.normal(size=(3, 8))
+    english = np.stack([centres_en[index[y]] + rng.normal(size=8) * 0.3 for y in labels])
+    multi = np.stack([centres_multi[index[y]] + rng.normal(size=8) * 0.3 for y in labels])
+    dense = np.hstack([english, multi]) / np.sqrt(2)
+    texts = [f"{y} please" for y in labels]
+    as_english = np.hstack([english, np.zeros_like(multi)]) / np.sqrt(2)
+    as_foreign = np.hstack([np.zeros_like(english), multi]) / np.sqrt(2)
+
+    config = views_config(False, [(8, False), (8, True)], routed=True)
+    assert config == {"multilingual_views": [1], "part_dimensions": [8, 8], "view_mode": "routed"}
+    model = LinearTextModel(config={"C": 20, **config}).fit(dense, texts, labels)
+    for rows, words in ((as_english, texts), (as_foreign, ["???"] * len(labels))):
+        predicted = model.predict_proba(rows, words).argmax(axis=1)
+        assert [model.classes[i] for i in predicted] == labels
