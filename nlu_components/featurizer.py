@@ -152,6 +152,11 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
                     parts.append(f"{encoder_name(model)}:{version(package)}")
                 except PackageNotFoundError:
                     return None
+                if is_e5(model):  # its ONNX export (or none: the C engine) gives other vectors in the 4th decimal
+                    from encoders import e5_onnx
+
+                    manifest = e5_onnx.read_manifest(e5_onnx.export_dir()) or {}
+                    parts[-1] += f":{manifest.get('source_sha256', 'engine')}:{manifest.get('export_version', '')}"
                 continue
             try:
                 manifest = read_manifest(resolve_encoder_dir(config, model))
