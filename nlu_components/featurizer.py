@@ -4,7 +4,7 @@
       model: [all-MiniLM-L6-v2, use-multilingual-v3]   # one model or a list; vectors are concatenated
       # encoder_dir: models/encoder/all-MiniLM-L6-v2   (single sentence-transformers model only; default: derived)
       batch_size: 32
-      # route_by_language: true   # profiles `accurate` and `fast`: English to the English encoder, others to E5
+      # route_by_language: true   # profile `fast`: English messages to MiniLM alone, the others to E5 alone
       # default_language: en      # a message's language when the hub sends none (its `metadata.language`)
 
 Adds one dense *sentence* feature (the L2-normalised sentence embedding; with several models the

@@ -22,4 +22,6 @@ def test_a_routing_profile_keeps_each_messages_language_part_only() -> None:
     assert vectors.all()  # the caller's rows are left as they were
     off = {"featurizer": {"model": "fast", "route_by_language": False}, "classifier": {}}
     classic = {"featurizer": {"model": "classic"}, "classifier": {}}
-    assert routed(vectors, examples, off) is vectors and routed(vectors, examples, classic) is vectors
+    accurate = {"featurizer": {"model": "accurate"}, "classifier": {}}  # reads every message with both encoders
+    for settings in (off, classic, accurate):
+        assert routed(vectors, examples, settings) is vectors
