@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.nlu.support import run_in_rasa
 
-SCRIPT = r'''
+IMPORTS = r'''
 import json, sys, tempfile, warnings
 from pathlib import Path
 from rasa.engine.graph import ExecutionContext, GraphSchema
@@ -18,6 +18,18 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from nlu_components.featurizer import SentenceEmbeddingFeaturizer, EncoderMismatch
 from nlu_components.classifier import LinearIntentClassifier
+'''
+#: Model storage, and a whitespace tokenizer trained on the script's DATA (defined before it).
+SETUP = r'''
+storage = LocalModelStorage(Path(tempfile.mkdtemp()))
+ctx = ExecutionContext(GraphSchema({}), "test")
+examples = [Message(data={"text": t, "intent": i}) for i, ts in DATA.items() for t in ts]
+data = TrainingData(training_examples=examples)
+tok = WhitespaceTokenizer.create(WhitespaceTokenizer.get_default_config(), storage, Resource("tok"), ctx)
+tok.process_training_data(data)
+'''
+
+SCRIPT = IMPORTS + r'''
 
 DATA = {
     "order_status": ["where is my order", "track my parcel", "has my package shipped", "order status please",
@@ -26,13 +38,7 @@ DATA = {
     "refund": ["I want my money back", "refund please", "how do I get a refund", "return this for a refund",
                "money back for the broken lamp"],
 }
-storage = LocalModelStorage(Path(tempfile.mkdtemp()))
-ctx = ExecutionContext(GraphSchema({}), "test")
-examples = [Message(data={"text": t, "intent": i}) for i, ts in DATA.items() for t in ts]
-data = TrainingData(training_examples=examples)
-tok = WhitespaceTokenizer.create(WhitespaceTokenizer.get_default_config(), storage, Resource("tok"), ctx)
-tok.process_training_data(data)
-
+''' + SETUP + r'''
 fcfg = {**SentenceEmbeddingFeaturizer.get_default_config(), "model": "all-MiniLM-L6-v2"}
 fres = Resource("featurizer")
 feat = SentenceEmbeddingFeaturizer.create(fcfg, storage, fres, ctx)
@@ -97,18 +103,8 @@ def test_kb_encoder_mismatch_is_a_warning(monkeypatch) -> None:
     assert "'all-MiniLM-L6-v2'" in (check_kb_model("all-MiniLM-L6-v2") or "")
 
 
-ROUTED_SCRIPT = r'''
-import json, tempfile
-from pathlib import Path
+ROUTED_SCRIPT = IMPORTS + r'''
 import numpy as np
-from rasa.engine.graph import ExecutionContext, GraphSchema
-from rasa.engine.storage.local_model_storage import LocalModelStorage
-from rasa.engine.storage.resource import Resource
-from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
-from rasa.shared.nlu.training_data.message import Message
-from rasa.shared.nlu.training_data.training_data import TrainingData
-from nlu_components.featurizer import SentenceEmbeddingFeaturizer
-from nlu_components.classifier import LinearIntentClassifier
 
 DATA = {  # English only: the other languages are read through E5 alone
     "order_status": ["where is my order", "track my parcel", "has my package shipped", "order status please",
@@ -118,13 +114,7 @@ DATA = {  # English only: the other languages are read through E5 alone
     "password": ["I forgot my password", "reset my password", "I cannot log in", "my login does not work",
                  "change my password", "locked out of my account"],
 }
-storage = LocalModelStorage(Path(tempfile.mkdtemp()))
-ctx = ExecutionContext(GraphSchema({}), "test")
-examples = [Message(data={"text": t, "intent": i}) for i, ts in DATA.items() for t in ts]
-data = TrainingData(training_examples=examples)
-tok = WhitespaceTokenizer.create(WhitespaceTokenizer.get_default_config(), storage, Resource("tok"), ctx)
-tok.process_training_data(data)
-fcfg = {**SentenceEmbeddingFeaturizer.get_default_config(), "model": "fast"}
+''' + SETUP + r'''fcfg = {**SentenceEmbeddingFeaturizer.get_default_config(), "model": "fast"}
 feat = SentenceEmbeddingFeaturizer.create(fcfg, storage, Resource("f"), ctx)
 feat.train(data); feat.process_training_data(data)
 trained_parts = [bool(np.any(examples[0].get_dense_features("text")[1].features[0, a:b])) for a, b in ((0, 384), (384, 768))]
