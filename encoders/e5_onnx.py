@@ -222,9 +222,9 @@ def build_graph(model: E5File) -> Any:
     H, heads = model.hidden, model.heads
     head_dim = H // heads
 
-    def linear(x: str, layer: int, name: str, rows: int, columns: int) -> str:
+    def linear(x: str, layer: int, name: str, columns: int) -> str:
         weight = model.q4_rows(f"l{layer}.{name}.w", columns)  # (out, in): y = x Wᵀ + b
-        return op("Add", [op("MatMul", [x, const(weight.reshape(rows, columns).T.copy())]),
+        return op("Add", [op("MatMul", [x, const(weight.T.copy())]),
                           const(model.f32(f"l{layer}.{name}.b"))])
 
     def layernorm(x: str, prefix: str) -> str:
@@ -236,18 +236,18 @@ def build_graph(model: E5File) -> Any:
 
     x = layernorm("x", "emb.ln")
     for layer in range(model.layers):
-        q = split_heads(linear(x, layer, "q", H, H), [0, 2, 1, 3])
-        k = split_heads(linear(x, layer, "k", H, H), [0, 2, 3, 1])  # (B, heads, head_dim, L)
-        v = split_heads(linear(x, layer, "v", H, H), [0, 2, 1, 3])
+        q = split_heads(linear(x, layer, "q", H), [0, 2, 1, 3])
+        k = split_heads(linear(x, layer, "k", H), [0, 2, 3, 1])  # (B, heads, head_dim, L)
+        v = split_heads(linear(x, layer, "v", H), [0, 2, 1, 3])
         scores = op("Add", [op("Mul", [op("MatMul", [q, k]), const(np.float32(1.0 / np.sqrt(head_dim)))]), "bias"])
         context = op("MatMul", [op("Softmax", [scores], axis=-1), v])  # (B, heads, L, head_dim)
         context = op("Reshape", [op("Transpose", [context], perm=[0, 2, 1, 3]), const([0, 0, H])])
-        x = layernorm(op("Add", [x, linear(context, layer, "ao", H, H)]), f"l{layer}.aln")
-        inner = linear(x, layer, "fi", model.ff, H)
+        x = layernorm(op("Add", [x, linear(context, layer, "ao", H)]), f"l{layer}.aln")
+        inner = linear(x, layer, "fi", H)
         gelu = op("Mul", [op("Mul", [inner, const(np.float32(0.5))]),
                           op("Add", [op("Erf", [op("Mul", [inner, const(np.float32(1 / np.sqrt(2)))])]),
                                      const(np.float32(1.0))])])
-        x = layernorm(op("Add", [x, linear(gelu, layer, "fo", H, model.ff)]), f"l{layer}.oln")
+        x = layernorm(op("Add", [x, linear(gelu, layer, "fo", model.ff)]), f"l{layer}.oln")
     pooled = op("MatMul", ["pool", x])  # (B, 1, H): mean-pooled, not yet normalised
     op("Reshape", [pooled, const([-1, H])], output="embedding")
     return g.model("multilingual_e5_small",
