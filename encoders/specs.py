@@ -67,14 +67,25 @@ def profile(model: str | None) -> Profile | None:
     return PROFILES.get((model or "").strip().lower())
 
 
+def _routing_profile(model: str | list[str] | None) -> Profile | None:
+    """The profile `model` (a spec, or the featurizer's one-item list) names if it reads intents by language."""
+    if isinstance(model, (list, tuple)):
+        model = str(model[0]) if len(model) == 1 else None
+    named = profile(model)
+    return named if named is not None and named.intents else None
+
+
+def routes_intents(model: str | list[str] | None) -> bool:
+    """Whether `model` names a profile whose intents are read by language (`Profile.intents`)."""
+    return _routing_profile(model) is not None
+
+
 def intent_parts(model: str | list[str] | None, language: str | None) -> tuple[int, ...] | None:
     """The parts of `model`'s sentence feature the intent classifier reads for a message in `language` (English
     to the English encoder, every other language to the multilingual one), or None: every part, for every
     language (a model that is not a routing profile, or a profile without routes)."""
-    if isinstance(model, (list, tuple)):
-        model = str(model[0]) if len(model) == 1 else None
-    named = profile(model)
-    if named is None or not named.intents:
+    named = _routing_profile(model)
+    if named is None:
         return None
     key = (language or "").strip().lower().split("-")[0]
     return named.intents.get(key) or named.intents.get("*")

@@ -105,11 +105,10 @@ def _layout(settings: dict[str, dict[str, Any]]) -> list[tuple[int, bool]]:
 
 def _routes(settings: dict[str, dict[str, Any]]) -> bool:
     """Whether the featurizer embeds parsed messages by their language's encoder only (as it does in Rasa)."""
-    from encoders.specs import intent_parts
+    from encoders.specs import routes_intents
 
     featurizer = settings.get("featurizer") or {}
-    return (bool(featurizer) and featurizer.get("route_by_language", True) is not False
-            and intent_parts(featurizer.get("model"), "en") is not None)
+    return featurizer.get("route_by_language", True) is not False and routes_intents(featurizer.get("model"))
 
 
 def routed(vectors: np.ndarray | None, examples: list[Example], settings: dict[str, dict[str, Any]]) -> np.ndarray | None:
@@ -122,11 +121,11 @@ def routed(vectors: np.ndarray | None, examples: list[Example], settings: dict[s
 
     dims = [d for d, _ in _layout(settings)]
     model = settings["featurizer"].get("model")
-    out = np.array(vectors, dtype=np.float32, copy=True)
+    out = np.empty_like(vectors, dtype=np.float32)
     languages = [example_language(e) for e in examples]
     for lang in set(languages):
         rows = [i for i, x in enumerate(languages) if x == lang]
-        out[rows] = keep_parts(out[rows], dims, intent_parts(model, lang))
+        out[rows] = keep_parts(vectors[rows], dims, intent_parts(model, lang))
     return out
 
 

@@ -35,7 +35,7 @@ import numpy as np
 from encoders import (DEFAULT_MODEL, Encoder, EncoderError, as_model_list, encoder_name, identity,
                       is_multilingual, load_encoder)
 from encoders.concat import encode_some
-from encoders.specs import intent_parts, is_e5, is_sentence_transformer, speaks_many_languages
+from encoders.specs import intent_parts, is_e5, routes_intents, is_sentence_transformer, speaks_many_languages
 from encoders.onnx import (EncoderNotFound, OnnxSentenceEncoder, check_kb_model, encoder_dir, model_slug,
                            read_manifest)
 from nlu_components import PROJECT_ROOT
@@ -219,7 +219,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
     @property
     def routes(self) -> bool:
         """Whether parsed messages are embedded by their language's encoder only (see the module doc)."""
-        return bool(self._config.get("route_by_language")) and intent_parts(self._config.get("model"), "en") is not None
+        return bool(self._config.get("route_by_language")) and routes_intents(self._config.get("model"))
 
     def language_of(self, message: Message) -> str:
         """The language the hub sent with the message, else `default_language`."""
