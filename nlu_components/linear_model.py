@@ -80,20 +80,62 @@ def _vectorizer(kind: str, ngrams: Sequence[int], cfg: dict[str, Any], vocabular
     )
 
 
-def fit_softmax(dense: np.ndarray | None, sparse: sp.csr_matrix | None, y: np.ndarray, n_classes: int, *,
-                C: float, max_iter: int, tol: float,
+class RowBlocks:
+    """A dense feature matrix kept as its non-zero blocks: groups of consecutive rows, each with values in some
+    columns only (`(first row, columns, values)`). The multilingual views repeat every example with part of its
+    columns zero; kept as blocks, the products over those zeros are never computed."""
+
+    def __init__(self, n_rows: int, n_columns: int, blocks: Sequence[tuple[int, np.ndarray, np.ndarray]]) -> None:
+        self.shape = (int(n_rows), int(n_columns))
+        self.blocks = [(int(start), np.asarray(columns, dtype=np.int64), np.ascontiguousarray(values, dtype=np.float64))
+                       for start, columns, values in blocks]
+        # a block over every column in order multiplies the coefficients as they are, with no gather
+        self._whole = [len(c) == n_columns and bool(np.all(c == np.arange(n_columns))) for _, c, _ in self.blocks]
+
+    @classmethod
+    def of(cls, dense: np.ndarray) -> "RowBlocks":
+        return cls(dense.shape[0], dense.shape[1], [(0, np.arange(dense.shape[1]), dense)])
+
+    def toarray(self) -> np.ndarray:
+        out = np.zeros(self.shape, dtype=np.float64)
+        for start, columns, values in self.blocks:
+            out[start:start + len(values), columns] = values
+        return out
+
+    def __matmul__(self, W: np.ndarray) -> np.ndarray:
+        out = np.zeros((self.shape[0], W.shape[1]), dtype=np.float64)
+        for (start, columns, values), whole in zip(self.blocks, self._whole):
+            out[start:start + len(values)] += values @ (W if whole else W[columns])
+        return out
+
+    def rmatmul(self, G: np.ndarray) -> np.ndarray:
+        """selfᵀ @ G."""
+        out = np.zeros((self.shape[1], G.shape[1]), dtype=np.float64)
+        for (start, columns, values), whole in zip(self.blocks, self._whole):
+            product = values.T @ G[start:start + len(values)]
+            if whole:
+                out += product
+            else:
+                out[columns] += product
+        return out
+
+
+def fit_softmax(dense: np.ndarray | RowBlocks | None, sparse: sp.csr_matrix | None, y: np.ndarray, n_classes: int,
+                *, C: float, max_iter: int, tol: float,
                 sample_weight: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Multinomial logistic regression, L2-penalised (the objective of scikit-learn's
     `LogisticRegression(C=C)`: C·Σ log-loss + ½‖W‖², intercept not penalised), solved with L-BFGS.
 
-    Written out because the dense block goes through BLAS and the sparse block through scipy separately:
-    several times faster than one mixed sparse matrix in scikit-learn on a one-thread machine.
-    Returns (coef (n_classes, n_features), intercept (n_classes,)).
+    Written out because the dense block goes through BLAS and the sparse block through scipy separately
+    (several times faster than one mixed sparse matrix in scikit-learn on a one-thread machine), and the dense
+    rows through their non-zero blocks only (`RowBlocks`: a quarter less time for the multilingual views, the
+    same numbers). Returns (coef (n_classes, n_features), intercept (n_classes,)).
     """
     from scipy.optimize import minimize
 
     n = len(y)
-    d_dense = 0 if dense is None else dense.shape[1]
+    blocks = None if dense is None else dense if isinstance(dense, RowBlocks) else RowBlocks.of(dense)
+    d_dense = 0 if blocks is None else blocks.shape[1]
     d_sparse = 0 if sparse is None else sparse.shape[1]
     d = d_dense + d_sparse
     k = n_classes
@@ -106,8 +148,8 @@ def fit_softmax(dense: np.ndarray | None, sparse: sp.csr_matrix | None, y: np.nd
         W = w[: d * k].reshape(d, k)
         b = w[d * k :]
         Z = np.zeros((n, k)) + b
-        if dense is not None:
-            Z += dense @ W[:d_dense]
+        if blocks is not None:
+            Z += blocks @ W[:d_dense]
         if sparse is not None:
             Z += sparse @ W[d_dense:]
         Z -= Z.max(axis=1, keepdims=True)
@@ -116,8 +158,8 @@ def fit_softmax(dense: np.ndarray | None, sparse: sp.csr_matrix | None, y: np.nd
         P = np.exp(Z - log_norm[:, None])
         G = (P - Y) * sw[:, None]
         grad_w = np.empty((d, k))
-        if dense is not None:
-            grad_w[:d_dense] = dense.T @ G
+        if blocks is not None:
+            grad_w[:d_dense] = blocks.rmatmul(G)
         if sparse_t is not None:
             grad_w[d_dense:] = sparse_t @ G
         grad_w += W / C
@@ -202,12 +244,15 @@ class LinearTextModel:
         return self
 
     def _with_multilingual_views(self, dense: np.ndarray | None, sparse: sp.csr_matrix | None, y: np.ndarray
-                                 ) -> tuple[np.ndarray | None, sp.csr_matrix | None, np.ndarray]:
-        """The training rows, plus (with `multilingual_views`) each row again with only its multilingual parts."""
+                                 ) -> tuple[RowBlocks | None, sp.csr_matrix | None, np.ndarray]:
+        """The training rows, plus (with `multilingual_views`) each row again with only its multilingual parts;
+        the dense rows as `RowBlocks` (either view's zeros are not stored)."""
         views = [int(i) for i in self.config.get("multilingual_views") or []]
         dims = [int(d) for d in self.config.get("part_dimensions") or []]
-        if not views or dense is None:
-            return dense, sparse, y
+        if dense is None:
+            return None, sparse, y
+        if not views:
+            return RowBlocks.of(dense), sparse, y
         if sum(dims) != dense.shape[1] or any(not 0 <= i < len(dims) for i in views):
             raise ValueError(f"multilingual_views {views} do not fit part_dimensions {dims} "
                              f"({dense.shape[1]} dense features)")
@@ -215,14 +260,15 @@ class LinearTextModel:
         keep = np.zeros(dense.shape[1], dtype=bool)
         for i in views:
             keep[bounds[i]:bounds[i + 1]] = True
+        columns = np.arange(dense.shape[1])
+        # routed: the English-only parts with the TF-IDF blocks; the multilingual parts apart
+        first = columns[~keep] if self.config.get("view_mode") == "routed" else columns
         # Not rescaled: a message in another language carries its multilingual parts at this same scale.
-        view = dense * keep
-        if self.config.get("view_mode") == "routed":
-            dense = dense * ~keep  # the English-only parts with the TF-IDF blocks; the multilingual parts apart
-        dense = np.vstack([dense, view])
+        blocks = RowBlocks(2 * len(dense), dense.shape[1],
+                           [(0, first, dense[:, first]), (len(dense), columns[keep], dense[:, keep])])
         if sparse is not None:
             sparse = sp.vstack([sparse, sp.csr_matrix(sparse.shape, dtype=sparse.dtype)], format="csr")
-        return dense, sparse, np.concatenate([y, y])
+        return blocks, sparse, np.concatenate([y, y])
 
     def _blocks_t(self, d_dense: int) -> tuple[np.ndarray, np.ndarray]:
         """Contiguous transposed coefficient blocks (dense part, sparse part), made once: a per-call copy of a

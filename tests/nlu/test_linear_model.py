@@ -104,3 +104,39 @@ def test_routed_views_read_either_part_alone() -> None:
     for rows, words in ((as_english, texts), (as_foreign, ["???"] * len(labels))):
         predicted = model.predict_proba(rows, words).argmax(axis=1)
         assert [model.classes[i] for i in predicted] == labels
+
+
+def test_the_solver_finds_scikit_learns_logistic_regression_and_skips_the_zero_blocks() -> None:
+    """fit_softmax (the products over the non-zero row blocks only) reaches the optimum of scikit-learn's
+    L2 multinomial logistic regression with the same C, and the views as blocks train the same model as the
+    same rows written out with their zeros."""
+    import scipy.sparse as sp
+    from sklearn.linear_model import LogisticRegression
+
+    from nlu_components.linear_model import RowBlocks, fit_softmax
+
+    rng = np.random.default_rng(3)
+    n, k = 240, 4
+    y = rng.integers(0, k, size=n)
+    centres = rng.normal(size=(k, 12))
+    dense = centres[y] + rng.normal(size=(n, 12)) * 1.5
+    words = sp.random(n, 30, density=0.1, random_state=3, format="csr") + sp.csr_matrix(
+        (np.ones(n), (np.arange(n), y * 3)), shape=(n, 30))
+    reference = LogisticRegression(C=2.0, max_iter=2000, tol=1e-10).fit(sp.hstack([dense, words]).toarray(), y)
+    coef, intercept = fit_softmax(dense, words.tocsr(), y, k, C=2.0, max_iter=500, tol=1e-7)
+    expected = reference.predict_proba(sp.hstack([dense, words]).toarray())
+    X = np.hstack([dense, words.toarray()])
+    logits = X @ coef.T + intercept
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(p / p.sum(axis=1, keepdims=True), expected, atol=2e-3)
+
+    # routed views: the first 6 columns for the rows as they are, the last 6 alone for the repeated rows
+    blocks = RowBlocks(2 * n, 12, [(0, np.arange(6), dense[:, :6]), (n, np.arange(6, 12), dense[:, 6:])])
+    padded = blocks.toarray()
+    assert np.all(padded[:n, 6:] == 0) and np.all(padded[n:, :6] == 0)
+    empty = sp.csr_matrix((n, 30))
+    twice = sp.vstack([words, empty], format="csr")
+    as_blocks = fit_softmax(blocks, twice, np.concatenate([y, y]), k, C=2.0, max_iter=500, tol=1e-7)
+    written_out = fit_softmax(padded, twice, np.concatenate([y, y]), k, C=2.0, max_iter=500, tol=1e-7)
+    np.testing.assert_allclose(as_blocks[0], written_out[0], atol=1e-3)
+    np.testing.assert_allclose(as_blocks[1], written_out[1], atol=1e-3)
