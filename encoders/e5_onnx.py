@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import struct
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -286,7 +285,8 @@ def export(root: Path | None = None, *, force: bool = False, say: Any = print) -
 
 
 class OnnxE5:
-    """Encodes with the tokenizer and embedding table of `model` and the ONNX graph in `directory`; thread-safe."""
+    """Encodes with the tokenizer and embedding table of `model` and the ONNX graph in `directory`; thread-safe,
+    also concurrently (onnxruntime runs one session from several threads at once)."""
 
     def __init__(self, directory: Path, model: E5File | None = None) -> None:
         self.model = model or E5File.read()
@@ -294,7 +294,6 @@ class OnnxE5:
         self._session = onnx_session(Path(directory) / "model.onnx")
         self._positions = self.model.f32("emb.pos").reshape(-1, self.model.hidden)
         self._type = self.model.f32("emb.type").reshape(-1, self.model.hidden)[0]
-        self._lock = threading.Lock()
 
     def encode(self, texts: list[str], is_query: bool) -> np.ndarray:
         """L2-normalised embeddings; windows of similar length are run together, each attending to itself."""
@@ -327,8 +326,7 @@ class OnnxE5:
         x += self._positions[:width][None] + self._type
         bias = np.where(real, 0.0, -10_000.0).astype(np.float32)[:, None, None, :]
         pool = (real / lengths[:, None]).astype(np.float32)[:, None, :]
-        with self._lock:
-            return self._session.run(None, {"x": x, "bias": bias, "pool": pool})[0]
+        return self._session.run(None, {"x": x, "bias": bias, "pool": pool})[0]
 
 
 def load(root: Path | None = None) -> OnnxE5 | None:

