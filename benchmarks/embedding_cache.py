@@ -108,7 +108,8 @@ class CachedEncoder:
                     done += len(chunk)
                     if len(missing) > BATCH:
                         rate = done / max(time.monotonic() - started, 1e-9)
-                        say(f"{self.name} ({role}s): {done}/{len(missing)} embedded, "
+                        what = "queries" if role == "query" else "passages"
+                        say(f"{self.name} ({what}): {done}/{len(missing)} embedded, "
                             f"{(len(missing) - done) / rate:.0f} s left")
                 if len(missing) > BATCH or time.monotonic() - self._flushed > FLUSH_EVERY_S:
                     store.flush()  # an interrupted run keeps what it embedded
