@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
-import spacy
-from spacy.language import Language
+# spaCy's ML layer (thinc) imports torch whenever it is installed, for GPU arrays this module never uses: about
+# 250 MB in every hub and action-server process for a tokenizer and a rule matcher. Hidden while spaCy loads (an
+# import of it raises ImportError there); torch stays importable for whoever needs it afterwards.
+_HIDE_TORCH = "torch" not in sys.modules
+if _HIDE_TORCH:
+    sys.modules["torch"] = None  # type: ignore[assignment]
+try:
+    import spacy
+    from spacy.language import Language
+finally:
+    if _HIDE_TORCH and "torch" in sys.modules and sys.modules["torch"] is None:
+        del sys.modules["torch"]
 
 log = logging.getLogger(__name__)
 

@@ -78,3 +78,21 @@ def test_phone_numbers_are_not_order_numbers() -> None:
         assert extract_order_numbers(text) == [], text
         assert "[phone]" in redact(text), text
     assert extract_order_numbers("order 900123, phone +44 7700 900124") == ["BC-900123"]
+
+
+def test_the_hub_and_the_actions_do_not_carry_torch_for_spacy() -> None:
+    """spaCy's thinc imports torch whenever it is installed (about 250 MB per process for nothing here): the hub
+    app built and a message redacted load no torch, and torch still imports afterwards for whoever needs it."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys; from core.pii import redact; "
+            "assert redact('write to anna@example.com', 'it') == 'write to [email]'; "
+            "from bot.app import create_app; "
+            "print('torch' in sys.modules); import torch; print(torch.tensor([1]).item())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         cwd=str(Path(__file__).resolve().parents[2]), env={**os.environ, "DEV_MODE": "true"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["False", "1"]
