@@ -9,7 +9,7 @@ export TOKENIZERS_PARALLELISM := false
 export HF_HUB_OFFLINE := 1
 export RASA_TELEMETRY_ENABLED := false
 
-.PHONY: bench-hub-path bench-encoders bench-kb-leave-out bench-publish bench-faults bench-notifications bench-reports bench-load run-scale install run test test-unit test-integration test-deps train kb bench-kb bench-kb-embedding bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual languages test-nlu clean help
+.PHONY: bench-hub-memory bench-hub-path bench-encoders bench-kb-leave-out bench-publish bench-faults bench-notifications bench-reports bench-load run-scale install run test test-unit test-integration test-deps train kb bench-kb bench-kb-embedding bench-kb-scale encoder bench-nlu calibrate calibrate-kb bench-multilingual languages test-nlu clean help
 
 help:
 	@echo "make run    install what is missing, train/index when content changed, start the bot on loopback"
@@ -116,6 +116,11 @@ bench-reports: install
 # started from: benchmarks/results/hub-path.{json,md}. About 3 minutes.
 bench-hub-path: install
 	$(PY) -m benchmarks.bench_hub_path --save
+
+# Hub memory per encoder profile (issue 17: <= 1 GiB): a started hub whose knowledge base answers 32 questions.
+# benchmarks/results/hub-memory.{json,md}. About three minutes.
+bench-hub-memory: install encoder
+	$(PY) -m benchmarks.bench_hub_memory --save
 
 # A bulk notification: the API's latency and the hub's sending throughput (SMS to a local fake Twilio).
 # benchmarks/results/notifications.{json,md}. About a minute.

@@ -618,9 +618,9 @@ def result_stem(dataset: str, config: Path, quick: bool) -> str:
     return stem + ("_quick" if quick else "")
 
 
-def save_result(out: Path, stem: str, result: dict[str, Any]) -> Path:
-    """Write `<stem>.json` and `.md`; a previous result under that name is moved to `history/` first (named by
-    when it finished), so no run ever overwrites another."""
+def keep_previous(out: Path, stem: str) -> None:
+    """Move a previous `<stem>.json` / `.md` in `out` to `out/history/`, named by when it finished, so that no run
+    ever overwrites another."""
     out.mkdir(parents=True, exist_ok=True)
     target = out / f"{stem}.json"
     if target.exists():
@@ -635,6 +635,12 @@ def save_result(out: Path, stem: str, result: dict[str, Any]) -> Path:
             old = out / f"{stem}{suffix}"
             if old.exists():
                 old.replace(history / f"{stem}-{tag}{suffix}")
+
+
+def save_result(out: Path, stem: str, result: dict[str, Any]) -> Path:
+    """Write `<stem>.json` and `.md` (`keep_previous` first)."""
+    keep_previous(out, stem)
+    target = out / f"{stem}.json"
     target.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     (out / f"{stem}.md").write_text(markdown(result) if "ours" in result and "targets" in result
                                     else "# NLU benchmark (failed)\n\n" + str(result.get("error")) + "\n",
