@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 # spaCy's ML layer (thinc) imports torch whenever it is installed, for GPU arrays this module never uses: about
-# 250 MB in every hub and action-server process for a tokenizer and a rule matcher. Hidden while spaCy loads (an
+# 190 MB in every hub and action-server process for a tokenizer and a rule matcher. Hidden while spaCy loads (an
 # import of it raises ImportError there); torch stays importable for whoever needs it afterwards.
 _HIDE_TORCH = "torch" not in sys.modules
 if _HIDE_TORCH:
