@@ -51,9 +51,9 @@ def _parts(encoders: list[Encoder], texts: list[str], run: Any) -> list[np.ndarr
         return list(_pool().map(lambda enc: run(enc, texts), encoders))
     tasks = [(enc, start) for enc in encoders for start in range(0, len(texts), BULK_CHUNK)]
     with ThreadPoolExecutor(max_workers=len(encoders), thread_name_prefix="encoder-bulk") as workers:
-        chunks = iter(list(workers.map(lambda task: run(task[0], texts[task[1]:task[1] + BULK_CHUNK]), tasks)))
-    per_encoder = -(-len(texts) // BULK_CHUNK)
-    return [np.vstack([next(chunks) for _ in range(per_encoder)]) for _ in encoders]
+        chunks = list(workers.map(lambda task: run(task[0], texts[task[1]:task[1] + BULK_CHUNK]), tasks))
+    per_encoder = len(chunks) // len(encoders)
+    return [np.vstack(chunks[i * per_encoder:(i + 1) * per_encoder]) for i in range(len(encoders))]
 
 
 def encode_concat(encoders: list[Encoder], texts: list[str], *, passages: bool = False) -> np.ndarray:
