@@ -184,6 +184,15 @@ class KnowledgeBaseAccess:
 
         return await self._call(work)
 
+    async def explain(self, query: str, language: str | None) -> dict[str, Any]:
+        """`KnowledgeBase.explain` at the configured thresholds: what the bot would do with `query` (``/kb/try``)."""
+
+        def work() -> dict[str, Any]:
+            return self._kb().explain(query, language, self.settings.kb_answer_threshold,
+                                      self.settings.kb_suggest_threshold)
+
+        return await self._call(work)
+
     async def entry(self, entry_id: str, language: str | None) -> Any:
         """The entry `entry_id` (in `language` when translated), or None."""
         return await self._call(lambda: self._kb().entry(entry_id, language))

@@ -8,7 +8,12 @@ Routes
 - ``GET /actions``: the registered action names.
 - ``GET /health``: ``{"status": "ok", "kb": <manifest>}``; 503 when the knowledge base is unusable.
 - ``POST /kb/search`` ``{"query", "language", "k"}``: the best knowledge-base hits (agent suggestions).
+- ``POST /kb/try`` ``{"query", "language"}``: what the bot would do with the query, for the studio's "try a
+  question" (`KnowledgeBase.explain`: the top entries, their scores, the decision at the bot's thresholds).
 - ``POST /kb/reload``: load the live index again; ``{"reloaded": bool, "kb": <manifest>}``.
+- ``POST /kb/embed`` ``{"texts": [...]}``: the texts embedded as queries with the knowledge base's encoder (the
+  hub's content gaps), ``{"model", "dimension", "count", "vectors"}``, ``vectors`` the base64 of the float32
+  little-endian (count, dimension) array, row-major; 400 for a bad body, 503 when the encoder cannot load.
 
 The actions are built here with their dependencies (settings, the knowledge base, an HTTP client for the
 order system), so tests and the launcher can inject their own.
@@ -17,6 +22,7 @@ order system), so tests and the launcher can inject their own.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import logging
@@ -25,6 +31,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import numpy as np
 import rasa_sdk
 from rasa_sdk import Action
 from rasa_sdk.executor import ActionExecutor
@@ -50,6 +57,10 @@ ACTION_ERROR_STATUS: tuple[tuple[type[Exception], int], ...] = (
     (ActionMissingDomainException, 449),
 )
 MAX_SEARCH_K = 20
+#: ``/kb/embed`` limits: a batch of questions (the hub's `ActionServerClient.EMBED_BATCH` matches), each one message.
+MAX_EMBED_TEXTS = 2048
+MAX_EMBED_CHARS = 4000
+MAX_TRY_CHARS = 4000  # a question to try, as the studio sends it (its own limit is lower)
 #: The Rasa release this action server serves (requirements-rasa.txt). rasa-sdk's own check
 #: (`rasa_sdk.utils.check_version_compatibility`) wants rasa and rasa-sdk of the same major.minor and warns on
 #: every call otherwise; rasa-sdk 3.21 on Python 3.11 serving Rasa 3.6 is the pair tests/integration run, so
@@ -122,6 +133,32 @@ async def _json_body(request: Request) -> Any:
     if request.headers.get("content-encoding", "").lower() == "deflate":
         body = zlib.decompress(body)
     return json.loads(body)
+
+
+def embed_texts_error(data: Any) -> str | None:
+    """Why `data` is not a ``/kb/embed`` body (``{"texts": [str, ...]}``), or None when it is one."""
+    if not isinstance(data, dict):
+        return "expected a JSON object"
+    texts = data.get("texts")
+    if not isinstance(texts, list) or not texts:
+        return "'texts' must be a non-empty list of strings"
+    if len(texts) > MAX_EMBED_TEXTS:
+        return f"'texts' has {len(texts)} items: at most {MAX_EMBED_TEXTS} per call"
+    for i, text in enumerate(texts):
+        if not isinstance(text, str):
+            return f"'texts[{i}]' must be a string"
+        if len(text) > MAX_EMBED_CHARS:
+            return f"'texts[{i}]' is longer than {MAX_EMBED_CHARS} characters"
+    return None
+
+
+def embed(holder: Any, texts: list[str]) -> dict[str, Any]:
+    """The ``/kb/embed`` answer: `texts` encoded as queries by the holder's encoder (loads only the encoder, not
+    the index). Blocking: run it in a thread."""
+    encoder = holder.encoder
+    vectors = np.ascontiguousarray(encoder.encode(texts), dtype="<f4")
+    return {"model": encoder.name, "dimension": int(vectors.shape[1]), "count": int(vectors.shape[0]),
+            "vectors": base64.b64encode(vectors.tobytes()).decode("ascii")}
 
 
 def create_app(
@@ -213,6 +250,44 @@ def create_app(
             return _error(f"knowledge base unavailable: {exc}", 503)
         return JSONResponse({"query": query, "language": language, "hits": [hit_to_dict(hit) for hit in hits]})
 
+    async def kb_try(request: Request) -> JSONResponse:
+        try:
+            data = await _json_body(request)
+        except (ValueError, zlib.error):
+            return _error("expected a JSON object", 400)
+        if not isinstance(data, dict):
+            return _error("expected a JSON object", 400)
+        query, language = data.get("query"), data.get("language")
+        if not isinstance(query, str) or not query.strip():
+            return _error("'query' must be a non-empty string", 400)
+        if len(query) > MAX_TRY_CHARS:
+            return _error(f"'query' is longer than {MAX_TRY_CHARS} characters", 400)
+        if language is not None and not isinstance(language, str):
+            return _error("'language' must be a string", 400)
+        if kb is None:
+            return _error("no knowledge base configured", 503)
+        try:
+            return JSONResponse(await kb.explain(query, language or None))
+        except Exception as exc:  # noqa: BLE001 - no index yet, an encoder that cannot load: said, not raised
+            logger.warning("knowledge-base try failed: %s", exc)
+            return _error(f"knowledge base unavailable: {exc}", 503)
+
+    async def kb_embed(request: Request) -> JSONResponse:
+        try:
+            data = await _json_body(request)
+        except (ValueError, zlib.error):
+            return _error("expected a JSON object", 400)
+        problem = embed_texts_error(data)
+        if problem:
+            return _error(problem, 400)
+        if kb is None:
+            return _error("no knowledge base configured", 503)
+        try:
+            return JSONResponse(await asyncio.to_thread(embed, kb.holder, data["texts"]))
+        except Exception as exc:  # noqa: BLE001 - an encoder that cannot load: said, not raised
+            logger.warning("embedding %d texts failed: %s", len(data["texts"]), exc)
+            return _error(f"sentence encoder unavailable: {exc}", 503)
+
     async def kb_reload(request: Request) -> JSONResponse:
         if kb is None:
             return _error("no knowledge base configured", 503)
@@ -241,7 +316,9 @@ def create_app(
         Route("/actions", list_actions, methods=["GET"]),
         Route("/health", health, methods=["GET"]),
         Route("/kb/search", kb_search, methods=["POST"]),
+        Route("/kb/try", kb_try, methods=["POST"]),
         Route("/kb/reload", kb_reload, methods=["POST"]),
+        Route("/kb/embed", kb_embed, methods=["POST"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.executor = executor

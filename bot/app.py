@@ -18,6 +18,7 @@ from bot.agents.api import build_routers
 from bot.api_docs import install_docs
 from bot.agents.console import build_console
 from bot.agents.media import build_media_router
+from bot.clients.actions import ActionServerClient
 from bot.clients.rasa import RasaClient
 from bot.container import Container, build_container
 from bot.demo_shop import shop
@@ -45,11 +46,13 @@ API_DESCRIPTION = """Channels, conversation routing, human handoff and the agent
 """
 
 
-def create_app(settings: HubSettings | None = None, *, rasa: RasaClient | None = None) -> FastAPI:
-    """Build the hub. `rasa` lets tests talk to their own Rasa (a scripted transport)."""
+def create_app(settings: HubSettings | None = None, *, rasa: RasaClient | None = None,
+               actions: ActionServerClient | None = None) -> FastAPI:
+    """Build the hub. `rasa` and `actions` let tests talk to their own Rasa (a scripted transport) and action
+    server (the real app over an in-process transport)."""
     settings = secrets.resolve(settings or HubSettings.from_env())
     configure_logging(settings.log_level)
-    container = build_container(settings, rasa=rasa)
+    container = build_container(settings, rasa=rasa, actions=actions)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -176,7 +176,8 @@ class Container:
             await asyncio.sleep(self.settings.retention_sweep_s)
 
 
-def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) -> Container:
+def build_container(settings: HubSettings, *, rasa: RasaClient | None = None,
+                    actions: ActionServerClient | None = None) -> Container:
     """Every dependency of the hub, built once, wired together."""
     engine = make_engine(settings.db_url)
     migrate(engine)
@@ -187,7 +188,7 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     metrics = Metrics()
     rasa = rasa or RasaClient(settings.rasa_endpoints, timeout_s=settings.rasa_timeout_s, retries=settings.rasa_retries,
                               auth_token=settings.rasa_auth_token.get_secret_value())
-    actions = ActionServerClient(settings.action_server_url)
+    actions = actions or ActionServerClient(settings.action_server_url)
     accounts = AgentStore(engine)
     if settings.admin_email:  # the first admin, from ADMIN_EMAIL / ADMIN_PASSWORD
         accounts.ensure_admin(settings.admin_email, settings.admin_password.get_secret_value(),
@@ -238,7 +239,7 @@ def build_container(settings: HubSettings, *, rasa: RasaClient | None = None) ->
     facts = FactsProjector(db, handoff_config, review_confidence=settings.review_confidence_threshold)
     review = ReviewInbox(db, StudioChanges(studio.content), published_revision=lambda: getattr(
         studio.releases.live(), "revision", None))
-    gaps = GapFinder(db, settings.embedding_model)
+    gaps = GapFinder(db, actions)  # the action server embeds: the hub loads no encoder
     feedback_replies = FeedbackReplies(outbound)
     metrics.watch_queue(lambda: db.read_sync(conversation_store.queue_by_team))
 

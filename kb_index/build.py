@@ -13,6 +13,7 @@ import json
 import logging
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -77,11 +78,15 @@ def build_index(
     activate: bool = True,
     keep: frozenset[str] | set[str] = frozenset(),
     cache_dir: str | Path | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> Manifest:
     """Build the index of `content_dir` into `out_dir` and make it the live version.
 
     `cache_dir`: where the embedding cache lives (default: inside `out_dir`); several indexes of the same texts
     can share one (the test suite does).
+    `on_progress(done, total)`: called with the number of texts embedded so far out of those the cache lacks,
+    once before the first batch and after each one (`progress` is the terminal's bar, this is for a caller that
+    reports elsewhere, e.g. `kb_index.build_job`).
 
     Returns the manifest of the live index; its `stats` say whether the build was skipped (content, model
     unchanged, and not `force`) and how many texts were embedded or taken from the cache.
@@ -109,7 +114,7 @@ def build_index(
         cache_root = Path(cache_dir) if cache_dir is not None else out_dir / storage.CACHE_DIR
         cache = EmbeddingCache(cache_file(cache_root, encoder.name), encoder.name, encoder.dimension)
         try:
-            vectors = _embed(cache, texts, encoder, progress=progress)
+            vectors = _embed(cache, texts, encoder, progress=progress, on_progress=on_progress)
         finally:
             # keep what was embedded even if the build fails later; a shared cache keeps other indexes' texts too
             cache.save(keep=None if cache_dir is not None else texts)
@@ -214,12 +219,32 @@ def _encode_keys(encoder: Encoder, keys: list[str]) -> np.ndarray:
     return out
 
 
-def _embed(cache: EmbeddingCache, texts: list[str], encoder: Encoder, *, progress: bool) -> np.ndarray:
+def _embed(cache: EmbeddingCache, texts: list[str], encoder: Encoder, *, progress: bool,
+           on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     todo = cache.count_missing(texts)
     encode = lambda keys: _encode_keys(encoder, keys)  # noqa: E731
     if not progress or todo < PROGRESS_MIN_TEXTS:
-        return cache.embed(texts, encode, batch_size=64)
+        return _embed_counting(cache, texts, encode, todo, on_progress)
     from tqdm import tqdm
 
     with tqdm(total=todo, desc="Embedding", unit="text") as bar:
-        return cache.embed(texts, encode, batch_size=64, on_batch=bar.update)
+        return _embed_counting(cache, texts, encode, todo, on_progress, on_batch=bar.update)
+
+
+def _embed_counting(cache: EmbeddingCache, texts: list[str], encode: Callable[[list[str]], np.ndarray], todo: int,
+                    on_progress: Callable[[int, int], None] | None,
+                    on_batch: Callable[[int], None] | None = None) -> np.ndarray:
+    """`cache.embed`, telling `on_progress(done, todo)` before the first batch and after each (and `on_batch(n)`)."""
+    done = 0
+
+    def batch(count: int) -> None:
+        nonlocal done
+        done += count
+        if on_batch is not None:
+            on_batch(count)
+        if on_progress is not None:
+            on_progress(done, todo)
+
+    if on_progress is not None:
+        on_progress(0, todo)
+    return cache.embed(texts, encode, batch_size=64, on_batch=batch)

@@ -204,3 +204,24 @@ class KnowledgeBase:
         )
         log.debug("decide %r -> %s (best %s)", query, decision.kind, decision.best_score)
         return decision
+
+    def explain(self, query: str, language: str | None = None, answer_threshold: float | None = None,
+                suggest_threshold: float | None = None, *, k: int = 5) -> dict[str, Any]:
+        """What the bot would do with `query`, shown to a support team (the studio's "try a question"): the `k`
+        best entries with their scores and which of them the decision chose, the decision at this knowledge
+        base's thresholds for `language` (or those given: the bot's settings), and the index version. JSON-ready."""
+        hits = self.search(query, k=k, language=language)
+        answer_at, suggest_at = self.thresholds(language)
+        answer_at = answer_at if answer_threshold is None else answer_threshold
+        suggest_at = suggest_at if suggest_threshold is None else suggest_threshold
+        decision = decide_from_hits(query, hits, answer_at, suggest_at, margin=self.margin)
+        chosen = {h.entry_id for h in decision.hits}
+        return {
+            "query": query, "language": language, "decision": decision.kind,
+            "thresholds": {"answer": answer_at, "suggest": suggest_at, "margin": self.margin},
+            "hits": [{"entry_id": h.entry_id, "language": h.language, "question": h.question,
+                      "score": round(h.score, 3), "matched": h.matched, "chosen": h.entry_id in chosen}
+                     for h in hits],
+            "index": {"version": self.manifest.version, "built_at": self.manifest.built_at,
+                      "entries": self.manifest.entry_count},
+        }

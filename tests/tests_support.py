@@ -6,6 +6,7 @@ import shutil
 import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
 
 def free_port_dead() -> int:
@@ -36,3 +37,21 @@ def copy_content(target: Path, *, git: bool = True) -> Path:
         subprocess.run([*run, "-c", "user.name=Developer", "-c", "user.email=dev@example.com", "commit", "-q", "-m",
                         "The starter content"], check=True)
     return target
+
+
+def action_server(settings: Any) -> Any:
+    """The hub's `ActionServerClient` talking to the real action server app in-process (`httpx.ASGITransport`),
+    with the knowledge base of `settings` (the hub's `HubSettings`: its `kb_index_dir` and `embedding_model`).
+    The hub's knowledge-base and encoder calls (try a question, content gaps, suggestions) all go there."""
+    import httpx
+
+    from actions.server import create_app as action_app, default_holder
+    from bot.clients.actions import ActionServerClient
+    from core.settings import ActionSettings
+
+    action_settings = ActionSettings.from_env(
+        Path("/nonexistent.env"), kb_index_dir=settings.kb_index_dir, embedding_model=settings.embedding_model,
+        kb_answer_threshold=settings.kb_answer_threshold, kb_suggest_threshold=settings.kb_suggest_threshold,
+        default_language=settings.default_language)
+    app = action_app(holder=default_holder(action_settings), settings=action_settings, warm_up=False)
+    return ActionServerClient("http://action-server", transport=httpx.ASGITransport(app=app))

@@ -16,7 +16,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Connection, select
 
 from bot.agents.auth import Actor
-from bot.errors import AUTHENTICATED, responses
+from bot.errors import AUTHENTICATED, described, responses
 from bot.insights import metrics
 from bot.insights.content_changes import Editor
 from bot.insights.facts import facts
@@ -77,6 +77,13 @@ def _options(conn: Connection) -> dict[str, list[str]]:
     return out
 
 
+#: Content gaps embed the questions on the action server (`bot.insights.gaps.EncoderUnavailable`).
+ENCODER_UNAVAILABLE = described(503, "The action server, which embeds the questions, is down or cannot load its "
+                                     "encoder: start it and try again",
+                                {"error": "encoder_unavailable",
+                                 "detail": "content gaps need the action server's sentence encoder: it is not "
+                                           "answering (the action server unreachable: ConnectError(...)). Start it "
+                                           "(make run starts everything) and try again."})
 MessageId = Annotated[str, Path(min_length=1, max_length=64, description="The customer message's id")]
 
 
@@ -170,7 +177,8 @@ def build_insights(c: "Container") -> list[APIRouter]:
     async def review_changes(limit: int = 100, actor: Actor = editor) -> dict[str, Any]:
         return {"changes": await review.content_changes(min(max(limit, 1), 500))}
 
-    @review_api.get("/gaps", summary="Content gaps: unanswered and low-confidence questions, clustered by meaning")
+    @review_api.get("/gaps", summary="Content gaps: unanswered and low-confidence questions, clustered by meaning",
+                    responses=ENCODER_UNAVAILABLE)
     async def content_gaps(f: Filters = range_dep, actor: Actor = editor) -> dict[str, Any]:
         await projector.flush()
         return {"filters": f.view(), **await gaps.clusters(f.start, f.end, language=f.language)}

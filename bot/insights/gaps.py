@@ -1,9 +1,10 @@
 """Content gaps: what customers ask that the bot does not answer well, grouped by meaning.
 
 The questions are the review inbox's messages that the bot missed, refused as out of scope, offered choices
-for, answered with low confidence or answered unhelpfully. They are embedded with the shipped sentence encoder
-(`encoders.load_encoder(settings.embedding_model)`: the knowledge base's own, which matches questions across
-languages) and clustered with scikit-learn's agglomerative clustering (average linkage on cosine distance, no
+for, answered with low confidence or answered unhelpfully. They are embedded by the action server
+(`ActionServerClient.kb_embed`) with the knowledge base's own sentence encoder, which matches questions across
+languages: the hub never loads an encoder (hundreds of MB per process, and the action server holds it already).
+Then they are clustered with scikit-learn's agglomerative clustering (average linkage on cosine distance, no
 fixed number of clusters: two questions share a cluster when they are about as close as a question and its
 FAQ phrasing). Clusters are ranked by volume; each has its trend (second half of the period against the
 first), sample messages, languages, and the replies agents sent that resolved such conversations.
@@ -14,13 +15,17 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 import anyio
+import numpy as np
 from sqlalchemy import Connection, select
 
+from bot.clients.actions import ActionServerClient
+from bot.errors import DomainError
 from bot.insights.facts import conversations, messages, review_items
 from bot.store.models import Sender, iso
+from core.errors import CallError, Retryable, Unconfirmed
 
 log = logging.getLogger(__name__)
 
@@ -74,29 +79,46 @@ def cluster(vectors: Any, distance: float = DISTANCE) -> list[int]:
     return [int(x) for x in model.fit_predict(vectors)]
 
 
-class GapFinder:
-    def __init__(self, db: Any, embedding_model: str, *, loader: Callable[[str], Any] | None = None) -> None:
-        self.db = db
-        self.embedding_model = embedding_model
-        self._loader = loader
-        self._encoder: Any = None
+class EncoderUnavailable(DomainError):
+    """Content gaps cannot embed the questions: the action server (which holds the encoder) failed or is down."""
 
-    def encoder(self) -> Any:
-        if self._encoder is None:
-            loader = self._loader
-            if loader is None:
-                from encoders import load_encoder as loader  # noqa: N813 - loaded on first use: seconds, once
-            log.info("content gaps: loading the sentence encoder %s", self.embedding_model)
-            self._encoder = loader(self.embedding_model)
-        return self._encoder
+    status_code = 503
+    code = "encoder_unavailable"
+
+
+def unavailable(exc: CallError) -> EncoderUnavailable:
+    """What the editor reads when the action server cannot embed: why, and what to do."""
+    if exc.status is None and isinstance(exc, (Retryable, Unconfirmed)):  # not running, or too slow
+        return EncoderUnavailable(f"content gaps need the action server's sentence encoder: it is not answering "
+                                  f"({exc.detail}). Start it (make run starts everything) and try again.")
+    return EncoderUnavailable(f"content gaps need the action server's sentence encoder: it failed ({exc.detail}). "
+                              "Check the action server's log and try again.")
+
+
+class GapFinder:
+    """Content gaps of a period: the review inbox's questions, embedded by the action server, clustered here."""
+
+    def __init__(self, db: Any, actions: ActionServerClient) -> None:
+        self.db = db
+        self.actions = actions
+
+    async def embed(self, texts: list[str]) -> np.ndarray:
+        """One unit vector per text, from the action server; `EncoderUnavailable` (503) when it cannot."""
+        try:
+            return await self.actions.kb_embed(texts)
+        except CallError as exc:
+            log.warning("content gaps: the action server cannot embed %d questions: %s", len(texts), exc)
+            raise unavailable(exc) from exc
 
     async def clusters(self, start: datetime, end: datetime, *, language: str | None = None,
                        top: int = 30) -> dict[str, Any]:
+        """The `top` largest clusters of the period's questions, each with its trend, samples and agent replies;
+        raises `EncoderUnavailable` when the action server cannot embed them."""
         found = await self.db.read(questions, start, end, language)
         if not found:
             return {"questions": 0, "clusters": []}
         texts = [" ".join((f["text"] or "").split()) for f in found]
-        vectors = await anyio.to_thread.run_sync(lambda: self.encoder().encode(texts))
+        vectors = await self.embed(texts)
         labels = await anyio.to_thread.run_sync(cluster, vectors)
         middle = start + (end - start) / 2
         groups: dict[int, list[int]] = {}

@@ -20,10 +20,8 @@ from bot.agents.auth import Actor
 from bot.errors import AUTHENTICATED, MAX_ID, DomainError, described, responses
 from bot.store import studio as studio_store
 from bot.studio.content import Author
-from bot.studio.knowledge import previews
+from bot.studio.knowledge import KnowledgeBaseUnreachable, previews
 from bot.pages import staff_page
-from encoders.base import EncoderError
-from kb_index.storage import KBIndexError
 
 if TYPE_CHECKING:
     from bot.container import Container
@@ -31,7 +29,7 @@ if TYPE_CHECKING:
 
 
 class KnowledgeBaseUnavailable(DomainError):
-    """The live knowledge-base index cannot be loaded (not built yet, unreadable, or its encoder is missing)."""
+    """The action server cannot search the live index (not running, no index built yet, or no encoder)."""
 
     status_code = 503
     code = "kb_unavailable"
@@ -58,8 +56,8 @@ EDIT_CONFLICT = described(409, "Someone saved the item after the version you bas
 PUBLISH_BUSY = described(409, "A publish or rollback is running (`publish_running`), or that release is live already",
                          {"error": "publish_running",
                           "detail": "a publish is running: follow it in the studio, or wait for it to finish"})
-KB_UNAVAILABLE = described(503, "The knowledge-base index cannot be loaded (not built yet: publish, or run "
-                                "`make kb`)",
+KB_UNAVAILABLE = described(503, "The action server cannot search the knowledge base: it is not running (start it: "
+                                "`make run` starts everything), or no index is built yet (publish, or run `make kb`)",
                            {"error": "kb_unavailable", "detail": "no knowledge-base index in kb_index/build: run "
                                                                  "`make kb` (python -m kb_index build)"})
 #: A change to one item: it may be gone, refused, or based on a version someone else replaced.
@@ -263,8 +261,8 @@ def build_studio(c: "Container") -> list[APIRouter]:
               responses=KB_UNAVAILABLE)
     async def try_question(body: TryBody, actor: Actor = editor) -> dict[str, Any]:
         try:
-            result = await read(studio.knowledge.try_question, body.text, body.language)
-        except (KBIndexError, EncoderError) as exc:
+            result = await studio.knowledge.try_question(body.text, body.language)
+        except KnowledgeBaseUnreachable as exc:
             raise KnowledgeBaseUnavailable(str(exc)) from exc
         try:
             parse = await c.rasa.parse(body.text)

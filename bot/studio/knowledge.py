@@ -1,17 +1,18 @@
-"""The hub's own view of the live knowledge base: the studio's "try a question", per-channel previews of an
-answer, and the sentence encoder the publish pipeline builds the index with.
+"""The studio's view of the live knowledge base: "try a question" and per-channel previews of an answer.
 
-It holds a `kb_index.KnowledgeBaseHolder` on the same index folder the action server answers from, loaded on
-first use (the encoder takes seconds and a few hundred MB, so a hub nobody edits never loads it); a publish
-swaps in the new build here and in the action server (`POST /kb/reload`).
+The hub holds no sentence encoder and no index (an encoder profile costs 300 MB to 1 GB per process): the action
+server, which answers customers from the live index, also answers the studio's questions (`POST /kb/try`), so
+"try a question" shows exactly what the bot does, at the bot's own thresholds. A publish builds the index in a
+child process (`kb_index.build_job`) and asks the action server to load it (`POST /kb/reload`).
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
+from bot.clients.actions import ActionServerClient
+from core.errors import CallError
 from core.markdown import to_html, to_plain, to_telegram_html
 from core.settings import HubSettings
 
@@ -45,71 +46,28 @@ def previews(answer: str, links: list[dict[str, str]] | None = None, *, base_url
             "whatsapp": plain, "sms": plain, "sms_segments": sms_segments(plain), "characters": len(plain)}
 
 
+class KnowledgeBaseUnreachable(Exception):
+    """The action server could not say what the bot would do (not running, no index yet, no encoder)."""
+
+
 class HubKnowledgeBase:
-    """The live index as the hub sees it (see the module doc)."""
+    """The live index as the studio sees it, through the action server (see the module doc)."""
 
-    def __init__(self, settings: HubSettings) -> None:
-        self.settings = settings
-        self._holder: Any = None
-        self._lock = threading.Lock()
-        self._warming: threading.Thread | None = None
+    def __init__(self, actions: ActionServerClient) -> None:
+        self.actions = actions
 
-    @property
-    def holder(self) -> Any:
-        """The `kb_index.KnowledgeBaseHolder` (made on first use: importing FAISS is not free)."""
-        with self._lock:
-            if self._holder is None:
-                from encoders.loading import load_encoder
-                from kb_index.holder import KnowledgeBaseHolder
-
-                s = self.settings
-                self._holder = KnowledgeBaseHolder(
-                    s.kb_index_dir, lambda: load_encoder(s.embedding_model or None),
-                    answer_threshold=s.kb_answer_threshold, suggest_threshold=s.kb_suggest_threshold,
-                    default_language=s.default_language)
-            return self._holder
-
-    @property
-    def encoder(self) -> Any:
-        return self.holder.encoder
-
-    def warm_up(self) -> None:
-        """Load the encoder and the index in the background (once)."""
-        if self._warming is None:
-            self._warming = threading.Thread(target=self._warm, name="studio-kb", daemon=True)
-            self._warming.start()
-
-    def _warm(self) -> None:
+    async def try_question(self, text: str, language: str | None) -> dict[str, Any]:
+        """The top entries for `text` with their scores, and the decision at the bot's thresholds
+        (`kb_index.KnowledgeBase.explain`). Raises `KnowledgeBaseUnreachable` with what to do."""
         try:
-            self.holder.get()
-        except Exception as exc:  # noqa: BLE001 - reported when someone asks a question
-            log.warning("the knowledge base is not loaded yet: %s", exc)
+            return await self.actions.kb_try(text, language)
+        except CallError as exc:
+            raise KnowledgeBaseUnreachable(_explain(exc)) from exc
 
-    @property
-    def loaded(self) -> bool:
-        return self._holder is not None and self._holder._kb is not None  # noqa: SLF001 - a look, no load
 
-    def reload(self) -> bool:
-        return self.holder.reload()
-
-    def try_question(self, text: str, language: str | None) -> dict[str, Any]:
-        """The top entries for `text` with their scores, and the decision at the bot's thresholds."""
-        from kb_index.decision import DEFAULT_MARGIN, decide_from_hits
-
-        hits = self.holder.search(text, k=5, language=language)
-        kb = self.holder.get()
-        # the bot's own thresholds for this language: KB_ANSWER_THRESHOLD / KB_SUGGEST_THRESHOLD when set, else
-        # those the index calibrated from its content (settings alone would be None)
-        answer_at, suggest_at = kb.thresholds(language)
-        margin = getattr(kb, "margin", DEFAULT_MARGIN)
-        decision = decide_from_hits(text, hits, answer_at, suggest_at, margin=margin)
-        chosen = {h.entry_id for h in decision.hits}
-        manifest = kb.manifest
-        return {
-            "query": text, "language": language, "decision": decision.kind,
-            "thresholds": {"answer": answer_at, "suggest": suggest_at, "margin": margin},
-            "hits": [{"entry_id": h.entry_id, "language": h.language, "question": h.question,
-                      "score": round(h.score, 3), "matched": h.matched, "chosen": h.entry_id in chosen}
-                     for h in hits],
-            "index": {"version": manifest.version, "built_at": manifest.built_at, "entries": manifest.entry_count},
-        }
+def _explain(exc: CallError) -> str:
+    """The action server's own reason when it gave one (no index: run `make kb`), else that it is not answering."""
+    if exc.status is not None:
+        return f"the action server cannot search the knowledge base: {exc.detail.split(': ', 1)[-1]}"
+    return (f"the action server, which holds the knowledge base, is not answering ({exc.detail}): start it "
+            "(`make run` starts everything) and try again")

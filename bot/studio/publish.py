@@ -5,13 +5,14 @@ One publish at a time, each step shown live in the studio (`PublishRun.view`):
 1. **check** — a snapshot of the content is taken under the studio's lock (edits made meanwhile go to the
    next publish) and checked with the NLU and FAQ validators;
 2. **kb** — the knowledge-base index is rebuilt from the snapshot, incrementally (only changed texts are
-   embedded), beside the live one: not served yet;
+   embedded), beside the live one: not served yet. The build runs in a child process (`kb_index.build_job`):
+   the sentence encoder costs 300 MB – 1 GB, which the hub never holds (the action server has its own);
 3. **train** — when the NLU inputs changed (examples, responses, config), a Rasa model is trained in a scratch
    folder; a change to the FAQ alone publishes without training;
 4. **gate** — at the same time, the new data and the live model's data are measured the same way
    (`bot.studio.gate`); a drop of accuracy beyond the margin refuses the publish, stops the training, and names
    the intents that got worse; the live bot is untouched;
-5. **swap** — the new index is switched on in the hub and the action server (`POST /kb/reload`), then the new
+5. **swap** — the new index is switched on and the action server told (`POST /kb/reload`), then the new
    model is loaded into every Rasa replica with `PUT /model` (`RasaClient.load_model` holds that replica's
    messages meanwhile, so each is answered once, by the old model or the new one). If a replica refuses, the
    ones already swapped and the index go back to the previous release.
@@ -27,15 +28,19 @@ import contextlib
 import json
 import logging
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import anyio
 import yaml
+from anyio.abc import ByteReceiveStream, Process
 
 from bot.clients.actions import ActionServerClient
 from bot.clients.rasa import RasaClient, RasaUnavailable
@@ -44,10 +49,9 @@ from bot.store import studio as studio_store
 from bot.store.db import Database
 from bot.studio import gate
 from bot.studio.content import Author, ContentService, InvalidContent
-from bot.studio.knowledge import HubKnowledgeBase
 from bot.studio.releases import Release, ReleaseStore, link_or_copy, now_iso, snapshot
 from core.errors import CallError
-from core.settings import HubSettings
+from core.settings import PROJECT_ROOT, HubSettings
 from kb_index import storage
 from kb_index.entry import content_hash
 from kb_index.schema import ContentError, load_content
@@ -56,6 +60,9 @@ from nlu_components.training import TrainingError, TrainingProgress
 from nlu_components.validate import validate
 
 log = logging.getLogger(__name__)
+
+KB_ERROR_LINES = 20  # the tail of the build process's stderr kept for the error message and the log
+CANCEL_POLL_S = 0.2
 
 STAGES = (("check", "Check the content"), ("kb", "Rebuild the knowledge base"), ("train", "Train the Rasa model"),
           ("gate", "Evaluation gate"), ("swap", "Go live"))
@@ -88,7 +95,7 @@ class Stage:
     finished: float | None = None
 
     def begin(self, detail: str = "") -> None:
-        self.state, self.detail, self.started = "running", detail, time.monotonic()
+        self.state, self.detail, self.started, self.finished = "running", detail, time.monotonic(), None
 
     def end(self, state: str, detail: str | None = None) -> None:
         self.state, self.finished = state, time.monotonic()
@@ -174,13 +181,12 @@ class Publisher:
     """Publishes, checks and rolls back releases (see the module docstring)."""
 
     def __init__(self, settings: HubSettings, *, content: ContentService, releases: ReleaseStore, rasa: RasaClient,
-                 actions: ActionServerClient, knowledge: HubKnowledgeBase, db: Database) -> None:
+                 actions: ActionServerClient, db: Database) -> None:
         self.settings = settings
         self.content = content
         self.releases = releases
         self.rasa = rasa
         self.actions = actions
-        self.knowledge = knowledge
         self.db = db
         self.runs: deque[PublishRun] = deque(maxlen=10)
         self._busy = asyncio.Lock()
@@ -365,8 +371,7 @@ class Publisher:
                 return
             staged = None
             if kb_changed:
-                kb_stage.begin("loading the sentence encoder" if not self.knowledge.loaded else "embedding changed texts")
-                staged = await anyio.to_thread.run_sync(self._build_kb, inputs)
+                staged = await self._build_kb(run, kb_stage, inputs)
                 kb_stage.end("done", f"built {staged.version}: {staged.entry_count} entries; embedded "
                                      f"{staged.stats.embedded} new texts, {staged.stats.cache_hits} from the cache")
             else:
@@ -457,11 +462,42 @@ class Publisher:
         return (f"{len(report.examples)} examples in {len(intents)} intents, {len(entries)} FAQ entries; "
                 f"{len(report.warnings)} warning(s)"), entries
 
-    def _build_kb(self, inputs: Path) -> storage.Manifest:
-        from kb_index.build import build_index
+    async def _build_kb(self, run: PublishRun, stage: Stage, inputs: Path) -> storage.Manifest:
+        """Build the index of the snapshot `inputs` beside the live one, in a child process (`kb_index.build_job`),
+        showing its progress in `stage`. The child is killed when the run is cancelled (`PublishFailed`) or the hub
+        stops (`asyncio.CancelledError`); `storage.KBIndexError` with its message when it fails."""
+        stage.begin("starting the build process")
+        stage.progress = 0.0
+        built: dict[str, Any] = {}
+        errors: deque[str] = deque(maxlen=KB_ERROR_LINES)
+        process = await anyio.open_process(self._build_command(inputs), stdin=subprocess.DEVNULL, cwd=PROJECT_ROOT)
+        assert process.stdout is not None and process.stderr is not None
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_read_lines, process.stdout, lambda line: _on_build_event(stage, line, built, run.say))
+                tg.start_soon(_read_lines, process.stderr, errors.append)
+                await _wait_or_kill(process, run)
+        finally:
+            if process.returncode is None:
+                with contextlib.suppress(ProcessLookupError):  # it may have ended a moment ago
+                    process.kill()
+            with anyio.CancelScope(shield=True):
+                await process.aclose()
+        self._cancelled(run)
+        if process.returncode != 0:
+            if errors:
+                log.error("the knowledge-base build of %s failed:\n%s", run.id, "\n".join(errors))
+            raise storage.KBIndexError(_build_failure(process.returncode, errors))
+        return _staged_manifest(self.settings.kb_index_dir, built)
 
-        return build_index(inputs / "kb", self.settings.kb_index_dir, self.knowledge.encoder, progress=False,
-                           activate=False, keep=self.releases.protected_kb_versions())
+    def _build_command(self, inputs: Path) -> list[str]:
+        """`kb_index.build_job` on the snapshot's FAQ, into the live index folder (so its embedding cache, inside
+        it, serves every publish), with the hub's model and the versions releases may roll back to."""
+        command = [sys.executable, "-m", "kb_index.build_job", "--content", str(inputs / "kb"),
+                   "--out", str(self.settings.kb_index_dir), "--model", self.settings.embedding_model]
+        for version in sorted(self.releases.protected_kb_versions()):
+            command += ["--keep", version]
+        return command
 
     async def _train_and_gate(self, run: PublishRun, inputs: Path, live: Release, scratch: Path,
                               release_id: str) -> dict[str, Any]:
@@ -573,8 +609,6 @@ class Publisher:
         except CallError as exc:
             run.say(f"the action server did not answer the reload ({exc}); it picks up the new index by itself "
                     "within 2 s of its next question")
-        if self.knowledge.loaded:
-            await anyio.to_thread.run_sync(self.knowledge.reload)
 
     def _install(self, release: Release) -> None:
         """The live release's model as `models/current.tar.gz` (with its fingerprint): `make run` starts it."""
@@ -625,7 +659,8 @@ class Publisher:
                 kb_version = target.kb_version
                 if kb_version and not (self.settings.kb_index_dir / kb_version).is_dir():
                     run.say(f"{kb_version} was removed: rebuilding it from {release_id}'s content")
-                    kb_version = (await anyio.to_thread.run_sync(self._build_kb, self.releases.inputs(target))).version
+                    kb_version = (await self._build_kb(run, run.stage("kb"), self.releases.inputs(target))).version
+                    run.stage("kb").end("done", f"rebuilt {kb_version}")
                 restored = await self.content.restore(author, self.releases.inputs(target),
                                                       f"Roll back the content to {release_id}")
                 if restored is not None:
@@ -648,3 +683,85 @@ class Publisher:
     async def wait(self, run: PublishRun, timeout_s: float | None = None) -> PublishRun:
         await asyncio.wait_for(run.done.wait(), timeout_s)
         return run
+
+
+# -- the knowledge-base build process (Publisher._build_kb) ----------------------------------------------------
+
+
+async def _read_lines(stream: ByteReceiveStream, on_line: Callable[[str], None]) -> None:
+    """Call `on_line` with each line of `stream` (decoded, without its line break) until the stream ends."""
+    pending = b""
+    async for chunk in stream:
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            on_line(line.decode("utf-8", "replace").rstrip("\r"))
+    if pending:
+        on_line(pending.decode("utf-8", "replace"))
+
+
+async def _wait_or_kill(process: Process, run: PublishRun) -> None:
+    """Wait for `process` to exit, killing it as soon as `run` is cancelled (`run.cancel` is a thread event)."""
+    while True:
+        with anyio.move_on_after(CANCEL_POLL_S):
+            await process.wait()
+            return
+        if run.cancel.is_set():
+            run.say("stopping the knowledge-base build")
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+            return
+
+
+def _on_build_event(stage: Stage, line: str, built: dict[str, Any], say: Callable[[str], None]) -> None:
+    """Show one line of `kb_index.build_job`'s output in `stage`; keep its final `built` event in `built`."""
+    try:
+        event = json.loads(line)
+    except ValueError:
+        event = None
+    if not isinstance(event, dict):
+        if line.strip():
+            say(line)
+        return
+    kind = event.get("event")
+    if kind == "stage":
+        stage.detail, stage.progress = str(event.get("detail") or stage.detail), 0.05
+    elif kind == "progress" and isinstance(event.get("done"), int) and isinstance(event.get("total"), int):
+        done, total = event["done"], event["total"]
+        # loading the encoder 0-10 %, embedding 10-90 %, the index and its calibration the rest
+        stage.progress = 0.1 + 0.8 * (done / total if total else 1.0)
+        if done < total:
+            stage.detail = f"embedding changed texts: {done} of {total}"
+        else:
+            stage.detail = (f"embedded {total} changed text{'s' if total != 1 else ''}; writing the index" if total
+                            else "every text was in the embedding cache; writing the index")
+    elif kind == "built":
+        built.update(event)
+
+
+def _build_failure(returncode: int, errors: deque[str]) -> str:
+    """The error of a failed build: the child's own `error: ...` line, else what can be told of its end."""
+    said = [line.removeprefix("error: ") for line in errors if line.startswith("error: ")]
+    if said:
+        reason = said[-1]
+    elif returncode < 0:
+        reason = f"the build process was killed (signal {-returncode}); was the machine short of memory?"
+    else:
+        last = next((line.strip() for line in reversed(errors) if line.strip()), "")
+        reason = f"the build process stopped with exit code {returncode}{f': {last}' if last else ''}; the hub's log " \
+                 "has its output"
+    return f"the knowledge-base build failed: {reason}; the live bot is unchanged"
+
+
+def _staged_manifest(index_dir: Path, built: dict[str, Any]) -> storage.Manifest:
+    """The manifest of the version the build process reported, read from its folder, with this build's stats."""
+    version = built.get("version")
+    if not isinstance(version, str) or not version:
+        raise storage.KBIndexError("the knowledge-base build ended without naming the index it built")
+    manifest = storage.read_manifest(index_dir / version)
+    try:
+        stats = storage.Manifest.from_dict(built.get("manifest") or {}).stats
+    except (TypeError, ValueError):
+        stats = manifest.stats
+    return replace(manifest, stats=stats)

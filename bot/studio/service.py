@@ -34,15 +34,13 @@ class Studio:
         content = ContentService(ContentPaths.from_settings(settings), languages=settings.supported_languages,
                                  default_language=settings.default_language, db=db, use_git=settings.studio_git,
                                  lock_file=settings.data_dir / "studio.lock")
-        knowledge = HubKnowledgeBase(settings)
+        knowledge = HubKnowledgeBase(actions)
         releases = ReleaseStore(settings.releases_dir, keep=settings.studio_keep_releases)
-        publisher = Publisher(settings, content=content, releases=releases, rasa=rasa, actions=actions,
-                              knowledge=knowledge, db=db)
+        publisher = Publisher(settings, content=content, releases=releases, rasa=rasa, actions=actions, db=db)
         return cls(settings, content, knowledge, releases, publisher, detector)
 
     def opened(self) -> None:
         """An editor opened the studio: load what its pages and the next publish need, in the background."""
-        self.knowledge.warm_up()
         self.publisher.warm_up()
 
     async def gaps(self) -> dict[str, Any]:

@@ -112,6 +112,16 @@ def test_health_and_kb_endpoints(settings: ActionSettings, kb_holder: Any) -> No
         assert client.post("/kb/search", json={"query": "x", "k": 0}).status_code == 400
         assert client.post("/kb/search", content=b"nope").status_code == 400
 
+        tried = client.post("/kb/try", json={"query": "can I pick up my order in a store?", "language": "en"})
+        assert tried.status_code == 200, tried.text
+        tried = tried.json()  # the studio's "try a question": the decision at this server's thresholds
+        assert tried["decision"] == "answer" and tried["hits"][0]["entry_id"] == "store-pickup"
+        assert tried["hits"][0]["chosen"] and tried["hits"][0]["score"] >= tried["thresholds"]["answer"]
+        assert tried["index"]["entries"] == 4
+        assert client.post("/kb/try", json={"query": " "}).status_code == 400
+        assert client.post("/kb/try", json={"query": "x" * 5000}).status_code == 400
+        assert client.post("/kb/try", json={"query": "x", "language": 3}).status_code == 400
+
         reload = client.post("/kb/reload")
         assert reload.status_code == 200 and reload.json()["reloaded"] is True
 
@@ -124,6 +134,8 @@ def test_health_is_503_without_a_usable_kb(settings: ActionSettings, broken_hold
         assert health.status_code == 503
         assert health.json()["status"] == "degraded" and "error" in health.json()["kb"]
         assert client.post("/kb/search", json={"query": "gift cards"}).status_code == 503
+        tried = client.post("/kb/try", json={"query": "gift cards"})
+        assert tried.status_code == 503 and "knowledge base unavailable" in tried.json()["error"]
         assert client.post("/kb/reload").status_code == 503
 
 

@@ -77,7 +77,7 @@ def scripted_rasa(script: Script, *, nlu_header: bool = False, calls: list[str] 
 
 
 def make_client(tmp_path: Path, *, script: Script | None = None, handoff_yml: str | None = None,
-                rasa: RasaClient | None = None,
+                rasa: RasaClient | None = None, actions: Any = None,
                 **overrides: Any) -> TestClient:
     cfg = tmp_path / "handoff.yml"
     cfg.write_text(handoff_yml if handoff_yml is not None else "default_team: support\nteams:\n  support: {}\n"
@@ -87,7 +87,10 @@ def make_client(tmp_path: Path, *, script: Script | None = None, handoff_yml: st
         admin_email=ADMIN[0], admin_password=ADMIN[1], handoff_config=cfg, queue_tick_s=3600.0,
         **overrides,
     )
-    return TestClient(create_app(settings, rasa=rasa or scripted_rasa(script if script is not None else DEFAULT_SCRIPT)))
+    if callable(actions):  # a factory of the hub's settings, e.g. tests_support.action_server (the real one)
+        actions = actions(settings)
+    return TestClient(create_app(settings, rasa=rasa or scripted_rasa(script if script is not None else DEFAULT_SCRIPT),
+                                 actions=actions))
 
 
 def login(client: TestClient, email: str, password: str) -> str:

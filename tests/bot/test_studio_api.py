@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests_support import copy_content
+from tests_support import action_server, copy_content
 from handoff_kit import admin_headers, agent_session, create_agent, make_client
 
 
@@ -19,7 +19,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     with make_client(tmp_path, rasa_data_dir=project / "nlu_data", rasa_domain=project / "domain.yml",
                      kb_content_dir=project / "kb_index/content", nlu_heldout_dir=project / "benchmarks/data/starter_heldout",
                      rasa_config=project / "config.yml", rasa_model_dir=tmp_path / "models",
-                     kb_index_dir=tmp_path / "kb") as c:
+                     kb_index_dir=tmp_path / "kb", actions=action_server) as c:
         yield c
 
 

@@ -25,6 +25,7 @@ from sqlalchemy import text
 
 from bot.agents.auth import COOKIE
 from handoff_kit import ADMIN_TOKEN, Customer, create_agent, make_client
+from tests_support import action_server
 from live_hub import serve
 from privacy_kit import write_trackers
 
@@ -52,7 +53,7 @@ class LiveHub:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveHub]:
     tmp: Path = tmp_path_factory.mktemp("schema")
-    client = make_client(tmp, language_detector_model="lite")
+    client = make_client(tmp, language_detector_model="lite", actions=action_server)  # the real one, in-process
     with serve(client.app) as url:  # the server runs the app's lifespan; the test client shares its container
         agent = create_agent(client, "fuzz@example.com", display_name="Fuzz")
         customer = Customer(client)

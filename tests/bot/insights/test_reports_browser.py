@@ -18,7 +18,7 @@ from bot.app import create_app
 from core.settings import PROJECT_ROOT
 from handoff_kit import scripted_rasa
 from tests.integration.support import chromium_path, in_own_thread
-from tests_support import free_port_dead
+from tests_support import action_server, free_port_dead
 from week import EDITOR, SCRIPT, Week
 
 pytestmark = pytest.mark.browser
@@ -31,7 +31,8 @@ def served(week: Week) -> Iterator[str]:
     settings = week.client.app.state.container.settings
     port = free_port_dead()
     server = uvicorn.Server(uvicorn.Config(create_app(settings.replace(hub_port=port),
-                                                      rasa=scripted_rasa(SCRIPT, nlu_header=True)),
+                                                      rasa=scripted_rasa(SCRIPT, nlu_header=True),
+                                                      actions=action_server(settings)),
                                            host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="reports-hub", daemon=True)
     thread.start()

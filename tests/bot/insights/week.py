@@ -22,6 +22,7 @@ from bot.store.models import Conversation, Csat, Feedback, Handoff, Message, utc
 from core.settings import PROJECT_ROOT
 from handoff_kit import (ADMIN, DEFAULT_SCRIPT, HANDOFF, Customer, admin_headers, agent_session, create_agent,
                          make_client)
+from tests_support import action_server
 
 HANDOFF_YML = """
 default_team: support
@@ -120,8 +121,10 @@ def generate(tmp: Path, *, per_day: int = 6, seed: int = 15) -> Week:
     shutil.copytree(PROJECT_ROOT / "kb_index" / "content", content / "kb")
     shutil.copy(PROJECT_ROOT / "domain.yml", content / "domain.yml")
     # the review inbox changes content through the studio: on this copy, never the project's own files
+    # the real action server in-process: content gaps embed the questions with its encoder
     client = make_client(tmp, script=SCRIPT, handoff_yml=HANDOFF_YML, rasa_data_dir=content / "nlu_data",
-                         rasa_domain=content / "domain.yml", kb_content_dir=content / "kb", studio_git=False)
+                         rasa_domain=content / "domain.yml", kb_content_dir=content / "kb", studio_git=False,
+                         actions=action_server)
     client.__enter__()
     for team, (email, name) in AGENTS.items():
         create_agent(client, email, display_name=name, teams=[team], max_concurrent=50)
