@@ -195,6 +195,10 @@ class Publisher:
         self._baseline: asyncio.Task[Any] | None = None
         self._encoders: list[Path] | None = None
         self._counter = 0
+        # The running bot was started from the files as they were when this hub started: a release adopted later
+        # (on first use) must not claim the studio changes made in between (they are still to be published).
+        last = db.read_sync(studio_store.recent, 1)
+        self._revision_at_start = last[0].id if last else 0
 
     # -- what is live ------------------------------------------------------------------------------
 
@@ -233,13 +237,15 @@ class Publisher:
         if trained_from is not None and trained_from != taken["model_fingerprint"]:
             notes.append("the files changed after this model was trained: the gate compares new models with the "
                          "files as they were when the studio first looked")
+        if taken["revision"] > self._revision_at_start:
+            notes.append("studio changes made since the hub started are not part of this release: publish them")
         manifest = storage.live_manifest(self.settings.kb_index_dir)
         release = Release(id=release_id, number=number, created_at=now_iso(), author="launcher",
                           author_name="make run", summary="The bot as it was started", kind="adopted",
                           model_file=model_file, model_fingerprint=trained_from or taken["model_fingerprint"],
                           model_from=release_id, kb_version=manifest.version if manifest else None,
                           kb_content_hash=manifest.content_hash if manifest else None,
-                          revision=taken["revision"], commit=None, notes=notes)
+                          revision=min(taken["revision"], self._revision_at_start), commit=None, notes=notes)
         self.releases.create(release, scratch)
         self.releases.set_live(release_id)
         log.info("studio: adopted the running bot as %s", release_id)

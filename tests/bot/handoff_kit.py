@@ -82,6 +82,9 @@ def make_client(tmp_path: Path, *, script: Script | None = None, handoff_yml: st
     cfg = tmp_path / "handoff.yml"
     cfg.write_text(handoff_yml if handoff_yml is not None else "default_team: support\nteams:\n  support: {}\n"
                    "  billing: {name: Billing}\n")
+    # The studio's releases go to the test's folder, never the project's models/: a live release left there
+    # by one run would be adopted by the next (its content revision then counts later changes as published).
+    overrides.setdefault("rasa_model_dir", tmp_path / "models")
     settings = HubSettings.from_env(
         data_dir=tmp_path, agent_api_token=AGENT_TOKEN, admin_api_token=ADMIN_TOKEN,
         admin_email=ADMIN[0], admin_password=ADMIN[1], handoff_config=cfg, queue_tick_s=3600.0,
