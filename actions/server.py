@@ -127,6 +127,20 @@ def _action_error_status(exc: Exception) -> int | None:
     return None
 
 
+def _query_error(data: Any, *, max_chars: int | None = None) -> str | None:
+    """What is wrong with a ``{"query", "language"}`` body (``/kb/search``, ``/kb/try``), or None."""
+    if not isinstance(data, dict):
+        return "expected a JSON object"
+    query, language = data.get("query"), data.get("language")
+    if not isinstance(query, str) or not query.strip():
+        return "'query' must be a non-empty string"
+    if max_chars is not None and len(query) > max_chars:
+        return f"'query' is longer than {max_chars} characters"
+    if language is not None and not isinstance(language, str):
+        return "'language' must be a string"
+    return None
+
+
 async def _json_body(request: Request) -> Any:
     """The request body as JSON (``Content-Encoding: deflate`` is accepted, as Rasa may compress calls)."""
     body = await request.body()
@@ -232,13 +246,10 @@ def create_app(
             data = await _json_body(request)
         except (ValueError, zlib.error):
             return _error("expected a JSON object", 400)
-        if not isinstance(data, dict):
-            return _error("expected a JSON object", 400)
-        query, language, k = data.get("query"), data.get("language"), data.get("k", 5)
-        if not isinstance(query, str) or not query.strip():
-            return _error("'query' must be a non-empty string", 400)
-        if language is not None and not isinstance(language, str):
-            return _error("'language' must be a string", 400)
+        problem = _query_error(data)
+        if problem:
+            return _error(problem, 400)
+        query, language, k = data["query"], data.get("language"), data.get("k", 5)
         if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_SEARCH_K:
             return _error(f"'k' must be a whole number from 1 to {MAX_SEARCH_K}", 400)
         if kb is None:
@@ -255,15 +266,10 @@ def create_app(
             data = await _json_body(request)
         except (ValueError, zlib.error):
             return _error("expected a JSON object", 400)
-        if not isinstance(data, dict):
-            return _error("expected a JSON object", 400)
-        query, language = data.get("query"), data.get("language")
-        if not isinstance(query, str) or not query.strip():
-            return _error("'query' must be a non-empty string", 400)
-        if len(query) > MAX_TRY_CHARS:
-            return _error(f"'query' is longer than {MAX_TRY_CHARS} characters", 400)
-        if language is not None and not isinstance(language, str):
-            return _error("'language' must be a string", 400)
+        problem = _query_error(data, max_chars=MAX_TRY_CHARS)
+        if problem:
+            return _error(problem, 400)
+        query, language = data["query"], data.get("language")
         if kb is None:
             return _error("no knowledge base configured", 503)
         try:

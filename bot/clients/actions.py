@@ -26,14 +26,24 @@ class ActionServerClient:
     async def aclose(self) -> None:
         await self._client.aclose()
 
-    async def kb_search(self, query: str, language: str, k: int = 3) -> list[dict[str, Any]]:
-        """The best knowledge-base hits for `query` (`POST /kb/search`); raises `CallError` when it fails."""
+    async def _post(self, path: str, body: Any, *, timeout_s: float | None = None) -> httpx.Response:
+        """POST `body` as JSON to `path`; a successful response, else `CallError` (transport failures and HTTP
+        statuses mapped in one place, with the server's own ``error`` in full when it gave one)."""
+        options: dict[str, Any] = {} if timeout_s is None else {"timeout": timeout_s}
         try:
-            resp = await self._client.post(f"{self.base_url}/kb/search",
-                                           json={"query": query, "language": language, "k": k})
+            resp = await self._client.post(f"{self.base_url}{path}", json=body, **options)
         except httpx.HTTPError as exc:
             raise from_httpx_error(exc, service="the action server") from exc
-        check_response(resp, service="the action server")
+        if not resp.is_success:  # its reason in full (no index yet: what to run), not the body's first 200 bytes
+            reason = _error_of(resp)
+            if reason:
+                raise from_http_status(resp.status_code, f"the action server answered {resp.status_code}: {reason}",
+                                       service="the action server")
+        return check_response(resp, service="the action server")
+
+    async def kb_search(self, query: str, language: str, k: int = 3) -> list[dict[str, Any]]:
+        """The best knowledge-base hits for `query` (`POST /kb/search`); raises `CallError` when it fails."""
+        resp = await self._post("/kb/search", {"query": query, "language": language, "k": k})
         try:
             hits = resp.json().get("hits") or []
         except (ValueError, AttributeError) as exc:
@@ -43,17 +53,8 @@ class ActionServerClient:
     async def kb_try(self, query: str, language: str | None) -> dict[str, Any]:
         """What the bot would do with `query` (`POST /kb/try`: the top entries, their scores, the decision at the
         bot's thresholds, the index version); raises `CallError` when it fails (503: no index, no encoder)."""
-        try:
-            resp = await self._client.post(f"{self.base_url}/kb/try", json={"query": query, "language": language},
-                                           timeout=60.0)  # the first question loads the encoder (seconds)
-        except httpx.HTTPError as exc:
-            raise from_httpx_error(exc, service="the action server") from exc
-        if not resp.is_success:  # its reason in full (no index yet: what to run), not the body's first 200 bytes
-            reason = _error_of(resp)
-            if reason:
-                raise from_http_status(resp.status_code, f"the action server answered {resp.status_code}: {reason}",
-                                       service="the action server")
-        check_response(resp, service="the action server")
+        # 60 s: the first question loads the encoder (seconds)
+        resp = await self._post("/kb/try", {"query": query, "language": language}, timeout_s=60.0)
         try:
             return dict(resp.json())
         except (ValueError, TypeError) as exc:
@@ -61,11 +62,7 @@ class ActionServerClient:
 
     async def kb_reload(self) -> dict[str, Any]:
         """Make the action server serve the live index now (`POST /kb/reload`); raises `CallError`."""
-        try:
-            resp = await self._client.post(f"{self.base_url}/kb/reload", timeout=60.0)
-        except httpx.HTTPError as exc:
-            raise from_httpx_error(exc, service="the action server") from exc
-        check_response(resp, service="the action server")
+        resp = await self._post("/kb/reload", None, timeout_s=60.0)
         try:
             return dict(resp.json())
         except (ValueError, TypeError) as exc:
@@ -85,17 +82,7 @@ class ActionServerClient:
         return np.concatenate(batches)
 
     async def _embed_batch(self, texts: list[str]) -> np.ndarray:
-        try:
-            resp = await self._client.post(f"{self.base_url}/kb/embed", json={"texts": texts},
-                                           timeout=self.EMBED_TIMEOUT_S)
-        except httpx.HTTPError as exc:
-            raise from_httpx_error(exc, service="the action server") from exc
-        if not resp.is_success:  # its reason in full (the encoder cannot load: why), not the body's first 200 bytes
-            reason = _error_of(resp)
-            if reason:
-                raise from_http_status(resp.status_code, f"the action server answered {resp.status_code}: {reason}",
-                                       service="the action server")
-        check_response(resp, service="the action server")
+        resp = await self._post("/kb/embed", {"texts": texts}, timeout_s=self.EMBED_TIMEOUT_S)
         try:
             return _vectors(resp.json(), len(texts))
         except (ValueError, TypeError, KeyError) as exc:
