@@ -106,6 +106,50 @@ def test_routed_views_read_either_part_alone() -> None:
         assert [model.classes[i] for i in predicted] == labels
 
 
+def test_a_message_in_an_untrained_language_is_read_by_its_multilingual_part_only(tmp_path: Path) -> None:
+    """Trained on English only, an Italian message shares a few chance n-grams with English examples ("ordine",
+    "order"): they must not outweigh its multilingual part. Such a message is read like a multilingual view row
+    (no TF-IDF, no English-only part); English messages, typos and lone unknown words are read as before, and
+    a model trained with Italian examples reads Italian with every feature."""
+    from nlu_components.linear_model import views_config
+
+    rng = np.random.default_rng(2)
+    english_texts = {"order_status": ["where is my order", "track my order please", "order not arrived yet"],
+                     "refund": ["refund please", "I want a refund for my purchase", "money back on my purchase"]}
+    texts = [t for ts in english_texts.values() for t in ts]
+    labels = [label for label, ts in english_texts.items() for _ in ts]
+    config = {"C": 20, **views_config(True, [(4, False), (4, True)])}
+    model = LinearTextModel(config=config).fit(rng.normal(size=(len(texts), 8)), texts, labels)
+
+    assert model.unseen_language("vorrei un rimborso per il mio ordine")
+    assert model.unseen_language("我想退款")
+    assert not model.unseen_language("where is my ordr")  # a typo in English
+    assert not model.unseen_language("tyvm")  # one unknown word says nothing about the language
+    assert not model.unseen_language("refund my purchase")
+
+    foreign, vector = "vorrei un rimborso per il mio ordine", rng.normal(size=(1, 8))
+    as_view_row = vector.copy()
+    as_view_row[:, :4] = 0.0  # the English-only part silent, as in the multilingual view rows
+    np.testing.assert_allclose(model.decision(vector, [foreign]), model.decision(as_view_row, [""]))
+    english = "track my order please"
+    assert not np.allclose(model.decision(vector, [english]), model.decision(vector, [""]))  # TF-IDF counts
+
+    model.save(tmp_path)
+    loaded = LinearTextModel.load(tmp_path)
+    assert loaded.unseen_language(foreign) and not loaded.unseen_language(english)
+    np.testing.assert_allclose(loaded.decision(vector, [foreign]), model.decision(vector, [foreign]), rtol=1e-5)
+
+    italian = LinearTextModel(config=config).fit(
+        rng.normal(size=(len(texts) + 2, 8)), texts + ["vorrei un rimborso", "dov'è il mio ordine"],
+        labels + ["refund", "order_status"])
+    assert not italian.unseen_language(foreign)
+    off = LinearTextModel(config={**config, "unseen_words": 0}).fit(rng.normal(size=(len(texts), 8)), texts, labels)
+    assert not off.unseen_language(foreign)
+    # without multilingual views no intent was learnt from the multilingual part alone: TF-IDF stays
+    no_views = LinearTextModel(config={"C": 20}).fit(rng.normal(size=(len(texts), 8)), texts, labels)
+    assert not no_views.unseen_language(foreign)
+
+
 def test_the_solver_finds_scikit_learns_logistic_regression_and_skips_the_zero_blocks() -> None:
     """fit_softmax (the products over the non-zero row blocks only) reaches the optimum of scikit-learn's
     L2 multinomial logistic regression with the same C, and the views as blocks train the same model as the
