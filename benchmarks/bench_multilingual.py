@@ -239,7 +239,8 @@ def bench_latency(tmp: Path, repeat: int = 3) -> dict[str, Any]:
 
 def markdown(result: dict[str, Any]) -> str:
     lines = ["# Multilingual: intents, knowledge base, latency (`make bench-multilingual`)", "",
-             f"Command: `.venv/bin/python -m benchmarks.bench_multilingual --save`. {result['machine']}.", ""]
+             f"Command: `.venv/bin/{result.get('command') or 'python -m benchmarks.bench_multilingual --save'}`. "
+             f"{result['machine']}. Finished {result.get('finished', '?')}.", ""]
     intents = result.get("intents")
     if intents:
         lines += ["## Intent accuracy on held-out examples per language", "",
@@ -308,11 +309,16 @@ def main(argv: list[str] | None = None) -> int:
             result["kb"] = bench_kb(Path(tmp), sets)
         if "latency" in parts:
             result["latency"] = bench_latency(Path(tmp))
+    result["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    result["command"] = "python -m benchmarks.bench_multilingual " + " ".join(argv if argv is not None else sys.argv[1:])
     text = markdown(result)
     print(text)
     if args.save:
         RESULTS.mkdir(parents=True, exist_ok=True)
         name = "multilingual" if {"intents", "kb"} <= set(parts) else "multilingual-" + "-".join(parts)
+        from benchmarks.bench_nlu import keep_previous
+
+        keep_previous(RESULTS, name)  # the previous run moves to results/history/, never overwritten
         (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (RESULTS / f"{name}.md").write_text(text, encoding="utf-8")
         say(f"wrote {RESULTS / name}.json and .md")
