@@ -3,6 +3,7 @@
 ::
 
     python -m kb_index.build_job --content DIR --out DIR --model SPEC [--keep VERSION ...] [--cache-dir DIR]
+                                 [--parent-pid PID]
 
 The sentence encoder costs 300 MB – 1 GB per process; a build in a child process gives that memory back when it
 ends, so the hub that starts it never holds an encoder. The new version is built beside the live one and *not*
@@ -17,7 +18,8 @@ Standard output carries only JSON lines, one object each, in this order:
   reads the manifest back, this build's `stats` included).
 
 Exit codes: 0 built; 2 a problem to fix (invalid content, unusable index folder or model, a file-system error),
-with one line on standard error, ``error: <what went wrong>; <what to do>``; anything else is a bug (a traceback).
+with one line on standard error, ``error: <what went wrong>; <what to do>``; 3 the process that started it ended
+first (the job does not outlive the hub); anything else is a bug (a traceback).
 """
 
 from __future__ import annotations
@@ -26,13 +28,17 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import IO, Any
 
 from encoders.runtime import pin_environment
 
 EXIT_FIX = 2
+EXIT_ORPHANED = 3  # the process that started the build ended first
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -46,6 +52,8 @@ def _parser() -> argparse.ArgumentParser:
                         help="a version never removed as stale (repeat for several)")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="embedding cache shared by several indexes (default: inside --out)")
+    parser.add_argument("--parent-pid", type=int, default=None,
+                        help="stop (exit 3) when this process ends (default: the parent at start)")
     return parser
 
 
@@ -96,9 +104,25 @@ def problem(exc: BaseException) -> str:
     return f"error: {said}"
 
 
+def exit_with_parent(parent: int | None = None, poll_s: float = 1.0) -> None:
+    """End this process when the one that started it (`parent`, by default the current parent) ends, e.g. the hub
+    killed outright: nobody would read the build's result, and it would hold an encoder's memory for nothing. The
+    half-written version is a leftover the next build removes (`storage.remove_stale`). The caller passes its pid
+    (``--parent-pid``) because it may be gone before this process gets here."""
+    parent = os.getppid() if parent is None else parent
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(EXIT_ORPHANED)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def main(argv: list[str] | None = None) -> int:
     pin_environment()  # before numpy, onnxruntime or FAISS load: one math thread
     args = _parser().parse_args(argv)
+    exit_with_parent(args.parent_pid)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 
     from encoders.base import EncoderError

@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -500,7 +501,8 @@ class Publisher:
         """`kb_index.build_job` on the snapshot's FAQ, into the live index folder (so its embedding cache, inside
         it, serves every publish), with the hub's model and the versions releases may roll back to."""
         command = [sys.executable, "-m", "kb_index.build_job", "--content", str(inputs / "kb"),
-                   "--out", str(self.settings.kb_index_dir), "--model", self.settings.embedding_model]
+                   "--out", str(self.settings.kb_index_dir), "--model", self.settings.embedding_model,
+                   "--parent-pid", str(os.getpid())]  # the build ends if the hub is killed
         for version in sorted(self.releases.protected_kb_versions()):
             command += ["--keep", version]
         return command

@@ -89,3 +89,31 @@ def test_a_model_that_cannot_be_loaded_exits_2_and_says_so(mini_content: Path, t
     assert last.startswith("error: ") and "Traceback" not in proc.stderr
     assert "no-such-encoder" in last
     assert not storage.version_dirs(tmp_path / "build")
+
+
+def test_the_job_ends_when_the_process_that_started_it_ends(tmp_path: Path) -> None:
+    """The hub killed outright (out of memory) must not leave a build holding an encoder's memory: the job sees
+    its parent gone and exits; the next build removes what it left half-written."""
+    import time
+
+    from kb_index.build_job import EXIT_ORPHANED
+
+    out, pid_file = tmp_path / "build", tmp_path / "job.pid"
+    starter = (  # a parent that starts the job on the whole starter FAQ (seconds of embedding), then dies at once
+        "import os, subprocess, sys\n"
+        f"job = subprocess.Popen([sys.executable, '-m', 'kb_index.build_job', '--content', {str(PROJECT_ROOT / 'kb_index' / 'content')!r}, "
+        f"'--out', {str(out)!r}, '--model', {SHIPPED_MODEL!r}, '--parent-pid', str(os.getpid())], "
+        "stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        f"open({str(pid_file)!r}, 'w').write(str(job.pid))\n")
+    subprocess.run([sys.executable, "-c", starter], cwd=PROJECT_ROOT, check=True, timeout=60)
+    pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 30
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        state = Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].split()[0] if Path(f"/proc/{pid}").exists() else ""
+        if state == "Z":  # ended, waiting to be reaped by init
+            break
+        time.sleep(0.2)
+    alive = Path(f"/proc/{pid}").exists() and Path(f"/proc/{pid}/stat").read_text().split(") ")[-1].split()[0] != "Z"
+    assert not alive, "the build job outlived the process that started it"
+    assert storage.version_dirs(out) == [] and storage.live_version_dir(out) is None  # stopped before staging
+    assert EXIT_ORPHANED == 3
