@@ -59,3 +59,30 @@ def test_try_a_question_says_what_to_do_when_the_action_server_is_down(tmp_path:
 
     with pytest.raises(KnowledgeBaseUnreachable, match="not answering.*make run"):
         asyncio.run(ask())
+
+
+def test_a_started_hub_answers_try_a_question_without_loading_an_encoder(tmp_path: Path) -> None:
+    """The hub process holds no sentence encoder (hundreds of MB): a started hub asked to try a question, with its
+    action server down, says so and has imported neither the encoders' loader nor onnxruntime nor FAISS."""
+    import json
+    import subprocess
+    import sys
+
+    code = f"""
+import json, sys
+from starlette.testclient import TestClient
+from bot.app import create_app
+from core.settings import HubSettings
+settings = HubSettings.from_env({str(tmp_path / "none.env")!r}, data_dir={str(tmp_path)!r}, dev_mode=True,
+                                admin_api_token="t" * 32, action_port={free_port_dead()}, rasa_retries=0)
+with TestClient(create_app(settings)) as client:
+    resp = client.post("/api/studio/try", json={{"text": "do gift cards expire?"}},
+                       headers={{"Authorization": "Bearer " + "t" * 32}})
+print(json.dumps({{"status": resp.status_code, "body": resp.json(),
+                  "loaded": sorted(m for m in ("encoders.loading", "onnxruntime", "faiss", "torch") if m in sys.modules)}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["status"] == 503 and "not answering" in result["body"]["detail"], result
+    assert result["loaded"] == []
