@@ -8,15 +8,11 @@ child process (`kb_index.build_job`) and asks the action server to load it (`POS
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from bot.clients.actions import ActionServerClient
 from core.errors import CallError
 from core.markdown import to_html, to_plain, to_telegram_html
-from core.settings import HubSettings
-
-log = logging.getLogger(__name__)
 
 #: The characters of the GSM 03.38 default alphabet (an SMS of these is 160 per segment, else 70).
 _GSM = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§"
