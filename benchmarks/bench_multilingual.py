@@ -122,12 +122,51 @@ def bench_intents(sets: list[str] | None = None, per_language: bool = True) -> d
                 transfer[lang] = accuracy(type(english_only)(english_only.probas[start:start + len(block)],
                                                              english_only.classes), block)
             start += len(block)
+        say(f"intents: some intents in English only beside translated ones, {name}")
+        mixed = {"filled": _some_english_only(train, test, settings, accuracy, fill=True),
+                 "not_filled": _some_english_only(train, test, settings, accuracy, fill=False)}
         out["designs"][name] = {"one_model": one, "per_language": per, "english_only_transfer": transfer,
+                                "some_intents_english_only": mixed,
                                 "seconds": round(time.perf_counter() - started, 1)}
     shipped = next(name for name in ENCODER_SETS if name in out["designs"])
     # issue 17: an intent with English examples only, understood in the other languages (the shipped encoders)
     out["english_only_transfer"] = out["designs"][shipped]["english_only_transfer"]
     return out
+
+
+#: Every MIXED_SPLITS-th intent (by name) keeps its English examples only, in MIXED_SPLITS rounds: each intent is
+#: English-only once, as when a team adds an intent in English beside translated ones.
+MIXED_SPLITS = 4
+
+
+def _some_english_only(train: list[Any], test: dict[str, list[Any]], settings: dict[str, Any], accuracy: Any, *,
+                       fill: bool) -> dict[str, dict[str, float]]:
+    """Per language, the held-out accuracy on the English-only intents' messages and on the other intents', over
+    the rounds (`MIXED_SPLITS`); `fill`: the classifier's ``fill_languages`` (off: the classifier before it)."""
+    from nlu_components.evaluate import CVResult, train_and_test
+
+    settings = {**settings, "classifier": {**settings["classifier"], "fill_languages": fill}}
+    intents = sorted({e.intent for e in train})
+    everything = [e for lang in LANGS for e in test.get(lang, [])]
+    right: dict[str, dict[str, list[int]]] = {lang: {"english_only_intents": [0, 0], "translated_intents": [0, 0]}
+                                              for lang in LANGS if test.get(lang)}
+    for split in range(MIXED_SPLITS):
+        english_only = set(intents[split::MIXED_SPLITS])
+        kept = [e for e in train if e.intent not in english_only or language_of(Path(e.path)) == "en"]
+        result = train_and_test(kept, everything, settings)
+        start = 0
+        for lang in LANGS:
+            block = test.get(lang, [])
+            for kind in ("english_only_intents", "translated_intents"):
+                rows = [i for i, e in enumerate(block) if (e.intent in english_only) == (kind == "english_only_intents")]
+                if rows:
+                    acc = accuracy(CVResult(result.probas[[start + i for i in rows]], result.classes),
+                                   [block[i] for i in rows])
+                    right[lang][kind][0] += round(acc * len(rows))
+                    right[lang][kind][1] += len(rows)
+            start += len(block)
+    return {lang: {kind: round(n / total, 4) for kind, (n, total) in kinds.items() if total}
+            for lang, kinds in right.items()}
 
 
 def _cached_embed(texts: list[str], featurizer: dict[str, Any] | None) -> np.ndarray | None:
@@ -257,6 +296,19 @@ def markdown(result: dict[str, Any]) -> str:
                 cells = " | ".join(f"{acc.get(lang, float('nan')):.3f}" for lang in LANGS)
                 lines.append(f"| {name} | {label} | {cells} | {gap * 100:+.1f} pts |" if gap is not None else
                              f"| {name} | {label} | {cells} | |")
+        lines += ["", f"Some intents in English only beside translated ones: in {MIXED_SPLITS} rounds, every "
+                  f"{MIXED_SPLITS}th intent keeps its English examples only (each intent once); held-out accuracy on "
+                  "those intents' messages and on the other intents', with the classifier's `fill_languages` "
+                  "(nlu_components/linear_model.py) and without.", "",
+                  "| encoder | fill_languages | intents | en | it | zh | ro |", "|---|---|---|---|---|---|---|"]
+        for name, d in intents["designs"].items():
+            for fill, label in (("not_filled", "off"), ("filled", "on")):
+                r = (d.get("some_intents_english_only") or {}).get(fill)
+                if not r:
+                    continue
+                for kind, what in (("english_only_intents", "English-only"), ("translated_intents", "translated")):
+                    cells = " | ".join(f"{r[lang][kind]:.3f}" if lang in r and kind in r[lang] else "" for lang in LANGS)
+                    lines.append(f"| {name} | {label} | {what} | {cells} |")
         lines.append("")
     kb = result.get("kb")
     if kb:

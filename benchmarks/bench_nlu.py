@@ -631,10 +631,15 @@ def keep_previous(out: Path, stem: str) -> None:
         tag = "".join(ch for ch in finished if ch.isdigit()) or time.strftime("%Y%m%d%H%M%S")
         history = out / "history"
         history.mkdir(exist_ok=True)
+        name, n = f"{stem}-{tag}", 1
+        # a run without a finish time is tagged by the clock, which may be another run's finish time
+        while any((history / f"{name}{suffix}").exists() for suffix in (".json", ".md")):
+            n += 1
+            name = f"{stem}-{tag}-{n}"
         for suffix in (".json", ".md"):
             old = out / f"{stem}{suffix}"
             if old.exists():
-                old.replace(history / f"{stem}-{tag}{suffix}")
+                old.replace(history / f"{name}{suffix}")
 
 
 def save_result(out: Path, stem: str, result: dict[str, Any]) -> Path:

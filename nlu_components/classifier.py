@@ -7,6 +7,7 @@
       char_ngrams: [2, 5]
       ranking_length: 10
       multilingual_views: true   # also learn each intent from the multilingual encoders' parts alone
+      fill_languages: true       # with views: an intent that lacks a language the others have still reaches it
 
 Dense sentence features come from the featurizers before it (e.g. `SentenceEmbeddingFeaturizer`); sparse
 features of other featurizers are not used (the TF-IDF blocks are built here from the message text).
@@ -31,6 +32,26 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 logger = logging.getLogger(__name__)
+
+
+def example_language(example: Message) -> Optional[str]:
+    """A training example's language: its intent's (or its own) ``metadata: {language: …}``, which
+    `nlu_components.training.train` adds from the data file's name (nlu_it.yml: it); None when not given."""
+    metadata = example.get("metadata")
+    if not isinstance(metadata, dict):
+        return None
+    for key in ("example", "intent"):
+        own = metadata.get(key)
+        if isinstance(own, dict) and isinstance(own.get("language"), str):
+            return own["language"]
+    return None
+
+
+def message_language(message: Message) -> Optional[str]:
+    """A parsed message's language as the hub sends it (``metadata.language``), else None."""
+    metadata = message.get("metadata")
+    language = metadata.get("language") if isinstance(metadata, dict) else None
+    return language if isinstance(language, str) else None
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
@@ -80,8 +101,10 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
             return self._resource
         model_cfg = {k: v for k, v in self.component_config.items() if k in DEFAULTS}
         model_cfg.update(self._views(examples))  # after: the option's `true` becomes the parts' indices
+        languages = [example_language(e) for e in examples]
         self.model = LinearTextModel(config=model_cfg).fit(
-            self._dense(examples), [e.get(TEXT) for e in examples], [e.get(INTENT) for e in examples])
+            self._dense(examples), [e.get(TEXT) for e in examples], [e.get(INTENT) for e in examples],
+            languages if any(languages) else None)
         logger.info("LinearIntentClassifier: %d examples, %d intents, trained in %.1f s",
                     len(examples), len(self.model.classes), self.model.fit_seconds)
         with self._model_storage.write_to(self._resource) as directory:
@@ -115,7 +138,8 @@ class LinearIntentClassifier(IntentClassifier, GraphComponent):
                 m.set(INTENT, {"name": None, "confidence": 0.0}, add_to_output=True)
                 m.set("intent_ranking", [], add_to_output=True)
             return messages
-        probas = self.model.predict_proba(self._dense(messages), [m.get(TEXT) or "" for m in messages])
+        probas = self.model.predict_proba(self._dense(messages), [m.get(TEXT) or "" for m in messages],
+                                          [message_language(m) for m in messages])
         n = int(self.component_config.get("ranking_length") or 0)
         for message, p in zip(messages, probas):
             order = np.argsort(-p)

@@ -176,9 +176,10 @@ def cross_validate(examples: list[Example], settings: dict[str, dict[str, Any]],
         if len(test) == 0:
             continue
         model = LinearTextModel(config=_model_config(settings)).fit(
-            None if vectors is None else vectors[train], [texts[i] for i in train], labels[train].tolist())
+            None if vectors is None else vectors[train], [texts[i] for i in train], labels[train].tolist(),
+            [example_language(examples[i]) for i in train])
         rows = routed(None if vectors is None else vectors[test], [examples[i] for i in test], settings)
-        p = model.predict_proba(rows, [texts[i] for i in test])
+        p = model.predict_proba(rows, [texts[i] for i in test], [example_language(examples[i]) for i in test])
         probas[test] = _full_probas(model, p, classes)
     return CVResult(probas, classes)
 
@@ -192,8 +193,10 @@ def train_and_test(train: list[Example], test: list[Example], settings: dict[str
         vectors = embed([e.text for e in train + test], settings["featurizer"])
     n = len(train)
     model = LinearTextModel(config=_model_config(settings)).fit(
-        None if vectors is None else vectors[:n], [e.text for e in train], [e.intent for e in train])
-    p = model.predict_proba(routed(None if vectors is None else vectors[n:], test, settings), [e.text for e in test])
+        None if vectors is None else vectors[:n], [e.text for e in train], [e.intent for e in train],
+        [example_language(e) for e in train])
+    p = model.predict_proba(routed(None if vectors is None else vectors[n:], test, settings), [e.text for e in test],
+                            [example_language(e) for e in test])
     return CVResult(p, list(model.classes))
 
 

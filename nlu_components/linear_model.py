@@ -21,6 +21,8 @@ from typing import Any, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from core.languages import base_language
+
 DEFAULTS: dict[str, Any] = {
     "C": 20.0,  # inverse regularisation strength
     "dense_weight": 1.0,  # scale of the (unit-length) embedding block against the (unit-length) TF-IDF blocks
@@ -55,7 +57,20 @@ DEFAULTS: dict[str, Any] = {
     "unseen_words": 0.34,
     "unseen_chars": 0.4,
     "unseen_min_words": 2,
+    # With multilingual views and the examples' languages known (`fit(..., languages=)`): an intent that lacks a
+    # language the others have (a new intent written in English beside translated ones) is also trained on its
+    # examples' multilingual parts moved to that language (shifted by the difference of the two languages' mean
+    # multilingual vectors), and a message whose language an intent lacks weighs that intent by the multilingual
+    # reading only (`decision(..., languages=)`). Without both, such an intent lost to every translated one: its
+    # Italian, Chinese and Romanian messages carry the language's direction and words, which the classifier had
+    # learnt only from the other intents (benchmarks/README.md, Intents: 0.13-0.14 → about 0.5-0.6).
+    "fill_languages": True,
 }
+
+def language_code(value: Any) -> str | None:
+    """A language tag as the classifier compares them: "it", "zh-CN" → "zh"; None for anything else."""
+    return base_language(value) or None
+
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\u0e00-\u0e7f]")
 _WORD = re.compile(r"\w+")
@@ -106,6 +121,26 @@ def _vectorizer(kind: str, ngrams: Sequence[int], cfg: dict[str, Any], vocabular
         dtype=np.float32,
         vocabulary=vocabulary,
     )
+
+
+def _softmax_log(logits: np.ndarray) -> np.ndarray:
+    shifted = logits - logits.max()
+    return shifted - np.log(np.exp(shifted).sum())
+
+
+def _fused(full: np.ndarray, view: np.ndarray, lacking: np.ndarray) -> np.ndarray:
+    """Log-probabilities of one message: the intents that lack its language (`lacking`) keep the probabilities of
+    the multilingual reading (`view` logits), which alone compares them fairly with the others (their examples
+    have none of the message's words, nor its language's direction); the other intents share what remains in the
+    proportions of the full reading (`full` logits)."""
+    p_view = np.exp(_softmax_log(view))
+    p_full = np.exp(_softmax_log(full))
+    rest = 1.0 - float(p_view[lacking].sum())
+    have = p_full[~lacking]
+    fused = np.where(lacking, p_view, 0.0)
+    if have.sum() > 0:
+        fused[~lacking] = have / have.sum() * rest
+    return np.log(np.maximum(fused, 1e-300))
 
 
 class RowBlocks:
@@ -212,6 +247,8 @@ class LinearTextModel:
     fit_seconds: float = 0.0
     fit_info: dict[str, Any] = field(default_factory=dict)
     known_words: frozenset[str] | None = None  # the training texts' words (`words_of`); None: no gate (old model)
+    # {intent: the languages of its examples}, when `fit` was given them (see DEFAULTS, ``fill_languages``)
+    intent_languages: dict[str, frozenset[str]] | None = None
 
     def __post_init__(self) -> None:
         self.config = {**DEFAULTS, **(self.config or {})}
@@ -247,7 +284,10 @@ class LinearTextModel:
 
     # -- training and prediction -------------------------------------------------------------------
 
-    def fit(self, embeddings: np.ndarray | None, texts: Sequence[str], labels: Sequence[str]) -> "LinearTextModel":
+    def fit(self, embeddings: np.ndarray | None, texts: Sequence[str], labels: Sequence[str],
+            languages: Sequence[str | None] | None = None) -> "LinearTextModel":
+        """Train on the examples; `languages` (one tag per example, or None) lets an intent that lacks a
+        language the others have be filled in (DEFAULTS, ``fill_languages``)."""
         started = time.monotonic()
         self._coef_t = self._lean = self._char_analyzer = None  # caches of the previous fit
         dense, sparse = self.features(embeddings, texts, fit=True)
@@ -255,7 +295,20 @@ class LinearTextModel:
         self.classes = sorted(set(labels))
         index = {c: i for i, c in enumerate(self.classes)}
         y = np.array([index[label] for label in labels])
-        dense, sparse, y = self._with_multilingual_views(dense, sparse, y)
+        codes = [language_code(lang) for lang in languages] if languages is not None else None
+        if codes is not None and len(codes) != len(labels):
+            raise ValueError(f"{len(codes)} languages for {len(labels)} examples")
+        filling = bool(self.config.get("fill_languages")) and codes is not None and any(codes) \
+            and bool(self.config.get("multilingual_views")) and dense is not None
+        self.intent_languages = None
+        if filling:
+            by_intent: dict[str, set[str]] = {}
+            for label, code in zip(labels, codes):
+                if code:
+                    by_intent.setdefault(label, set()).add(code)
+            self.intent_languages = {c: frozenset(by_intent.get(c, ())) for c in self.classes}
+        filled = self._filled_rows(dense, y, codes) if filling else None
+        dense, sparse, y = self._with_multilingual_views(dense, sparse, y, filled)
         n_features = (0 if dense is None else dense.shape[1]) + (0 if sparse is None else sparse.shape[1])
         if len(self.classes) == 1:  # a one-intent bot: always that intent
             self.coef = np.zeros((1, n_features), dtype=np.float32)
@@ -273,10 +326,53 @@ class LinearTextModel:
         self.fit_seconds = time.monotonic() - started
         return self
 
-    def _with_multilingual_views(self, dense: np.ndarray | None, sparse: sp.csr_matrix | None, y: np.ndarray
+    def _view_columns(self, d_dense: int) -> np.ndarray:
+        """Mask of the dense columns that belong to the multilingual parts."""
+        dims = [int(d) for d in self.config.get("part_dimensions") or []]
+        bounds = np.cumsum([0] + dims)
+        keep = np.zeros(d_dense, dtype=bool)
+        for i in (int(v) for v in self.config.get("multilingual_views") or []):
+            keep[bounds[i]:bounds[i + 1]] = True
+        return keep
+
+    def _filled_rows(self, dense: np.ndarray, y: np.ndarray, codes: Sequence[str | None]
+                     ) -> tuple[np.ndarray, np.ndarray] | None:
+        """(multilingual-part rows, labels) that stand in for the languages each intent lacks: every example of
+        the intent, its multilingual parts moved from its language to the missing one by the difference of the
+        two languages' mean rows (the direction a multilingual encoder gives a language), each part rescaled to
+        its norm. None when no intent lacks a language another one has."""
+        dims = [int(d) for d in self.config.get("part_dimensions") or []]
+        if sum(dims) != dense.shape[1] or self.intent_languages is None:
+            return None
+        keep = self._view_columns(dense.shape[1])
+        views = dense[:, keep]
+        known = sorted({c for c in codes if c})
+        means = {lang: views[[i for i, c in enumerate(codes) if c == lang]].mean(axis=0) for lang in known}
+        bounds = np.cumsum([0] + [int(dims[i]) for i in sorted(int(v) for v in self.config["multilingual_views"])])
+        rows, labels = [], []
+        for i, (label, code) in enumerate(zip(y, codes)):
+            if not code:
+                continue
+            for lang in known:
+                if lang in self.intent_languages[self.classes[label]]:
+                    continue
+                moved = views[i] + means[lang] - means[code]
+                for a, b in zip(bounds[:-1], bounds[1:]):
+                    norm = float(np.linalg.norm(moved[a:b]))
+                    if norm > 0:
+                        moved[a:b] *= float(np.linalg.norm(views[i, a:b])) / norm
+                rows.append(moved)
+                labels.append(label)
+        if not rows:
+            return None
+        return np.asarray(rows, dtype=dense.dtype), np.asarray(labels, dtype=y.dtype)
+
+    def _with_multilingual_views(self, dense: np.ndarray | None, sparse: sp.csr_matrix | None, y: np.ndarray,
+                                 filled: tuple[np.ndarray, np.ndarray] | None = None
                                  ) -> tuple[RowBlocks | None, sp.csr_matrix | None, np.ndarray]:
-        """The training rows, plus (with `multilingual_views`) each row again with only its multilingual parts;
-        the dense rows as `RowBlocks` (either view's zeros are not stored)."""
+        """The training rows, plus (with `multilingual_views`) each row again with only its multilingual parts,
+        plus the `filled` rows (`_filled_rows`, multilingual parts only); the dense rows as `RowBlocks` (either
+        view's zeros are not stored)."""
         views = [int(i) for i in self.config.get("multilingual_views") or []]
         dims = [int(d) for d in self.config.get("part_dimensions") or []]
         if dense is None:
@@ -294,11 +390,16 @@ class LinearTextModel:
         # routed: the English-only parts with the TF-IDF blocks; the multilingual parts apart
         first = columns[~keep] if self.config.get("view_mode") == "routed" else columns
         # Not rescaled: a message in another language carries its multilingual parts at this same scale.
-        blocks = RowBlocks(2 * len(dense), dense.shape[1],
-                           [(0, first, dense[:, first]), (len(dense), columns[keep], dense[:, keep])])
+        parts = [(0, first, dense[:, first]), (len(dense), columns[keep], dense[:, keep])]
+        extra_rows, extra_y = filled if filled is not None else (np.zeros((0, int(keep.sum()))), y[:0])
+        if len(extra_rows):
+            parts.append((2 * len(dense), columns[keep], extra_rows))
+        n_rows = 2 * len(dense) + len(extra_rows)
+        blocks = RowBlocks(n_rows, dense.shape[1], parts)
         if sparse is not None:
-            sparse = sp.vstack([sparse, sp.csr_matrix(sparse.shape, dtype=sparse.dtype)], format="csr")
-        return blocks, sparse, np.concatenate([y, y])
+            sparse = sp.vstack([sparse, sp.csr_matrix((n_rows - sparse.shape[0], sparse.shape[1]),
+                                                      dtype=sparse.dtype)], format="csr")
+        return blocks, sparse, np.concatenate([y, y, extra_y])
 
     def _blocks_t(self, d_dense: int) -> tuple[np.ndarray, np.ndarray]:
         """Contiguous transposed coefficient blocks (dense part, sparse part), made once: a per-call copy of a
@@ -311,28 +412,63 @@ class LinearTextModel:
             self._coef_t = cached
         return cached[1], cached[2]
 
-    def decision(self, embeddings: np.ndarray | None, texts: Sequence[str]) -> np.ndarray:
-        """Logits (len(texts), n_classes).
+    def decision(self, embeddings: np.ndarray | None, texts: Sequence[str],
+                 languages: Sequence[str | None] | None = None) -> np.ndarray:
+        """Logits (len(texts), n_classes): softmax of a row gives the intents' probabilities.
 
         The TF-IDF blocks are computed per text straight from the n-grams (the same numbers as
         `features`, tested): a parse is one message, and scipy's sparse-matrix bookkeeping cost more than
         the arithmetic (about 2 ms of a 3 ms prediction).
+
+        `languages` (the language each message is in, or None): a message in a language some intents have no
+        example in gets, for those intents, the probabilities of its multilingual reading, and the other intents
+        share the rest as the full reading orders them (DEFAULTS, ``fill_languages``); such rows come back as
+        log-probabilities.
         """
+        unseen = [self.unseen_language(text) for text in texts]
+        logits = self._logits(embeddings, texts, unseen)
+        lacking = self._lacking(languages, len(texts))
+        rows = [r for r in range(len(texts)) if lacking[r] is not None and not unseen[r]]
+        if not rows or embeddings is None:
+            return logits
+        views = self._logits(np.asarray(embeddings)[rows], [texts[r] for r in rows], [True] * len(rows))
+        multilingual = self._view_columns(np.asarray(embeddings).shape[1])
+        for view, r in zip(views, rows):
+            if not np.any(np.asarray(embeddings)[r, multilingual]):  # routed English message: no multilingual part
+                continue
+            logits[r] = _fused(logits[r], view, lacking[r])
+        return logits
+
+    def _lacking(self, languages: Sequence[str | None] | None, n: int) -> list[np.ndarray | None]:
+        """Per message, the mask of intents with no example in its language (None: every intent has some, or
+        unknown)."""
+        if languages is None or self.intent_languages is None or not self.config.get("fill_languages"):
+            return [None] * n
+        out: list[np.ndarray | None] = []
+        for language in languages:
+            code = language_code(language)
+            mask = None if code is None else np.array([code not in self.intent_languages.get(c, ()) for c in
+                                                       self.classes])
+            out.append(mask if mask is not None and mask.any() else None)
+        return out
+
+    def _logits(self, embeddings: np.ndarray | None, texts: Sequence[str], as_view: Sequence[bool]) -> np.ndarray:
+        """The linear scores; rows with `as_view` read like the multilingual view rows they were trained on (no
+        TF-IDF, and in the "joint" mode no English-only part)."""
         d_dense = 0 if embeddings is None or embeddings.shape[1] == 0 else embeddings.shape[1]
         w_dense, w_sparse = self._blocks_t(d_dense)
         logits = np.zeros((len(texts), len(self.classes)), dtype=np.float64) + self.intercept
-        unseen = [self.unseen_language(text) for text in texts]
         if d_dense:
             dense = np.asarray(embeddings, dtype=np.float64) * float(self.config["dense_weight"])
             english_only = self._english_only_columns(d_dense)
-            if english_only is not None and any(unseen):  # read like the multilingual view rows it was trained on
+            if english_only is not None and any(as_view):
                 dense = dense.copy()
-                dense[np.ix_(np.flatnonzero(unseen), english_only)] = 0.0
+                dense[np.ix_(np.flatnonzero(as_view), english_only)] = 0.0
             logits += dense @ w_dense
         blocks = self._lean_blocks()
         if blocks:
             for row, text in enumerate(texts):
-                if unseen[row]:
+                if as_view[row]:
                     continue
                 for analyze, vocabulary, idf, offset in blocks:
                     counts: dict[int, int] = {}
@@ -380,11 +516,7 @@ class LinearTextModel:
         dims = [int(d) for d in self.config.get("part_dimensions") or []]
         if not views or self.config.get("view_mode") == "routed" or sum(dims) != d_dense:
             return None
-        bounds = np.cumsum([0] + dims)
-        keep = np.zeros(d_dense, dtype=bool)
-        for i in views:
-            keep[bounds[i]:bounds[i + 1]] = True
-        return np.flatnonzero(~keep)
+        return np.flatnonzero(~self._view_columns(d_dense))
 
     def _lean_blocks(self) -> list[tuple[Any, dict[str, int], np.ndarray, int]]:
         """(analyzer, vocabulary, idf, column offset) per TF-IDF block, made once."""
@@ -398,8 +530,9 @@ class LinearTextModel:
             self._lean = cached
         return cached
 
-    def predict_proba(self, embeddings: np.ndarray | None, texts: Sequence[str]) -> np.ndarray:
-        logits = self.decision(embeddings, texts)
+    def predict_proba(self, embeddings: np.ndarray | None, texts: Sequence[str],
+                      languages: Sequence[str | None] | None = None) -> np.ndarray:
+        logits = self.decision(embeddings, texts, languages)
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         return p / p.sum(axis=1, keepdims=True)
@@ -409,7 +542,9 @@ class LinearTextModel:
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         meta = {"config": self.config, "classes": self.classes, "vectorizers": {},
-                "known_words": None if self.known_words is None else sorted(self.known_words)}
+                "known_words": None if self.known_words is None else sorted(self.known_words),
+                "intent_languages": None if self.intent_languages is None else
+                {c: sorted(langs) for c, langs in self.intent_languages.items()}}
         for kind, vec in self.vectorizers.items():
             meta["vectorizers"][kind] = {"vocabulary": {k: int(v) for k, v in vec.vocabulary_.items()}}
             np.save(directory / f"idf_{kind}.npy", vec.idf_.astype(np.float32))
@@ -421,8 +556,11 @@ class LinearTextModel:
     def load(cls, directory: Path) -> "LinearTextModel":
         meta = json.loads((directory / "linear_model.json").read_text(encoding="utf-8"))
         known = meta.get("known_words")
+        languages = meta.get("intent_languages")
         model = cls(config=meta["config"], classes=list(meta["classes"]),
-                    known_words=None if known is None else frozenset(known))
+                    known_words=None if known is None else frozenset(known),
+                    intent_languages=None if languages is None else
+                    {c: frozenset(langs) for c, langs in languages.items()})
         for kind, ngrams in model._blocks():
             vocab = meta["vectorizers"][kind]["vocabulary"]
             vec = _vectorizer(kind, ngrams, model.config, vocabulary=vocab)

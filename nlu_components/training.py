@@ -6,7 +6,7 @@ into a temporary folder beside the target, so a failed or cancelled run never re
 reports what Rasa is doing as it goes (`TrainingProgress`: the step, how many of the pipeline's trainable
 components are done). `fingerprint` is the hash of a model's inputs that decides whether training is needed.
 
-Runs in the hub's runtime; standard library (and `nlu_components.validate`) only.
+Runs in the hub's runtime; standard library, PyYAML, `core.languages` and `nlu_components.validate` only.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from pathlib import Path
 
 import yaml
 
+from core.languages import DEFAULT_LANGUAGE, SUPPORTED_LANGUAGES
 from nlu_components import PROJECT_ROOT
 from nlu_components.validate import Report, validate
 
@@ -140,6 +142,57 @@ def trainable_components(config: Path) -> int:
     return sum(1 for n in names if n not in _NOT_TRAINED)
 
 
+def file_language(path: Path, languages: tuple[str, ...] = SUPPORTED_LANGUAGES,
+                  default_language: str = DEFAULT_LANGUAGE) -> str:
+    """The language of an NLU file from its name, as the studio names them: nlu_it.yml → it; a name without a
+    known language suffix (nlu.yml, faq.yml) → the default language."""
+    suffix = path.stem.rsplit("_", 1)[-1].lower() if "_" in path.stem else ""
+    return suffix if suffix in languages else default_language
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line strings (an intent's `examples: |`) written as literal blocks, as people write them."""
+
+
+_BlockDumper.add_representer(str, lambda dumper, value: dumper.represent_scalar(
+    "tag:yaml.org,2002:str", value, style="|" if "\n" in value else None))
+
+
+def tag_languages(data: Path, into: Path, *, languages: tuple[str, ...] = SUPPORTED_LANGUAGES,
+                  default_language: str = DEFAULT_LANGUAGE) -> Path:
+    """A copy of the training data (a folder or one file) at `into` in which every intent says its language,
+    ``metadata: {language: it}`` from its file's name (`file_language`), unless it says one already; what Rasa
+    trains on, so that the intent classifier knows which intents lack which language (linear_model
+    ``fill_languages``). Files that are not NLU YAML, or do not parse, are copied as they are (Rasa reports them)."""
+    sources = [data] if data.is_file() else sorted(p for p in data.rglob("*") if p.is_file())
+    into.mkdir(parents=True, exist_ok=True)
+    for source in sources:
+        target = into / (source.name if data.is_file() else source.relative_to(data))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        document = None
+        if source.suffix in (".yml", ".yaml"):
+            try:
+                document = yaml.safe_load(source.read_text(encoding="utf-8"))
+            except (UnicodeDecodeError, yaml.YAMLError):
+                document = None
+        items = document.get("nlu") if isinstance(document, dict) else None
+        if not isinstance(items, list):
+            shutil.copy2(source, target)
+            continue
+        language = file_language(source, languages, default_language)
+        for item in items:
+            if not isinstance(item, dict) or "intent" not in item:
+                continue
+            metadata = item.get("metadata")
+            if metadata is None:
+                item["metadata"] = {"language": language}
+            elif isinstance(metadata, dict):
+                metadata.setdefault("language", language)
+        target.write_text(yaml.dump(document, Dumper=_BlockDumper, allow_unicode=True, sort_keys=False,
+                                    width=1 << 20), encoding="utf-8")
+    return into if data.is_dir() else into / data.name
+
+
 def train(
     *, config: Path, domain: Path, data: Path, out_dir: Path, name: str,
     on_progress: Callable[[TrainingProgress], None] | None = None,
@@ -147,6 +200,8 @@ def train(
     cancel: threading.Event | None = None,
     quiet: bool = False,
     rasa_validation: bool = True,
+    languages: tuple[str, ...] = SUPPORTED_LANGUAGES,
+    default_language: str = DEFAULT_LANGUAGE,
 ) -> Path:
     """Train `out_dir/<name>.tar.gz` from the given inputs; its path.
 
@@ -154,7 +209,9 @@ def train(
     model in place. `on_line` gets every line Rasa prints (progress bars excepted), `on_progress` each step;
     `cancel` stops the run (`TrainingError`). `quiet` keeps Rasa to warnings and errors (a terminal's view).
     `rasa_validation=False` skips Rasa's own check of the domain and stories (slow: 10-45 s on two busy cores),
-    for callers that have checked the data themselves and changed nothing but examples and texts.
+    for callers that have checked the data themselves and changed nothing but examples and texts. Rasa trains
+    on a copy of `data` whose intents carry their file's language (`tag_languages`: `languages`,
+    `default_language`).
     """
     command = rasa_command()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -163,7 +220,9 @@ def train(
     report = on_progress or (lambda _p: None)
     report(TrainingProgress("starting Rasa", 0, total))
     with tempfile.TemporaryDirectory(dir=out_dir, prefix=".training-") as tmp:
-        argv = [*command, "train", "--data", str(data), "--config", str(config), "--domain", str(domain),
+        tagged = tag_languages(data, Path(tmp) / "data", languages=tuple(languages),
+                               default_language=default_language)
+        argv = [*command, "train", "--data", str(tagged), "--config", str(config), "--domain", str(domain),
                 "--out", tmp, "--fixed-model-name", name]
         if quiet:
             argv.append("--quiet")  # warnings and errors only, no progress bars

@@ -140,3 +140,21 @@ def test_each_profile_is_held_to_its_own_parse_latency_target() -> None:
     assert parse_target("fast") == {"metric": "parse_p95_ms", "value": 40.0, "target": "<= 25.0", "met": False}
     assert parse_target("classic")["target"] == "<= 25.0" and not parse_target("classic")["met"]
     assert parse_target(None) == parse_target("classic")  # no --profile: the shipped config, classic (issue 3's 25 ms)
+
+
+def test_earlier_results_are_never_overwritten_even_when_their_tags_collide(tmp_path: Path) -> None:
+    """A results file without a finish time is tagged by the clock at the move, which can equal a later run's
+    finish time: both must stay in history/."""
+    from benchmarks.bench_nlu import keep_previous
+
+    history = tmp_path / "history"
+    history.mkdir()
+    (history / "x-20261202025153.json").write_text('{"run": "older"}')
+    (history / "x-20261202025153.md").write_text("older")
+    (tmp_path / "x.json").write_text(json.dumps({"run": "newer", "finished": "2026-12-02 02:51:53"}))
+    (tmp_path / "x.md").write_text("newer")
+    keep_previous(tmp_path, "x")
+    assert json.loads((history / "x-20261202025153.json").read_text())["run"] == "older"
+    assert json.loads((history / "x-20261202025153-2.json").read_text())["run"] == "newer"
+    assert (history / "x-20261202025153-2.md").read_text() == "newer"
+    assert not (tmp_path / "x.json").exists()

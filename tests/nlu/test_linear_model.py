@@ -184,3 +184,58 @@ def test_the_solver_finds_scikit_learns_logistic_regression_and_skips_the_zero_b
     written_out = fit_softmax(padded, twice, np.concatenate([y, y]), k, C=2.0, max_iter=500, tol=1e-7)
     np.testing.assert_allclose(as_blocks[0], written_out[0], atol=1e-3)
     np.testing.assert_allclose(as_blocks[1], written_out[1], atol=1e-3)
+
+
+def test_an_intent_lacking_a_language_is_filled_in_and_weighed_by_the_multilingual_reading(tmp_path: Path) -> None:
+    """Three intents, two with Italian examples: an Italian message carries the Italian direction of the
+    multilingual part, which without the languages only the translated intents were trained on. With the
+    examples' languages the English-only intent gets its examples moved to Italian, and an Italian message
+    compares it by the multilingual reading; English messages are read exactly as before; the languages are saved
+    with the model. (Real encoders: tests/nlu/test_training_languages.py.)"""
+    from nlu_components.linear_model import views_config
+
+    rng = np.random.default_rng(3)
+    intents = ("order", "refund", "password")
+    centres = {y: rng.normal(size=8) for y in intents}
+    italian_direction = rng.normal(size=8) * 3.0
+    rows, texts, labels, languages = [], [], [], []
+    for y in intents:
+        for language in ("en", "it") if y != "password" else ("en",):
+            for k in range(12):
+                multi = centres[y] + (italian_direction if language == "it" else 0.0) + rng.normal(size=8) * 0.6
+                english = (rng.normal(size=8) * 0.6 + centres[y]) if language == "en" else rng.normal(size=8)
+                rows.append(np.concatenate([english, multi]) / np.sqrt(2))
+                texts.append(f"{y} please {k}" if language == "en" else f"per favore {y[:3]}zz {k}")
+                labels.append(y)
+                languages.append(language)
+    config = {"C": 20, **views_config(True, [(8, False), (8, True)])}
+    filled = LinearTextModel(config=config).fit(np.array(rows), texts, labels, languages)
+    plain = LinearTextModel(config=config).fit(np.array(rows), texts, labels)
+    assert filled.intent_languages == {"order": {"en", "it"}, "refund": {"en", "it"}, "password": {"en"}}
+    assert plain.intent_languages is None
+
+    def italian(y: str, n: int) -> tuple[np.ndarray, list[str]]:
+        multi = centres[y] + italian_direction + rng.normal(size=(n, 8)) * 0.6
+        return np.hstack([rng.normal(size=(n, 8)), multi]) / np.sqrt(2), ["per favore aiuto"] * n
+
+    vectors, words = italian("password", 20)
+    by = lambda model, v, w, lang: [model.classes[i] for i in model.predict_proba(v, w, lang).argmax(axis=1)]
+    assert by(filled, vectors, words, ["it"] * 20) == ["password"] * 20
+    p = filled.classes.index("password")  # the translated intents' Italian examples no longer outweigh it
+    assert filled.predict_proba(vectors, words, ["it"] * 20)[:, p].mean() > \
+        plain.predict_proba(vectors, words, ["it"] * 20)[:, p].mean() + 0.1
+    for y in ("order", "refund"):
+        v, w = italian(y, 10)
+        assert by(filled, v, w, ["it"] * 10) == [y] * 10
+
+    english = np.array(rows[:3])
+    np.testing.assert_allclose(filled.decision(english, texts[:3], ["en"] * 3), filled.decision(english, texts[:3]))
+    assert filled.decision(vectors[:1], words[:1], ["IT-it"]).argmax() == filled.classes.index("password")
+
+    filled.save(tmp_path)
+    loaded = LinearTextModel.load(tmp_path)
+    assert loaded.intent_languages == filled.intent_languages
+    np.testing.assert_allclose(loaded.decision(vectors, words, ["it"] * 20), filled.decision(vectors, words, ["it"] * 20),
+                               rtol=1e-4, atol=1e-4)
+    off = LinearTextModel(config={**config, "fill_languages": False}).fit(np.array(rows), texts, labels, languages)
+    assert off.intent_languages is None
