@@ -9,6 +9,10 @@ uses instead of parsing again), and the intent goes back in the `X-Rasa-Nlu` res
 
     credentials.yml:  nlu_components.hub_channel.HubRestInput:
 
+`POST /webhooks/rest/parse` (``{"text": …, "metadata": {"language": "it"}}``) answers the parse alone, as a message
+with that metadata is parsed (the language routes `fast`'s encoders and weighs intents that lack it), and touches
+no conversation: the studio's "try a question". Rasa's own `/model/parse` takes no metadata.
+
 Streaming (`?stream=true`) is not offered: the hub does not use it.
 
 One difference in what is collected: Rasa's REST channel cuts a text at every blank line into separate messages;
@@ -84,5 +88,18 @@ class HubRestInput(RestInput):
             except Exception:  # noqa: BLE001 - as Rasa's REST channel: log, answer with what was collected
                 logger.exception("handling the message from %s failed", message.sender_id)
             return response.json(collector.messages, headers=headers)
+
+        @webhook.route("/parse", methods=["POST"])
+        async def parse(request: Request) -> HTTPResponse:
+            body = request.json if isinstance(request.json, dict) else {}
+            text, metadata = body.get("text"), body.get("metadata")
+            if not isinstance(text, str) or not text.strip():
+                return response.json({"error": "`text` must be a non-empty string"}, status=400)
+            if metadata is not None and not isinstance(metadata, dict):
+                return response.json({"error": "`metadata` must be an object"}, status=400)
+            parsed = await self._parse(request, UserMessage(text, sender_id="parse", metadata=metadata or {}))
+            if parsed is None:
+                return response.json({"error": "no model is loaded yet"}, status=503)
+            return response.json(parsed)
 
         return webhook

@@ -176,10 +176,11 @@ class RasaClient:
         except ValueError as exc:
             raise RasaUnavailable("bad_response", "Rasa's /status was not JSON") from exc
 
-    async def parse(self, text: str) -> dict[str, Any]:
-        """The live model's parse of `text` (`POST /model/parse`: intent, ranking, entities)."""
-        resp = await self._request("POST", "/model/parse", "parse", json={"text": text},
-                                   params=self._api_params)
+    async def parse(self, text: str, language: str | None = None) -> dict[str, Any]:
+        """The live model's parse of `text` in `language` as a customer's message would be parsed (intent,
+        ranking, entities), touching no conversation (`POST /webhooks/rest/parse`, nlu_components.hub_channel)."""
+        metadata = {"language": language} if language else {}
+        resp = await self._request("POST", "/webhooks/rest/parse", "parse", json={"text": text, "metadata": metadata})
         try:
             return resp.json()
         except ValueError as exc:

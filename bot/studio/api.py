@@ -265,7 +265,7 @@ def build_studio(c: "Container") -> list[APIRouter]:
         except KnowledgeBaseUnreachable as exc:
             raise KnowledgeBaseUnavailable(str(exc)) from exc
         try:
-            parse = await c.rasa.parse(body.text)
+            parse = await c.rasa.parse(body.text, body.language)
             intent = parse.get("intent") or {}
             result["nlu"] = {"intent": intent.get("name"), "confidence": intent.get("confidence")}
         except Exception as exc:  # noqa: BLE001 - the KB answer is what the box is for

@@ -34,6 +34,8 @@ class FakeRasa(FakeServer):
         if call.path == "/webhooks/rest/webhook":
             time.sleep(self.answer_s)
             return Reply(200, self.reply(str(call.params.get("sender")), str(call.params.get("message"))))
+        if call.path == "/webhooks/rest/parse":  # nlu_components.hub_channel: the parse alone, with metadata
+            return Reply(200, {"text": call.params.get("text"), "intent": {"name": "greet", "confidence": 0.9}})
         if self.token and call.params.get("token") != self.token:
             return Reply(401, {"status": "failure", "reason": "NotAuthenticated", "message": "User is not authenticated."})
         if call.path == "/model/parse":

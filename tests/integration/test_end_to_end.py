@@ -46,6 +46,29 @@ def test_rasa_sends_the_intent_along_with_its_answer(stack: Stack) -> None:
     assert tracker["latest_message"]["text"] == "hello there"
 
 
+def test_a_message_is_parsed_with_its_language_without_touching_a_conversation(stack: Stack) -> None:
+    """The studio's "try a question" asks Rasa's hub channel for the parse alone, with the language a customer's
+    message would carry (`fast` reads it with that language's encoder); no tracker is created or changed."""
+    from tests.integration.support import ADMIN_TOKEN
+
+    rasa = f"http://{stack.settings.host}:{stack.settings.rasa_port}"
+    resp = httpx.post(f"{rasa}/webhooks/rest/parse", timeout=60,
+                      json={"text": "dov'è il mio ordine BC-123456?", "metadata": {"language": "it"}})
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["intent"]["name"] == "order_status" and resp.json()["intent_ranking"]
+    for body in ({"text": "  "}, {"text": "ciao", "metadata": "it"}, {"message": "ciao"}):
+        bad = httpx.post(f"{rasa}/webhooks/rest/parse", json=body, timeout=30)
+        assert bad.status_code == 400 and "error" in bad.json(), body
+    tracker = httpx.get(f"{rasa}/conversations/parse/tracker", timeout=30,
+                        params={"token": stack.settings.rasa_auth_token.get_secret_value()}).json()
+    assert not [e for e in tracker.get("events") or [] if e.get("event") == "user"]
+
+    tried = httpx.post(f"{stack.hub}/api/studio/try", timeout=60, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+                       json={"text": "vorrei un rimborso per il mio ordine", "language": "it"})
+    assert tried.status_code == 200, tried.text
+    assert tried.json()["nlu"]["intent"] == "return_refund"
+
+
 def test_greeting_is_answered_by_the_bot(chat: Chat) -> None:
     replies = bot_texts(chat.say("hello there"))
     assert replies and "Brightcart" in replies[0]
