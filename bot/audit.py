@@ -19,7 +19,7 @@ from bot.store.models import iso
 #: Every action the log records (the admin API's `action` filter takes one of these, or a family such as
 #: "conversation.").
 ACTIONS = (
-    "auth.login", "auth.login_failed", "auth.logout",
+    "auth.login", "auth.login_failed", "auth.login_refused", "auth.logout",
     "conversation.claim", "conversation.reply", "conversation.resolve", "conversation.hand_back",
     "conversation.transfer", "conversation.note", "conversation.link_customer",
     "account.create", "account.update",

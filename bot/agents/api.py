@@ -184,12 +184,14 @@ def build_routers(c: "Container") -> list[APIRouter]:
         wait = await anyio.to_thread.run_sync(auth.throttle.wait_s, account, client)
         if wait > 0:
             seconds = max(1, round(wait))
+            if await anyio.to_thread.run_sync(auth.throttle.first_refusal, account, client, wait):
+                await _audit_failed_login(account, request, "auth.login_refused", retry_after_s=seconds)
             raise HTTPException(429, f"too many failed logins: try again in {seconds} s",
                                 headers={"Retry-After": str(seconds)})
         agent = await anyio.to_thread.run_sync(accounts.authenticate, body.email, body.password)
         if agent is None:
-            await anyio.to_thread.run_sync(auth.throttle.failed, account, client)
-            await _audit_failed_login(account, request)
+            imposed = await anyio.to_thread.run_sync(auth.throttle.failed, account, client)
+            await _audit_failed_login(account, request, **({"wait_s": max(1, round(imposed))} if imposed else {}))
             raise HTTPException(401, "wrong e-mail or password")
         await anyio.to_thread.run_sync(auth.throttle.succeeded, account, client)
         token, csrf = accounts.open_session(agent.id, settings.session_max_age_s)
@@ -476,12 +478,14 @@ def build_routers(c: "Container") -> list[APIRouter]:
         return {"entries": [audit.entry_view(r) for r in rows],
                 "next_before": rows[-1].id if len(rows) == f.limit else None}
 
-    async def _audit_failed_login(email: str, request: Request) -> None:
-        """A failed login names the account only if it exists (what was typed could be a password)."""
+    async def _audit_failed_login(email: str, request: Request, action: str = "auth.login_failed",
+                                  **details: Any) -> None:
+        """A failed (or throttled: `auth.login_refused`, once per wait) login names the account only if it exists
+        (what was typed could be a password); `wait_s`: the wait this failure imposes on the next try."""
         known = await anyio.to_thread.run_sync(accounts.by_email, email)
         client = request.client.host if request.client else None
         await db.write(lambda tx: audit.record(tx.conn, audit.Who(None, via="session", client=client),
-                                               "auth.login_failed", target=known.email if known else None,
-                                               known_account=known is not None))
+                                               action, target=known.email if known else None,
+                                               known_account=known is not None, **details))
 
     return [auth_api, api, admin_api]

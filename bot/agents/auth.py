@@ -183,6 +183,11 @@ class LoginThrottle:
                 longest = max(longest, delay)
         return longest
 
+    def first_refusal(self, account: str, client: str, wait_s: float) -> bool:
+        """Whether this is the first attempt refused during the current wait of this account+client (the audit
+        log records that one, not every retry of a guesser)."""
+        return self.storage.incr(f"refused:{account}|{client}", max(1, round(wait_s))) == 1
+
     def succeeded(self, account: str, client: str) -> None:
         pair = self._keys(account, client)[0][1]
         self.storage.clear(pair)

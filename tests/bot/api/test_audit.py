@@ -114,6 +114,30 @@ def test_logins_account_changes_dead_letter_retries_and_token_revocations_are_re
     assert "a-new-password-9" not in stored and "my-password-123" not in stored and "wrong-wrong-1" not in stored
 
 
+def test_throttled_logins_are_recorded_once_per_wait(client: TestClient) -> None:
+    """A guesser's failures say when they start to cost a wait; the first attempt refused during that wait is
+    recorded (429), its retries within the same wait are not (each would be a write)."""
+    create_agent(client, "mo@example.com")
+    for _ in range(3):
+        assert client.post("/api/auth/login", json={"email": "mo@example.com", "password": "guess-guess-1"}
+                           ).status_code == 401
+    throttle = client.app.state.container.auth.throttle
+    for _ in range(2):  # two more failures from this client: a wait of seconds, longer than the three tries below
+        throttle.failed("mo@example.com", "testclient")
+    for _ in range(3):
+        refused = client.post("/api/auth/login", json={"email": "mo@example.com", "password": "guess-guess-2"})
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 2
+    got = [(e["action"], e["target"], e["details"]) for e in reversed(audit(client)) if e["action"].startswith("auth.")]
+    assert got == [
+        ("auth.login_failed", "mo@example.com", {"known_account": True}),
+        ("auth.login_failed", "mo@example.com", {"known_account": True}),
+        ("auth.login_failed", "mo@example.com", {"known_account": True, "wait_s": 1}),
+        ("auth.login_refused", "mo@example.com", {"known_account": True, "retry_after_s": got[-1][2]["retry_after_s"]}),
+    ]
+    assert 2 <= got[-1][2]["retry_after_s"] <= 4  # the wait the two extra failures imposed (4 s), as it runs down
+    assert "guess-guess" not in whole_table(client)
+
+
 def test_admins_filter_by_actor_action_and_time_and_page_back(client: TestClient) -> None:
     for i in range(5):
         create_agent(client, f"agent{i}@example.com")
