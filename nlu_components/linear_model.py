@@ -382,10 +382,7 @@ class LinearTextModel:
         if sum(dims) != dense.shape[1] or any(not 0 <= i < len(dims) for i in views):
             raise ValueError(f"multilingual_views {views} do not fit part_dimensions {dims} "
                              f"({dense.shape[1]} dense features)")
-        bounds = np.cumsum([0] + dims)
-        keep = np.zeros(dense.shape[1], dtype=bool)
-        for i in views:
-            keep[bounds[i]:bounds[i + 1]] = True
+        keep = self._view_columns(dense.shape[1])
         columns = np.arange(dense.shape[1])
         # routed: the English-only parts with the TF-IDF blocks; the multilingual parts apart
         first = columns[~keep] if self.config.get("view_mode") == "routed" else columns
@@ -431,10 +428,11 @@ class LinearTextModel:
         rows = [r for r in range(len(texts)) if lacking[r] is not None and not unseen[r]]
         if not rows or embeddings is None:
             return logits
-        views = self._logits(np.asarray(embeddings)[rows], [texts[r] for r in rows], [True] * len(rows))
-        multilingual = self._view_columns(np.asarray(embeddings).shape[1])
+        embeddings = np.asarray(embeddings)
+        views = self._logits(embeddings[rows], [texts[r] for r in rows], [True] * len(rows))
+        multilingual = self._view_columns(embeddings.shape[1])
         for view, r in zip(views, rows):
-            if not np.any(np.asarray(embeddings)[r, multilingual]):  # routed English message: no multilingual part
+            if not np.any(embeddings[r, multilingual]):  # routed English message: no multilingual part
                 continue
             logits[r] = _fused(logits[r], view, lacking[r])
         return logits
