@@ -22,12 +22,14 @@ install:
 	@scripts/install.sh
 
 # The ONNX export of the NLU sentence encoder (a build artefact under models/encoder/; skipped when up to date),
-# the accurate profile's mpnet (opt-in, tested in both runtimes), and the language detector's parsed models
-# (models/langid/: seconds to load instead of 20 s of parsing).
+# the accurate profile's mpnet (opt-in, tested in both runtimes), E5's language means (models/encoder/language-means/:
+# a knowledge base with E5 loads without encoding the sample, encoders.language_means), and the language detector's
+# parsed models (models/langid/: seconds to load instead of 20 s of parsing).
 # Its stdout lists the exported folders, for scripts; progress and errors go to stderr.
 encoder: install
 	@$(PY) -m nlu_components.export_onnx --config config.yml --quiet >/dev/null
 	@$(PY) -m nlu_components.export_onnx --model all-mpnet-base-v2+multilingual-e5-small --quiet >/dev/null
+	@$(PY) -m encoders.language_means
 	@$(PY) -m bot.conversations.language >/dev/null
 
 run: install encoder

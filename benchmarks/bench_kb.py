@@ -294,6 +294,11 @@ class _MemoEncoder:
         self.dimension = encoder.dimension
         self._memo: dict[str, np.ndarray] = {}
 
+    def __getattr__(self, name: str) -> Any:
+        # What the knowledge base asks of a concatenated encoder beyond `encode` (its parts, part bounds, `weigh`
+        # by language) is the real encoder's: the benchmark scores as the bot does.
+        return getattr(self._encoder, name)
+
     def encode(self, texts: list[str]) -> np.ndarray:
         missing = [t for t in dict.fromkeys(texts) if t not in self._memo]
         if missing:

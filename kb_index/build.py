@@ -25,6 +25,8 @@ import kb_index.faiss_index as faiss_index
 import kb_index.storage as storage
 from core.markdown import to_plain
 from encoders.base import Encoder, encode_passages
+from encoders.language_means import centre, centring_key
+from encoders.language_means import centring as language_centring
 from kb_index.cache import EmbeddingCache, cache_file
 from kb_index.entry import Entry, content_hash
 from kb_index.schema import load_content
@@ -118,6 +120,9 @@ def build_index(
         finally:
             # keep what was embedded even if the build fails later; a shared cache keeps other indexes' texts too
             cache.save(keep=None if cache_dir is not None else texts)
+        # The cache keeps the encoder's own vectors; the index holds them centred by their entry's language.
+        centring_ = language_centring(encoder)
+        vectors = centre(centring_, vectors, [entries[position].language for position, _, _ in rows])
 
         index, index_type = faiss_index.make_index(vectors, hnsw_threshold=hnsw_threshold)
         built_at = datetime.now(timezone.utc)
@@ -135,9 +140,10 @@ def build_index(
             languages=tuple(sorted({e.language for e in entries})),
             answers=embed_answers,
             version=version,
+            centring=centring_.key if centring_ is not None else "",
             stats=stats,
         )
-        manifest = replace(manifest, calibration=_self_calibration(index, entries, rows, manifest, encoder))
+        manifest = replace(manifest, calibration=_self_calibration(index, entries, rows, manifest, encoder, centring_))
         temp = storage.new_temp_dir(out_dir)
         try:
             faiss_index.write_index(index, temp / storage.INDEX_FILE)
@@ -164,12 +170,12 @@ def build_index(
 
 
 def _self_calibration(index: Any, entries: list[Entry], rows: list[tuple[int, str, str]], manifest: Manifest,
-                      encoder: Encoder) -> dict[str, Any] | None:
+                      encoder: Encoder, centring_: Any) -> dict[str, Any] | None:
     """The thresholds this content calls for (kb_index.self_calibration), computed on the new index."""
     from kb_index.knowledge_base import KnowledgeBase
     from kb_index.self_calibration import calibrate_from_content
 
-    calibration = calibrate_from_content(KnowledgeBase(index, entries, rows, manifest, encoder))
+    calibration = calibrate_from_content(KnowledgeBase(index, entries, rows, manifest, encoder, centring=centring_))
     return None if calibration is None else calibration.to_dict()
 
 
@@ -194,6 +200,7 @@ def _is_current(live: Manifest | None, digest: str, model_name: str, dimension: 
         and live.content_hash == digest
         and live.model == model_name
         and (dimension is None or live.dimension == dimension)
+        and live.centring == centring_key(model_name)
     )
 
 

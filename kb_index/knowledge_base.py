@@ -20,6 +20,8 @@ import numpy as np
 
 from encoders.base import Encoder
 from encoders.concat import weigh_queries
+from encoders.language_means import LanguageCentring, centre, centring_key
+from encoders.language_means import centring as language_centring
 import kb_index.faiss_index as faiss_index
 import kb_index.storage as storage
 from kb_index.decision import (DEFAULT_ANSWER_THRESHOLD, DEFAULT_MARGIN, DEFAULT_SUGGEST_THRESHOLD, MAX_CHOICES,
@@ -51,6 +53,7 @@ class KnowledgeBase:
         default_language: str = "en",
         answer_weight: float | None = None,
         margin: float | None = None,
+        centring: LanguageCentring | None | bool = True,
     ):
         self.index = index
         self.entries = entries
@@ -70,6 +73,9 @@ class KnowledgeBase:
         self.default_language = default_language
         self.answer_weight = ANSWER_WEIGHT if answer_weight is None else answer_weight
         self.margin = DEFAULT_MARGIN if margin is None else margin
+        # Queries are centred by their language as the rows were at build time (encoders.language_means);
+        # True: the encoder's own centring.
+        self.centring = language_centring(encoder) if centring is True else (centring or None)
         self._scorer = EntryScorer(index, faiss_index.stored_vectors(index), rows, len(entries),
                                    getattr(encoder, "part_bounds", None))
         self._by_key = {entry.key: entry for entry in entries}
@@ -103,6 +109,11 @@ class KnowledgeBase:
                 f"dimensions) but the configured model is {encoder.name!r} ({encoder.dimension} dimensions): "
                 f"rebuild it with the configured model — {REBUILD_HINT}"
             )
+        if manifest.centring != centring_key(encoder.name):
+            raise KBIndexError(
+                f"the index in {version_dir} holds vectors made language-neutral differently "
+                f"({manifest.centring or 'not at all'}) from what {encoder.name!r} calls for now: {REBUILD_HINT}"
+            )
         try:
             index = faiss_index.read_index(version_dir / storage.INDEX_FILE)
             metadata = json.loads((version_dir / storage.METADATA_FILE).read_text(encoding="utf-8"))
@@ -130,8 +141,11 @@ class KnowledgeBase:
         query = " ".join((query or "").split())
         if not query or k <= 0 or self.index.ntotal == 0:
             return []
-        # Each encoder counts for what it is good at in the customer's language (encoders.concat.weigh).
-        vector = weigh_queries(self.encoder, self.encoder.encode([query]), language or self.default_language)
+        # Centred by the customer's language like the rows by theirs; then each encoder counts for what it is good
+        # at in that language (encoders.concat.weigh).
+        language_of_query = language or self.default_language
+        vector = centre(self.centring, self.encoder.encode([query]), [language_of_query])
+        vector = weigh_queries(self.encoder, vector, language_of_query)
         positions, scores, best_rows = self._scorer.score(vector, k, answer_weight=self.answer_weight)
         best: dict[str, tuple[float, int]] = {}  # entry id -> (score, best row), over all its languages
         for i in np.argsort(-scores, kind="stable").tolist():

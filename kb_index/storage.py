@@ -84,6 +84,8 @@ class Manifest:
     stats: BuildStats = field(default_factory=BuildStats)
     # thresholds the content itself calls for (kb_index.self_calibration), used when the settings name none
     calibration: dict[str, Any] | None = None
+    # how the rows were made language-neutral (encoders.language_means.centring_key); "" for raw vectors
+    centring: str = ""
 
     def to_json(self) -> str:
         data = asdict(self)
