@@ -112,9 +112,11 @@ class LanguageCentring:
         code = (language or "").strip().lower().split("-")[0]
         return self.means[part].get(code, self.fallback[part])
 
-    def apply(self, vectors: np.ndarray, languages: Sequence[str | None]) -> np.ndarray:
+    def apply(self, vectors: np.ndarray, languages: Sequence[str | None],
+              parts: Sequence[int] | None = None) -> np.ndarray:
         """`vectors` (rows as the encoder returns them) with each centred part minus the mean of the row's language,
-        rescaled to the part's share of a unit row."""
+        rescaled to the part's share of a unit row. `parts`: the parts that were computed (`encoders.concat.
+        encode_some`); the others are zeros and stay so. None: every part."""
         if len(languages) != len(vectors):
             raise ValueError(f"{len(vectors)} vectors but {len(languages)} languages")
         out = np.array(vectors, dtype=np.float32, copy=True)
@@ -122,6 +124,8 @@ class LanguageCentring:
         share = 1.0 / np.sqrt(n_parts)
         codes = list(languages)
         for part in self.means:
+            if parts is not None and part not in parts:
+                continue
             a, b = self.bounds[part], self.bounds[part + 1]
             block = out[:, a:b] / share  # the part's own unit vectors
             shift = np.stack([self._mean(part, code) for code in codes]) if codes else np.zeros((0, b - a))
@@ -133,13 +137,18 @@ class LanguageCentring:
 
 def centring(encoder: Any, *, root: Path = MEANS_DIR, say: Any = None) -> LanguageCentring | None:
     """The centring for `encoder`'s vectors, or None when none of its parts is centred."""
-    parts = list(getattr(encoder, "parts", None) or [encoder])
+    return centring_for(list(getattr(encoder, "parts", None) or [encoder]), root=root, say=say)
+
+
+def centring_for(parts: Sequence[Any], *, root: Path = MEANS_DIR, say: Any = None) -> LanguageCentring | None:
+    """The centring for the vectors of `parts` side by side (`encoders.concat.encode_concat`), or None when none
+    of them is centred."""
     chosen = [i for i, part in enumerate(parts) if is_centred(part.name)]
     if not chosen:
         return None
-    bounds = getattr(encoder, "part_bounds", None) or [0, int(encoder.dimension)]
+    bounds = np.cumsum([0] + [int(part.dimension) for part in parts]).tolist()
     means = {i: part_means(parts[i], root=root, say=say) for i in chosen}
-    return LanguageCentring(bounds, means, centring_key(encoder.name))
+    return LanguageCentring(bounds, means, centring_key("+".join(part.name for part in parts)))
 
 
 def centre(centring_: LanguageCentring | None, vectors: np.ndarray, languages: Sequence[str | None]) -> np.ndarray:

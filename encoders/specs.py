@@ -101,6 +101,16 @@ def intent_parts(model: str | list[str] | None, language: str | None) -> tuple[i
     return named.intents.get(key) or named.intents.get("*")
 
 
+def neutral_intents(model: str | list[str] | None, setting: object = "auto", route_by_language: object = True) -> bool:
+    """Whether the intent featurizer moves E5's part by its language's mean (`encoders.language_means`): its
+    `language_neutral` setting, true / false, or "auto": on for a profile that routes intents by language (`fast`:
+    its other-language messages are read by E5 alone), off otherwise (with `accurate` it cost English accuracy:
+    benchmarks/README.md)."""
+    if isinstance(setting, str) and setting.strip().lower() == "auto":
+        return route_by_language is not False and routes_intents(model)
+    return bool(setting)
+
+
 def is_multilingual(model: str | None) -> bool:
     """Whether `model` names the multilingual USE backend."""
     return (model or "").strip().lower() in _USE_ALIASES

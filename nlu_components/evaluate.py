@@ -129,6 +129,23 @@ def routed(vectors: np.ndarray | None, examples: list[Example], settings: dict[s
     return out
 
 
+def neutral(vectors: np.ndarray | None, examples: list[Example], settings: dict[str, dict[str, Any]]
+            ) -> np.ndarray | None:
+    """The rows Rasa's featurizer gives these examples before routing: E5's part moved by each example's language
+    mean when its `language_neutral` setting is on (`encoders.language_means`); `vectors` are the encoders' own."""
+    featurizer = settings.get("featurizer") or {}
+    from encoders.specs import neutral_intents
+
+    if vectors is None or featurizer.get("encoder_dir") or not neutral_intents(
+            featurizer.get("model"), featurizer.get("language_neutral", "auto"), featurizer.get("route_by_language", True)):
+        return vectors
+    from encoders import as_model_list, load_encoder
+    from encoders.language_means import centring_for
+
+    centring = centring_for([load_encoder(m, backend="onnx") for m in as_model_list(featurizer.get("model"))])
+    return vectors if centring is None else centring.apply(vectors, [example_language(e) for e in examples])
+
+
 def _model_config(settings: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """The classifier's model settings, as `LinearIntentClassifier` gives them to its model."""
     from nlu_components.linear_model import DEFAULTS, views_config
@@ -163,6 +180,7 @@ def cross_validate(examples: list[Example], settings: dict[str, dict[str, Any]],
     labels = np.array([e.intent for e in examples])
     if vectors is None:
         vectors = embed(texts, settings["featurizer"])
+    vectors = neutral(vectors, examples, settings)
     classes = sorted(set(labels))
     probas = np.zeros((len(examples), len(classes)))
     rng = np.random.default_rng(seed)
@@ -191,6 +209,7 @@ def train_and_test(train: list[Example], test: list[Example], settings: dict[str
 
     if vectors is None:
         vectors = embed([e.text for e in train + test], settings["featurizer"])
+    vectors = neutral(vectors, train + test, settings)
     n = len(train)
     model = LinearTextModel(config=_model_config(settings)).fit(
         None if vectors is None else vectors[:n], [e.text for e in train], [e.intent for e in train],

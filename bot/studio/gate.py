@@ -21,7 +21,8 @@ from nlu_components.training import child_env, fingerprint
 log = logging.getLogger(__name__)
 
 PARTS = (("heldout", "held-out examples"), ("cross_validation", "cross-validation"))
-_EVALUATION_CODE = [PROJECT_ROOT / "nlu_components", Path(__file__).with_name("evaluation.py")]
+_EVALUATION_CODE = [PROJECT_ROOT / "nlu_components", Path(__file__).with_name("evaluation.py"),
+                    PROJECT_ROOT / "encoders" / "language_means.py", PROJECT_ROOT / "encoders" / "reference"]
 
 
 class EvaluationError(Exception):

@@ -155,3 +155,67 @@ def test_a_routing_profile_reads_each_message_with_its_languages_encoder_only(en
         assert by_text[lang]["e5"] and not by_text[lang]["minilm"]
     assert sorted(t for batch in result["e5_calls"] for t in batch) == sorted(
         ["dov'è il mio pacco?", "我忘记了密码", "vreau banii înapoi"])
+
+
+NEUTRAL_SCRIPT = IMPORTS + r'''
+import numpy as np
+from encoders.concat import encode_some
+from nlu_components.featurizer import IDENTITY_FILE
+
+DATA = {"order_status": ["where is my order", "dov'è il mio ordine"], "refund": ["refund please", "rimborso per favore"]}
+''' + SETUP + r'''
+examples[1].set("metadata", {"intent": {"language": "it"}})  # as nlu_components.training tags nlu_it.yml
+examples[3].set("metadata", {"intent": {"language": "it"}})
+fcfg = {**SentenceEmbeddingFeaturizer.get_default_config(), "model": "fast"}
+res = Resource("f")
+feat = SentenceEmbeddingFeaturizer.create(fcfg, storage, res, ctx)
+feat.train(data); feat.process_training_data(data)
+trained = examples[1].get_dense_features("text")[1].features[0]
+raw = encode_some(feat.encoders, ["dov'è il mio ordine"], None)
+as_it = feat.centring.apply(raw, ["it"])[0]
+as_en = feat.centring.apply(raw, ["en"])[0]
+
+def parsed(text, language, component):
+    m = Message(data={"text": text, "metadata": {"language": language}})
+    tok.process([m]); component.process([m])
+    return m.get_dense_features("text")[1].features[0]
+
+it_row, ro_row = parsed("dov'è il mio ordine", "it", feat), parsed("dov'è il mio ordine", "ro", feat)
+en_row = parsed("where is my order", "en", feat)
+with storage.read_from(res) as d:
+    recorded = json.loads((d / IDENTITY_FILE).read_text())
+
+# A model trained before: its identity has no language_neutral key, and it reads the raw vectors it was trained on.
+old = Resource("old")
+with storage.write_to(old) as d:
+    (d / IDENTITY_FILE).write_text(json.dumps({"encoders": recorded["encoders"]}))
+legacy = SentenceEmbeddingFeaturizer.load(fcfg, storage, old, ctx)
+legacy_row = parsed("dov'è il mio ordine", "it", legacy)
+acc = SentenceEmbeddingFeaturizer.create({**fcfg, "model": "accurate"}, storage, Resource("a"), ctx)
+print(json.dumps({
+    "trained_is_italian_centred": bool(np.allclose(trained, as_it, atol=1e-5)),
+    "trained_not_english_centred": not bool(np.allclose(trained, as_en, atol=1e-4)),
+    "parsed_it_matches_training": bool(np.allclose(it_row[384:], as_it[384:], atol=1e-5)),
+    "language_moves_it": not bool(np.allclose(it_row, ro_row, atol=1e-4)),
+    "english_e5_part_zero": not bool(np.any(en_row[384:])),
+    "unit": float(np.linalg.norm(it_row[384:])),
+    "key": recorded.get("language_neutral"),
+    "legacy_is_raw": legacy.centring is None and bool(np.allclose(legacy_row[384:], raw[0, 384:], atol=1e-5)),
+    "accurate_is_raw": acc.centring is None,
+}))
+'''
+
+
+def test_fast_reads_e5_language_neutral_in_training_and_parsing_and_older_models_read_raw_vectors(
+        encoder_dir: Path) -> None:
+    """`fast`'s E5 part is moved by the language's mean (encoders.language_means): a training example by its
+    intent's language, a parsed message by the hub's, the same way; `accurate` (auto) and older models are not."""
+    proc = run_in_rasa(NEUTRAL_SCRIPT)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["trained_is_italian_centred"] and result["trained_not_english_centred"]
+    assert result["parsed_it_matches_training"] and result["language_moves_it"]
+    assert result["english_e5_part_zero"]  # routed: an English message computes MiniLM alone
+    assert abs(result["unit"] - 2 ** -0.5) < 1e-4
+    assert result["key"] and result["key"].endswith(":parts=1")
+    assert result["legacy_is_raw"] and result["accurate_is_raw"]
