@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional, Text, Type
 import numpy as np
 
 from nlu_components.linear_model import DEFAULTS, LinearTextModel, views_config
+from nlu_components.message_languages import example_language, message_language
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -32,26 +33,6 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 logger = logging.getLogger(__name__)
-
-
-def example_language(example: Message) -> Optional[str]:
-    """A training example's language: its intent's (or its own) ``metadata: {language: …}``, which
-    `nlu_components.training.train` adds from the data file's name (nlu_it.yml: it); None when not given."""
-    metadata = example.get("metadata")
-    if not isinstance(metadata, dict):
-        return None
-    for key in ("example", "intent"):
-        own = metadata.get(key)
-        if isinstance(own, dict) and isinstance(own.get("language"), str):
-            return own["language"]
-    return None
-
-
-def message_language(message: Message) -> Optional[str]:
-    """A parsed message's language as the hub sends it (``metadata.language``), else None."""
-    metadata = message.get("metadata")
-    language = metadata.get("language") if isinstance(metadata, dict) else None
-    return language if isinstance(language, str) else None
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)

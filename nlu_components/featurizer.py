@@ -50,6 +50,7 @@ from encoders.specs import (intent_parts, is_e5, is_sentence_transformer, neutra
 from encoders.onnx import (EncoderNotFound, OnnxSentenceEncoder, check_kb_model, encoder_dir, model_slug,
                            read_manifest)
 from nlu_components import PROJECT_ROOT
+from nlu_components.message_languages import example_language
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -261,8 +262,6 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         """A training example's language (its intent's metadata, `nlu_components.training`), else a parsed
         message's (`language_of`)."""
         if training:
-            from nlu_components.classifier import example_language
-
             own = example_language(message)
             if own:
                 return own
