@@ -20,6 +20,7 @@ the ONNX exports (`make encoder` runs it), so that loading a knowledge base does
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import logging
@@ -51,7 +52,9 @@ def reference_sentences(path: Path = REFERENCE) -> dict[str, list[str]]:
     return out
 
 
+@functools.lru_cache(maxsize=8)
 def reference_digest(path: Path = REFERENCE) -> str:
+    """The sample's sha256 (read once per process: indexes and models record it, every load compares it)."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 

@@ -14,8 +14,10 @@ profile (`PROFILES`: ``accurate``, ``fast``, ``classic``) stands for a spec with
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from core.contracts import SHIPPED_ENCODER
 
@@ -101,13 +103,14 @@ def intent_parts(model: str | list[str] | None, language: str | None) -> tuple[i
     return named.intents.get(key) or named.intents.get("*")
 
 
-def neutral_intents(model: str | list[str] | None, setting: object = "auto", route_by_language: object = True) -> bool:
-    """Whether the intent featurizer moves E5's part by its language's mean (`encoders.language_means`): its
-    `language_neutral` setting, true / false, or "auto": on for a profile that routes intents by language (`fast`:
-    its other-language messages are read by E5 alone), off otherwise (with `accurate` it cost English accuracy:
-    benchmarks/README.md)."""
+def neutral_intents(featurizer: Mapping[str, Any]) -> bool:
+    """Whether the intent featurizer with these settings (config.yml's) moves E5's part by its language's mean
+    (`encoders.language_means`): its `language_neutral` setting, true / false, or "auto" (the default): on for a
+    profile that routes intents by language (`fast`: its other-language messages are read by E5 alone), off
+    otherwise (with `accurate` it cost English accuracy: benchmarks/README.md)."""
+    setting = featurizer.get("language_neutral", "auto")
     if isinstance(setting, str) and setting.strip().lower() == "auto":
-        return route_by_language is not False and routes_intents(model)
+        return featurizer.get("route_by_language", True) is not False and routes_intents(featurizer.get("model"))
     return bool(setting)
 
 

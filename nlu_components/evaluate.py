@@ -133,11 +133,10 @@ def neutral(vectors: np.ndarray | None, examples: list[Example], settings: dict[
             ) -> np.ndarray | None:
     """The rows Rasa's featurizer gives these examples before routing: E5's part moved by each example's language
     mean when its `language_neutral` setting is on (`encoders.language_means`); `vectors` are the encoders' own."""
-    featurizer = settings.get("featurizer") or {}
     from encoders.specs import neutral_intents
 
-    if vectors is None or featurizer.get("encoder_dir") or not neutral_intents(
-            featurizer.get("model"), featurizer.get("language_neutral", "auto"), featurizer.get("route_by_language", True)):
+    featurizer = settings.get("featurizer") or {}
+    if vectors is None or featurizer.get("encoder_dir") or not neutral_intents(featurizer):
         return vectors
     from encoders import as_model_list, load_encoder
     from encoders.language_means import centring_for

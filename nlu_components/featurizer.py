@@ -50,7 +50,7 @@ from encoders.specs import (intent_parts, is_e5, is_sentence_transformer, neutra
 from encoders.onnx import (EncoderNotFound, OnnxSentenceEncoder, check_kb_model, encoder_dir, model_slug,
                            read_manifest)
 from nlu_components import PROJECT_ROOT
-from nlu_components.message_languages import example_language
+from nlu_components.message_languages import example_language, message_language
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
@@ -77,12 +77,6 @@ _ENCODERS: Dict[str, OnnxSentenceEncoder] = {}  # one ONNX session per folder an
 
 class EncoderMismatch(RasaException):
     """The trained model was built with a different sentence encoder than the one installed."""
-
-
-def neutral_vectors(config: Dict[Text, Any]) -> bool:
-    """Whether the featurizer's `language_neutral` setting is on (`encoders.specs.neutral_intents`)."""
-    return neutral_intents(config.get("model"), config.get("language_neutral", "auto"),
-                           config.get("route_by_language", True))
 
 
 def configured_models(config: Dict[Text, Any]) -> List[str]:
@@ -175,7 +169,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
 
                     manifest = e5_onnx.read_manifest(e5_onnx.export_dir()) or {}
                     parts[-1] += f":{manifest.get('source_sha256', 'engine')}:{manifest.get('export_version', '')}"
-                    if neutral_vectors(config):  # another sample moves every vector
+                    if neutral_intents(config):  # another sample moves every vector
                         parts[-1] += f":neutral-{reference_digest()[:16]}"
                 continue
             try:
@@ -193,7 +187,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
         self._resource = resource
         self.encoders = load_encoders(self._config)
         self.centring: Optional[LanguageCentring] = (
-            centring_for(self.encoders) if neutral_vectors(self._config) else None)
+            centring_for(self.encoders) if neutral_intents(self._config) else None)
         warning = check_kb_model([enc.name for enc in self.encoders])
         if warning:
             raise_warning(warning)
@@ -254,9 +248,7 @@ class SentenceEmbeddingFeaturizer(DenseFeaturizer, GraphComponent):
 
     def language_of(self, message: Message) -> str:
         """The language the hub sent with the message, else `default_language`."""
-        metadata = message.get("metadata")
-        language = metadata.get("language") if isinstance(metadata, dict) else None
-        return str(language or self._config.get("default_language") or "en")
+        return str(message_language(message) or self._config.get("default_language") or "en")
 
     def _language(self, message: Message, training: bool) -> str:
         """A training example's language (its intent's metadata, `nlu_components.training`), else a parsed
